@@ -1,0 +1,181 @@
+"""The `reconcile` command line.
+
+Exit codes: 0 ok; 1 a local problem (database unusable, disk full); 2 configuration or usage
+error; 3 at least one service could not be polled (everything else was still saved); 75
+another reconcile process holds the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from reconciler import logs
+from reconciler.config import Config, ConfigError, find_config_path, load_config
+from reconciler.lock import DatabaseLock, LockHeld
+from reconciler.store import Store, StoreError
+
+EXIT_OK = 0
+EXIT_LOCAL = 1
+EXIT_CONFIG = 2
+EXIT_SERVICES = 3
+EXIT_LOCKED = 75
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconcile",
+        description="Follow Jellyseerr requests through Radarr/Sonarr, Shoko and Jellyfin, and "
+        "say `available` only when Jellyfin can play it.",
+    )
+    parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
+    parser.add_argument("--once", action="store_true",
+                        help="poll every service once, reconcile, save and exit (for cron)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="run the daemon (the default without a command)")
+    status = sub.add_parser("status", help="every tracked request: state, since, why")
+    status.add_argument("--json", action="store_true", help="JSON array, one object per request")
+    show = sub.add_parser("show", help="one request and its timeline")
+    show.add_argument("id", type=int, help="the Jellyseerr request id")
+    show.add_argument("--json", action="store_true", help="JSON object")
+    sub.add_parser("doctor", help="check the configuration and every service")
+    demo = sub.add_parser("demo", help="run the reconciler against a built-in simulated stack")
+    demo.add_argument("--speed", type=float, default=1.0,
+                      help="time factor: 2 runs twice as fast (default 1: about a minute)")
+    demo.add_argument("--workdir", metavar="DIR", help="keep the config and database here")
+    demo.add_argument("--serve", action="store_true",
+                      help="leave the simulated stack running and print its config")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+
+    if args.command == "demo":
+        from reconciler.demo import run_demo
+
+        return run_demo(speed=args.speed, workdir=args.workdir, serve=args.serve)
+
+    try:
+        config = load_config(find_config_path(args.config))
+    except ConfigError as exc:
+        print(f"reconcile: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.register_secrets(config.secrets())
+    logs.configure(config.model.reconciler.log_format, config.model.reconciler.log_level)
+    log = logs.get_logger("reconciler")
+    for warning in config.warnings:
+        log.warning("config.warning", message=warning)
+
+    try:
+        if args.command == "status":
+            return cmd_status(config, args.json)
+        if args.command == "show":
+            return cmd_show(config, args.id, args.json)
+        if args.command == "doctor":
+            from reconciler.doctor import run_doctor
+
+            return run_doctor(config)
+        if args.once:
+            return cmd_once(config)
+        from reconciler.daemon import run_daemon
+
+        return run_daemon(config)
+    except LockHeld as exc:
+        print(f"reconcile: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    except StoreError as exc:
+        print(f"reconcile: database error: {exc}", file=sys.stderr)
+        return EXIT_LOCAL
+    except sqlite3.OperationalError as exc:
+        print(f"reconcile: database error: {exc} ({config.database}); nothing was saved from "
+              f"this cycle", file=sys.stderr)
+        return EXIT_LOCAL
+    except OSError as exc:
+        print(f"reconcile: {exc.strerror or exc}: {exc.filename or config.state_dir}",
+              file=sys.stderr)
+        return EXIT_LOCAL
+
+
+def cmd_once(config: Config) -> int:
+    """One full cycle under the database lock."""
+    from reconciler.runner import Reconciler
+
+    log = logs.get_logger("reconciler")
+    with DatabaseLock(config.database):
+        store = Store.open(config.database)
+        try:
+            async def go() -> int:
+                reconciler = Reconciler(config, store)
+                try:
+                    result = await reconciler.cycle()
+                finally:
+                    await reconciler.aclose()
+                log.info("cycle.finished", ok=result.ok, failed=result.failed,
+                         transitions=len(result.transitions), rows_written=result.rows_written)
+                return result.exit_code
+
+            return asyncio.run(go())
+        finally:
+            store.close()
+
+
+def _open_readonly(config: Config) -> Store:
+    return Store.open(config.database, readonly=True)
+
+
+def cmd_status(config: Config, as_json: bool) -> int:
+    from reconciler.views import request_json, status_table
+
+    if not config.database.exists():
+        rows = []
+    else:
+        store = _open_readonly(config)
+        try:
+            rows = store.requests()
+        finally:
+            store.close()
+    if as_json:
+        print(json.dumps([request_json(r) for r in rows], indent=2))
+    else:
+        print(status_table(rows, datetime.now(UTC)))
+    return EXIT_OK
+
+
+def cmd_show(config: Config, request_id: int, as_json: bool) -> int:
+    from reconciler.views import show_json, show_text
+
+    if not config.database.exists():
+        print(f"reconcile: no request {request_id} (no database yet)", file=sys.stderr)
+        return EXIT_LOCAL
+    store = _open_readonly(config)
+    try:
+        row = store.request(request_id)
+        if row is None:
+            print(f"reconcile: no request {request_id} is tracked", file=sys.stderr)
+            return EXIT_LOCAL
+        if as_json:
+            print(json.dumps(show_json(store, row), indent=2))
+        else:
+            print(show_text(store, row, datetime.now(UTC)))
+    finally:
+        store.close()
+    return EXIT_OK
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry()

@@ -1,0 +1,309 @@
+"""Configuration: one TOML file, validated at start; every error names the file, key and problem."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
+_UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator (exit code 2)."""
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number of seconds or a string such as "90s", "30m", "6h", "1d"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30, \"30s\", \"15m\" or \"6h\"")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError("expected a duration such as 30, \"30s\", \"15m\" or \"6h\"")
+    if seconds <= 0:
+        raise ValueError("must be greater than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReconcilerSection(_Section):
+    database: str = "reconciler.db"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    active_poll_interval: Duration = 10.0
+    full_sync_interval: Duration = 6 * 3600.0
+
+
+class ServiceSection(_Section):
+    url: str
+    api_key: str | None = Field(default=None, repr=False)
+    api_key_file: str | None = None
+    poll_interval: Duration = 30.0
+    timeout: Duration = 10.0
+    verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host, e.g. "
+                             "\"http://127.0.0.1:7878\"")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials; use api_key or api_key_file")
+        return value.rstrip("/")
+
+
+class JellyfinSection(ServiceSection):
+    refresh_grace: Duration = 60.0
+    refresh_min_interval: Duration = 300.0
+    page_size: int = Field(default=1000, ge=10, le=10000)
+    verify_interval: Duration = 600.0
+
+
+class ShokoSection(ServiceSection):
+    unrecognised_after: Duration = 1800.0
+
+
+class AnimeSection(_Section):
+    radarr_tags: list[str] = ["anime"]
+    root_folders: list[str] = []
+
+
+class StuckSection(_Section):
+    approved: Duration = 6 * 3600.0
+    indexed: Duration = 2 * 3600.0
+    downloading: Duration = 2 * 3600.0
+    download_done: Duration = 1800.0
+    importing: Duration = 1800.0
+    anime_matching: Duration = 1800.0
+    waiting_for_jellyfin: Duration = 900.0
+
+
+NotifyEvent = Literal["available", "stuck", "failed", "declined", "deleted", "partially_available"]
+
+
+class NotifySection(_Section):
+    urls: list[str] = []
+    on: list[NotifyEvent] = ["available", "stuck", "failed"]
+
+
+class HttpSection(_Section):
+    listen: str = "127.0.0.1:9105"
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+            raise ValueError("must be HOST:PORT, e.g. \"127.0.0.1:9105\"")
+        return value
+
+
+class ConfigModel(_Section):
+    reconciler: ReconcilerSection = ReconcilerSection()
+    jellyseerr: ServiceSection
+    radarr: ServiceSection | None = None
+    sonarr: ServiceSection | None = None
+    shoko: ShokoSection | None = None
+    jellyfin: JellyfinSection
+    anime: AnimeSection = AnimeSection()
+    stuck: StuckSection = StuckSection()
+    notify: NotifySection | None = None
+    http: HttpSection | None = None
+
+
+SERVICE_SECTIONS = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """One upstream service, with its key resolved (never printed: see `__repr__`)."""
+
+    name: str
+    url: str
+    api_key: str
+    poll_interval: float
+    timeout: float
+    verify_tls: bool
+
+    def __repr__(self) -> str:
+        return f"ServiceConfig(name={self.name!r}, url={self.url!r}, api_key=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The validated configuration, with paths made absolute and keys read."""
+
+    path: Path
+    model: ConfigModel
+    database: Path
+    services: dict[str, ServiceConfig]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def jellyfin(self) -> JellyfinSection:
+        return self.model.jellyfin
+
+    @property
+    def state_dir(self) -> Path:
+        return self.database.parent
+
+    def secrets(self) -> list[str]:
+        return [s.api_key for s in self.services.values() if s.api_key]
+
+
+def find_config_path(explicit: str | None) -> Path:
+    """`--config`, else `$RECONCILER_CONFIG`, else ./config.toml, else /etc/reconciler/."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("RECONCILER_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in DEFAULT_PATHS:
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        "no configuration found: pass --config PATH, set RECONCILER_CONFIG, or create "
+        "./config.toml or /etc/reconciler/config.toml (start from config.example.toml)"
+    )
+
+
+def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
+    """Read, validate and resolve the configuration at `path`."""
+    env = dict(os.environ if environ is None else environ)
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the file (permission denied)") from None
+    try:
+        raw = tomllib.loads(raw_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+    for section in SERVICE_SECTIONS:
+        override = env.get(f"RECONCILER_{section.upper()}_API_KEY")
+        if override and isinstance(raw.get(section), dict):
+            raw[section] = {**raw[section], "api_key": override}
+            raw[section].pop("api_key_file", None)
+
+    try:
+        model = ConfigModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, exc)) from None
+
+    if model.radarr is None and model.sonarr is None:
+        raise ConfigError(f"{path}: configure [radarr], [sonarr] or both")
+
+    warnings: list[str] = []
+    services: dict[str, ServiceConfig] = {}
+    for name in SERVICE_SECTIONS:
+        section = getattr(model, name)
+        if section is None:
+            continue
+        key = _resolve_key(path, name, section)
+        services[name] = ServiceConfig(
+            name=name,
+            url=section.url,
+            api_key=key,
+            poll_interval=section.poll_interval,
+            timeout=section.timeout,
+            verify_tls=section.verify_tls,
+        )
+        if not section.verify_tls:
+            warnings.append(f"[{name}] verify_tls = false: TLS certificates are not checked")
+        if section.api_key and _readable_by_others(path):
+            warnings.append(
+                f"{path} holds an API key and is readable by other users; "
+                f"run: chmod 600 {path}"
+            )
+
+    database = Path(model.reconciler.database).expanduser()
+    if not database.is_absolute():
+        database = (path.parent / database).resolve()
+    return Config(
+        path=path,
+        model=model,
+        database=database,
+        services=services,
+        warnings=tuple(dict.fromkeys(warnings)),
+    )
+
+
+def _resolve_key(path: Path, name: str, section: ServiceSection) -> str:
+    if section.api_key:
+        return section.api_key.strip()
+    if section.api_key_file:
+        key_path = Path(section.api_key_file).expanduser()
+        if not key_path.is_absolute():
+            key_path = path.parent / key_path
+        try:
+            key = key_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: [{name}] api_key_file: {key_path} not found") from None
+        except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(
+                f"{path}: [{name}] api_key_file: cannot read {key_path} ({reason})"
+            ) from None
+        if not key:
+            raise ConfigError(f"{path}: [{name}] api_key_file: {key_path} is empty")
+        return key
+    raise ConfigError(
+        f"{path}: [{name}] api_key: missing (set api_key, api_key_file, or "
+        f"RECONCILER_{name.upper()}_API_KEY)"
+    )
+
+
+def _readable_by_others(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        if len(loc) >= 2:
+            where = f"[{loc[0]}] {'.'.join(loc[1:])}"
+        elif loc:
+            where = f"[{loc[0]}]"
+        else:
+            where = "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            what = "unknown key"
+        elif kind == "missing":
+            what = "required key is missing"
+        else:
+            what = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {where}: {what}")
+    return "\n".join(lines)

@@ -1,0 +1,695 @@
+"""The decision: from what the services were seen to say to where each request is.
+
+Invariants (all of them tested without I/O):
+- Pure: no HTTP, no SQLite, no clock. `now` is an argument.
+- Level-triggered: the state is derived from the evidence each time; the same evidence and the
+  same current state give the same decision and no new transition (idempotent).
+- `available` only when Jellyfin lists a playable item matched by the request's ids.
+- A service that did not answer is *unknown*: a request that depends on it is held as it is.
+- A state moves backwards only on positive evidence (a failure or a new grab after the state was
+  entered, a deleted file, an item gone from Jellyfin, a newly aired episode); otherwise it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from reconciler.models import (
+    LADDER,
+    HistoryFacts,
+    JellyfinItem,
+    Library,
+    QueueRecord,
+    RadarrMovie,
+    RequestState,
+    SeerrRequest,
+    SeerrStatus,
+    ShokoFile,
+    SonarrEpisode,
+    SonarrSeries,
+    normalise_provider_key,
+    parse_time,
+)
+
+S = RequestState
+
+# ---------------------------------------------------------------- inputs and outputs
+
+
+@dataclass(frozen=True)
+class MatchIds:
+    """Ids a Jellyfin item may carry for this request, in the order they are tried."""
+
+    tmdb: int | None = None
+    tvdb: int | None = None
+    shoko_file: tuple[int, ...] = ()
+    shoko_episode: tuple[int, ...] = ()
+    shoko_series: tuple[int, ...] = ()
+    anidb: tuple[int, ...] = ()
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(normalised ProviderId key, value) pairs, most trusted first."""
+        pairs: list[tuple[str, str]] = []
+        if self.tmdb is not None:
+            pairs.append(("tmdb", str(self.tmdb)))
+        if self.tvdb is not None:
+            pairs.append(("tvdb", str(self.tvdb)))
+        pairs += [("shoko file", str(v)) for v in self.shoko_file]
+        pairs += [("shoko episode", str(v)) for v in self.shoko_episode]
+        pairs += [("shoko series", str(v)) for v in self.shoko_series]
+        pairs += [("anidb", str(v)) for v in self.anidb]
+        return pairs
+
+
+@dataclass(frozen=True)
+class JellyfinMatch:
+    item: JellyfinItem
+    key: str  # the ProviderId key that matched, e.g. "Tmdb", "Shoko File"
+
+
+@dataclass(frozen=True)
+class EpisodeEvidence:
+    """Everything seen about one requested episode."""
+
+    episode: SonarrEpisode
+    history: HistoryFacts = field(default_factory=HistoryFacts)
+    queue: tuple[QueueRecord, ...] = ()
+    shoko: ShokoFile | None = None
+    jellyfin: JellyfinMatch | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything seen about one request, plus which services could not be reached."""
+
+    request: SeerrRequest
+    seerr_deleted: bool = False
+    is_anime: bool = False
+    shoko_enabled: bool = False
+    # films
+    movie: RadarrMovie | None = None
+    movie_history: HistoryFacts = field(default_factory=HistoryFacts)
+    queue: tuple[QueueRecord, ...] = ()
+    shoko: ShokoFile | None = None
+    jellyfin: JellyfinMatch | None = None
+    # shows
+    series: SonarrSeries | None = None
+    episodes: tuple[EpisodeEvidence, ...] = ()
+    # services that failed this cycle
+    unknown: frozenset[str] = frozenset()
+
+    @property
+    def arr(self) -> str:
+        return "radarr" if self.request.media_type == "movie" else "sonarr"
+
+    def depends_on(self) -> frozenset[str]:
+        needed = {"jellyseerr", self.arr, "jellyfin"}
+        if self.is_anime and self.shoko_enabled:
+            needed.add("shoko")
+        return frozenset(needed)
+
+
+@dataclass(frozen=True)
+class Current:
+    """The request's state as last recorded."""
+
+    state: RequestState
+    since: datetime
+    detail: str = ""
+    phase: str = ""
+    phase_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EpisodeDecision:
+    season: int
+    episode: int
+    state: RequestState
+    via: str
+    air_date: str | None
+    sonarr_episode_id: int
+    jellyfin_item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one request. `transition` is true when the state changed."""
+
+    state: RequestState
+    via: str
+    detail: str
+    progress: float | None
+    phase: str
+    transition: bool
+    held: bool = False
+    jellyfin_item_id: str | None = None
+    jellyfin_key: str | None = None
+    episodes: tuple[EpisodeDecision, ...] = ()
+    episodes_available: int | None = None
+    episodes_aired: int | None = None
+    waiting_path: str | None = None  # the file Jellyfin should list, for the nudge
+
+
+@dataclass(frozen=True)
+class Stage:
+    state: RequestState
+    via: str
+    detail: str
+    phase: str
+    progress: float | None = None
+
+
+# ---------------------------------------------------------------- Jellyfin matching
+
+
+def match_item(
+    items: Iterable[JellyfinItem], ids: MatchIds, item_type: str
+) -> JellyfinMatch | None:
+    """The first playable item of `item_type` carrying one of `ids`, trying ids in order."""
+    candidates = [i for i in items if i.type == item_type]
+    for key, value in ids.pairs():
+        for item in candidates:
+            if item_type in ("Movie", "Episode") and not item.is_playable:
+                continue
+            for k, v in item.provider_ids.items():
+                if normalise_provider_key(k) == key and str(v).strip() == value:
+                    return JellyfinMatch(item=item, key=k)
+    return None
+
+
+def match_episode(
+    episodes: Sequence[JellyfinItem], season: int, number: int, shoko_episode_ids: Iterable[int]
+) -> JellyfinMatch | None:
+    """A playable episode: by its Shoko episode id when known, else by season and number."""
+    playable = [e for e in episodes if e.type == "Episode" and e.is_playable]
+    wanted = {str(i) for i in shoko_episode_ids}
+    if wanted:
+        for item in playable:
+            for k, v in item.provider_ids.items():
+                if normalise_provider_key(k) == "shoko episode" and str(v) in wanted:
+                    return JellyfinMatch(item=item, key=k)
+    for item in playable:
+        if item.covers_episode(season, number):
+            return JellyfinMatch(item=item, key="season/episode")
+    return None
+
+
+# ---------------------------------------------------------------- one download's stage
+
+
+def _latest(a: str | None, b: str | None) -> bool:
+    """True when timestamp `a` is strictly later than `b` (missing counts as never)."""
+    ta, tb = parse_time(a), parse_time(b)
+    if ta is None:
+        return False
+    return tb is None or ta > tb
+
+
+QUEUE_RANK = {"failed": 0, "indexed": 1, "downloading": 2, "download_done": 3, "importing": 4}
+
+
+def _queue_stage(record: QueueRecord) -> str:
+    state = record.tracked_state
+    status = record.status.lower()
+    if state in ("failed", "failedPending") or status == "failed":
+        return "failed"
+    if state == "importing":
+        return "importing"
+    if state in ("importPending", "importBlocked", "imported") or status == "completed":
+        return "download_done"
+    if status == "downloading":
+        return "downloading"
+    return "indexed"
+
+
+def download_stage(
+    *,
+    arr: str,
+    has_file: bool,
+    file_path: str | None,
+    history: HistoryFacts,
+    queue: Sequence[QueueRecord],
+    is_anime: bool,
+    shoko_enabled: bool,
+    shoko: ShokoFile | None,
+    playable: JellyfinMatch | None,
+    in_arr: bool,
+    current: Current | None = None,
+    now: datetime | None = None,
+    unrecognised_after: timedelta = timedelta(minutes=30),
+) -> Stage:
+    """Where one film or episode is, from the *arr, Shoko and Jellyfin evidence."""
+    if playable is not None:
+        return Stage(S.AVAILABLE, "jellyfin", f"playable in Jellyfin (matched by {playable.key})",
+                     "available", 1.0)
+    name = arr.capitalize()
+    if has_file:
+        where = f" ({file_path})" if file_path else ""
+        if is_anime and shoko_enabled:
+            if shoko is not None and shoko.matched:
+                return Stage(S.ANIME_MATCHING, "shoko", "matched by Shoko; waiting for Jellyfin",
+                             "waiting_for_jellyfin")
+            detail = "imported; waiting for Shoko to match the file"
+            if (
+                current is not None
+                and current.phase == "waiting_for_shoko"
+                and current.phase_since is not None
+                and now is not None
+                and now - current.phase_since >= unrecognised_after
+            ):
+                minutes = int(unrecognised_after.total_seconds() // 60)
+                seen = "has not recognised" if shoko is not None else "has not found"
+                detail = (
+                    f"waiting for Shoko to match the file: Shoko {seen} {file_path or 'the file'}"
+                    f" after {minutes} min; link it by hand in Shoko"
+                )
+            via = "shoko" if shoko is not None else arr
+            return Stage(S.ANIME_MATCHING, via, detail, "waiting_for_shoko")
+        return Stage(S.IMPORTING, arr, f"imported{where}; waiting for Jellyfin",
+                     "waiting_for_jellyfin")
+
+    stages = sorted(((QUEUE_RANK[_queue_stage(r)], _queue_stage(r), r) for r in queue),
+                    key=lambda t: t[0], reverse=True)
+    if stages:
+        _, kind, record = stages[0]
+        messages = "; ".join(record.messages)
+        if kind == "importing":
+            return Stage(S.IMPORTING, arr, f"{name} is importing {record.title}".strip(),
+                         "importing", 1.0)
+        if kind == "download_done":
+            detail = "download finished; import pending"
+            if record.tracked_status == "warning" or record.tracked_state == "importBlocked":
+                detail = f"download finished; import blocked: {messages or 'see ' + name}"
+            return Stage(S.DOWNLOAD_DONE, arr, detail, "download_done", 1.0)
+        if kind == "downloading":
+            progress = record.progress
+            pct = f" {progress * 100:.0f}%" if progress is not None else ""
+            detail = f"downloading{pct}"
+            if record.tracked_status == "warning" and messages:
+                detail += f" (warning: {messages})"
+            return Stage(S.DOWNLOADING, arr, detail, "downloading", progress)
+        if kind == "indexed":
+            detail = f"grabbed {record.title}; {record.status}".strip()
+            return Stage(S.INDEXED, arr, detail, "grabbed", record.progress)
+        reason = messages or history.failed_message or "download failed"
+        return Stage(S.FAILED, arr, f"download failed: {reason}", "failed")
+
+    if history.failed_at and not _latest(history.grabbed_at, history.failed_at):
+        reason = history.failed_message or "download failed"
+        return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", "failed")
+    if history.grabbed_at:
+        title = history.grabbed_title or "a release"
+        return Stage(S.INDEXED, arr, f"grabbed {title}", "grabbed")
+    if not in_arr:
+        return Stage(S.APPROVED, "jellyseerr", f"approved; not in {name} yet", "approved")
+    return Stage(S.APPROVED, arr, f"approved; waiting for {name} to grab a release",
+                 "waiting_for_grab")
+
+
+# ---------------------------------------------------------------- the decision
+
+
+def decide(
+    evidence: Evidence,
+    current: Current | None,
+    now: datetime,
+    unrecognised_after: timedelta = timedelta(minutes=30),
+) -> Decision:
+    """The request's state now. `current` is None for a request never seen before."""
+    seerr_stage = _seerr_stage(evidence)
+    if seerr_stage is not None:
+        if "jellyseerr" in evidence.unknown and current is not None:
+            return _hold(current)
+        return _finish(seerr_stage, current, evidence, None)
+
+    if current is not None and evidence.depends_on() & evidence.unknown:
+        return _hold(current)
+
+    if evidence.request.media_type == "tv":
+        return _decide_show(evidence, current, now, unrecognised_after)
+    movie = evidence.movie
+    stage = download_stage(
+        arr="radarr",
+        has_file=bool(movie and movie.has_file),
+        file_path=movie.file_path if movie else None,
+        history=evidence.movie_history,
+        queue=evidence.queue,
+        is_anime=evidence.is_anime,
+        shoko_enabled=evidence.shoko_enabled,
+        shoko=evidence.shoko,
+        playable=evidence.jellyfin,
+        in_arr=movie is not None,
+        current=current,
+        now=now,
+        unrecognised_after=unrecognised_after,
+    )
+    if stage.state is S.APPROVED and evidence.request.status == SeerrStatus.FAILED:
+        stage = Stage(S.FAILED, "jellyseerr", "Jellyseerr could not send the request to Radarr",
+                      "failed")
+    decision = _finish(stage, current, evidence, evidence.jellyfin)
+    if stage.phase == "waiting_for_jellyfin" and movie is not None:
+        decision = replace(decision, waiting_path=movie.file_path)
+    return decision
+
+
+def _seerr_stage(evidence: Evidence) -> Stage | None:
+    """Outcomes that only Jellyseerr decides: deleted, declined, pending approval."""
+    request = evidence.request
+    if evidence.seerr_deleted:
+        return Stage(S.DELETED, "jellyseerr", "request removed from Jellyseerr", "deleted")
+    if request.status == SeerrStatus.DECLINED:
+        return Stage(S.DECLINED, "jellyseerr", "declined in Jellyseerr", "declined")
+    if request.status == SeerrStatus.PENDING:
+        return Stage(S.REQUESTED, "jellyseerr", "waiting for approval in Jellyseerr", "requested")
+    return None
+
+
+def _hold(current: Current) -> Decision:
+    return Decision(
+        state=current.state,
+        via="",
+        detail=current.detail,
+        progress=None,
+        phase=current.phase,
+        transition=False,
+        held=True,
+    )
+
+
+def _finish(
+    stage: Stage,
+    current: Current | None,
+    evidence: Evidence,
+    match: JellyfinMatch | None,
+    **extra: object,
+) -> Decision:
+    if current is not None and _is_unevidenced_regression(stage, current, evidence):
+        return _hold(current)
+    return Decision(
+        state=stage.state,
+        via=stage.via,
+        detail=stage.detail,
+        progress=stage.progress,
+        phase=stage.phase,
+        transition=current is None or current.state is not stage.state,
+        jellyfin_item_id=match.item.id if match else None,
+        jellyfin_key=match.key if match else None,
+        **extra,  # type: ignore[arg-type]  # only Decision's own episode fields are passed
+    )
+
+
+def _is_unevidenced_regression(stage: Stage, current: Current, evidence: Evidence) -> bool:
+    """A backwards move with nothing seen since the current state began to justify it."""
+    new_rank = LADDER.get(stage.state)
+    old_rank = LADDER.get(current.state)
+    if new_rank is None or old_rank is None or new_rank >= old_rank:
+        return False
+    if stage.state is S.REQUESTED:
+        return False  # Jellyseerr's word on approval is final
+    if current.state in (S.AVAILABLE, S.PARTIALLY_AVAILABLE) and "jellyfin" not in evidence.unknown:
+        # The index drops an item only once its removal is confirmed, so losing the match is
+        # Jellyfin's own positive evidence; a newly aired episode is Sonarr's.
+        return False
+    since = current.since.isoformat()
+    histories = [evidence.movie_history] + [e.history for e in evidence.episodes]
+    for h in histories:
+        for stamp in (h.failed_at, h.grabbed_at, h.file_deleted_at):
+            if _latest(stamp, since):
+                return False
+    return True
+
+
+# ---------------------------------------------------------------- shows
+
+
+def requested_seasons(request: SeerrRequest, series: SonarrSeries | None) -> tuple[int, ...]:
+    """The seasons a request covers: the ones it names, else every season Sonarr monitors."""
+    if request.seasons:
+        return tuple(sorted(set(request.seasons)))
+    if series is None:
+        return ()
+    return tuple(s for s in series.monitored_seasons if s != 0)
+
+
+def _aired(episode: SonarrEpisode, now: datetime) -> bool:
+    aired = parse_time(episode.air_date_utc)
+    return aired is not None and aired <= now
+
+
+EPISODE_RANK = dict(LADDER)
+EPISODE_RANK[S.FAILED] = 1  # a failed episode holds the show back like an ungrabbed one
+
+
+def _decide_show(
+    evidence: Evidence, current: Current | None, now: datetime, unrecognised_after: timedelta
+) -> Decision:
+    series = evidence.series
+    if series is None:
+        stage = Stage(S.APPROVED, "jellyseerr", "approved; not in Sonarr yet", "approved")
+        return _finish(stage, current, evidence, None)
+    seasons = set(requested_seasons(evidence.request, series))
+    wanted = [e for e in evidence.episodes if e.episode.season in seasons]
+    episode_decisions: list[EpisodeDecision] = []
+    aired_stages: list[tuple[EpisodeEvidence, Stage]] = []
+    future: list[SonarrEpisode] = []
+    for ev in sorted(wanted, key=lambda e: (e.episode.season, e.episode.episode)):
+        ep = ev.episode
+        stage = download_stage(
+            arr="sonarr",
+            has_file=ep.has_file,
+            file_path=ep.file_path,
+            history=ev.history,
+            queue=ev.queue,
+            is_anime=evidence.is_anime,
+            shoko_enabled=evidence.shoko_enabled,
+            shoko=ev.shoko,
+            playable=ev.jellyfin,
+            in_arr=True,
+            current=None,
+            now=now,
+            unrecognised_after=unrecognised_after,
+        )
+        aired = _aired(ep, now)
+        if not aired and stage.state is not S.AVAILABLE:
+            future.append(ep)
+            if stage.state is S.APPROVED:
+                stage = replace(stage, detail="not aired yet")
+        else:
+            aired_stages.append((ev, stage))
+        episode_decisions.append(
+            EpisodeDecision(
+                season=ep.season,
+                episode=ep.episode,
+                state=stage.state,
+                via=stage.via,
+                air_date=ep.air_date_utc,
+                sonarr_episode_id=ep.id,
+                jellyfin_item_id=ev.jellyfin.item.id if ev.jellyfin else None,
+            )
+        )
+
+    to_air = _to_air_note(future)
+    available = [s for _, s in aired_stages if s.state is S.AVAILABLE]
+    aired_count = len(aired_stages)
+    extra: dict[str, object] = {
+        "episodes": tuple(episode_decisions),
+        "episodes_available": len(available),
+        "episodes_aired": aired_count,
+    }
+    if aired_count == 0:
+        stage = Stage(S.APPROVED, "sonarr", "nothing has aired yet" + to_air, "waiting_for_air")
+        return _finish(stage, current, evidence, None, **extra)
+    if len(available) == aired_count:
+        stage = Stage(S.AVAILABLE, "jellyfin",
+                      f"all {aired_count} aired episodes playable in Jellyfin" + to_air,
+                      "available", 1.0)
+        return _finish(stage, current, evidence, None, **extra)
+    missing = [(ev, s) for ev, s in aired_stages if s.state is not S.AVAILABLE]
+    if available:
+        newly_aired = current is not None and any(
+            (t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since
+            for ev, _ in missing
+        )
+        via = "sonarr" if current is not None and current.state is S.AVAILABLE and newly_aired \
+            else "jellyfin"
+        lagging = min(missing, key=lambda p: EPISODE_RANK[p[1].state])[1]
+        stage = Stage(
+            S.PARTIALLY_AVAILABLE,
+            via,
+            f"{len(available)}/{aired_count} aired episodes playable; "
+            f"next: {lagging.detail}" + to_air,
+            "partially_available",
+            len(available) / aired_count,
+        )
+        return _finish(stage, current, evidence, None, **extra)
+
+    least = min(missing, key=lambda p: EPISODE_RANK[p[1].state])
+    lagging_stage = least[1]
+    same = [s for _, s in missing if s.state is lagging_stage.state]
+    progresses = [s.progress for s in same if s.progress is not None]
+    progress = sum(progresses) / len(progresses) if progresses else None
+    detail = lagging_stage.detail
+    if len(missing) > 1:
+        detail = f"{len(same)}/{aired_count} episodes {lagging_stage.state}: {detail}"
+    stage = replace(lagging_stage, detail=detail + to_air, progress=progress)
+    decision = _finish(stage, current, evidence, None, **extra)
+    if stage.phase == "waiting_for_jellyfin":
+        paths = [ev.episode.file_path for ev, s in missing if ev.episode.file_path]
+        decision = replace(decision, waiting_path=paths[0] if paths else None)
+    return decision
+
+
+def _to_air_note(future: Sequence[SonarrEpisode]) -> str:
+    if not future:
+        return ""
+    dates = sorted(d for e in future if (d := parse_time(e.air_date_utc)) is not None)
+    nxt = f", next on {dates[0].date().isoformat()}" if dates else ""
+    return f"; {len(future)} still to air{nxt}"
+
+
+# ---------------------------------------------------------------- nudging Jellyfin
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A request waiting for Jellyfin to list a file it should already have."""
+
+    request_id: int
+    path: str | None
+    waiting_since: datetime
+
+
+@dataclass(frozen=True)
+class Nudge:
+    library: Library | None  # None: refresh the whole library
+    request_ids: tuple[int, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        return self.library.item_id if self.library else "*"
+
+    @property
+    def label(self) -> str:
+        return f"'{self.library.name}'" if self.library else "the whole library"
+
+
+def library_for(path: str | None, libraries: Sequence[Library]) -> Library | None:
+    """The library whose folders hold `path`: by prefix, else by the longest shared folder tail.
+
+    The *arr and Jellyfin may mount the media at different roots (`/data/anime/movies` against
+    `/media/anime/movies`), so a prefix match is tried first and then folder names.
+    """
+    if not path:
+        return None
+    norm = path.replace("\\", "/").rstrip("/")
+    best: tuple[int, Library] | None = None
+    for lib in libraries:
+        for loc in lib.locations:
+            root = loc.replace("\\", "/").rstrip("/")
+            if root and (norm == root or norm.startswith(root + "/")):
+                score = 1000 + len(root)
+            else:
+                score = _shared_tail(root, norm)
+            if score >= 2 and (best is None or score > best[0]):
+                best = (score, lib)
+    return best[1] if best else None
+
+
+def _shared_tail(root: str, path: str) -> int:
+    """How many trailing folders of `root` appear, in order, inside `path`."""
+    parts = [p for p in root.split("/") if p]
+    path_parts = [p.lower() for p in path.split("/") if p]
+    for n in range(len(parts), 0, -1):
+        tail = [p.lower() for p in parts[-n:]]
+        for i in range(len(path_parts) - n + 1):
+            if path_parts[i : i + n] == tail:
+                return n
+    return 0
+
+
+def plan_nudges(
+    waiting: Sequence[Waiting],
+    libraries: Sequence[Library],
+    last_refresh: Mapping[str, datetime],
+    now: datetime,
+    grace: timedelta,
+    min_interval: timedelta,
+) -> list[Nudge]:
+    """Which Jellyfin libraries to ask to scan now: at most one per library per interval."""
+    due: dict[str, Nudge] = {}
+    for w in waiting:
+        if now - w.waiting_since < grace:
+            continue
+        lib = library_for(w.path, libraries)
+        nudge = due.get(lib.item_id if lib else "*") or Nudge(library=lib)
+        due[nudge.key] = Nudge(library=lib, request_ids=(*nudge.request_ids, w.request_id))
+    result = []
+    whole = last_refresh.get("*")
+    for key, nudge in due.items():
+        last = last_refresh.get(key)
+        recent = [t for t in (last, whole) if t is not None and now - t < min_interval]
+        if not recent:
+            result.append(nudge)
+    return result
+
+
+# ---------------------------------------------------------------- stuck detection
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    approved: timedelta = timedelta(hours=6)
+    indexed: timedelta = timedelta(hours=2)
+    downloading: timedelta = timedelta(hours=2)
+    download_done: timedelta = timedelta(minutes=30)
+    importing: timedelta = timedelta(minutes=30)
+    anime_matching: timedelta = timedelta(minutes=30)
+    waiting_for_jellyfin: timedelta = timedelta(minutes=15)
+
+
+def stuck_reason(
+    state: RequestState,
+    phase: str,
+    since: datetime,
+    phase_since: datetime | None,
+    progress_since: datetime | None,
+    now: datetime,
+    deadlines: Deadlines,
+) -> str | None:
+    """Why a request is stuck, or None. Stuck is a flag beside the state, never a state."""
+    if phase == "waiting_for_jellyfin":
+        start = phase_since or since
+        limit = deadlines.waiting_for_jellyfin
+        if now - start >= limit:
+            return f"Jellyfin has not listed it for {_fmt(now - start)} (limit {_fmt(limit)})"
+        return None
+    if state is S.DOWNLOADING:
+        start = progress_since or since
+        limit = deadlines.downloading
+        if now - start >= limit:
+            return f"no download progress for {_fmt(now - start)} (limit {_fmt(limit)})"
+        return None
+    limits = {
+        S.APPROVED: (deadlines.approved, "no release grabbed"),
+        S.INDEXED: (deadlines.indexed, "the download has not started"),
+        S.DOWNLOAD_DONE: (deadlines.download_done, "not imported"),
+        S.IMPORTING: (deadlines.importing, "import not finished"),
+        S.ANIME_MATCHING: (deadlines.anime_matching, "Shoko has not matched the file"),
+    }
+    if state not in limits:
+        return None
+    limit, what = limits[state]
+    start = since
+    if now - start >= limit:
+        return f"{what} for {_fmt(now - start)} (limit {_fmt(limit)})"
+    return None
+
+
+def _fmt(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

@@ -1,0 +1,318 @@
+"""Typed values shared by every layer: request states and what the services were seen to say.
+
+Nothing here does I/O. Service modules build these from HTTP responses; the store persists them;
+the core reads them to decide a request's state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class RequestState(StrEnum):
+    """Where a request is. The strings are the contract (database, JSON, logs)."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    INDEXED = "indexed"
+    DOWNLOADING = "downloading"
+    DOWNLOAD_DONE = "download_done"
+    IMPORTING = "importing"
+    ANIME_MATCHING = "anime_matching"
+    PARTIALLY_AVAILABLE = "partially_available"
+    AVAILABLE = "available"
+    FAILED = "failed"
+    DECLINED = "declined"
+    DELETED = "deleted"
+
+
+# How far along the pipeline a state is. States off the ladder (failed, declined, deleted) are
+# reached and left on their own evidence, not by rank.
+LADDER: dict[RequestState, int] = {
+    RequestState.REQUESTED: 0,
+    RequestState.APPROVED: 1,
+    RequestState.INDEXED: 2,
+    RequestState.DOWNLOADING: 3,
+    RequestState.DOWNLOAD_DONE: 4,
+    RequestState.IMPORTING: 5,
+    RequestState.ANIME_MATCHING: 6,
+    RequestState.PARTIALLY_AVAILABLE: 7,
+    RequestState.AVAILABLE: 8,
+}
+
+# States in which something is moving, so the daemon polls faster.
+ACTIVE_STATES = frozenset(
+    {RequestState.DOWNLOADING, RequestState.IMPORTING, RequestState.ANIME_MATCHING}
+)
+
+SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+
+
+class SeerrStatus:
+    """Jellyseerr request status codes."""
+
+    PENDING = 1
+    APPROVED = 2
+    DECLINED = 3
+    FAILED = 4
+    COMPLETED = 5
+
+
+# ---------------------------------------------------------------- Jellyseerr
+
+
+@dataclass(frozen=True)
+class SeerrRequest:
+    """One Jellyseerr request, as listed by `/api/v1/request`."""
+
+    id: int
+    media_type: str  # "movie" | "tv"
+    status: int
+    tmdb_id: int | None
+    tvdb_id: int | None
+    is4k: bool = False
+    seasons: tuple[int, ...] = ()
+    external_service_id: int | None = None
+    updated_at: str = ""
+    created_at: str = ""
+
+
+# ---------------------------------------------------------------- Radarr / Sonarr
+
+
+@dataclass(frozen=True)
+class QueueRecord:
+    """One *arr queue record (Sonarr: one per episode; a season pack shares `download_id`)."""
+
+    download_id: str
+    status: str  # queued|paused|downloading|completed|failed|warning|delay|...
+    tracked_status: str  # ok|warning|error
+    tracked_state: str  # downloading|importPending|importing|imported|failedPending|failed|...
+    size: float
+    sizeleft: float
+    title: str = ""
+    messages: tuple[str, ...] = ()
+    movie_id: int | None = None
+    series_id: int | None = None
+    episode_id: int | None = None
+
+    @property
+    def progress(self) -> float | None:
+        if self.size <= 0:
+            return None
+        return min(1.0, max(0.0, 1.0 - self.sizeleft / self.size))
+
+
+@dataclass(frozen=True)
+class HistoryFacts:
+    """What the *arr history says about one film or episode (latest event of each kind)."""
+
+    grabbed_at: str | None = None
+    grabbed_title: str | None = None
+    failed_at: str | None = None
+    failed_message: str | None = None
+    imported_at: str | None = None
+    file_deleted_at: str | None = None
+
+    def merge_event(self, event_type: str, date: str, title: str, message: str) -> HistoryFacts:
+        """Fold one history event in, keeping the latest of each kind."""
+        kind = HISTORY_KINDS.get(event_type)
+        if kind is None:
+            return self
+        current = parse_time(getattr(self, f"{kind}_at"))
+        incoming = parse_time(date)
+        if incoming is None or (current is not None and current >= incoming):
+            return self
+        changes: dict[str, str | None] = {f"{kind}_at": date}
+        if kind == "grabbed":
+            changes["grabbed_title"] = title or None
+        if kind == "failed":
+            changes["failed_message"] = message or title or None
+        return _replace(self, **changes)
+
+
+HISTORY_KINDS = {
+    "grabbed": "grabbed",
+    "downloadFailed": "failed",
+    "downloadFolderImported": "imported",
+    "movieFolderImported": "imported",
+    "seriesFolderImported": "imported",
+    "movieFileDeleted": "file_deleted",
+    "episodeFileDeleted": "file_deleted",
+}
+
+
+def _replace(facts: HistoryFacts, **changes: str | None) -> HistoryFacts:
+    from dataclasses import replace
+
+    return replace(facts, **changes)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One *arr history record."""
+
+    id: int
+    event_type: str
+    date: str
+    movie_id: int | None = None
+    series_id: int | None = None
+    episode_id: int | None = None
+    source_title: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RadarrMovie:
+    """A film in Radarr (`/api/v3/movie`)."""
+
+    id: int
+    tmdb_id: int
+    title: str
+    has_file: bool
+    file_path: str | None = None
+    path: str | None = None
+    root_folder: str | None = None
+    tags: tuple[int, ...] = ()
+    monitored: bool = True
+
+
+@dataclass(frozen=True)
+class SonarrSeries:
+    """A series in Sonarr (`/api/v3/series`)."""
+
+    id: int
+    tvdb_id: int | None
+    tmdb_id: int | None
+    title: str
+    series_type: str
+    path: str | None = None
+    monitored_seasons: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class SonarrEpisode:
+    """An episode in Sonarr (`/api/v3/episode`)."""
+
+    id: int
+    series_id: int
+    season: int
+    episode: int
+    air_date_utc: str | None
+    has_file: bool
+    monitored: bool = True
+    file_id: int | None = None
+    file_path: str | None = None
+
+
+# ---------------------------------------------------------------- Shoko
+
+
+@dataclass(frozen=True)
+class ShokoFile:
+    """A file Shoko knows, with its cross-references (empty while unmatched)."""
+
+    id: int
+    relative_path: str
+    series_ids: tuple[int, ...] = ()
+    episode_ids: tuple[int, ...] = ()
+    anidb_series_ids: tuple[int, ...] = ()
+    anidb_episode_ids: tuple[int, ...] = ()
+    tmdb_movie_ids: tuple[int, ...] = ()
+    tmdb_show_ids: tuple[int, ...] = ()
+    imported: str | None = None
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.series_ids)
+
+
+# ---------------------------------------------------------------- Jellyfin
+
+
+def normalise_provider_key(key: str) -> str:
+    """ProviderId keys compared case-insensitively; `TheMovieDb` is the same id as `Tmdb`."""
+    lowered = key.strip().lower()
+    return "tmdb" if lowered == "themoviedb" else lowered
+
+
+@dataclass(frozen=True)
+class JellyfinItem:
+    """One item of Jellyfin's library, as kept in the local index."""
+
+    id: str
+    type: str  # Movie | Series | Episode
+    name: str
+    location_type: str | None
+    is_placeholder: bool = False
+    path: str | None = None
+    series_id: str | None = None
+    season: int | None = None
+    episode: int | None = None
+    episode_end: int | None = None
+    provider_ids: dict[str, str] = field(default_factory=dict)
+    date_last_saved: str | None = None
+
+    @property
+    def is_playable(self) -> bool:
+        """A real file: not virtual, not a placeholder, and with a location on disk."""
+        if self.type not in ("Movie", "Episode"):
+            return False
+        if self.is_placeholder:
+            return False
+        if self.location_type not in ("FileSystem", "Remote"):
+            return False
+        return bool(self.path) or self.location_type == "Remote"
+
+    def provider_id(self, key: str) -> str | None:
+        wanted = normalise_provider_key(key)
+        for k, v in self.provider_ids.items():
+            if normalise_provider_key(k) == wanted and v:
+                return str(v)
+        return None
+
+    def covers_episode(self, season: int, episode: int) -> bool:
+        if self.season != season or self.episode is None:
+            return False
+        last = self.episode_end if self.episode_end is not None else self.episode
+        return self.episode <= episode <= last
+
+
+@dataclass(frozen=True)
+class Library:
+    """A Jellyfin library (`/Library/VirtualFolders`)."""
+
+    name: str
+    item_id: str
+    locations: tuple[str, ...]
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Parse the ISO 8601 timestamps the services send (with `Z` or an offset)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # .NET sends up to 7 fractional digits; Python takes at most 6.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = ""
+        tail = ""
+        for i, ch in enumerate(rest):
+            if not ch.isdigit():
+                tail = rest[i:]
+                break
+            digits += ch
+        text = f"{head}.{digits[:6]}{tail}" if digits else head + tail
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        from datetime import UTC
+
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed

@@ -1,0 +1,816 @@
+"""One reconcile cycle: poll the services, store what changed, decide every request, act.
+
+The cycle is the shell around the pure core: it owns the clients, the store and the clock. All
+of a cycle's writes happen in one transaction, so a crash leaves the previous consistent state.
+A service that fails to answer is recorded as failed and is *unknown* to the decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from reconciler import core
+from reconciler.config import Config
+from reconciler.core import Current, Decision, EpisodeEvidence, Evidence, MatchIds
+from reconciler.logs import get_logger, scrub
+from reconciler.models import (
+    ACTIVE_STATES,
+    HistoryEvent,
+    HistoryFacts,
+    QueueRecord,
+    RadarrMovie,
+    RequestState,
+    SeerrRequest,
+    ShokoFile,
+    SonarrEpisode,
+    SonarrSeries,
+)
+from reconciler.services.http import ServiceClient, ServiceError
+from reconciler.services.jellyfin import JellyfinClient
+from reconciler.services.jellyseerr import JellyseerrClient
+from reconciler.services.radarr import RadarrClient
+from reconciler.services.shoko import ShokoClient, path_tail
+from reconciler.services.sonarr import SonarrClient
+from reconciler.store import EpisodeRow, RequestRow, Store, from_iso, iso
+
+log = get_logger("reconciler.cycle")
+
+WATERMARK_OVERLAP = timedelta(minutes=2)
+CLIENT_TYPES: dict[str, type[ServiceClient]] = {
+    "jellyseerr": JellyseerrClient,
+    "radarr": RadarrClient,
+    "sonarr": SonarrClient,
+    "shoko": ShokoClient,
+    "jellyfin": JellyfinClient,
+}
+ORDER = ("jellyseerr", "jellyfin", "radarr", "sonarr", "shoko")
+# A request counts as gone from Jellyseerr after this many complete listings without it.
+ABSENT_CONFIRMATIONS = 2
+
+
+def make_clients(config: Config, **kwargs: Any) -> dict[str, ServiceClient]:
+    return {name: CLIENT_TYPES[name](svc, **kwargs) for name, svc in config.services.items()}
+
+
+@dataclass
+class PollOutcome:
+    service: str
+    ok: bool
+    error: str | None = None
+    calls: int = 0
+    bytes: int = 0
+    watermark: str | None = None
+    full: bool = False
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished: datetime | None = None
+    auth_failed: bool = False
+
+
+@dataclass
+class CycleResult:
+    polls: dict[str, PollOutcome]
+    transitions: list[tuple[int, str | None, str, str]]
+    rows_written: int
+    nudges: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.polls.values())
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 3
+
+    @property
+    def failed(self) -> list[str]:
+        return [s for s, p in self.polls.items() if not p.ok]
+
+
+class Reconciler:
+    """Holds the clients and the store; `cycle()` runs one poll-and-decide pass."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clients: dict[str, ServiceClient] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clients = clients if clients is not None else make_clients(config)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.outages: dict[str, str] = {}
+        self.on_transition: list[Callable[[RequestRow, str | None], None]] = []
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(c.aclose() for c in self.clients.values()),
+                             return_exceptions=True)
+
+    # ------------------------------------------------------------ the cycle
+
+    async def cycle(self, services: Iterable[str] | None = None) -> CycleResult:
+        """Poll `services` (default: all configured), then reconcile every request."""
+        wanted = [s for s in ORDER if s in self.clients and (services is None or s in services)]
+        self.store.rows_written = 0
+        polls: dict[str, PollOutcome] = {}
+        with self.store.transaction():
+            stage1 = [s for s in wanted if s in ("jellyseerr", "jellyfin")]
+            stage2 = [s for s in wanted if s in ("radarr", "sonarr")]
+            for stage in (stage1, stage2, [s for s in wanted if s == "shoko"]):
+                results = await asyncio.gather(*(self._poll(s) for s in stage))
+                polls.update({p.service: p for p in results})
+            for outcome in polls.values():
+                self.store.record_poll(
+                    outcome.service, outcome.started, outcome.finished or self.clock(),
+                    outcome.ok, outcome.error, outcome.calls, outcome.bytes,
+                    outcome.watermark, outcome.full,
+                )
+            unknown = self._unknown_services(polls)
+            now = self.clock()
+            transitions = self._reconcile(now, unknown)
+            nudges = await self._nudge(now, unknown)
+        self._log_outages(polls)
+        return CycleResult(polls, transitions, self.store.rows_written, nudges)
+
+    def _unknown_services(self, polls: dict[str, PollOutcome]) -> frozenset[str]:
+        """Services whose latest poll (this cycle or, if not polled now, the last) failed."""
+        unknown = set()
+        for name in self.clients:
+            if name in polls:
+                if not polls[name].ok:
+                    unknown.add(name)
+                continue
+            last = self.store.last_poll(name)
+            if last is None or not last.ok:
+                unknown.add(name)
+        return frozenset(unknown)
+
+    def _log_outages(self, polls: dict[str, PollOutcome]) -> None:
+        for name, outcome in polls.items():
+            if not outcome.ok and name not in self.outages:
+                self.outages[name] = outcome.error or "failed"
+                log.warning("service.outage_started", service=name, error=outcome.error)
+            elif outcome.ok and name in self.outages:
+                del self.outages[name]
+                log.info("service.outage_ended", service=name)
+
+    async def _poll(self, name: str) -> PollOutcome:
+        client = self.clients[name]
+        client.stats.reset()
+        outcome = PollOutcome(service=name, ok=True, started=self.clock())
+        poller = getattr(self, f"_poll_{name}")
+        self.store.conn.execute(f"SAVEPOINT poll_{name}")
+        t0 = time.monotonic()
+        try:
+            await poller(client, outcome)
+        except ServiceError as exc:
+            self.store.conn.execute(f"ROLLBACK TO poll_{name}")
+            outcome.ok = False
+            outcome.error = scrub(exc.message)
+            outcome.auth_failed = type(exc).__name__ == "AuthFailed"
+        except Exception as exc:  # a bug or an unexpected payload must not stop other services
+            self.store.conn.execute(f"ROLLBACK TO poll_{name}")
+            outcome.ok = False
+            outcome.error = scrub(f"unexpected error: {type(exc).__name__}: {exc}")
+            log.exception("service.poll_crashed", service=name)
+        finally:
+            self.store.conn.execute(f"RELEASE poll_{name}")
+        outcome.calls = client.stats.calls
+        outcome.bytes = client.stats.bytes
+        outcome.finished = self.clock()
+        log.debug("service.polled", service=name, ok=outcome.ok, calls=outcome.calls,
+                  seconds=round(time.monotonic() - t0, 3), error=outcome.error)
+        return outcome
+
+    def _full_due(self, service: str) -> bool:
+        last = self.store.last_poll(service, ok=True, full=True)
+        if last is None:
+            return True
+        started = from_iso(last.started)
+        interval = timedelta(seconds=self.config.model.reconciler.full_sync_interval)
+        return started is None or self.clock() - started >= interval
+
+    def _watermark(self, service: str) -> datetime | None:
+        return from_iso(self.store.last_watermark(service))
+
+    # ------------------------------------------------------------ Jellyseerr
+
+    def _seerr_requests(self) -> dict[int, tuple[SeerrRequest, int]]:
+        """Tracked requests as last seen: request id -> (request, complete listings without it)."""
+        out = {}
+        for subject, data in self.store.observations("jellyseerr", "request:").items():
+            absent = int(data.pop("absent", 0))
+            data["seasons"] = tuple(data.get("seasons") or ())
+            out[int(subject.split(":")[1])] = (SeerrRequest(**data), absent)
+        return out
+
+    async def _poll_jellyseerr(self, client: ServiceClient, outcome: PollOutcome) -> None:
+        assert isinstance(client, JellyseerrClient)
+        known = self._seerr_requests()
+        watermark = self.store.last_watermark("jellyseerr")
+        full = (watermark is None or self._full_due("jellyseerr")
+                or any(absent for _, absent in known.values()))
+        listing = await client.list_requests(since=None if full else watermark)
+        if not full:
+            new = {r.id for r in listing.requests} - known.keys()
+            present = sum(1 for _, absent in known.values() if absent < ABSENT_CONFIRMATIONS)
+            if listing.total != present + len(new):
+                full = True  # something was removed: only a complete listing can tell what
+                listing = await client.list_requests(since=None)
+        outcome.full = full and listing.complete
+        now = self.clock()
+        seen = set()
+        for req in listing.requests:
+            seen.add(req.id)
+            self.store.put_observation("jellyseerr", f"request:{req.id}",
+                                       {**asdict(req), "absent": 0}, now)
+            if req.tmdb_id is not None:
+                await self._ensure_title(client, req)
+        if outcome.full:
+            for rid, (req, absent) in known.items():
+                if rid not in seen and absent < ABSENT_CONFIRMATIONS:
+                    self.store.put_observation("jellyseerr", f"request:{rid}",
+                                               {**asdict(req), "absent": absent + 1}, now)
+        stamps = [r.updated_at for r in listing.requests if r.updated_at]
+        outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
+
+    async def _ensure_title(self, client: JellyseerrClient, req: SeerrRequest) -> None:
+        subject = f"title:{req.media_type}:{req.tmdb_id}"
+        if self.store.observation("jellyseerr", subject) is not None:
+            return
+        assert req.tmdb_id is not None
+        try:
+            title = await client.title(req.media_type, req.tmdb_id)
+        except ServiceError as exc:
+            log.info("jellyseerr.title_unavailable", tmdb_id=req.tmdb_id, error=exc.message)
+            return
+        if title:
+            self.store.put_observation("jellyseerr", subject, title, self.clock())
+
+    def _tracked(self, media_type: str) -> list[SeerrRequest]:
+        """Requests still worth polling the *arr for (not gone, declined or pending)."""
+        out = []
+        for req, absent in self._seerr_requests().values():
+            if req.media_type != media_type or absent >= ABSENT_CONFIRMATIONS:
+                continue
+            if req.status in (1, 3):
+                continue
+            out.append(req)
+        return out
+
+    # ------------------------------------------------------------ Radarr
+
+    async def _poll_radarr(self, client: ServiceClient, outcome: PollOutcome) -> None:
+        assert isinstance(client, RadarrClient)
+        now = self.clock()
+        tracked = {r.tmdb_id for r in self._tracked("movie") if r.tmdb_id is not None}
+        watermark = self._watermark("radarr")
+        full = watermark is None or self._full_due("radarr")
+        queue, server_date = await client.queue()
+        events: list[HistoryEvent] = []
+        if watermark is not None:
+            events = await client.history_since(watermark - WATERMARK_OVERLAP)
+        touched = {e.movie_id for e in events if e.movie_id is not None}
+        known = self.store.observations("radarr", "movie:")
+        movies: dict[int, RadarrMovie | None] = {}
+        if full:
+            library = {m.tmdb_id: m for m in await client.movies()}
+            movies = {t: library.get(t) for t in tracked}
+        else:
+            by_id = {d["id"]: d for d in known.values() if d}
+            for tmdb in tracked:
+                prior = known.get(f"movie:{tmdb}")
+                if prior is None or not prior:
+                    movies[tmdb] = await client.movie_by_tmdb(tmdb)
+            for movie_id in touched & by_id.keys():
+                data = by_id[movie_id]
+                if data["tmdb_id"] in tracked:
+                    movies[data["tmdb_id"]] = await client.movie(movie_id)
+        for tmdb, movie in movies.items():
+            self.store.put_observation("radarr", f"movie:{tmdb}", asdict(movie) if movie else {},
+                                       now)
+        tag_ids = {str(t) for m in movies.values() if m for t in m.tags}
+        known_tags = self.store.observation("radarr", "tags")
+        if tag_ids and (full or known_tags is None or tag_ids - set(known_tags)):
+            self.store.put_observation("radarr", "tags", await client.tags(), now)
+        current = {d["id"]: t for t in tracked
+                   if (d := self.store.observation("radarr", f"movie:{t}"))}
+        self._store_queue("radarr", queue, lambda r: r.movie_id, set(current), now)
+        await self._store_history(
+            "radarr", events, lambda e: e.movie_id, current, now,
+            fetch=client.movie_history,
+            needs_history=lambda mid: not (self.store.observation(
+                "radarr", f"movie:{current[mid]}") or {}).get("has_file"),
+        )
+        outcome.full = full
+        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    def _store_queue(self, service: str, queue: list[QueueRecord],
+                     key: Callable[[QueueRecord], int | None], tracked: set[int],
+                     now: datetime) -> None:
+        grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for record in queue:
+            k = key(record)
+            if k is not None and k in tracked:
+                grouped[k].append(asdict(record))
+        for k, records in grouped.items():
+            records.sort(key=lambda r: (r["download_id"], r.get("episode_id") or 0))
+            self.store.put_observation(service, f"queue:{k}", records, now)
+        stale = [s for s in self.store.observations(service, "queue:")
+                 if int(s.split(":")[1]) not in grouped]
+        self.store.drop_observations(service, stale)
+
+    async def _store_history(
+        self,
+        service: str,
+        events: list[HistoryEvent],
+        key: Callable[[HistoryEvent], int | None],
+        tracked: dict[int, Any],
+        now: datetime,
+        fetch: Callable[[int], Any],
+        needs_history: Callable[[int], bool],
+    ) -> None:
+        """Fold history events into per-subject facts; fetch the full history of new subjects."""
+        by_subject: dict[int, list[HistoryEvent]] = defaultdict(list)
+        for event in events:
+            k = key(event)
+            if k is not None and k in tracked:
+                by_subject[k].append(event)
+        for subject in tracked:
+            prior = self.store.observation(service, f"history:{subject}")
+            if prior is None and needs_history(subject):
+                by_subject[subject] = list(await fetch(subject)) + by_subject.get(subject, [])
+            elif prior is None:
+                continue
+            if subject not in by_subject and prior is not None:
+                continue
+            facts = _fold_history(prior, by_subject.get(subject, []), service)
+            self.store.put_observation(service, f"history:{subject}", facts, now)
+
+    # ------------------------------------------------------------ Sonarr
+
+    async def _poll_sonarr(self, client: ServiceClient, outcome: PollOutcome) -> None:
+        assert isinstance(client, SonarrClient)
+        now = self.clock()
+        tracked = self._tracked("tv")
+        watermark = self._watermark("sonarr")
+        full = watermark is None or self._full_due("sonarr")
+        queue, server_date = await client.queue()
+        events: list[HistoryEvent] = []
+        if watermark is not None:
+            events = await client.history_since(watermark - WATERMARK_OVERLAP)
+        touched = {e.series_id for e in events if e.series_id is not None}
+        library: list[SonarrSeries] | None = await client.all_series() if full else None
+        series_ids: dict[int, str] = {}
+        for req in tracked:
+            subject = _series_subject(req)
+            if subject is None:
+                continue
+            prior = self.store.observation("sonarr", subject)
+            series: SonarrSeries | None
+            if library is not None:
+                series = _find_series(library, req)
+            elif prior:
+                series = SonarrSeries(**{**prior, "monitored_seasons": tuple(
+                    prior["monitored_seasons"])})
+                if series.id in touched:
+                    series = await client.series(series.id)
+            elif req.tvdb_id is not None:
+                series = await client.series_by_tvdb(req.tvdb_id)
+                if series is None and req.tmdb_id is not None:
+                    library = await client.all_series()
+                    series = _find_series(library, req)
+            else:
+                library = await client.all_series()
+                series = _find_series(library, req)
+            self.store.put_observation("sonarr", subject, asdict(series) if series else {}, now)
+            if series is not None:
+                series_ids[series.id] = subject
+        for sid in series_ids:
+            prior_eps = self.store.observation("sonarr", f"episodes:{sid}")
+            if full or prior_eps is None or sid in touched:
+                episodes = await client.episodes(sid)
+                self.store.put_observation("sonarr", f"episodes:{sid}",
+                                           [asdict(e) for e in episodes], now)
+        self._store_queue("sonarr", queue, lambda r: r.series_id, set(series_ids), now)
+        await self._store_history(
+            "sonarr", events, lambda e: e.series_id, series_ids, now,
+            fetch=client.series_history,
+            needs_history=lambda sid: any(not e["has_file"] for e in (
+                self.store.observation("sonarr", f"episodes:{sid}") or [])),
+        )
+        outcome.full = full
+        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    # ------------------------------------------------------------ Shoko
+
+    async def _poll_shoko(self, client: ServiceClient, outcome: PollOutcome) -> None:
+        assert isinstance(client, ShokoClient)
+        now = self.clock()
+        rows = {r.id: r for r in self.store.requests()}
+        for req, absent in self._seerr_requests().values():
+            row = rows.get(req.id)
+            if absent >= ABSENT_CONFIRMATIONS or row is None:
+                continue
+            if row.state in (RequestState.AVAILABLE, RequestState.DELETED,
+                             RequestState.DECLINED):
+                continue
+            if req.media_type == "movie" and req.tmdb_id is not None:
+                movie = self.store.observation("radarr", f"movie:{req.tmdb_id}") or {}
+                if not movie.get("has_file"):
+                    continue
+                if not (row.is_anime or row.phase in ("waiting_for_jellyfin",
+                                                      "waiting_for_shoko")):
+                    continue
+                found = await self._shoko_movie_file(client, movie.get("file_path"), req.tmdb_id)
+                self.store.put_observation("shoko", f"movie:{req.tmdb_id}",
+                                           asdict(found) if found else {}, now)
+            elif req.media_type == "tv":
+                await self._poll_shoko_show(client, req, row, now)
+
+    async def _shoko_movie_file(self, client: ShokoClient, path: str | None,
+                                tmdb_id: int) -> ShokoFile | None:
+        """The film's file in Shoko, found by path tail and by TMDB id; either way counts."""
+        by_path = await client.files_by_path(path) if path else []
+        by_id = await client.files_by_tmdb_movie(tmdb_id)
+        if path:
+            tail = path_tail(path, 1).lower()
+            by_path = [f for f in by_path
+                       if f.relative_path.replace("\\", "/").lower().endswith(tail)] or by_path
+        candidates = by_path + [f for f in by_id if f.id not in {p.id for p in by_path}]
+        return _best_file(candidates)
+
+    async def _poll_shoko_show(self, client: ShokoClient, req: SeerrRequest, row: RequestRow,
+                               now: datetime) -> None:
+        subject = _series_subject(req)
+        series = self.store.observation("sonarr", subject) if subject else None
+        if not series or not (row.is_anime or series.get("series_type") == "anime"):
+            return
+        if req.tmdb_id is not None and self.store.observation(
+                "shoko", f"show:{req.tmdb_id}") is None:
+            found = await client.series_by_tmdb_show(req.tmdb_id)
+            self.store.put_observation("shoko", f"show:{req.tmdb_id}",
+                                       [[sid, list(anidb)] for sid, anidb in found], now)
+        available = {e.sonarr_episode_id for e in self.store.episodes(req.id)
+                     if e.state == RequestState.AVAILABLE}
+        for ep in self.store.observation("sonarr", f"episodes:{series['id']}") or []:
+            if not ep["has_file"] or not ep.get("file_path") or ep["id"] in available:
+                continue
+            prior = self.store.observation("shoko", f"episode:{ep['id']}")
+            if prior and prior.get("series_ids"):
+                continue  # matched already; Shoko does not unmatch files on its own
+            best = _best_file(await client.files_by_path(ep["file_path"]))
+            self.store.put_observation("shoko", f"episode:{ep['id']}",
+                                       asdict(best) if best else {}, now)
+
+    # ------------------------------------------------------------ Jellyfin
+
+    async def _poll_jellyfin(self, client: ServiceClient, outcome: PollOutcome) -> None:
+        assert isinstance(client, JellyfinClient)
+        settings = self.config.jellyfin
+        watermark = self._watermark("jellyfin")
+        full = watermark is None or self._full_due("jellyfin")
+        since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
+        seen: set[str] = set()
+        server_date = None
+        async for page in client.item_pages(min_date_last_saved=since,
+                                            page_size=settings.page_size):
+            server_date = server_date or page.server_date
+            self.store.index_items(page.items)
+            if full:
+                seen.update(i.id for i in page.items)
+        if full:
+            self.store.mark_items_absent(self.store.all_item_ids() - seen)
+        await self._verify_items(client)
+        outcome.full = full
+        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    async def _verify_items(self, client: JellyfinClient) -> None:
+        """Check by id that items which made requests available still exist."""
+        suspects = set(self.store.items_pending_absence())
+        last = self.store.meta("jellyfin:verified_at")
+        interval = timedelta(seconds=self.config.jellyfin.verify_interval)
+        now = self.clock()
+        if last is None or now - (from_iso(last) or now) >= interval:
+            for row in self.store.requests():
+                if row.jellyfin_item_id:
+                    suspects.add(row.jellyfin_item_id)
+                for ep in self.store.episodes(row.id) if row.media_type == "tv" else []:
+                    if ep.jellyfin_item_id:
+                        suspects.add(ep.jellyfin_item_id)
+            if suspects:
+                self.store.set_meta("jellyfin:verified_at", iso(now) or "")
+        if not suspects:
+            return
+        ids = sorted(suspects)
+        present = await client.items_by_ids(ids)
+        self.store.index_items(present)
+        self.store.mark_items_absent(set(ids) - {i.id for i in present})
+
+    # ------------------------------------------------------------ deciding
+
+    def _reconcile(self, now: datetime, unknown: frozenset[str]) -> list[
+            tuple[int, str | None, str, str]]:
+        transitions = []
+        rows = {r.id: r for r in self.store.requests()}
+        anime = self.config.model.anime
+        radarr_tags = self.store.observation("radarr", "tags") or {}
+        anime_tag_ids = {int(k) for k, v in radarr_tags.items()
+                         if v.lower() in {t.lower() for t in anime.radarr_tags}}
+        shoko_enabled = "shoko" in self.clients
+        deadline = timedelta(seconds=self.config.model.shoko.unrecognised_after
+                             if self.config.model.shoko else 1800)
+        for req, absent in self._seerr_requests().values():
+            before = rows.get(req.id)
+            if before is not None and before.state is RequestState.DELETED and absent:
+                continue
+            evidence, ids = self._evidence(req, absent, unknown, anime_tag_ids, shoko_enabled)
+            current = None
+            if before is not None:
+                current = Current(before.state, before.state_since, before.detail or "",
+                                  before.phase or "", before.phase_since)
+            decision = core.decide(evidence, current, now, unrecognised_after=deadline)
+            row = self._apply(req, before, decision, evidence, ids, now)
+            if decision.transition:
+                from_state = before.state.value if before else None
+                self.store.add_timeline(req.id, now, from_state, decision.state.value,
+                                        decision.via, decision.detail)
+                transitions.append((req.id, from_state, decision.state.value, decision.via))
+                log.info("request.transitioned", request_id=req.id, title=row.title,
+                         from_=from_state, to=decision.state.value, via=decision.via,
+                         detail=decision.detail)
+                for hook in self.on_transition:
+                    hook(row, from_state)
+        return transitions
+
+    def _evidence(self, req: SeerrRequest, absent: int, unknown: frozenset[str],
+                  anime_tag_ids: set[int], shoko_enabled: bool) -> tuple[Evidence, MatchIds]:
+        store = self.store
+        roots = [r.rstrip("/") + "/" for r in self.config.model.anime.root_folders]
+
+        def under_root(path: str | None) -> bool:
+            return path is not None and any((path.rstrip("/") + "/").startswith(r) for r in roots)
+
+        deleted = absent >= ABSENT_CONFIRMATIONS
+        if req.media_type == "movie":
+            data = store.observation("radarr", f"movie:{req.tmdb_id}") or {}
+            movie = RadarrMovie(**{**data, "tags": tuple(data["tags"])}) if data else None
+            shoko_data = store.observation("shoko", f"movie:{req.tmdb_id}") or {}
+            shoko = _shoko_file(shoko_data)
+            is_anime = bool(movie and (
+                anime_tag_ids & set(movie.tags) or under_root(movie.path)
+                or under_root(movie.root_folder) or under_root(movie.file_path)
+            )) or shoko is not None
+            history = HistoryFacts(**(store.observation("radarr", f"history:{movie.id}") or {})) \
+                if movie else HistoryFacts()
+            queue = tuple(QueueRecord(**{**r, "messages": tuple(r["messages"])})
+                          for r in (store.observation("radarr", f"queue:{movie.id}") or [])) \
+                if movie else ()
+            ids = MatchIds(
+                tmdb=req.tmdb_id,
+                shoko_file=(shoko.id,) if shoko and shoko.matched else (),
+                shoko_episode=shoko.episode_ids if shoko else (),
+                shoko_series=shoko.series_ids if shoko else (),
+                anidb=shoko.anidb_series_ids if shoko else (),
+            )
+            candidates = store.items_by_provider(ids.pairs())
+            match = core.match_item(candidates, ids, "Movie")
+            return Evidence(
+                request=req, seerr_deleted=deleted, is_anime=is_anime,
+                shoko_enabled=shoko_enabled, movie=movie, movie_history=history, queue=queue,
+                shoko=shoko, jellyfin=match, unknown=unknown,
+            ), ids
+
+        subject = _series_subject(req)
+        sdata = store.observation("sonarr", subject) if subject else None
+        series = SonarrSeries(**{**sdata, "monitored_seasons": tuple(
+            sdata["monitored_seasons"])}) if sdata else None
+        episodes: list[EpisodeEvidence] = []
+        show_ids: list[list[Any]] = store.observation("shoko", f"show:{req.tmdb_id}") or []
+        shoko_series = tuple(int(s[0]) for s in show_ids)
+        anidb = tuple(int(a) for s in show_ids for a in s[1])
+        is_anime = bool(series and (series.series_type == "anime" or under_root(series.path)))
+        ids = MatchIds(tmdb=req.tmdb_id, tvdb=req.tvdb_id or (series.tvdb_id if series else None),
+                       shoko_series=shoko_series, anidb=anidb)
+        if series is not None:
+            candidates = store.items_by_provider(ids.pairs())
+            series_match = core.match_item(candidates, ids, "Series")
+            jf_episodes = store.episodes_of(series_match.item.id) if series_match else []
+            queue_by_ep: dict[int, list[QueueRecord]] = defaultdict(list)
+            for r in store.observation("sonarr", f"queue:{series.id}") or []:
+                record = QueueRecord(**{**r, "messages": tuple(r["messages"])})
+                if record.episode_id is not None:
+                    queue_by_ep[record.episode_id].append(record)
+            ep_history = store.observation("sonarr", f"history:{series.id}") or {}
+            for e in store.observation("sonarr", f"episodes:{series.id}") or []:
+                ep = SonarrEpisode(**e)
+                shoko = _shoko_file(store.observation("shoko", f"episode:{ep.id}") or {})
+                if shoko is not None:
+                    is_anime = True
+                match = core.match_episode(jf_episodes, ep.season, ep.episode,
+                                           shoko.episode_ids if shoko else ())
+                episodes.append(EpisodeEvidence(
+                    episode=ep,
+                    history=HistoryFacts(**ep_history.get(str(ep.id), {})),
+                    queue=tuple(queue_by_ep.get(ep.id, ())),
+                    shoko=shoko,
+                    jellyfin=match,
+                ))
+        return Evidence(
+            request=req, seerr_deleted=deleted, is_anime=is_anime, shoko_enabled=shoko_enabled,
+            series=series, episodes=tuple(episodes), unknown=unknown,
+        ), ids
+
+    def _apply(self, req: SeerrRequest, before: RequestRow | None, decision: Decision,
+               evidence: Evidence, ids: MatchIds, now: datetime) -> RequestRow:
+        title = self.store.observation("jellyseerr", f"title:{req.media_type}:{req.tmdb_id}")
+        if before is None:
+            row = RequestRow(
+                id=req.id, media_type=req.media_type, title=None, tmdb_id=req.tmdb_id,
+                tvdb_id=req.tvdb_id, is4k=req.is4k, is_anime=False, seerr_status=req.status,
+                seasons=list(req.seasons), radarr_movie_id=None, sonarr_series_id=None,
+                jellyfin_item_id=None, jellyfin_key=None, shoko_ids={},
+                state=decision.state, state_since=now, via=decision.via, detail=decision.detail,
+                progress=decision.progress, phase=decision.phase, phase_since=now,
+                progress_since=now, stuck_reason=None, stuck_since=None,
+                episodes_available=None, episodes_aired=None, absent_count=0,
+                created_at=req.created_at, updated_at=req.updated_at,
+            )
+        else:
+            row = RequestRow(**vars(before))
+        row.title = title or row.title or (evidence.movie.title if evidence.movie else None) or (
+            evidence.series.title if evidence.series else None)
+        row.tmdb_id, row.tvdb_id, row.is4k = req.tmdb_id, req.tvdb_id, req.is4k
+        row.seerr_status, row.seasons = req.status, list(req.seasons)
+        row.updated_at = req.updated_at
+        row.absent_count = 0 if decision.state is not RequestState.DELETED else row.absent_count
+        if not decision.held:
+            row.is_anime = evidence.is_anime
+            row.radarr_movie_id = evidence.movie.id if evidence.movie else row.radarr_movie_id
+            row.sonarr_series_id = evidence.series.id if evidence.series else row.sonarr_series_id
+            shoko = evidence.shoko
+            shoko_ids = {
+                "file": sorted({*([shoko.id] if shoko else []),
+                                *(e.shoko.id for e in evidence.episodes if e.shoko)}),
+                "episode": sorted({*ids.shoko_episode,
+                                   *(i for e in evidence.episodes if e.shoko
+                                     for i in e.shoko.episode_ids)}),
+                "series": sorted({*ids.shoko_series,
+                                  *(i for e in evidence.episodes if e.shoko
+                                    for i in e.shoko.series_ids)}),
+                "anidb": sorted(set(ids.anidb)),
+            }
+            row.shoko_ids = {k: v for k, v in shoko_ids.items() if v}
+            if decision.transition:
+                row.state, row.state_since, row.via = decision.state, now, decision.via
+            if decision.phase != row.phase:
+                row.phase, row.phase_since = decision.phase, now
+            if decision.progress != row.progress:
+                row.progress_since = now
+            row.detail, row.progress = decision.detail, decision.progress
+            if decision.state is RequestState.AVAILABLE or decision.jellyfin_item_id:
+                row.jellyfin_item_id = decision.jellyfin_item_id or row.jellyfin_item_id
+                row.jellyfin_key = decision.jellyfin_key or row.jellyfin_key
+            if req.media_type == "tv":
+                row.episodes_available = decision.episodes_available
+                row.episodes_aired = decision.episodes_aired
+                self.store.save_episodes(req.id, [
+                    EpisodeRow(e.season, e.episode, e.sonarr_episode_id, e.air_date,
+                               e.state.value, e.via, e.jellyfin_item_id)
+                    for e in decision.episodes
+                ])
+        row.stuck_reason = core.stuck_reason(
+            row.state, row.phase or "", row.state_since, row.phase_since, row.progress_since,
+            now, self._deadlines(),
+        )
+        if row.stuck_reason is None:
+            row.stuck_since = None
+        elif row.stuck_since is None:
+            row.stuck_since = now
+        self.store.save_request(row, before)
+        return row
+
+    def _deadlines(self) -> core.Deadlines:
+        s = self.config.model.stuck
+        return core.Deadlines(**{k: timedelta(seconds=v) for k, v in s.model_dump().items()})
+
+    # ------------------------------------------------------------ nudging Jellyfin
+
+    async def _nudge(self, now: datetime, unknown: frozenset[str]) -> list[str]:
+        client = self.clients.get("jellyfin")
+        if not isinstance(client, JellyfinClient) or "jellyfin" in unknown:
+            return []
+        settings = self.config.jellyfin
+        grace = timedelta(seconds=settings.refresh_grace)
+        waiting = []
+        for row in self.store.requests():
+            if row.phase == "waiting_for_jellyfin" and row.phase_since is not None:
+                waiting.append(core.Waiting(row.id, self._waiting_path(row), row.phase_since))
+        due = [w for w in waiting if now - w.waiting_since >= grace]
+        if not due:
+            return []
+        last = {k.split(":", 1)[1]: t for k, v in self.store.metas("refresh:").items()
+                if (t := from_iso(v)) is not None}
+        interval = timedelta(seconds=settings.refresh_min_interval)
+        whole = last.get("*")
+        if whole is not None and now - whole < interval:
+            return []
+        try:
+            libraries = await client.libraries()
+        except ServiceError as exc:
+            log.warning("jellyfin.libraries_unavailable", error=exc.message)
+            libraries = []
+        done = []
+        for nudge in core.plan_nudges(due, libraries, last, now, grace, interval):
+            try:
+                await client.refresh_library(nudge.library)
+            except ServiceError as exc:
+                log.warning("jellyfin.refresh_failed", library=nudge.label, error=exc.message)
+                continue
+            self.store.set_meta(f"refresh:{nudge.key}", iso(now) or "")
+            detail = f"asked Jellyfin to scan {nudge.label}"
+            for rid in nudge.request_ids:
+                waiting_row = self.store.request(rid)
+                if waiting_row is not None:
+                    self.store.add_timeline(rid, now, waiting_row.state.value,
+                                            waiting_row.state.value, "reconciler", detail)
+            log.info("jellyfin.refresh_requested", library=nudge.label,
+                     requests=list(nudge.request_ids))
+            done.append(nudge.label)
+        return done
+
+    def _waiting_path(self, row: RequestRow) -> str | None:
+        if row.media_type == "movie":
+            movie = self.store.observation("radarr", f"movie:{row.tmdb_id}") or {}
+            return movie.get("file_path") or movie.get("path")
+        if row.sonarr_series_id is None:
+            return None
+        for ep in self.store.observation("sonarr", f"episodes:{row.sonarr_series_id}") or []:
+            if ep.get("file_path"):
+                return str(ep["file_path"])
+        series = self.store.observation("sonarr", f"series:tvdb:{row.tvdb_id}") or {}
+        return series.get("path")
+
+    # ------------------------------------------------------------ for the daemon
+
+    def active(self) -> bool:
+        return any(r.state in ACTIVE_STATES for r in self.store.requests())
+
+
+def _fold_history(prior: dict[str, Any] | None, events: list[HistoryEvent],
+                  service: str) -> dict[str, Any]:
+    """Per-subject facts from history events. Radarr: one subject per film; Sonarr: a dict of
+    episode id -> facts, for one series."""
+    if service == "radarr":
+        film = HistoryFacts(**(prior or {}))
+        for e in sorted(events, key=lambda e: e.id):
+            film = film.merge_event(e.event_type, e.date, e.source_title, e.message)
+        return asdict(film)
+    per_episode = {k: HistoryFacts(**v) for k, v in (prior or {}).items()}
+    for e in sorted(events, key=lambda e: e.id):
+        if e.episode_id is None:
+            continue
+        key = str(e.episode_id)
+        per_episode[key] = per_episode.get(key, HistoryFacts()).merge_event(
+            e.event_type, e.date, e.source_title, e.message)
+    return {k: asdict(v) for k, v in sorted(per_episode.items())}
+
+
+def _series_subject(req: SeerrRequest) -> str | None:
+    if req.tvdb_id is not None:
+        return f"series:tvdb:{req.tvdb_id}"
+    if req.tmdb_id is not None:
+        return f"series:tmdb:{req.tmdb_id}"
+    return None
+
+
+def _find_series(library: list[SonarrSeries], req: SeerrRequest) -> SonarrSeries | None:
+    if req.tvdb_id is not None:
+        for s in library:
+            if s.tvdb_id == req.tvdb_id:
+                return s
+    if req.tmdb_id is not None:
+        for s in library:
+            if s.tmdb_id == req.tmdb_id:
+                return s
+    return None
+
+
+def _shoko_file(data: dict[str, Any]) -> ShokoFile | None:
+    if not data:
+        return None
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return ShokoFile(**fields)
+
+
+def _best_file(files: list[ShokoFile]) -> ShokoFile | None:
+    """A matched file first (it carries the ids), else any file Shoko has seen."""
+    matched = [f for f in files if f.matched]
+    return (matched or files)[0] if files else None

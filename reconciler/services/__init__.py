@@ -1,0 +1,1 @@
+"""One module per upstream service. Only these modules talk HTTP."""

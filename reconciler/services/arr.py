@@ -1,0 +1,127 @@
+"""What Radarr and Sonarr share: the paged queue, the history feed, tags and system status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from reconciler.models import HistoryEvent, QueueRecord
+from reconciler.services.http import ServiceClient, require
+from reconciler.services.parse import Fields
+
+QUEUE_STATUSES = frozenset({
+    "unknown", "queued", "paused", "downloading", "completed", "failed", "warning", "delay",
+    "downloadClientUnavailable", "fallback",
+})
+TRACKED_STATUSES = frozenset({"ok", "warning", "error"})
+TRACKED_STATES = frozenset({
+    "downloading", "importBlocked", "importPending", "importing", "imported", "failedPending",
+    "failed", "ignored",
+})
+QUEUE_PAGE_SIZE = 500
+
+
+def _lower_first(value: str) -> str:
+    return value[:1].lower() + value[1:] if value else value
+
+
+def parse_queue_record(service: str, obj: object) -> QueueRecord:
+    f = Fields(service, "/api/v3/queue", obj)
+    # Radarr and Sonarr send these enums in camelCase; be lenient about the first letter only.
+    status = _lower_first(f.text("status"))
+    if status not in {s for s in QUEUE_STATUSES} | {s.lower() for s in QUEUE_STATUSES}:
+        raise f.bad("status", f"has an unknown value {status!r}")
+    tracked_status = _lower_first(f.opt_text("trackedDownloadStatus") or "ok")
+    if tracked_status not in TRACKED_STATUSES:
+        raise f.bad("trackedDownloadStatus", f"has an unknown value {tracked_status!r}")
+    tracked_state = _lower_first(f.opt_text("trackedDownloadState") or "downloading")
+    if tracked_state not in TRACKED_STATES:
+        raise f.bad("trackedDownloadState", f"has an unknown value {tracked_state!r}")
+    messages: list[str] = []
+    for m in f.array("statusMessages"):
+        mf = Fields(service, "/api/v3/queue statusMessages", m)
+        texts = [t for t in mf.array("messages") if isinstance(t, str)]
+        messages += texts or [mf.opt_text("title") or ""]
+    error = f.opt_text("errorMessage")
+    if error:
+        messages.append(error)
+    return QueueRecord(
+        download_id=f.opt_text("downloadId") or f"queue-{f.integer('id')}",
+        status=status,
+        tracked_status=tracked_status,
+        tracked_state=tracked_state,
+        size=f.number("size"),
+        sizeleft=f.number("sizeleft"),
+        title=f.opt_text("title") or "",
+        messages=tuple(m for m in messages if m),
+        movie_id=f.opt_int("movieId"),
+        series_id=f.opt_int("seriesId"),
+        episode_id=f.opt_int("episodeId"),
+    )
+
+
+def parse_history_event(service: str, obj: object) -> HistoryEvent:
+    f = Fields(service, "/api/v3/history", obj)
+    data = f.obj.get("data") if isinstance(f.obj.get("data"), dict) else {}
+    message = ""
+    if isinstance(data, dict):
+        message = str(data.get("message") or data.get("reason") or "")
+    event_type = f.obj.get("eventType")
+    if not isinstance(event_type, str):
+        raise f.bad("eventType", "is missing or not a string")
+    return HistoryEvent(
+        id=f.integer("id"),
+        event_type=event_type,
+        date=f.text("date"),
+        movie_id=f.opt_int("movieId"),
+        series_id=f.opt_int("seriesId"),
+        episode_id=f.opt_int("episodeId"),
+        source_title=f.opt_text("sourceTitle") or "",
+        message=message,
+    )
+
+
+class ArrClient(ServiceClient):
+    """Shared calls of the *arr v3 API."""
+
+    queue_include: dict[str, object] = {}
+
+    async def system_status(self) -> dict[str, object]:
+        return dict(require(self.name, await self.get("/api/v3/system/status"), dict,
+                            "/api/v3/system/status"))
+
+    async def queue(
+        self, page_size: int = QUEUE_PAGE_SIZE
+    ) -> tuple[list[QueueRecord], datetime | None]:
+        """Every queue record, page by page (the default page of 10 hides the rest), and the
+        server's clock (its `Date` header), which the history watermark is taken from."""
+        records: list[QueueRecord] = []
+        page = 1
+        server_date = None
+        while True:
+            response = await self.request("GET", "/api/v3/queue", params={
+                "page": page, "pageSize": page_size, **self.queue_include,
+            })
+            server_date = server_date or response.server_date
+            data = require(self.name, response.data, dict, "/api/v3/queue")
+            f = Fields(self.name, "/api/v3/queue", data)
+            batch = f.array("records")
+            records += [parse_queue_record(self.name, r) for r in batch]
+            total = f.integer("totalRecords")
+            if not batch or len(records) >= total or page >= 1000:
+                return records, server_date
+            page += 1
+
+    async def history_since(self, since: datetime) -> list[HistoryEvent]:
+        """History events after `since` (a time on the server's clock)."""
+        when = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        data = require(self.name, await self.get("/api/v3/history/since", {"date": when}), list,
+                       "/api/v3/history/since")
+        return [parse_history_event(self.name, r) for r in data]
+
+    async def tags(self) -> dict[int, str]:
+        data = require(self.name, await self.get("/api/v3/tag"), list, "/api/v3/tag")
+        out = {}
+        for obj in data:
+            f = Fields(self.name, "/api/v3/tag", obj)
+            out[f.integer("id")] = f.opt_text("label") or ""
+        return out

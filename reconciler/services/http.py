@@ -1,0 +1,281 @@
+"""The HTTP seam shared by the service modules: auth headers, timeouts, bounded retries, and a
+small error family (unavailable / auth failed / bad response) chained from httpx's errors."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from reconciler.config import ServiceConfig
+
+MAX_BODY_BYTES = 256 * 1024 * 1024
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+USER_AGENT = "reconciler/0.1 (+https://github.com/reconciler)"
+
+
+class ServiceError(Exception):
+    """A service could not be polled. Its observations this cycle are *unknown*."""
+
+    def __init__(self, service: str, message: str) -> None:
+        super().__init__(f"{service}: {message}")
+        self.service = service
+        self.message = message
+
+
+class ServiceUnavailable(ServiceError):
+    """Connection refused, timed out, or a 5xx/429 that outlived the retries."""
+
+
+class AuthFailed(ServiceError):
+    """401/403: the API key is wrong. Never retried."""
+
+
+class BadResponse(ServiceError):
+    """The service answered, but not with what its API promises (HTML, bad JSON, wrong shape)."""
+
+
+class NotFound(ServiceError):
+    """404 for a specific resource (a meaningful answer, not a failure)."""
+
+
+class _Retryable(Exception):
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class CallStats:
+    calls: int = 0
+    bytes: int = 0
+
+    def reset(self) -> None:
+        self.calls = 0
+        self.bytes = 0
+
+
+@dataclass
+class JsonResponse:
+    data: Any
+    server_date: datetime | None
+
+
+class ServiceClient:
+    """An httpx.AsyncClient for one service, with its key in a header and nowhere else."""
+
+    name = "service"
+    config_key = "api_key"
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_attempts: int = 3,
+        retry_budget: float = 20.0,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.config = config
+        self.stats = CallStats()
+        self.max_attempts = max_attempts
+        self.retry_budget = retry_budget
+        self.max_body = max_body
+        timeout = httpx.Timeout(config.timeout, connect=min(5.0, config.timeout))
+        self._http = httpx.AsyncClient(
+            base_url=config.url,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json",
+                     **self.auth_headers(config.api_key)},
+            timeout=timeout,
+            verify=config.verify_tls,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"X-Api-Key": api_key}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> ServiceClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return (await self.request("GET", path, params=params)).data
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        expect_json: bool = True,
+    ) -> JsonResponse:
+        """One call with bounded retries on transient failures; raises a ServiceError."""
+        deadline = time.monotonic() + self.retry_budget
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = min(0.5 * 2.0 ** (state.attempt_number - 1), 4.0)
+            if isinstance(exc, _Retryable) and exc.retry_after is not None:
+                delay = float(exc.retry_after)
+            remaining = deadline - time.monotonic()
+            return max(0.0, min(delay, remaining))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.retry_budget),
+            wait=wait,
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._once(method, path, params, json_body, expect_json,
+                                            deadline)
+        except _Retryable as exc:
+            raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}") from exc
+        except httpx.TimeoutException as exc:
+            raise ServiceUnavailable(self.name, f"timed out calling {path}") from exc
+        except TimeoutError as exc:
+            raise ServiceUnavailable(self.name, f"timed out calling {path}") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(
+                self.name, f"cannot reach {self.config.url} ({type(exc).__name__})"
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _once(self, method: str, path: str, params: Mapping[str, Any] | None,
+                    json_body: Any, expect_json: bool, deadline: float) -> JsonResponse:
+        per_call = max(0.1, min(self.config.timeout * 2, deadline - time.monotonic() + 1))
+        async with asyncio.timeout(per_call):
+            request = self._http.build_request(method, path, params=_clean(params),
+                                               json=json_body)
+            response = await self._http.send(request, stream=True)
+            try:
+                self.stats.calls += 1
+                body = await self._read_capped(response, path)
+            finally:
+                await response.aclose()
+        self.stats.bytes += len(body)
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthFailed(
+                self.name,
+                f"HTTP {status}: the API key was refused; check [{self.name}] "
+                f"{self.config_key} (or api_key_file / RECONCILER_{self.name.upper()}_API_KEY)",
+            )
+        if status in RETRY_STATUSES:
+            raise _Retryable(status, _retry_after(response.headers.get("Retry-After")))
+        if status == 404:
+            raise NotFound(self.name, f"HTTP 404 for {path}")
+        if status >= 400:
+            raise ServiceUnavailable(self.name, f"HTTP {status} from {path}")
+        server_date = _http_date(response.headers.get("Date"))
+        if not expect_json:
+            return JsonResponse(None, server_date)
+        if not body.strip():
+            if status == 204:
+                return JsonResponse(None, server_date)
+            raise BadResponse(self.name, f"empty response from {path}")
+        ctype = response.headers.get("Content-Type", "")
+        if "html" in ctype.lower() or body.lstrip()[:1] == b"<":
+            raise BadResponse(
+                self.name,
+                f"{path} answered with an HTML page, not JSON (a login page or proxy in front "
+                f"of {self.config.url}?)",
+            )
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise BadResponse(self.name, f"malformed JSON from {path}") from exc
+        return JsonResponse(data, server_date)
+
+    async def _read_capped(self, response: httpx.Response, path: str) -> bytes:
+        """The decoded body, refusing to hold more than `max_body` bytes of it."""
+        chunks = []
+        size = 0
+        try:
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_body:
+                    raise BadResponse(self.name, f"response from {path} exceeds "
+                                                 f"{self.max_body // (1024 * 1024)} MB")
+                chunks.append(chunk)
+        except httpx.DecodingError as exc:
+            raise BadResponse(self.name, f"cannot decode the response from {path}") from exc
+        return b"".join(chunks)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, _Retryable):
+        return True
+    return isinstance(exc, httpx.TransportError | TimeoutError) and not isinstance(
+        exc, httpx.UnsupportedProtocol
+    )
+
+
+def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = value
+    return out
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = _http_date(value)
+        if when is None:
+            return None
+        return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def require(service: str, data: Any, kind: type, what: str) -> Any:
+    """Check a response's top-level shape, naming the service and endpoint when it is wrong."""
+    if not isinstance(data, kind):
+        raise BadResponse(service, f"{what}: expected a JSON {kind.__name__}, "
+                                   f"got {type(data).__name__}")
+    return data

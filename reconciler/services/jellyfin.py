@@ -1,0 +1,122 @@
+"""Jellyfin: the library's items with their ProviderIds (listed in pages, never all at once),
+the libraries' folders, and the one action reconciler ever takes: asking for a library scan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.models import JellyfinItem, Library
+from reconciler.services.http import ServiceClient, require
+from reconciler.services.parse import Fields
+
+ITEM_TYPES = "Movie,Series,Episode"
+ITEM_FIELDS = "ProviderIds,Path,DateLastSaved"
+LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
+
+
+def parse_item(obj: object) -> JellyfinItem:
+    f = Fields("jellyfin", "/Items", obj)
+    provider = f.obj.get("ProviderIds") or {}
+    if not isinstance(provider, dict):
+        raise f.bad("ProviderIds", "is not an object")
+    location = f.opt_text("LocationType")
+    if location is not None and location not in LOCATION_TYPES:
+        raise f.bad("LocationType", f"has an unknown value {location!r}")
+    return JellyfinItem(
+        id=f.text("Id"),
+        type=f.text("Type"),
+        name=f.opt_text("Name") or "",
+        location_type=location,
+        is_placeholder=f.flag("IsPlaceHolder"),
+        path=f.opt_text("Path"),
+        series_id=f.opt_text("SeriesId"),
+        season=f.opt_int("ParentIndexNumber"),
+        episode=f.opt_int("IndexNumber"),
+        episode_end=f.opt_int("IndexNumberEnd"),
+        provider_ids={str(k): str(v) for k, v in provider.items() if v is not None},
+        date_last_saved=f.opt_text("DateLastSaved"),
+    )
+
+
+@dataclass
+class ItemPage:
+    items: list[JellyfinItem]
+    total: int
+    server_date: datetime | None
+
+
+class JellyfinClient(ServiceClient):
+    name = "jellyfin"
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"Authorization": f'MediaBrowser Token="{api_key}"'}
+
+    async def system_info(self) -> dict[str, Any]:
+        return dict(require(self.name, await self.get("/System/Info"), dict, "/System/Info"))
+
+    async def item_pages(
+        self, *, min_date_last_saved: datetime | None = None, page_size: int = 1000
+    ) -> AsyncIterator[ItemPage]:
+        """Films, series and episodes, one page at a time, so memory stays bounded."""
+        start = 0
+        while True:
+            params: dict[str, Any] = {
+                "Recursive": True,
+                "IncludeItemTypes": ITEM_TYPES,
+                "Fields": ITEM_FIELDS,
+                "StartIndex": start,
+                "Limit": page_size,
+                "SortBy": "DateCreated,SortName",
+                "SortOrder": "Ascending",
+                "EnableTotalRecordCount": True,
+                "EnableImages": False,
+                "EnableUserData": False,
+            }
+            if min_date_last_saved is not None:
+                params["MinDateLastSaved"] = (
+                    min_date_last_saved.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.0000000Z"))
+            response = await self.request("GET", "/Items", params=params)
+            data = require(self.name, response.data, dict, "/Items")
+            f = Fields(self.name, "/Items", data)
+            items = [parse_item(obj) for obj in f.array("Items")]
+            total = f.integer("TotalRecordCount")
+            yield ItemPage(items, total, response.server_date)
+            start += len(items)
+            if not items or start >= total:
+                return
+
+    async def items_by_ids(self, ids: list[str]) -> list[JellyfinItem]:
+        """The items among `ids` that still exist (chunked to keep URLs short)."""
+        found: list[JellyfinItem] = []
+        for i in range(0, len(ids), 100):
+            chunk = ids[i : i + 100]
+            data = require(self.name, await self.get("/Items", {
+                "Ids": ",".join(chunk), "Fields": ITEM_FIELDS, "EnableImages": False,
+                "EnableUserData": False,
+            }), dict, "/Items")
+            found += [parse_item(obj) for obj in Fields(self.name, "/Items", data).array("Items")]
+        return found
+
+    async def libraries(self) -> list[Library]:
+        data = require(self.name, await self.get("/Library/VirtualFolders"), list,
+                       "/Library/VirtualFolders")
+        libs = []
+        for obj in data:
+            f = Fields(self.name, "/Library/VirtualFolders", obj)
+            locations = tuple(str(p) for p in f.array("Locations") if isinstance(p, str))
+            libs.append(Library(name=f.opt_text("Name") or "", item_id=f.text("ItemId"),
+                                locations=locations))
+        return libs
+
+    async def refresh_library(self, library: Library | None) -> None:
+        """Ask Jellyfin to scan one library's folders for new files (or every library)."""
+        if library is None:
+            await self.request("POST", "/Library/Refresh", expect_json=False)
+        else:
+            await self.request("POST", f"/Items/{library.item_id}/Refresh", params={
+                "metadataRefreshMode": "Default", "imageRefreshMode": "Default",
+                "replaceAllMetadata": False, "replaceAllImages": False,
+            }, expect_json=False)

@@ -1,0 +1,115 @@
+"""Shoko Server: which imported anime files it has matched to AniDB/TMDB, found by the tail of
+the file's path and by the request's TMDB ids."""
+
+from __future__ import annotations
+
+from reconciler.models import ShokoFile
+from reconciler.services.http import NotFound, ServiceClient, require
+from reconciler.services.parse import Fields
+
+
+def _ids(f: Fields | None, key: str) -> tuple[int, ...]:
+    if f is None:
+        return ()
+    value = f.obj.get(key)
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, int) and not isinstance(v, bool))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    return ()
+
+
+def parse_file(obj: object) -> ShokoFile:
+    f = Fields("shoko", "/api/v3/File", obj)
+    locations = [Fields("shoko", "/api/v3/File Locations", loc) for loc in f.array("Locations")]
+    relative = next((loc.opt_text("RelativePath") for loc in locations
+                     if loc.opt_text("RelativePath")), None) or ""
+    series_ids: list[int] = []
+    episode_ids: list[int] = []
+    anidb_series: list[int] = []
+    anidb_episodes: list[int] = []
+    tmdb_movies: list[int] = []
+    tmdb_shows: list[int] = []
+    for xref in f.array("SeriesIDs"):
+        xf = Fields("shoko", "/api/v3/File SeriesIDs", xref)
+        sid = xf.sub("SeriesID")
+        if sid is not None:
+            series_ids.append(sid.integer("ID"))
+            anidb_series += _ids(sid, "AniDB")
+            tmdb = sid.sub("TMDB")
+            tmdb_movies += _ids(tmdb, "Movie")
+            tmdb_shows += _ids(tmdb, "Show")
+        for ep in xf.array("EpisodeIDs"):
+            ef = Fields("shoko", "/api/v3/File EpisodeIDs", ep)
+            episode_ids.append(ef.integer("ID"))
+            anidb_episodes += _ids(ef, "AniDB")
+            tmdb = ef.sub("TMDB")
+            tmdb_movies += _ids(tmdb, "Movie")
+    return ShokoFile(
+        id=f.integer("ID"),
+        relative_path=relative,
+        series_ids=tuple(dict.fromkeys(series_ids)),
+        episode_ids=tuple(dict.fromkeys(episode_ids)),
+        anidb_series_ids=tuple(dict.fromkeys(anidb_series)),
+        anidb_episode_ids=tuple(dict.fromkeys(anidb_episodes)),
+        tmdb_movie_ids=tuple(dict.fromkeys(tmdb_movies)),
+        tmdb_show_ids=tuple(dict.fromkeys(tmdb_shows)),
+        imported=f.opt_text("Imported"),
+    )
+
+
+def path_tail(path: str, parts: int = 2) -> str:
+    """The last `parts` components of a path: Shoko and the *arr mount the library at
+    different roots, so only the tail (folder and file name) is comparable."""
+    pieces = [p for p in path.replace("\\", "/").split("/") if p]
+    return "/".join(pieces[-parts:])
+
+
+class ShokoClient(ServiceClient):
+    name = "shoko"
+
+    def auth_headers(self, api_key: str) -> dict[str, str]:
+        return {"apikey": api_key}
+
+    async def init_status(self) -> dict[str, object]:
+        return dict(require(self.name, await self.get("/api/v3/Init/Status"), dict,
+                            "/api/v3/Init/Status"))
+
+    async def files_by_path(self, path: str) -> list[ShokoFile]:
+        """Files whose path ends with the tail of `path` (folder/file, then file name alone)."""
+        for parts in (2, 1):
+            tail = path_tail(path, parts)
+            if not tail:
+                continue
+            data = require(self.name, await self.get("/api/v3/File/PathEndsWith", {
+                "path": tail, "includeXRefs": True, "limit": 10,
+            }), list, "/api/v3/File/PathEndsWith")
+            files = [parse_file(obj) for obj in data]
+            if files:
+                return files
+        return []
+
+    async def files_by_tmdb_movie(self, tmdb_id: int) -> list[ShokoFile]:
+        """Files Shoko linked to a TMDB film (none while Shoko has not stored that film)."""
+        try:
+            data = await self.get(f"/api/v3/Tmdb/Movie/{tmdb_id}/Shoko/File",
+                                  {"includeXRefs": True})
+        except NotFound:
+            return []
+        return [parse_file(obj) for obj in require(self.name, data, list,
+                                                   "/api/v3/Tmdb/Movie/{id}/Shoko/File")]
+
+    async def series_by_tmdb_show(self, tmdb_id: int) -> list[tuple[int, tuple[int, ...]]]:
+        """(Shoko series id, AniDB ids) of the series linked to a TMDB show."""
+        try:
+            data = await self.get(f"/api/v3/Tmdb/Show/{tmdb_id}/Shoko/Series")
+        except NotFound:
+            return []
+        out = []
+        for obj in require(self.name, data, list, "/api/v3/Tmdb/Show/{id}/Shoko/Series"):
+            f = Fields(self.name, "/api/v3/Tmdb/Show/{id}/Shoko/Series", obj)
+            ids = f.sub("IDs")
+            if ids is None:
+                continue
+            out.append((ids.integer("ID"), _ids(ids, "AniDB")))
+        return out

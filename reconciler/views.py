@@ -1,0 +1,137 @@
+"""What `status`, `show` and the HTTP API print: one JSON shape, and a readable table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from reconciler.store import RequestRow, Store, iso
+
+
+def request_json(row: RequestRow) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": row.id,
+        "media_type": row.media_type,
+        "title": row.title,
+        "tmdb_id": row.tmdb_id,
+        "tvdb_id": row.tvdb_id,
+        "is_anime": row.is_anime,
+        "state": row.state.value,
+        "state_since": iso(row.state_since),
+        "via": row.via,
+        "detail": row.detail,
+        "progress": None if row.progress is None else round(row.progress, 4),
+        "stuck": row.stuck_reason is not None,
+        "stuck_reason": row.stuck_reason,
+        "is4k": row.is4k,
+        "jellyfin_item_id": row.jellyfin_item_id,
+        "matched_by": row.jellyfin_key,
+        "shoko_ids": row.shoko_ids,
+    }
+    if row.media_type == "tv":
+        data["episodes_available"] = row.episodes_available
+        data["episodes_aired"] = row.episodes_aired
+    return data
+
+
+def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "request": request_json(row),
+        "timeline": [
+            {"at": t.at, "from": t.from_state, "to": t.to_state, "via": t.via,
+             "detail": t.detail}
+            for t in store.timeline(row.id)
+        ],
+    }
+    if row.media_type == "tv":
+        data["episodes"] = [
+            {"season": e.season, "episode": e.episode, "state": e.state,
+             "air_date": e.air_date, "via": e.via}
+            for e in store.episodes(row.id)
+        ]
+    return data
+
+
+def progress_text(row: RequestRow) -> str:
+    if row.media_type == "tv" and row.episodes_aired:
+        text = f"{row.episodes_available or 0}/{row.episodes_aired} episodes"
+        if row.state.value in ("downloading",) and row.progress is not None:
+            text += f", {row.progress * 100:.0f}%"
+        return text
+    if row.progress is None:
+        return ""
+    return f"{row.progress * 100:.0f}%"
+
+
+def ago(when: datetime, now: datetime) -> str:
+    seconds = int((now - when).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    if seconds < 86400:
+        return f"{seconds // 3600}h ago"
+    return f"{seconds // 86400}d ago"
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for r in rows:
+        widths = [max(w, len(c)) for w, c in zip(widths, r, strict=True)]
+    widths[-1] = len(headers[-1])  # the last column runs free
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+def status_table(rows: list[RequestRow], now: datetime) -> str:
+    if not rows:
+        return "no requests tracked yet (run `reconcile --once`)"
+    body = []
+    for r in rows:
+        state = r.state.value + (" (stuck)" if r.stuck_reason else "")
+        detail = r.detail or ""
+        if r.stuck_reason:
+            detail = f"{detail} — stuck: {r.stuck_reason}"
+        body.append([str(r.id), (r.title or "?")[:40], r.media_type, state,
+                     ago(r.state_since, now), progress_text(r), detail])
+    return table(["ID", "TITLE", "TYPE", "STATE", "SINCE", "PROGRESS", "DETAIL"], body)
+
+
+def show_text(store: Store, row: RequestRow, now: datetime) -> str:
+    lines = [
+        f"#{row.id} {row.title or '?'} ({row.media_type}"
+        f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
+        f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
+        f" via {row.via or '-'}",
+        f"  detail:   {row.detail or ''}",
+    ]
+    if progress_text(row):
+        lines.append(f"  progress: {progress_text(row)}")
+    if row.stuck_reason:
+        lines.append(f"  STUCK:    {row.stuck_reason}")
+    ids = [f"tmdb {row.tmdb_id}"] if row.tmdb_id else []
+    if row.tvdb_id:
+        ids.append(f"tvdb {row.tvdb_id}")
+    if row.jellyfin_item_id:
+        ids.append(f"jellyfin {row.jellyfin_item_id} (by {row.jellyfin_key})")
+    for k, v in row.shoko_ids.items():
+        ids.append(f"shoko {k} {','.join(map(str, v))}")
+    lines.append(f"  ids:      {'; '.join(ids)}")
+    lines.append("")
+    lines.append("timeline:")
+    entries = store.timeline(row.id)
+    lines.append(table(["AT", "FROM", "TO", "VIA", "DETAIL"], [
+        [t.at, t.from_state or "-", t.to_state, t.via, t.detail] for t in entries
+    ]))
+    if row.media_type == "tv":
+        episodes = store.episodes(row.id)
+        if episodes:
+            lines.append("")
+            lines.append("episodes:")
+            lines.append(table(["EP", "STATE", "AIRS", "VIA"], [
+                [f"S{e.season:02d}E{e.episode:02d}", e.state, (e.air_date or "")[:10],
+                 e.via or ""] for e in episodes
+            ]))
+    return "\n".join(lines)
