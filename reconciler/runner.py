@@ -107,7 +107,9 @@ class Reconciler:
         self.clients = clients if clients is not None else make_clients(config)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.outages: dict[str, str] = {}
+        # Hooks run inside the cycle's transaction, so what they write commits with it.
         self.on_transition: list[Callable[[RequestRow, str | None], None]] = []
+        self.after_reconcile: list[Callable[[datetime], None]] = []
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.clients.values()),
@@ -136,6 +138,8 @@ class Reconciler:
             now = self.clock()
             transitions = self._reconcile(now, unknown)
             nudges = await self._nudge(now, unknown)
+            for hook in self.after_reconcile:
+                hook(now)
         self._log_outages(polls)
         return CycleResult(polls, transitions, self.store.rows_written, nudges)
 
