@@ -220,7 +220,7 @@ class Reconciler:
         known = self._seerr_requests()
         watermark = self.store.last_watermark("jellyseerr")
         full = (watermark is None or self._full_due("jellyseerr")
-                or any(absent for _, absent in known.values()))
+                or any(0 < absent < ABSENT_CONFIRMATIONS for _, absent in known.values()))
         listing = await client.list_requests(since=None if full else watermark)
         if not full:
             new = {r.id for r in listing.requests} - known.keys()
