@@ -49,7 +49,7 @@ CLIENT_TYPES: dict[str, type[ServiceClient]] = {
     "shoko": ShokoClient,
     "jellyfin": JellyfinClient,
 }
-ORDER = ("jellyseerr", "jellyfin", "radarr", "sonarr", "shoko")
+ORDER = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
 # A request counts as gone from Jellyseerr after this many complete listings without it.
 ABSENT_CONFIRMATIONS = 2
 
@@ -123,11 +123,11 @@ class Reconciler:
         self.store.rows_written = 0
         polls: dict[str, PollOutcome] = {}
         with self.store.transaction():
-            stage1 = [s for s in wanted if s in ("jellyseerr", "jellyfin")]
-            stage2 = [s for s in wanted if s in ("radarr", "sonarr")]
-            for stage in (stage1, stage2, [s for s in wanted if s == "shoko"]):
-                results = await asyncio.gather(*(self._poll(s) for s in stage))
-                polls.update({p.service: p for p in results})
+            # One after another: each poll's writes sit in a savepoint of the cycle's
+            # transaction (rolled back if the poll fails), and savepoints nest, they do not
+            # interleave. Shoko goes after the *arr, whose imported paths it looks up.
+            for name in wanted:
+                polls[name] = await self._poll(name)
             for outcome in polls.values():
                 self.store.record_poll(
                     outcome.service, outcome.started, outcome.finished or self.clock(),

@@ -1,0 +1,143 @@
+"""A film's whole life, end to end: the real `reconcile --once` against simulated Jellyseerr,
+Radarr and Jellyfin servers on 127.0.0.1, one cycle after each step of the script."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.simulator import SimulatedStack, World
+from tests.conftest import run_reconcile
+
+TMDB = 603
+
+
+@pytest.fixture
+def film_stack(tmp_path: Path) -> Any:
+    world = World()
+    with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin")) as stack:
+        world.jellyfin.add_library("Movies", ["/data/movies"], "movies")
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+        yield stack
+
+
+def once(tmp_path: Path) -> int:
+    return run_reconcile("--config", str(tmp_path / "config.toml"), "--once").code
+
+
+def show(tmp_path: Path, request_id: int) -> dict[str, Any]:
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(request_id),
+                           "--json")
+    assert result.code == 0, result.stderr
+    data: dict[str, Any] = result.json()
+    return data
+
+
+def state(tmp_path: Path, request_id: int) -> str:
+    return str(show(tmp_path, request_id)["request"]["state"])
+
+
+def row_counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
+def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
+        film_stack: Any, tmp_path: Path) -> None:
+    world = film_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "approved"
+
+    mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
+    assert once(tmp_path) == 0
+    assert "waiting for Radarr" in show(tmp_path, rid)["request"]["detail"]
+
+    did = world.radarr.grab(mid)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "indexed"
+
+    world.radarr.progress(did, 0.4)
+    assert once(tmp_path) == 0
+    request = show(tmp_path, rid)["request"]
+    assert request["state"] == "downloading"
+    assert request["progress"] == pytest.approx(0.4, abs=0.01)
+
+    world.radarr.complete_download(did)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "download_done"
+
+    world.radarr.import_file(download_id=did)
+    assert once(tmp_path) == 0
+    request = show(tmp_path, rid)["request"]
+    assert request["state"] == "importing"
+    assert "imported" in request["detail"] and "waiting for Jellyfin" in request["detail"]
+
+    # Jellyfin has a metadata-only virtual item: still not watchable.
+    virtual = world.jellyfin.add_movie("The Matrix", tmdb_id=TMDB, year=1999,
+                                       location_type="Virtual")
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "importing"
+
+    world.jellyfin.remove_item(virtual)
+    world.jellyfin.add_movie("The Matrix", tmdb_id=TMDB, year=1999)
+    assert once(tmp_path) == 0
+    request = show(tmp_path, rid)["request"]
+    assert request["state"] == "available"
+    assert request["via"] == "jellyfin"
+
+    timeline = show(tmp_path, rid)["timeline"]
+    assert [(t["from"], t["to"]) for t in timeline] == [
+        (None, "approved"), ("approved", "indexed"), ("indexed", "downloading"),
+        ("downloading", "download_done"), ("download_done", "importing"),
+        ("importing", "available"),
+    ]
+    assert timeline[-1]["via"] == "jellyfin"
+
+
+def test_radarr_unreachable_for_a_cycle_moves_nothing_and_exits_3(
+        film_stack: Any, tmp_path: Path) -> None:
+    world = film_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
+    did = world.radarr.grab(mid)
+    world.radarr.progress(did, 0.5)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "downloading"
+
+    film_stack.set_fault("radarr", "refuse")
+    world.radarr.complete_download(did)
+    world.radarr.import_file(download_id=did)
+    assert once(tmp_path) == 3
+    assert state(tmp_path, rid) == "downloading"
+    conn = sqlite3.connect(tmp_path / "reconciler.db")
+    ok, error = conn.execute(
+        "SELECT ok, error FROM polls WHERE service='radarr' ORDER BY id DESC LIMIT 1").fetchone()
+    conn.close()
+    assert ok == 0 and "radarr" not in (error or "x") or "cannot reach" in error
+
+    film_stack.clear_fault("radarr")
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "importing"
+
+
+def test_a_second_cycle_with_no_change_writes_no_rows(film_stack: Any, tmp_path: Path) -> None:
+    world = film_stack.world
+    world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
+    world.radarr.progress(world.radarr.grab(mid), 0.2)
+    world.jellyfin.populate(50)
+    assert once(tmp_path) == 0
+    assert once(tmp_path) == 0
+    before = row_counts(tmp_path / "reconciler.db")
+    assert once(tmp_path) == 0
+    after = row_counts(tmp_path / "reconciler.db")
+    changed = {t: after[t] - before[t] for t in after if after[t] != before[t]}
+    assert changed == {"polls": 3}
