@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from enum import StrEnum
 
 
@@ -115,6 +116,8 @@ class HistoryFacts:
     failed_message: str | None = None
     imported_at: str | None = None
     file_deleted_at: str | None = None
+    # The newest history record folded in: a record seen again (polls overlap) changes nothing.
+    last_event_id: int = 0
 
     def merge_event(self, event_type: str, date: str, title: str, message: str) -> HistoryFacts:
         """Fold one history event in, keeping the latest of each kind."""
@@ -125,7 +128,7 @@ class HistoryFacts:
         incoming = parse_time(date)
         if incoming is None or (current is not None and current >= incoming):
             return self
-        changes: dict[str, str | None] = {f"{kind}_at": date}
+        changes: dict[str, Any] = {f"{kind}_at": date}
         if kind == "grabbed":
             changes["grabbed_title"] = title or None
         if kind == "failed":
@@ -144,7 +147,7 @@ HISTORY_KINDS = {
 }
 
 
-def _replace(facts: HistoryFacts, **changes: str | None) -> HistoryFacts:
+def _replace(facts: HistoryFacts, **changes: Any) -> HistoryFacts:
     from dataclasses import replace
 
     return replace(facts, **changes)

@@ -31,6 +31,7 @@ from reconciler.models import (
     SonarrEpisode,
     SonarrSeries,
 )
+from reconciler.services.arr import ArrClient
 from reconciler.services.http import ServiceClient, ServiceError
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.services.jellyseerr import JellyseerrClient
@@ -52,6 +53,7 @@ CLIENT_TYPES: dict[str, type[ServiceClient]] = {
 ORDER = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
 # A request counts as gone from Jellyseerr after this many complete listings without it.
 ABSENT_CONFIRMATIONS = 2
+INCREMENTAL_PAGE = 20
 
 
 def make_clients(config: Config, **kwargs: Any) -> dict[str, ServiceClient]:
@@ -221,7 +223,9 @@ class Reconciler:
         watermark = self.store.last_watermark("jellyseerr")
         full = (watermark is None or self._full_due("jellyseerr")
                 or any(0 < absent < ABSENT_CONFIRMATIONS for _, absent in known.values()))
-        listing = await client.list_requests(since=None if full else watermark)
+        # Newest-modified first: an incremental poll usually needs only its first, short page.
+        listing = await (client.list_requests(since=None) if full
+                         else client.list_requests(since=watermark, page_size=INCREMENTAL_PAGE))
         if not full:
             new = {r.id for r in listing.requests} - known.keys()
             present = sum(1 for _, absent in known.values() if absent < ABSENT_CONFIRMATIONS)
@@ -278,43 +282,50 @@ class Reconciler:
         watermark = self._watermark("radarr")
         full = watermark is None or self._full_due("radarr")
         queue, server_date = await client.queue()
-        events: list[HistoryEvent] = []
-        if watermark is not None:
-            events = await client.history_since(watermark - WATERMARK_OVERLAP)
-        touched = {e.movie_id for e in events if e.movie_id is not None}
+        events = await self._recent_history(client, watermark or server_date)
         known = self.store.observations("radarr", "movie:")
         movies: dict[int, RadarrMovie | None] = {}
         if full:
             library = {m.tmdb_id: m for m in await client.movies()}
             movies = {t: library.get(t) for t in tracked}
         else:
-            by_id = {d["id"]: d for d in known.values() if d}
             for tmdb in tracked:
-                prior = known.get(f"movie:{tmdb}")
-                if prior is None or not prior:
+                if not known.get(f"movie:{tmdb}"):
                     movies[tmdb] = await client.movie_by_tmdb(tmdb)
-            for movie_id in touched & by_id.keys():
-                data = by_id[movie_id]
-                if data["tmdb_id"] in tracked:
-                    movies[data["tmdb_id"]] = await client.movie(movie_id)
-        for tmdb, movie in movies.items():
-            self.store.put_observation("radarr", f"movie:{tmdb}", asdict(movie) if movie else {},
-                                       now)
-        tag_ids = {str(t) for m in movies.values() if m for t in m.tags}
-        known_tags = self.store.observation("radarr", "tags")
-        if tag_ids and (full or known_tags is None or tag_ids - set(known_tags)):
-            self.store.put_observation("radarr", "tags", await client.tags(), now)
+        self._store_movies(movies, now)
         current = {d["id"]: t for t in tracked
                    if (d := self.store.observation("radarr", f"movie:{t}"))}
         self._store_queue("radarr", queue, lambda r: r.movie_id, set(current), now)
-        await self._store_history(
+        changed = await self._store_history(
             "radarr", events, lambda e: e.movie_id, current, now,
             fetch=client.movie_history,
             needs_history=lambda mid: not (self.store.observation(
                 "radarr", f"movie:{current[mid]}") or {}).get("has_file"),
         )
+        # Something happened to these films (grab, import, failure, deletion, rename): read
+        # them again. The others cannot have changed in a way that matters here.
+        fetched = {m.id for m in movies.values() if m is not None}
+        refreshed = {current[mid]: await client.movie(mid) for mid in changed - fetched}
+        self._store_movies(refreshed, now)
+        tag_ids = {str(t) for m in [*movies.values(), *refreshed.values()] if m for t in m.tags}
+        known_tags = self.store.observation("radarr", "tags")
+        if tag_ids and (full or known_tags is None or tag_ids - set(known_tags)):
+            self.store.put_observation("radarr", "tags", await client.tags(), now)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    def _store_movies(self, movies: dict[int, RadarrMovie | None], now: datetime) -> None:
+        for tmdb, movie in movies.items():
+            self.store.put_observation("radarr", f"movie:{tmdb}", asdict(movie) if movie else {},
+                                       now)
+
+    async def _recent_history(self, client: ArrClient,
+                              since: datetime | None) -> list[HistoryEvent]:
+        """History since the last poll (on the server's clock), with an overlap; events seen
+        before are recognised by id when folded in, so the overlap costs nothing."""
+        if since is None:
+            return []
+        return await client.history_since(since - WATERMARK_OVERLAP)
 
     def _store_queue(self, service: str, queue: list[QueueRecord],
                      key: Callable[[QueueRecord], int | None], tracked: set[int],
@@ -340,23 +351,27 @@ class Reconciler:
         now: datetime,
         fetch: Callable[[int], Any],
         needs_history: Callable[[int], bool],
-    ) -> None:
-        """Fold history events into per-subject facts; fetch the full history of new subjects."""
+    ) -> set[int]:
+        """Fold history events into per-subject facts; fetch the full history of new subjects.
+
+        Returns the subjects whose facts changed: something happened to them since the last
+        poll, so their film or episodes are worth reading again."""
         by_subject: dict[int, list[HistoryEvent]] = defaultdict(list)
         for event in events:
             k = key(event)
             if k is not None and k in tracked:
                 by_subject[k].append(event)
+        changed = set()
         for subject in tracked:
             prior = self.store.observation(service, f"history:{subject}")
             if prior is None and needs_history(subject):
                 by_subject[subject] = list(await fetch(subject)) + by_subject.get(subject, [])
-            elif prior is None:
+            if subject not in by_subject:
                 continue
-            if subject not in by_subject and prior is not None:
-                continue
-            facts = _fold_history(prior, by_subject.get(subject, []), service)
-            self.store.put_observation(service, f"history:{subject}", facts, now)
+            facts = _fold_history(prior, by_subject[subject], service)
+            if self.store.put_observation(service, f"history:{subject}", facts, now):
+                changed.add(subject)
+        return changed
 
     # ------------------------------------------------------------ Sonarr
 
@@ -367,10 +382,7 @@ class Reconciler:
         watermark = self._watermark("sonarr")
         full = watermark is None or self._full_due("sonarr")
         queue, server_date = await client.queue()
-        events: list[HistoryEvent] = []
-        if watermark is not None:
-            events = await client.history_since(watermark - WATERMARK_OVERLAP)
-        touched = {e.series_id for e in events if e.series_id is not None}
+        events = await self._recent_history(client, watermark or server_date)
         library: list[SonarrSeries] | None = await client.all_series() if full else None
         series_ids: dict[int, str] = {}
         for req in tracked:
@@ -384,8 +396,6 @@ class Reconciler:
             elif prior:
                 series = SonarrSeries(**{**prior, "monitored_seasons": tuple(
                     prior["monitored_seasons"])})
-                if series.id in touched:
-                    series = await client.series(series.id)
             elif req.tvdb_id is not None:
                 series = await client.series_by_tvdb(req.tvdb_id)
                 if series is None and req.tmdb_id is not None:
@@ -397,21 +407,31 @@ class Reconciler:
             self.store.put_observation("sonarr", subject, asdict(series) if series else {}, now)
             if series is not None:
                 series_ids[series.id] = subject
+        fetched: set[int] = set()
         for sid in series_ids:
-            prior_eps = self.store.observation("sonarr", f"episodes:{sid}")
-            if full or prior_eps is None or sid in touched:
-                episodes = await client.episodes(sid)
-                self.store.put_observation("sonarr", f"episodes:{sid}",
-                                           [asdict(e) for e in episodes], now)
+            if full or self.store.observation("sonarr", f"episodes:{sid}") is None:
+                await self._store_episodes(client, sid, now)
+                fetched.add(sid)
         self._store_queue("sonarr", queue, lambda r: r.series_id, set(series_ids), now)
-        await self._store_history(
+        changed = await self._store_history(
             "sonarr", events, lambda e: e.series_id, series_ids, now,
             fetch=client.series_history,
             needs_history=lambda sid: any(not e["has_file"] for e in (
                 self.store.observation("sonarr", f"episodes:{sid}") or [])),
         )
+        # Grabs, imports, failures and deletions: read those series and episodes again.
+        for sid in changed - fetched:
+            series = await client.series(sid)
+            self.store.put_observation("sonarr", series_ids[sid],
+                                       asdict(series) if series else {}, now)
+            await self._store_episodes(client, sid, now)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    async def _store_episodes(self, client: SonarrClient, series_id: int, now: datetime) -> None:
+        episodes = await client.episodes(series_id)
+        self.store.put_observation("sonarr", f"episodes:{series_id}",
+                                   [asdict(e) for e in episodes], now)
 
     # ------------------------------------------------------------ Shoko
 
@@ -492,6 +512,8 @@ class Reconciler:
                 seen.update(i.id for i in page.items)
         if full:
             self.store.mark_items_absent(self.store.all_item_ids() - seen)
+            # A complete listing is itself the check that every item still exists.
+            self.store.set_meta("jellyfin:verified_at", iso(self.clock()) or "")
         await self._verify_items(client)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
@@ -771,20 +793,28 @@ class Reconciler:
 def _fold_history(prior: dict[str, Any] | None, events: list[HistoryEvent],
                   service: str) -> dict[str, Any]:
     """Per-subject facts from history events. Radarr: one subject per film; Sonarr: a dict of
-    episode id -> facts, for one series."""
+    episode id -> facts, for one series. Events already folded in (by id) are skipped."""
     if service == "radarr":
-        film = HistoryFacts(**(prior or {}))
-        for e in sorted(events, key=lambda e: e.id):
-            film = film.merge_event(e.event_type, e.date, e.source_title, e.message)
-        return asdict(film)
+        return asdict(_fold(HistoryFacts(**(prior or {})), events))
     per_episode = {k: HistoryFacts(**v) for k, v in (prior or {}).items()}
-    for e in sorted(events, key=lambda e: e.id):
-        if e.episode_id is None:
-            continue
-        key = str(e.episode_id)
-        per_episode[key] = per_episode.get(key, HistoryFacts()).merge_event(
-            e.event_type, e.date, e.source_title, e.message)
+    by_episode: dict[str, list[HistoryEvent]] = defaultdict(list)
+    for e in events:
+        if e.episode_id is not None:
+            by_episode[str(e.episode_id)].append(e)
+    for key, evs in by_episode.items():
+        per_episode[key] = _fold(per_episode.get(key, HistoryFacts()), evs)
     return {k: asdict(v) for k, v in sorted(per_episode.items())}
+
+
+def _fold(facts: HistoryFacts, events: list[HistoryEvent]) -> HistoryFacts:
+    from dataclasses import replace
+
+    for e in sorted(events, key=lambda e: e.id):
+        if e.id <= facts.last_event_id:
+            continue
+        facts = replace(facts.merge_event(e.event_type, e.date, e.source_title, e.message),
+                        last_event_id=e.id)
+    return facts
 
 
 def _series_subject(req: SeerrRequest) -> str | None:

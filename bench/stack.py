@@ -1,0 +1,149 @@
+"""The benchmark's simulated stack, run in a child process so that the reconciler's CPU time and
+memory are measured alone. The parent talks to it over a pipe: build, change, stats, baseline."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from reconciler.simulator import SimulatedStack, World
+
+TV_SHARE = 0.2  # a fifth of the tracked requests are shows
+EPISODES_PER_SHOW = 8
+
+
+@dataclass(frozen=True)
+class Sizes:
+    requests: int
+    active: int
+    library: int
+    seed: int = 1
+
+
+class BenchWorld:
+    """Builds the world: `requests` tracked requests, `active` of them downloading, the rest
+    available in Jellyfin, in a library of `library` items in all."""
+
+    def __init__(self, sizes: Sizes) -> None:
+        self.sizes = sizes
+        self.world = World(seed=sizes.seed)
+        self.rng = random.Random(sizes.seed)
+        self.downloads: list[tuple[str, str, int]] = []  # (service, download id, subject id)
+        self.items = 0
+        self._build()
+
+    def _build(self) -> None:
+        w, jf, sizes = self.world, self.world.jellyfin, self.sizes
+        jf.add_library("Movies", ["/data/movies"], "movies")
+        jf.add_library("Shows", ["/data/tv"], "tvshows")
+        n_tv = int(sizes.requests * TV_SHARE)
+        n_movies = sizes.requests - n_tv
+        active_tv = int(sizes.active * TV_SHARE)
+        active_movies = sizes.active - active_tv
+        for i in range(n_movies):
+            tmdb = 100_000 + i
+            w.jellyseerr.add_request(tmdb, "movie", f"Film {i}")
+            mid = w.radarr.add_movie(tmdb, f"Film {i}", year=1980 + i % 45)
+            if i < active_movies:
+                did = w.radarr.grab(mid)
+                w.radarr.progress(did, self.rng.uniform(0.05, 0.8))
+                self.downloads.append(("radarr", did, mid))
+            else:
+                w.radarr.import_file(mid)
+                jf.add_movie(f"Film {i}", tmdb_id=tmdb, year=1980 + i % 45)
+                self.items += 1
+        for i in range(n_tv):
+            tvdb, tmdb = 500_000 + i, 900_000 + i
+            w.jellyseerr.add_request(tmdb, "tv", f"Show {i}", tvdb_id=tvdb, seasons=[1])
+            sid = w.sonarr.add_series(tvdb, f"Show {i}", tmdb_id=tmdb,
+                                      seasons={1: EPISODES_PER_SHOW})
+            episodes = w.sonarr.episode_ids(sid, 1)
+            if i < active_tv:
+                did = w.sonarr.grab(sid, season=1)
+                w.sonarr.progress(did, self.rng.uniform(0.05, 0.8))
+                self.downloads.append(("sonarr", did, sid))
+            else:
+                for eid in episodes:
+                    w.sonarr.import_file(sid, [eid])
+                series_item = jf.add_series(f"Show {i}", provider_ids={"Tvdb": tvdb,
+                                                                        "Tmdb": tmdb})
+                for n in range(1, EPISODES_PER_SHOW + 1):
+                    jf.add_episode(series_item, 1, n)
+                self.items += 1 + EPISODES_PER_SHOW
+        rest = max(0, sizes.library - self.items)
+        if rest:
+            jf.populate(rest, seed=sizes.seed)
+        self.items = sizes.library
+
+    def change(self, n: int) -> int:
+        """Move `n` active downloads forward a little (what a steady-state cycle sees)."""
+        moved = 0
+        for service, did, _ in self.rng.sample(self.downloads, min(n, len(self.downloads))):
+            arr = self.world.radarr if service == "radarr" else self.world.sonarr
+            dl = arr.get_download(did)
+            done = 1.0 - dl.sizeleft / dl.size
+            arr.progress(did, min(0.99, done + 0.01))
+            moved += 1
+        return moved
+
+
+def _serve(conn: Connection, sizes: Sizes) -> None:
+    bench = BenchWorld(sizes)
+    with SimulatedStack(bench.world, log_limit=0) as stack:
+        conn.send({"urls": stack.urls, "api_keys": stack.api_keys,
+                   "config": stack.config_toml("DATABASE")})
+        while True:
+            command, arg = conn.recv()
+            if command == "stop":
+                conn.send(None)
+                return
+            if command == "change":
+                conn.send(bench.change(int(arg)))
+            elif command == "advance":
+                bench.world.advance(float(arg))
+                conn.send(None)
+            elif command == "stats":
+                conn.send(stack.stats())
+            elif command == "reset_stats":
+                stack.reset_stats()
+                conn.send(None)
+            else:
+                conn.send(RuntimeError(f"unknown command {command!r}"))
+
+
+class StackProcess:
+    """The simulated stack in a child process; `with StackProcess(sizes) as s: s.urls ...`."""
+
+    def __init__(self, sizes: Sizes) -> None:
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, sizes), daemon=True)
+        self.info: dict[str, Any] = {}
+
+    def __enter__(self) -> StackProcess:
+        self._proc.start()
+        if not self._conn.poll(600):
+            raise RuntimeError("the simulated stack did not start within 10 minutes")
+        self.info = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.call("stop")
+        finally:
+            self._proc.join(10)
+            if self._proc.is_alive():
+                self._proc.kill()
+
+    def call(self, command: str, arg: object = None) -> Any:
+        self._conn.send((command, arg))
+        result = self._conn.recv()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def config(self, database: str) -> str:
+        return str(self.info["config"]).replace('"DATABASE"', f'"{database}"')
