@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 from enum import StrEnum
+from typing import Any
 
 
 class RequestState(StrEnum):

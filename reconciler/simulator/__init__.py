@@ -1,0 +1,34 @@
+"""A simulated media stack: fake Jellyseerr, Radarr, Sonarr, Shoko Server and Jellyfin HTTP
+servers answering in the real APIs' shapes, all rendering one scriptable, thread-safe `World`
+with a simulated clock. For end-to-end tests, `reconcile demo`, fault tests and benchmarks.
+
+    from reconciler.simulator import SimulatedStack, World
+
+    world = World()
+    with SimulatedStack(world) as stack:
+        rid = world.jellyseerr.add_request(603, "movie", "The Matrix")
+        mid = world.radarr.add_movie(603, "The Matrix", year=1999)
+        did = world.radarr.grab(mid)
+        world.radarr.progress(did, 0.5)
+        world.advance(60)
+        ...
+
+Modules: `world` (World, clock, timers), `jellyseerr`, `radarr`, `sonarr` (with `_arr`),
+`shoko`, `jellyfin` (state, verbs and the fake server of each service; their docstrings list the
+verbs and endpoints), `faults` (fault kinds), `stack` (SimulatedStack), `server` (HTTP plumbing).
+"""
+
+from reconciler.simulator.faults import FAULT_KINDS, Fault
+from reconciler.simulator.server import LoggedRequest
+from reconciler.simulator.stack import SERVICES, SimulatedStack, default_api_key
+from reconciler.simulator.world import World
+
+__all__ = [
+    "FAULT_KINDS",
+    "SERVICES",
+    "Fault",
+    "LoggedRequest",
+    "SimulatedStack",
+    "World",
+    "default_api_key",
+]

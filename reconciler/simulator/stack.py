@@ -1,0 +1,246 @@
+"""`SimulatedStack`: the five fake services on 127.0.0.1, free ports, daemon threads.
+
+    with SimulatedStack() as stack:                      # or SimulatedStack(services=["radarr"])
+        stack.world.radarr.add_movie(603, "The Matrix", year=1999)
+        httpx.get(stack.urls["radarr"] + "/api/v3/movie",
+                  headers={"X-Api-Key": stack.api_keys["radarr"]})
+        stack.set_fault("radarr", "status", code=503, retry_after=2, times=1)
+        stack.stats()["radarr"]                          # {"calls": 1, "bytes": ...}
+        stack.requests("jellyfin", method="POST", path="/Library/Refresh")
+        config_text = stack.config_toml("/tmp/reconciler.db")
+
+Servers run in background threads, so the stack works from synchronous tests and under an asyncio
+program alike. Fault kinds and options: see `reconciler.simulator.faults`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from reconciler.simulator.faults import Fault, FaultBook
+from reconciler.simulator.jellyfin import JellyfinApp
+from reconciler.simulator.jellyseerr import JellyseerrApp
+from reconciler.simulator.radarr import RadarrApp
+from reconciler.simulator.server import App, LoggedRequest, Recorder, ServiceRunner
+from reconciler.simulator.shoko import ShokoApp
+from reconciler.simulator.sonarr import SonarrApp
+from reconciler.simulator.world import World
+
+SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+
+_APPS: dict[str, type[App]] = {
+    "jellyseerr": JellyseerrApp,
+    "radarr": RadarrApp,
+    "sonarr": SonarrApp,
+    "shoko": ShokoApp,
+    "jellyfin": JellyfinApp,
+}
+
+DEFAULT_POLL_INTERVALS = {"jellyseerr": 60, "radarr": 30, "sonarr": 30, "shoko": 60,
+                          "jellyfin": 60}
+
+
+def default_api_key(service: str) -> str:
+    """The deterministic default key of a fake service (32 hex digits, like *arr keys)."""
+    return hashlib.md5(f"simulated-{service}-api-key".encode()).hexdigest()
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = escaped.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+class SimulatedStack:
+    """The fake media stack. See the module docstring.
+
+    - `world`: the shared `World` (pass one in to script it before starting).
+    - `services`: which fakes to start (default all five).
+    - `api_keys`: per-service keys (defaults from `default_api_key`).
+    - `ports`: fixed ports per service (default 0: a free port).
+    """
+
+    def __init__(self, world: World | None = None, *, services: Iterable[str] | None = None,
+                 api_keys: Mapping[str, str] | None = None, host: str = "127.0.0.1",
+                 ports: Mapping[str, int] | None = None, log_limit: int = 100_000) -> None:
+        chosen = list(services) if services is not None else list(SERVICES)
+        unknown = [s for s in chosen if s not in SERVICES]
+        if unknown:
+            raise ValueError(f"unknown services {unknown}; expected some of {list(SERVICES)}")
+        self.world = world if world is not None else World()
+        self.services: tuple[str, ...] = tuple(s for s in SERVICES if s in chosen)
+        self.api_keys: dict[str, str] = {s: default_api_key(s) for s in self.services}
+        self.api_keys.update({k: v for k, v in (api_keys or {}).items() if k in self.services})
+        self.host = host
+        self._faults = FaultBook()
+        self.recorder = Recorder(log_limit)
+        self.runners: dict[str, ServiceRunner] = {}
+        for service in self.services:
+            app = _APPS[service](self.world, self.api_keys[service])
+            self.runners[service] = ServiceRunner(
+                app, world=self.world, faults=self._faults, recorder=self.recorder, host=host,
+                port=(ports or {}).get(service, 0))
+        self._started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> SimulatedStack:
+        refused = {s for s, faults in self._faults.snapshot().items()
+                   if any(f.closes_listener for f in faults)}
+        for service, runner in self.runners.items():
+            if service not in refused:
+                runner.start()
+        if "jellyfin" in self.runners:
+            self.world.jellyfin.local_address = self.runners["jellyfin"].url
+        seerr = self.world.jellyseerr
+        if "radarr" in self.runners:
+            seerr.radarr_url = self.runners["radarr"].url
+        if "sonarr" in self.runners:
+            seerr.sonarr_url = self.runners["sonarr"].url
+        if "jellyfin" in self.runners:
+            seerr.jellyfin_url = self.runners["jellyfin"].url
+            seerr.jellyfin_server_id = self.world.jellyfin.server_id
+        self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Stop every server (in parallel: each waits for its poll loop to notice)."""
+        threads = [threading.Thread(target=r.stop, daemon=True) for r in self.runners.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=10)
+        self._started = False
+
+    def __enter__(self) -> SimulatedStack:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL per started service, e.g. `http://127.0.0.1:40123` (no trailing slash)."""
+        return {s: r.url for s, r in self.runners.items()}
+
+    def url(self, service: str) -> str:
+        return self.runners[service].url
+
+    # -- faults ------------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> dict[str, list[Fault]]:
+        """The active faults per started service (a snapshot; [] when none)."""
+        active = self._faults.snapshot()
+        return {s: active.get(s, []) for s in self.runners}
+
+    def _fault(self, service: str, kind: str, path: str | None, method: str | None,
+               times: int | None, opts: dict[str, Any]) -> Fault:
+        if service not in self.runners:
+            raise KeyError(f"service {service!r} is not running in this stack")
+        return Fault(kind, path=path, method=method, times=times, options=opts)
+
+    def set_fault(self, service: str, kind: str, *, path: str | None = None,
+                  method: str | None = None, times: int | None = None, **opts: Any) -> Fault:
+        """Replace `service`'s faults with one fault (see `reconciler.simulator.faults`)."""
+        fault = self._fault(service, kind, path, method, times, opts)
+        self.clear_fault(service)
+        self._faults.set(service, fault)
+        if fault.closes_listener:
+            self.runners[service].stop_listening()
+        return fault
+
+    def add_fault(self, service: str, kind: str, *, path: str | None = None,
+                  method: str | None = None, times: int | None = None, **opts: Any) -> Fault:
+        """Add a fault to `service` (the first matching fault applies to a request)."""
+        fault = self._fault(service, kind, path, method, times, opts)
+        self._faults.add(service, fault)
+        if fault.closes_listener:
+            self.runners[service].stop_listening()
+        return fault
+
+    def clear_fault(self, service: str | None = None) -> None:
+        """Remove the faults of `service` (or of every service); a refused one listens again."""
+        for name in ([service] if service is not None else list(self.runners)):
+            removed = self._faults.clear(name)
+            runner = self.runners[name]
+            if self._started and (any(f.closes_listener for f in removed)
+                                  or not runner.listening):
+                runner.start()
+
+    clear_faults = clear_fault
+
+    # -- statistics and the request log -----------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """`{service: {"calls": n, "bytes": response body bytes}}` since the last reset."""
+        return self.recorder.stats()
+
+    def reset_stats(self) -> None:
+        """Zero the counters and clear the request log."""
+        self.recorder.reset()
+
+    def requests(self, service: str | None = None, *, method: str | None = None,
+                 path: str | None = None, path_prefix: str | None = None) -> list[LoggedRequest]:
+        """Logged requests, oldest first, optionally filtered (paths compare case-insensitively,
+        `path` exactly apart from a trailing slash)."""
+        out = []
+        want = path.rstrip("/").lower() if path is not None else None
+        prefix = path_prefix.lower() if path_prefix is not None else None
+        for entry in self.recorder.entries():
+            if service is not None and entry.service != service:
+                continue
+            if method is not None and entry.method != method.upper():
+                continue
+            low = entry.path.rstrip("/").lower()
+            if want is not None and low != want:
+                continue
+            if prefix is not None and not entry.path.lower().startswith(prefix):
+                continue
+            out.append(entry)
+        return out
+
+    def count(self, service: str, method: str = "GET", path: str | None = None) -> int:
+        return len(self.requests(service, method=method, path=path))
+
+    # -- configuration -----------------------------------------------------------------------
+
+    def config_toml(self, database: str | Path, *, extra: str = "", log_format: str = "json",
+                    log_level: str = "info",
+                    poll_intervals: Mapping[str, float] | None = None) -> str:
+        """A reconciler configuration pointing at the started services (`extra` appended)."""
+        intervals: dict[str, float] = dict(DEFAULT_POLL_INTERVALS)
+        intervals.update(poll_intervals or {})
+        lines = [
+            "[reconciler]",
+            f"database = {_toml_str(str(database))}",
+            f"log_format = {_toml_str(log_format)}",
+            f"log_level = {_toml_str(log_level)}",
+        ]
+        for service in self.services:
+            interval = intervals[service]
+            value = int(interval) if float(interval).is_integer() else interval
+            lines += [
+                "",
+                f"[{service}]",
+                f"url = {_toml_str(self.runners[service].url)}",
+                f"api_key = {_toml_str(self.api_keys[service])}",
+                f"poll_interval = {value}",
+            ]
+        text = "\n".join(lines) + "\n"
+        if extra:
+            text += "\n" + extra.rstrip("\n") + "\n"
+        return text
+
+    def write_config(self, path: str | Path, database: str | Path, **kwargs: Any) -> Path:
+        """Write `config_toml(database, **kwargs)` to `path` (mode 0600) and return the path."""
+        target = Path(path)
+        target.write_text(self.config_toml(database, **kwargs), encoding="utf-8")
+        target.chmod(0o600)
+        return target
