@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler import core
 from reconciler.config import Config
@@ -23,6 +23,7 @@ from reconciler.models import (
     ACTIVE_STATES,
     HistoryEvent,
     HistoryFacts,
+    JellyfinItem,
     QueueRecord,
     RadarrMovie,
     RequestState,
@@ -30,6 +31,7 @@ from reconciler.models import (
     ShokoFile,
     SonarrEpisode,
     SonarrSeries,
+    parse_time,
 )
 from reconciler.services.arr import ArrClient
 from reconciler.services.http import ServiceClient, ServiceError
@@ -41,8 +43,12 @@ from reconciler.services.sonarr import SonarrClient
 from reconciler.store import EpisodeRow, RequestRow, Store, from_iso, iso
 
 log = get_logger("reconciler.cycle")
+T = TypeVar("T")
 
 WATERMARK_OVERLAP = timedelta(minutes=2)
+# A series whose episode airs within this window (or aired since the last poll) is re-read every
+# Sonarr poll: its history has no event for an episode airing or being rescheduled.
+AIRING_WINDOW = timedelta(hours=2)
 CLIENT_TYPES: dict[str, type[ServiceClient]] = {
     "jellyseerr": JellyseerrClient,
     "radarr": RadarrClient,
@@ -54,6 +60,8 @@ ORDER = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
 # A request counts as gone from Jellyseerr after this many complete listings without it.
 ABSENT_CONFIRMATIONS = 2
 INCREMENTAL_PAGE = 20
+# How many look-ups (titles, histories, episodes) run at once against one service.
+TITLE_CONCURRENCY = 4
 
 
 def make_clients(config: Config, **kwargs: Any) -> dict[str, ServiceClient]:
@@ -239,8 +247,7 @@ class Reconciler:
             seen.add(req.id)
             self.store.put_observation("jellyseerr", f"request:{req.id}",
                                        {**asdict(req), "absent": 0}, now)
-            if req.tmdb_id is not None:
-                await self._ensure_title(client, req)
+        await self._fetch_titles(client, listing.requests)
         if outcome.full:
             for rid, (req, absent) in known.items():
                 if rid not in seen and absent < ABSENT_CONFIRMATIONS:
@@ -249,18 +256,30 @@ class Reconciler:
         stamps = [r.updated_at for r in listing.requests if r.updated_at]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
 
-    async def _ensure_title(self, client: JellyseerrClient, req: SeerrRequest) -> None:
-        subject = f"title:{req.media_type}:{req.tmdb_id}"
-        if self.store.observation("jellyseerr", subject) is not None:
+    async def _fetch_titles(self, client: JellyseerrClient,
+                            requests: Iterable[SeerrRequest]) -> None:
+        """Display titles, read once per film or show (a few at a time) and kept."""
+        missing = {(r.media_type, r.tmdb_id) for r in requests if r.tmdb_id is not None}
+        missing = {m for m in missing
+                   if self.store.observation("jellyseerr", f"title:{m[0]}:{m[1]}") is None}
+        if not missing:
             return
-        assert req.tmdb_id is not None
-        try:
-            title = await client.title(req.media_type, req.tmdb_id)
-        except ServiceError as exc:
-            log.info("jellyseerr.title_unavailable", tmdb_id=req.tmdb_id, error=exc.message)
-            return
-        if title:
-            self.store.put_observation("jellyseerr", subject, title, self.clock())
+        gate = asyncio.Semaphore(TITLE_CONCURRENCY)
+
+        async def one(media_type: str, tmdb_id: int) -> tuple[str, int, str | None]:
+            async with gate:
+                try:
+                    return media_type, tmdb_id, await client.title(media_type, tmdb_id)
+                except ServiceError as exc:
+                    log.info("jellyseerr.title_unavailable", tmdb_id=tmdb_id, error=exc.message)
+                    return media_type, tmdb_id, None
+
+        now = self.clock()
+        for media_type, tmdb_id, title in await asyncio.gather(
+                *(one(m, t) for m, t in sorted(missing) if t is not None)):
+            if title:
+                self.store.put_observation("jellyseerr", f"title:{media_type}:{tmdb_id}", title,
+                                           now)
 
     def _tracked(self, media_type: str) -> list[SeerrRequest]:
         """Requests still worth polling the *arr for (not gone, declined or pending)."""
@@ -305,7 +324,9 @@ class Reconciler:
         # Something happened to these films (grab, import, failure, deletion, rename): read
         # them again. The others cannot have changed in a way that matters here.
         fetched = {m.id for m in movies.values() if m is not None}
-        refreshed = {current[mid]: await client.movie(mid) for mid in changed - fetched}
+        again = sorted(changed - fetched)
+        refreshed = dict(zip([current[mid] for mid in again],
+                             await _bounded([client.movie(mid) for mid in again]), strict=True))
         self._store_movies(refreshed, now)
         tag_ids = {str(t) for m in [*movies.values(), *refreshed.values()] if m for t in m.tags}
         known_tags = self.store.observation("radarr", "tags")
@@ -361,14 +382,15 @@ class Reconciler:
             k = key(event)
             if k is not None and k in tracked:
                 by_subject[k].append(event)
+        priors = {s: self.store.observation(service, f"history:{s}") for s in tracked}
+        new = [s for s in tracked if priors[s] is None and needs_history(s)]
+        for subject, past in zip(new, await _bounded([fetch(s) for s in new]), strict=True):
+            by_subject[subject] = list(past) + by_subject.get(subject, [])
         changed = set()
         for subject in tracked:
-            prior = self.store.observation(service, f"history:{subject}")
-            if prior is None and needs_history(subject):
-                by_subject[subject] = list(await fetch(subject)) + by_subject.get(subject, [])
             if subject not in by_subject:
                 continue
-            facts = _fold_history(prior, by_subject[subject], service)
+            facts = _fold_history(priors[subject], by_subject[subject], service)
             if self.store.put_observation(service, f"history:{subject}", facts, now):
                 changed.add(subject)
         return changed
@@ -407,11 +429,14 @@ class Reconciler:
             self.store.put_observation("sonarr", subject, asdict(series) if series else {}, now)
             if series is not None:
                 series_ids[series.id] = subject
-        fetched: set[int] = set()
+        last = self.store.last_poll("sonarr", ok=True)
+        since = from_iso(last.started) if last is not None else None
+        fetched = set()
         for sid in series_ids:
-            if full or self.store.observation("sonarr", f"episodes:{sid}") is None:
-                await self._store_episodes(client, sid, now)
+            known = self.store.observation("sonarr", f"episodes:{sid}")
+            if full or known is None or _airing(known, since, now):
                 fetched.add(sid)
+        await self._store_episodes(client, sorted(fetched), now)
         self._store_queue("sonarr", queue, lambda r: r.series_id, set(series_ids), now)
         changed = await self._store_history(
             "sonarr", events, lambda e: e.series_id, series_ids, now,
@@ -420,18 +445,21 @@ class Reconciler:
                 self.store.observation("sonarr", f"episodes:{sid}") or [])),
         )
         # Grabs, imports, failures and deletions: read those series and episodes again.
-        for sid in changed - fetched:
-            series = await client.series(sid)
+        again = sorted(changed - fetched)
+        for sid, series in zip(again, await _bounded([client.series(sid) for sid in again]),
+                               strict=True):
             self.store.put_observation("sonarr", series_ids[sid],
                                        asdict(series) if series else {}, now)
-            await self._store_episodes(client, sid, now)
+        await self._store_episodes(client, again, now)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
 
-    async def _store_episodes(self, client: SonarrClient, series_id: int, now: datetime) -> None:
-        episodes = await client.episodes(series_id)
-        self.store.put_observation("sonarr", f"episodes:{series_id}",
-                                   [asdict(e) for e in episodes], now)
+    async def _store_episodes(self, client: SonarrClient, series_ids: list[int],
+                              now: datetime) -> None:
+        lists = await _bounded([client.episodes(sid) for sid in series_ids])
+        for sid, episodes in zip(series_ids, lists, strict=True):
+            self.store.put_observation("sonarr", f"episodes:{sid}",
+                                       [asdict(e) for e in episodes], now)
 
     # ------------------------------------------------------------ Shoko
 
@@ -477,22 +505,33 @@ class Reconciler:
         series = self.store.observation("sonarr", subject) if subject else None
         if not series or not (row.is_anime or series.get("series_type") == "anime"):
             return
-        if req.tmdb_id is not None and self.store.observation(
-                "shoko", f"show:{req.tmdb_id}") is None:
-            found = await client.series_by_tmdb_show(req.tmdb_id)
-            self.store.put_observation("shoko", f"show:{req.tmdb_id}",
-                                       [[sid, list(anidb)] for sid, anidb in found], now)
+        # The show's Shoko series (id -> AniDB ids), which Shokofin's Series items carry: those
+        # Shoko links to the TMDB show, asked again while none is known (Shoko learns the link
+        # only once it has matched files), plus those of every matched episode file.
+        show_subject = f"show:{req.tmdb_id}"
+        shows: dict[int, set[int]] = {
+            int(s[0]): {int(a) for a in s[1]}
+            for s in self.store.observation("shoko", show_subject) or []}
+        if req.tmdb_id is not None and not shows:
+            for sid, anidb in await client.series_by_tmdb_show(req.tmdb_id):
+                shows.setdefault(sid, set()).update(anidb)
         available = {e.sonarr_episode_id for e in self.store.episodes(req.id)
                      if e.state == RequestState.AVAILABLE}
         for ep in self.store.observation("sonarr", f"episodes:{series['id']}") or []:
-            if not ep["has_file"] or not ep.get("file_path") or ep["id"] in available:
+            if not ep["has_file"] or not ep.get("file_path"):
                 continue
-            prior = self.store.observation("shoko", f"episode:{ep['id']}")
-            if prior and prior.get("series_ids"):
-                continue  # matched already; Shoko does not unmatch files on its own
-            best = _best_file(await client.files_by_path(ep["file_path"]))
-            self.store.put_observation("shoko", f"episode:{ep['id']}",
-                                       asdict(best) if best else {}, now)
+            prior = _shoko_file(self.store.observation("shoko", f"episode:{ep['id']}") or {})
+            found = prior
+            # Matched already (Shoko does not unmatch files on its own), or playable anyway.
+            if not (prior is not None and prior.matched) and ep["id"] not in available:
+                found = _best_file(await client.files_by_path(ep["file_path"]))
+                self.store.put_observation("shoko", f"episode:{ep['id']}",
+                                           asdict(found) if found else {}, now)
+            if found is not None and found.matched:
+                _add_series(shows, found)
+        self.store.put_observation(
+            "shoko", show_subject,
+            [[sid, sorted(anidb)] for sid, anidb in sorted(shows.items())], now)
 
     # ------------------------------------------------------------ Jellyfin
 
@@ -599,13 +638,7 @@ class Reconciler:
             queue = tuple(QueueRecord(**{**r, "messages": tuple(r["messages"])})
                           for r in (store.observation("radarr", f"queue:{movie.id}") or [])) \
                 if movie else ()
-            ids = MatchIds(
-                tmdb=req.tmdb_id,
-                shoko_file=(shoko.id,) if shoko and shoko.matched else (),
-                shoko_episode=shoko.episode_ids if shoko else (),
-                shoko_series=shoko.series_ids if shoko else (),
-                anidb=shoko.anidb_series_ids if shoko else (),
-            )
+            ids = core.film_match_ids(req.tmdb_id, shoko)
             candidates = store.items_by_provider(ids.pairs())
             match = core.match_item(candidates, ids, "Movie")
             return Evidence(
@@ -626,9 +659,8 @@ class Reconciler:
         ids = MatchIds(tmdb=req.tmdb_id, tvdb=req.tvdb_id or (series.tvdb_id if series else None),
                        shoko_series=shoko_series, anidb=anidb)
         if series is not None:
-            candidates = store.items_by_provider(ids.pairs())
-            series_match = core.match_item(candidates, ids, "Series")
-            jf_episodes = store.episodes_of(series_match.item.id) if series_match else []
+            jf_episodes = [e for item in _series_items(store.items_by_provider(ids.pairs()), ids)
+                           for e in store.episodes_of(item.id)]
             queue_by_ep: dict[int, list[QueueRecord]] = defaultdict(list)
             for r in store.observation("sonarr", f"queue:{series.id}") or []:
                 record = QueueRecord(**{**r, "messages": tuple(r["messages"])})
@@ -681,17 +713,16 @@ class Reconciler:
             row.is_anime = evidence.is_anime
             row.radarr_movie_id = evidence.movie.id if evidence.movie else row.radarr_movie_id
             row.sonarr_series_id = evidence.series.id if evidence.series else row.sonarr_series_id
-            shoko = evidence.shoko
+            files = [f for f in (evidence.shoko, *(e.shoko for e in evidence.episodes)) if f]
+            # A show's match ids hold the AniDB anime ids of its Shoko series; a film's mix
+            # anime and episode ids, so those come from its file.
+            show_anidb = ids.anidb if req.media_type == "tv" else ()
             shoko_ids = {
-                "file": sorted({*([shoko.id] if shoko else []),
-                                *(e.shoko.id for e in evidence.episodes if e.shoko)}),
-                "episode": sorted({*ids.shoko_episode,
-                                   *(i for e in evidence.episodes if e.shoko
-                                     for i in e.shoko.episode_ids)}),
-                "series": sorted({*ids.shoko_series,
-                                  *(i for e in evidence.episodes if e.shoko
-                                    for i in e.shoko.series_ids)}),
-                "anidb": sorted(set(ids.anidb)),
+                "file": sorted({f.id for f in files}),
+                "episode": sorted({i for f in files for i in f.episode_ids}),
+                "series": sorted({*ids.shoko_series, *(i for f in files for i in f.series_ids)}),
+                "anidb": sorted({*show_anidb, *(i for f in files for i in f.anidb_series_ids)}),
+                "anidb_episode": sorted({i for f in files for i in f.anidb_episode_ids}),
             }
             row.shoko_ids = {k: v for k, v in shoko_ids.items() if v}
             if decision.transition:
@@ -778,10 +809,16 @@ class Reconciler:
             return movie.get("file_path") or movie.get("path")
         if row.sonarr_series_id is None:
             return None
-        for ep in self.store.observation("sonarr", f"episodes:{row.sonarr_series_id}") or []:
-            if ep.get("file_path"):
-                return str(ep["file_path"])
-        series = self.store.observation("sonarr", f"series:tvdb:{row.tvdb_id}") or {}
+        # The file of an episode Jellyfin should list, else any file of the series.
+        waiting = {e.sonarr_episode_id for e in self.store.episodes(row.id)
+                   if e.state in (RequestState.IMPORTING, RequestState.ANIME_MATCHING)}
+        files = [ep for ep in self.store.observation(
+            "sonarr", f"episodes:{row.sonarr_series_id}") or [] if ep.get("file_path")]
+        if files:
+            return str(min(files, key=lambda ep: ep["id"] not in waiting)["file_path"])
+        subject = f"series:tvdb:{row.tvdb_id}" if row.tvdb_id is not None \
+            else f"series:tmdb:{row.tmdb_id}"
+        series = self.store.observation("sonarr", subject) or {}
         return series.get("path")
 
     # ------------------------------------------------------------ for the daemon
@@ -817,6 +854,46 @@ def _fold(facts: HistoryFacts, events: list[HistoryEvent]) -> HistoryFacts:
     return facts
 
 
+def _airing(episodes: list[dict[str, Any]], since: datetime | None, now: datetime) -> bool:
+    """An episode airs within `AIRING_WINDOW`, or aired since the last poll (`since`)."""
+    start = (since - WATERMARK_OVERLAP) if since is not None else now
+    for e in episodes:
+        aired = parse_time(e.get("air_date_utc"))
+        if aired is not None and start < aired <= now + AIRING_WINDOW:
+            return True
+    return False
+
+
+def _series_items(candidates: list[JellyfinItem], ids: MatchIds) -> list[JellyfinItem]:
+    """The Jellyfin Series items of a show: all those carrying its most trusted id that any
+    carries. One show may sit in two libraries, and a replaced item stays in the index until
+    its removal is confirmed; their episodes all count."""
+    series = [i for i in candidates if i.type == "Series"]
+    for key, value in ids.pairs():
+        found = [i for i in series if (i.provider_id(key) or "").strip() == value]
+        if found:
+            return found
+    return []
+
+
+async def _bounded(calls: list[Awaitable[T]], limit: int = TITLE_CONCURRENCY) -> list[T]:
+    """Await `calls` a few at a time, in order. The first failure fails them all (the poll)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    tasks = [asyncio.ensure_future(one(c)) for c in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:  # nothing may outlive the poll that started it
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
 def _series_subject(req: SeerrRequest) -> str | None:
     if req.tvdb_id is not None:
         return f"series:tvdb:{req.tvdb_id}"
@@ -842,6 +919,14 @@ def _shoko_file(data: dict[str, Any]) -> ShokoFile | None:
         return None
     fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return ShokoFile(**fields)
+
+
+def _add_series(shows: dict[int, set[int]], file: ShokoFile) -> None:
+    """Fold a matched file's Shoko series and their AniDB ids into `shows`."""
+    paired = len(file.series_ids) == len(file.anidb_series_ids)
+    for i, sid in enumerate(file.series_ids):
+        anidb = (file.anidb_series_ids[i],) if paired else file.anidb_series_ids
+        shows.setdefault(sid, set()).update(anidb)
 
 
 def _best_file(files: list[ShokoFile]) -> ShokoFile | None:

@@ -77,7 +77,7 @@ class JellyseerrClient(ServiceClient):
                 break
             if cutoff is not None:
                 oldest = parse_time(found[parse_request(results[-1]).id].updated_at)
-                if oldest is not None and oldest < cutoff:
+                if oldest is not None and oldest <= cutoff:  # the rest was seen before
                     break
             if skip > 1_000_000:  # a server that never stops paging
                 break
