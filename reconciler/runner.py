@@ -57,6 +57,9 @@ CLIENT_TYPES: dict[str, type[ServiceClient]] = {
     "jellyfin": JellyfinClient,
 }
 ORDER = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+# How a request to scan Jellyfin is recorded in the timelines of the requests it was for.
+NUDGE_VIA = "reconciler"
+NUDGE_DETAIL = "asked Jellyfin to scan"
 # A request counts as gone from Jellyseerr after this many complete listings without it.
 ABSENT_CONFIRMATIONS = 2
 INCREMENTAL_PAGE = 20
@@ -117,6 +120,7 @@ class Reconciler:
         self.clients = clients if clients is not None else make_clients(config)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.outages: dict[str, str] = {}
+        self._seerr_cache: dict[str, tuple[Any, SeerrRequest, int]] = {}
         # Hooks run inside the cycle's transaction, so what they write commits with it.
         self.on_transition: list[Callable[[RequestRow, str | None], None]] = []
         self.after_reconcile: list[Callable[[datetime], None]] = []
@@ -219,10 +223,15 @@ class Reconciler:
     def _seerr_requests(self) -> dict[int, tuple[SeerrRequest, int]]:
         """Tracked requests as last seen: request id -> (request, complete listings without it)."""
         out = {}
-        for subject, data in self.store.observations("jellyseerr", "request:").items():
-            absent = int(data.pop("absent", 0))
-            data["seasons"] = tuple(data.get("seasons") or ())
-            out[int(subject.split(":")[1])] = (SeerrRequest(**data), absent)
+        cache = self._seerr_cache
+        for subject, stored in self.store.observations("jellyseerr", "request:").items():
+            hit = cache.get(subject)
+            if hit is None or hit[0] is not stored:  # the store hands out one object per text
+                data = dict(stored)  # stored observations are shared and read-only
+                absent = int(data.pop("absent", 0))
+                data["seasons"] = tuple(data.get("seasons") or ())
+                hit = cache[subject] = (stored, SeerrRequest(**data), absent)
+            out[int(subject.split(":")[1])] = (hit[1], hit[2])
         return out
 
     async def _poll_jellyseerr(self, client: ServiceClient, outcome: PollOutcome) -> None:
@@ -766,11 +775,13 @@ class Reconciler:
             return []
         settings = self.config.jellyfin
         grace = timedelta(seconds=settings.refresh_grace)
-        waiting = []
-        for row in self.store.requests():
-            if row.phase == "waiting_for_jellyfin" and row.phase_since is not None:
-                waiting.append(core.Waiting(row.id, self._waiting_path(row), row.phase_since))
-        due = [w for w in waiting if now - w.waiting_since >= grace]
+        due = []
+        for row in self.store.requests(phase="waiting_for_jellyfin"):
+            since = row.phase_since
+            if since is not None and now - since >= grace:
+                due.append(core.Waiting(row.id, self._waiting_path(row), since,
+                                        nudged=self._nudged_since(row.id, since)))
+        due = [w for w in due if not w.nudged]
         if not due:
             return []
         last = {k.split(":", 1)[1]: t for k, v in self.store.metas("refresh:").items()
@@ -792,16 +803,26 @@ class Reconciler:
                 log.warning("jellyfin.refresh_failed", library=nudge.label, error=exc.message)
                 continue
             self.store.set_meta(f"refresh:{nudge.key}", iso(now) or "")
-            detail = f"asked Jellyfin to scan {nudge.label}"
+            detail = f"{NUDGE_DETAIL} {nudge.label}"
             for rid in nudge.request_ids:
                 waiting_row = self.store.request(rid)
                 if waiting_row is not None:
                     self.store.add_timeline(rid, now, waiting_row.state.value,
-                                            waiting_row.state.value, "reconciler", detail)
+                                            waiting_row.state.value, NUDGE_VIA, detail)
             log.info("jellyfin.refresh_requested", library=nudge.label,
                      requests=list(nudge.request_ids))
             done.append(nudge.label)
         return done
+
+    def _nudged_since(self, request_id: int, since: datetime) -> bool:
+        """A scan was asked for this request since `since` (its timeline says so)."""
+        for entry in reversed(self.store.timeline(request_id)):
+            at = from_iso(entry.at)
+            if at is None or at < since:
+                return False
+            if entry.via == NUDGE_VIA and entry.detail.startswith(NUDGE_DETAIL):
+                return True
+        return False
 
     def _waiting_path(self, row: RequestRow) -> str | None:
         if row.media_type == "movie":

@@ -326,6 +326,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._in_tx = False
         self.rows_written = 0
+        self._parsed: dict[str, Any] = {}
 
     # -- opening
 
@@ -408,8 +409,12 @@ class Store:
 
     # -- requests
 
-    def requests(self) -> list[RequestRow]:
-        rows = self.conn.execute("SELECT * FROM requests ORDER BY id").fetchall()
+    def requests(self, *, phase: str | None = None) -> list[RequestRow]:
+        if phase is None:
+            rows = self.conn.execute("SELECT * FROM requests ORDER BY id").fetchall()
+        else:
+            rows = self.conn.execute("SELECT * FROM requests WHERE phase = ? ORDER BY id",
+                                     (phase,)).fetchall()
         return [RequestRow.from_db(dict(r)) for r in rows]
 
     def request(self, request_id: int) -> RequestRow | None:
@@ -418,9 +423,9 @@ class Store:
 
     def save_request(self, row: RequestRow, before: RequestRow | None) -> bool:
         """Insert or update `row` when it differs from `before`; True when written."""
-        data = row.to_db()
-        if before is not None and before.to_db() == data:
+        if before is not None and before == row:
             return False
+        data = row.to_db()
         cols = list(data)
         placeholders = ", ".join("?" for _ in cols)
         updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "id")
@@ -474,18 +479,29 @@ class Store:
 
     # -- observations
 
+    def _parse(self, text: str) -> Any:
+        """Parsed observation JSON, memoised by its text: most observations do not change from
+        one cycle to the next, and parsing them again is most of a steady cycle's CPU time.
+        Callers must treat the result as read-only."""
+        cached = self._parsed.get(text)
+        if cached is None:
+            if len(self._parsed) > 200_000:
+                self._parsed.clear()
+            cached = self._parsed[text] = json.loads(text)
+        return cached
+
     def observation(self, service: str, subject: str) -> Any | None:
         row = self.conn.execute(
             "SELECT data FROM observations WHERE service = ? AND subject = ?", (service, subject)
         ).fetchone()
-        return json.loads(row[0]) if row else None
+        return self._parse(row[0]) if row else None
 
     def observations(self, service: str, prefix: str = "") -> dict[str, Any]:
         rows = self.conn.execute(
             "SELECT subject, data FROM observations WHERE service = ? AND subject LIKE ?",
             (service, prefix.replace("%", r"\%") + "%"),
         ).fetchall()
-        return {r[0]: json.loads(r[1]) for r in rows}
+        return {r[0]: self._parse(r[1]) for r in rows}
 
     def put_observation(self, service: str, subject: str, data: Any, at: datetime) -> bool:
         """Record the latest observation of `subject`; written only when it changed."""

@@ -436,7 +436,7 @@ class JellyseerrWorld(SubWorld):
             "profileId": req.profile_id,
             "rootFolder": req.root_folder,
             "languageProfileId": req.language_profile_id,
-            "tags": req.tags,
+            "tags": list(req.tags) if req.tags is not None else None,
             "isAutoRequest": req.is_auto_request,
             "media": self.render_media(req.media),
             "seasons": [{

@@ -283,7 +283,12 @@ class _HeaderView(Mapping[str, str]):
 
 
 class _Abort(Exception):
-    """Stop handling this request and drop the connection."""
+    """Stop handling this request and reset the connection (RST)."""
+
+
+class _Close(Exception):
+    """Stop handling this request and close the connection gracefully (FIN) after what was
+    sent, e.g. part of an announced body."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -331,6 +336,13 @@ class _Handler(BaseHTTPRequestHandler):
         except _Abort:
             self.close_connection = True
             _hard_close(self.connection)
+        except _Close:
+            self.close_connection = True
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
             self.close_connection = True
         finally:
@@ -413,7 +425,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_head(response.status, response.content_type, len(body),
                                 response.headers)
                 self._write(cut)
-                raise _Abort()
+                raise _Close()
             self._send(response.status, cut, response.content_type, response.headers)
         elif kind == "malformed_json":
             custom = fault.opt("body", None)
