@@ -249,7 +249,9 @@ class Reconciler:
             if listing.total != present + len(new):
                 full = True  # something was removed: only a complete listing can tell what
                 listing = await client.list_requests(since=None)
-        outcome.full = full and listing.complete
+        # Absence counts only after a listing that reached the total it announced: an empty
+        # page before that is a listing cut short, not a list of removals.
+        outcome.full = full and listing.complete and len(listing.requests) >= listing.total
         now = self.clock()
         seen = set()
         for req in listing.requests:
@@ -551,23 +553,44 @@ class Reconciler:
         full = watermark is None or self._full_due("jellyfin")
         since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
         seen: set[str] = set()
+        total = 0
         server_date = None
-        async for page in client.item_pages(min_date_last_saved=since,
-                                            page_size=settings.page_size):
-            server_date = server_date or page.server_date
-            self.store.index_items(page.items)
-            if full:
-                seen.update(i.id for i in page.items)
+        indexing: asyncio.Future[int] | None = None
+        try:
+            async for page in client.item_pages(min_date_last_saved=since,
+                                                page_size=settings.page_size):
+                server_date = server_date or page.server_date
+                total = page.total
+                if indexing is not None:
+                    await indexing
+                # Index this page in a thread while the next one is fetched. Only one of the two
+                # ever touches the store at a time: this coroutine waits for the thread first.
+                indexing = asyncio.ensure_future(
+                    asyncio.to_thread(self.store.index_items, page.items))
+                if full:
+                    seen.update(i.id for i in page.items)
+            if indexing is not None:
+                await indexing
+        except BaseException:
+            if indexing is not None and not indexing.done():
+                await asyncio.wait([indexing])  # never roll back under a running writer
+            raise
+        # A listing that ended before the total it announced proves nothing about absence.
+        full = full and len(seen) >= total
+        missing = self.store.all_item_ids() - seen if full else set()
         if full:
-            self.store.mark_items_absent(self.store.all_item_ids() - seen)
             # A complete listing is itself the check that every item still exists.
             self.store.set_meta("jellyfin:verified_at", iso(self.clock()) or "")
-        await self._verify_items(client)
+        # Items missing since an earlier cycle are checked by id first; an item counts as
+        # absent at most once per cycle, so removal takes two consecutive cycles.
+        checked = await self._verify_items(client)
+        self.store.mark_items_absent(missing - checked)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
 
-    async def _verify_items(self, client: JellyfinClient) -> None:
-        """Check by id that items which made requests available still exist."""
+    async def _verify_items(self, client: JellyfinClient) -> set[str]:
+        """Check by id that items which made requests available still exist (and those missing
+        from an earlier listing); returns the ids checked."""
         suspects = set(self.store.items_pending_absence())
         last = self.store.meta("jellyfin:verified_at")
         interval = timedelta(seconds=self.config.jellyfin.verify_interval)
@@ -582,11 +605,12 @@ class Reconciler:
             if suspects:
                 self.store.set_meta("jellyfin:verified_at", iso(now) or "")
         if not suspects:
-            return
+            return set()
         ids = sorted(suspects)
         present = await client.items_by_ids(ids)
         self.store.index_items(present)
         self.store.mark_items_absent(set(ids) - {i.id for i in present})
+        return suspects
 
     # ------------------------------------------------------------ deciding
 

@@ -531,7 +531,8 @@ class Store:
         """Add or update items in the index; returns how many rows changed."""
         if not items:
             return 0
-        digests = {i.id: _item_digest(i) for i in items}
+        provider_json = {i.id: _dump(i.provider_ids) for i in items}
+        digests = {i.id: _item_digest(i, provider_json[i.id]) for i in items}
         known: dict[str, tuple[str, int]] = {}
         ids = list(digests)
         for chunk in _chunks(ids, 500):
@@ -556,7 +557,7 @@ class Store:
             item_rows.append((
                 item.id, item.type, item.name, item.location_type, int(item.is_placeholder),
                 item.path, item.series_id, item.season, item.episode, item.episode_end,
-                _dump(item.provider_ids), item.date_last_saved, digests[item.id], 0,
+                provider_json[item.id], item.date_last_saved, digests[item.id], 0,
             ))
             if prior is not None:
                 pid_deletes.append((item.id,))
@@ -756,10 +757,11 @@ def _check_sqlite_header(path: Path) -> None:
                          f"(point [reconciler] database at another file)")
 
 
-def _item_digest(item: JellyfinItem) -> str:
-    payload = _dump([item.type, item.name, item.location_type, item.is_placeholder, item.path,
-                     item.series_id, item.season, item.episode, item.episode_end,
-                     item.provider_ids])
+def _item_digest(item: JellyfinItem, provider_json: str) -> str:
+    """What the index keeps of an item, hashed: equal digests mean nothing to write."""
+    fields = (item.type, item.name, item.location_type, item.is_placeholder, item.path,
+              item.series_id, item.season, item.episode, item.episode_end)
+    payload = "\x1f".join(map(str, fields)) + "\x1f" + provider_json
     return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
 
 
