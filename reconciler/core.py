@@ -173,10 +173,46 @@ def match_item(
         for item in candidates:
             if item_type in ("Movie", "Episode") and not item.is_playable:
                 continue
+            if item_type == "Movie" and key in _BROAD_FILM_KEYS and _another_film(item, ids):
+                continue
             for k, v in item.provider_ids.items():
                 if normalise_provider_key(k) == key and str(v).strip() == value:
                     return JellyfinMatch(item=item, key=k)
     return None
+
+
+# A Shoko series or AniDB anime can hold several films (Shokofin writes the same `Shoko Series`
+# on each): a match by these alone must not take a sibling film for the requested one.
+_BROAD_FILM_KEYS = frozenset({"shoko series", "anidb"})
+_EXACT_FILM_KEYS = ("tmdb", "shoko file", "shoko episode")
+
+
+def _another_film(item: JellyfinItem, ids: MatchIds) -> bool:
+    """The item names another film by an exact id (TMDB, Shoko file or episode) of ours."""
+    ours: dict[str, set[str]] = {}
+    for key, value in ids.pairs():
+        ours.setdefault(key, set()).add(value)
+    for k, v in item.provider_ids.items():
+        key = normalise_provider_key(k)
+        value = str(v).strip()
+        if key in _EXACT_FILM_KEYS and key in ours and value and value not in ours[key]:
+            return True
+    return False
+
+
+def film_match_ids(tmdb_id: int | None, shoko: ShokoFile | None) -> MatchIds:
+    """The ids a film's Jellyfin item may carry: its TMDB id, then (Shokofin) the Shoko file,
+    episode and series ids, then AniDB ids. Shokofin writes the AniDB *episode* id on a film
+    (older versions: the anime id when the anime is that one film), so both are tried."""
+    if shoko is None:
+        return MatchIds(tmdb=tmdb_id)
+    return MatchIds(
+        tmdb=tmdb_id,
+        shoko_file=(shoko.id,) if shoko.matched else (),
+        shoko_episode=shoko.episode_ids,
+        shoko_series=shoko.series_ids,
+        anidb=tuple(dict.fromkeys(shoko.anidb_episode_ids + shoko.anidb_series_ids)),
+    )
 
 
 def match_episode(
@@ -259,11 +295,10 @@ def download_stage(
                 and now is not None
                 and now - current.phase_since >= unrecognised_after
             ):
-                minutes = int(unrecognised_after.total_seconds() // 60)
                 seen = "has not recognised" if shoko is not None else "has not found"
                 detail = (
                     f"waiting for Shoko to match the file: Shoko {seen} {file_path or 'the file'}"
-                    f" after {minutes} min; link it by hand in Shoko"
+                    f" after {_span(unrecognised_after)}; link it by hand in Shoko"
                 )
             via = "shoko" if shoko is not None else arr
             return Stage(S.ANIME_MATCHING, via, detail, "waiting_for_shoko")
@@ -299,7 +334,7 @@ def download_stage(
     if history.failed_at and not _latest(history.grabbed_at, history.failed_at):
         reason = history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", "failed")
-    if history.grabbed_at:
+    if history.grabbed_at and not _latest(history.file_deleted_at, history.grabbed_at):
         title = history.grabbed_title or "a release"
         return Stage(S.INDEXED, arr, f"grabbed {title}", "grabbed")
     if not in_arr:
@@ -330,6 +365,7 @@ def decide(
     if evidence.request.media_type == "tv":
         return _decide_show(evidence, current, now, unrecognised_after)
     movie = evidence.movie
+    match = _film_match(evidence)
     stage = download_stage(
         arr="radarr",
         has_file=bool(movie and movie.has_file),
@@ -339,7 +375,7 @@ def decide(
         is_anime=evidence.is_anime,
         shoko_enabled=evidence.shoko_enabled,
         shoko=evidence.shoko,
-        playable=evidence.jellyfin,
+        playable=match,
         in_arr=movie is not None,
         current=current,
         now=now,
@@ -348,10 +384,18 @@ def decide(
     if stage.state is S.APPROVED and evidence.request.status == SeerrStatus.FAILED:
         stage = Stage(S.FAILED, "jellyseerr", "Jellyseerr could not send the request to Radarr",
                       "failed")
-    decision = _finish(stage, current, evidence, evidence.jellyfin)
+    decision = _finish(stage, current, evidence, match)
     if stage.phase == "waiting_for_jellyfin" and movie is not None:
         decision = replace(decision, waiting_path=movie.file_path)
     return decision
+
+
+def _film_match(evidence: Evidence) -> JellyfinMatch | None:
+    """The film's Jellyfin match, only if it is a playable Movie carrying the request's ids."""
+    if evidence.jellyfin is None:
+        return None
+    ids = film_match_ids(evidence.request.tmdb_id, evidence.shoko)
+    return match_item([evidence.jellyfin.item], ids, "Movie")
 
 
 def _seerr_stage(evidence: Evidence) -> Stage | None:
@@ -447,6 +491,10 @@ def _decide_show(
 ) -> Decision:
     series = evidence.series
     if series is None:
+        if current is not None and LADDER.get(current.state, 0) > LADDER[S.APPROVED]:
+            # Without Sonarr's episode list nothing can be counted; a show that was further
+            # along is not moved back by Sonarr forgetting it.
+            return _hold(current)
         stage = Stage(S.APPROVED, "jellyseerr", "approved; not in Sonarr yet", "approved")
         return _finish(stage, current, evidence, None)
     seasons = set(requested_seasons(evidence.request, series))
@@ -456,6 +504,9 @@ def _decide_show(
     future: list[SonarrEpisode] = []
     for ev in sorted(wanted, key=lambda e: (e.episode.season, e.episode.episode)):
         ep = ev.episode
+        shoko_episodes = ev.shoko.episode_ids if ev.shoko else ()
+        match = match_episode([ev.jellyfin.item], ep.season, ep.episode, shoko_episodes) \
+            if ev.jellyfin else None
         stage = download_stage(
             arr="sonarr",
             has_file=ep.has_file,
@@ -465,9 +516,9 @@ def _decide_show(
             is_anime=evidence.is_anime,
             shoko_enabled=evidence.shoko_enabled,
             shoko=ev.shoko,
-            playable=ev.jellyfin,
+            playable=match,
             in_arr=True,
-            current=None,
+            current=current,
             now=now,
             unrecognised_after=unrecognised_after,
         )
@@ -486,7 +537,7 @@ def _decide_show(
                 via=stage.via,
                 air_date=ep.air_date_utc,
                 sonarr_episode_id=ep.id,
-                jellyfin_item_id=ev.jellyfin.item.id if ev.jellyfin else None,
+                jellyfin_item_id=match.item.id if match else None,
             )
         )
 
@@ -508,8 +559,11 @@ def _decide_show(
         return _finish(stage, current, evidence, None, **extra)
     missing = [(ev, s) for ev, s in aired_stages if s.state is not S.AVAILABLE]
     if available:
+        # Back from available: Sonarr's news when an episode aired since (or one Sonarr has no
+        # file for turned up: a new or re-dated episode), Jellyfin's when it lost a file.
         newly_aired = current is not None and any(
-            (t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since
+            not ev.episode.has_file
+            or ((t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since)
             for ev, _ in missing
         )
         via = "sonarr" if current is not None and current.state is S.AVAILABLE and newly_aired \
@@ -528,8 +582,7 @@ def _decide_show(
     least = min(missing, key=lambda p: EPISODE_RANK[p[1].state])
     lagging_stage = least[1]
     same = [s for _, s in missing if s.state is lagging_stage.state]
-    progresses = [s.progress for s in same if s.progress is not None]
-    progress = sum(progresses) / len(progresses) if progresses else None
+    progress = _show_progress(lagging_stage.state, missing)
     detail = lagging_stage.detail
     if len(missing) > 1:
         detail = f"{len(same)}/{aired_count} episodes {lagging_stage.state}: {detail}"
@@ -539,6 +592,23 @@ def _decide_show(
         paths = [ev.episode.file_path for ev, s in missing if ev.episode.file_path]
         decision = replace(decision, waiting_path=paths[0] if paths else None)
     return decision
+
+
+def _show_progress(
+    state: RequestState, episodes: Sequence[tuple[EpisodeEvidence, Stage]]
+) -> float | None:
+    """Progress of the episodes at `state`, in bytes over their distinct downloads: a season
+    pack is one download (one queue record per episode) and counts once."""
+    same = [(ev, s) for ev, s in episodes if s.state is state]
+    kind = {S.DOWNLOADING: "downloading", S.INDEXED: "indexed"}.get(state)
+    downloads = {r.download_id: r for ev, _ in same for r in ev.queue
+                 if kind is not None and _queue_stage(r) == kind and r.size > 0}
+    if downloads:
+        size = sum(r.size for r in downloads.values())
+        left = sum(min(max(r.sizeleft, 0.0), r.size) for r in downloads.values())
+        return 1.0 - left / size
+    progresses = [s.progress for _, s in same if s.progress is not None]
+    return sum(progresses) / len(progresses) if progresses else None
 
 
 def _to_air_note(future: Sequence[SonarrEpisode]) -> str:
@@ -559,6 +629,9 @@ class Waiting:
     request_id: int
     path: str | None
     waiting_since: datetime
+    # Jellyfin was already asked to scan for it during this wait: one refresh, then patience
+    # (and the stuck flag); repeated scans have broken Shokofin's virtual file system.
+    nudged: bool = False
 
 
 @dataclass(frozen=True)
@@ -617,10 +690,11 @@ def plan_nudges(
     grace: timedelta,
     min_interval: timedelta,
 ) -> list[Nudge]:
-    """Which Jellyfin libraries to ask to scan now: at most one per library per interval."""
+    """Which Jellyfin libraries to ask to scan now: at most one per library per interval, and
+    only for requests past the grace period that no scan was asked for yet in this wait."""
     due: dict[str, Nudge] = {}
     for w in waiting:
-        if now - w.waiting_since < grace:
+        if w.nudged or now - w.waiting_since < grace:
             continue
         lib = library_for(w.path, libraries)
         nudge = due.get(lib.item_id if lib else "*") or Nudge(library=lib)
@@ -628,10 +702,14 @@ def plan_nudges(
     result = []
     whole = last_refresh.get("*")
     for key, nudge in due.items():
-        last = last_refresh.get(key)
-        recent = [t for t in (last, whole) if t is not None and now - t < min_interval]
+        # A whole-library scan scans every library, so it waits until none was just refreshed.
+        times = last_refresh.values() if key == "*" else (last_refresh.get(key), whole)
+        recent = [t for t in times if t is not None and now - t < min_interval]
         if not recent:
             result.append(nudge)
+    if any(n.library is None for n in result):
+        # ... and it stands in for the libraries' own scans in the same plan.
+        return [Nudge(library=None, request_ids=tuple(i for n in result for i in n.request_ids))]
     return result
 
 
@@ -685,6 +763,14 @@ def stuck_reason(
     if now - start >= limit:
         return f"{what} for {_fmt(now - start)} (limit {_fmt(limit)})"
     return None
+
+
+def _span(delta: timedelta) -> str:
+    """A configured duration for a detail: "30 min", "2 h", or seconds below a minute."""
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{round(seconds, 1):g} s"
+    return _fmt(delta)
 
 
 def _fmt(delta: timedelta) -> str:
