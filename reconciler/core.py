@@ -737,6 +737,8 @@ def stuck_reason(
     deadlines: Deadlines,
 ) -> str | None:
     """Why a request is stuck, or None. Stuck is a flag beside the state, never a state."""
+    if phase == "waiting_for_air":
+        return None  # a show with nothing aired yet is waiting for the calendar, not stuck
     if phase == "waiting_for_jellyfin":
         start = phase_since or since
         limit = deadlines.waiting_for_jellyfin

@@ -1,0 +1,442 @@
+"""TV requests end to end: every requested episode followed through Sonarr to Jellyfin by the
+real `reconcile --once` against simulated Jellyseerr, Sonarr and Jellyfin servers on 127.0.0.1,
+one cycle after each step of the script.
+
+The reconciler decides "aired" with its own (real) clock, so air dates are set relative to the
+real time; an episode "airs" when the test moves its air date into the past in Sonarr.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.simulator import SimulatedStack, World
+from tests.conftest import run_reconcile
+
+TMDB = 1399
+TVDB = 121361
+TITLE = "Game of Thrones"
+
+
+@pytest.fixture
+def tv_stack(tmp_path: Path) -> Iterator[SimulatedStack]:
+    world = World()
+    with SimulatedStack(world, services=("jellyseerr", "sonarr", "jellyfin")) as stack:
+        world.jellyfin.add_library("Shows", ["/data/tv"], "tvshows")
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+        yield stack
+
+
+def once(tmp_path: Path) -> int:
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "--once")
+    return result.code
+
+
+def show(tmp_path: Path, request_id: int) -> dict[str, Any]:
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(request_id),
+                           "--json")
+    assert result.code == 0, result.stderr
+    data: dict[str, Any] = result.json()
+    return data
+
+
+def request(tmp_path: Path, request_id: int) -> dict[str, Any]:
+    data: dict[str, Any] = show(tmp_path, request_id)["request"]
+    return data
+
+
+def episode_states(tmp_path: Path, request_id: int) -> dict[str, str]:
+    """`{"S01E01": state, ...}` from `show --json`."""
+    return {f"S{e['season']:02d}E{e['episode']:02d}": e["state"]
+            for e in show(tmp_path, request_id)["episodes"]}
+
+
+def moves(tmp_path: Path, request_id: int) -> list[tuple[str | None, str, str]]:
+    return [(t["from"], t["to"], t["via"]) for t in show(tmp_path, request_id)["timeline"]
+            if t["from"] != t["to"]]
+
+
+def row_counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
+def list_in_jellyfin(world: World, series_item: str, *episodes: tuple[int, int]) -> None:
+    for season, number in episodes:
+        world.jellyfin.add_episode(series_item, season, number)
+
+
+def test_a_two_season_request_follows_a_season_pack_and_single_episodes_to_available(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1, 2])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 3, 2: 2})
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "approved"
+    assert len(show(tmp_path, rid)["episodes"]) == 5
+
+    # Season 1 as one pack (one queue record per episode, one download), season 2 as singles.
+    pack = world.sonarr.grab(sid, season=1, size=6_000_000_000)
+    s2e1, s2e2 = world.sonarr.episode_ids(sid, season=2)
+    single1 = world.sonarr.grab(sid, [s2e1], size=1_000_000_000)
+    assert once(tmp_path) == 0
+    # S02E02 has not been grabbed: the request is as far as its least advanced episode.
+    assert request(tmp_path, rid)["state"] == "approved"
+    assert episode_states(tmp_path, rid)["S01E03"] == "indexed"
+
+    single2 = world.sonarr.grab(sid, [s2e2], size=1_000_000_000)
+    world.sonarr.progress(pack, 0.5)
+    world.sonarr.progress(single1, 0.2)
+    world.sonarr.progress(single2, 0.2)
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "downloading"
+    # 3 GB of the 6 GB pack and 0.2 GB of each 1 GB single: bytes over the three downloads,
+    # the pack's three queue records counting once.
+    assert req["progress"] == pytest.approx(3.4 / 8.0, abs=0.005)
+    assert set(episode_states(tmp_path, rid).values()) == {"downloading"}
+
+    world.sonarr.complete_download(pack)
+    world.sonarr.import_download(pack)
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "downloading"
+    assert episode_states(tmp_path, rid) == {
+        "S01E01": "importing", "S01E02": "importing", "S01E03": "importing",
+        "S02E01": "downloading", "S02E02": "downloading",
+    }
+
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2), (1, 3))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "partially_available"
+    assert (req["episodes_available"], req["episodes_aired"]) == (3, 5)
+
+    for did in (single1, single2):
+        world.sonarr.complete_download(did)
+        world.sonarr.import_download(did)
+    list_in_jellyfin(world, jf_series, (2, 1))
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "partially_available"
+    assert episode_states(tmp_path, rid)["S02E02"] == "importing"
+
+    list_in_jellyfin(world, jf_series, (2, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "available"
+    assert req["via"] == "jellyfin"
+    assert (req["episodes_available"], req["episodes_aired"]) == (5, 5)
+    episodes = show(tmp_path, rid)["episodes"]
+    assert all(e["state"] == "available" and e["via"] == "jellyfin" for e in episodes)
+    assert {"season", "episode", "state", "air_date", "via"} <= set(episodes[0])
+    assert moves(tmp_path, rid) == [
+        (None, "approved", "sonarr"),
+        ("approved", "downloading", "sonarr"),
+        ("downloading", "partially_available", "jellyfin"),
+        ("partially_available", "available", "jellyfin"),
+    ]
+
+
+def test_virtual_placeholder_episodes_in_jellyfin_never_count_as_playable(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 3})
+    did = world.sonarr.grab(sid, season=1)
+    world.sonarr.complete_download(did)
+    world.sonarr.import_download(did)
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    # A metadata plugin lists every episode; only the first is a real file.
+    world.jellyfin.add_episode(jf_series, 1, 1)
+    world.jellyfin.add_episode(jf_series, 1, 2, location_type="Virtual")
+    world.jellyfin.add_episode(jf_series, 1, 3, is_placeholder=True)
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "partially_available"
+    assert (req["episodes_available"], req["episodes_aired"]) == (1, 3)
+    assert episode_states(tmp_path, rid) == {
+        "S01E01": "available", "S01E02": "importing", "S01E03": "importing"}
+
+
+def test_a_show_whose_jellyfin_episodes_are_all_virtual_stays_importing(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    did = world.sonarr.grab(sid, season=1)
+    world.sonarr.import_download(did)
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    virtual = [world.jellyfin.add_episode(jf_series, 1, number, location_type="Virtual")
+               for number in (1, 2)]
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "importing"
+    assert "waiting for Jellyfin" in req["detail"]
+
+    # Jellyfin scans the files: real episodes replace the missing ones.
+    for item in virtual:
+        world.jellyfin.remove_item(item)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "available"
+
+
+def test_episodes_of_another_series_in_the_library_never_count(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    world.sonarr.import_download(world.sonarr.grab(sid, season=1))
+    other = world.jellyfin.add_series("House of the Dragon", tvdb_id=371572, tmdb_id=94997)
+    list_in_jellyfin(world, other, (1, 1), (1, 2))
+    world.jellyfin.add_series(TITLE, tvdb_id=TVDB)  # listed, no episodes scanned yet
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "importing"
+    assert set(episode_states(tmp_path, rid).values()) == {"importing"}
+
+
+def test_a_series_item_replaced_in_jellyfin_counts_the_new_items_episodes_at_once(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    world.sonarr.import_download(world.sonarr.grab(sid, season=1))
+    old = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    world.jellyfin.add_episode(old, 1, 1, location_type="Virtual")
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "importing"
+
+    # Re-identified: a new Series item; the old one stays indexed until two full listings
+    # confirm it is gone.
+    world.jellyfin.remove_item(old)
+    new = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, new, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "available"
+
+
+def test_an_airing_show_is_available_until_the_next_episode_airs_missing(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    real_now = datetime.now(UTC)
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2},
+                                  first_aired=real_now - timedelta(days=14))
+    next_air = (real_now + timedelta(hours=1)).replace(microsecond=0)
+    e3 = world.sonarr.add_episode(sid, 1, 3, next_air)
+    world.sonarr.import_download(world.sonarr.grab(sid, world.sonarr.episode_ids(sid)[:2]))
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "available"
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 2)
+    assert f"1 still to air, next on {next_air.date().isoformat()}" in req["detail"]
+    assert episode_states(tmp_path, rid)["S01E03"] == "approved"
+
+    # The episode airs (Sonarr now dates it in the past) and nothing has been grabbed.
+    world.sonarr.update_episode(e3, air_date_utc=real_now - timedelta(minutes=1))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "partially_available"
+    assert req["via"] == "sonarr"
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 3)
+    assert "still to air" not in req["detail"]
+
+    world.sonarr.import_download(world.sonarr.grab(sid, [e3]))
+    list_in_jellyfin(world, jf_series, (1, 3))
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "available"
+    assert moves(tmp_path, rid) == [
+        (None, "available", "jellyfin"),
+        ("available", "partially_available", "sonarr"),
+        ("partially_available", "available", "jellyfin"),
+    ]
+
+
+def test_a_multi_episode_file_makes_every_episode_it_covers_available(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 3})
+    e1, e2, e3 = world.sonarr.episode_ids(sid, season=1)
+    double = world.sonarr.grab(sid, [e1, e2])
+    world.sonarr.progress(double, 0.5)
+    world.sonarr.import_download(world.sonarr.grab(sid, [e3]))
+    assert once(tmp_path) == 0
+    assert episode_states(tmp_path, rid) == {
+        "S01E01": "downloading", "S01E02": "downloading", "S01E03": "importing"}
+
+    world.sonarr.import_file(sid, [e1, e2], download_id=double)  # one file, S01E01-E02
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    world.jellyfin.add_episode(jf_series, 1, 1, episode_end=2)
+    assert once(tmp_path) == 0
+    assert episode_states(tmp_path, rid) == {
+        "S01E01": "available", "S01E02": "available", "S01E03": "importing"}
+    assert request(tmp_path, rid)["state"] == "partially_available"
+
+    world.jellyfin.add_episode(jf_series, 1, 3)
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "available"
+
+
+def test_sonarr_unreachable_for_a_cycle_moves_no_show_and_exits_3(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    did = world.sonarr.grab(sid, season=1)
+    world.sonarr.progress(did, 0.5)
+    assert once(tmp_path) == 0
+    before = show(tmp_path, rid)
+    assert before["request"]["state"] == "downloading"
+
+    tv_stack.set_fault("sonarr", "refuse")
+    world.sonarr.complete_download(did)
+    world.sonarr.import_download(did)
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, (1, 1))
+    assert once(tmp_path) == 3
+    after = show(tmp_path, rid)
+    assert after["request"]["state"] == "downloading"
+    assert after["episodes"] == before["episodes"]
+    assert after["timeline"] == before["timeline"]
+
+    tv_stack.clear_fault("sonarr")
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "partially_available"
+
+
+def test_a_request_without_a_tvdb_id_finds_its_series_by_tmdb_id(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, seasons=[1])
+    world.sonarr.add_series(371572, "House of the Dragon", tmdb_id=94997, seasons={1: 2})
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    world.sonarr.import_download(world.sonarr.grab(sid, season=1))
+    # Jellyfin's series carries only the TVDB id, which Sonarr supplied.
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["tvdb_id"] is None
+    assert req["state"] == "available"
+    assert len(show(tmp_path, rid)["episodes"]) == 2
+
+
+def test_a_request_for_one_season_counts_only_that_season(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[2])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2, 2: 2})
+    world.sonarr.import_download(world.sonarr.grab(sid, season=2))
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, (2, 1), (2, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "available"
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 2)
+    assert set(episode_states(tmp_path, rid)) == {"S02E01", "S02E02"}
+
+
+def test_an_all_seasons_request_counts_every_season_sonarr_monitors(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB)
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={0: 1, 1: 1, 2: 1, 3: 1},
+                                  unmonitored_seasons=[3])
+    world.sonarr.import_download(world.sonarr.grab(sid, season=1))
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, (1, 1))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "partially_available"
+    assert set(episode_states(tmp_path, rid)) == {"S01E01", "S02E01"}
+
+    world.sonarr.import_download(world.sonarr.grab(sid, season=2))
+    list_in_jellyfin(world, jf_series, (2, 1))
+    assert once(tmp_path) == 0
+    assert request(tmp_path, rid)["state"] == "available"
+
+
+def test_status_shows_episode_progress_for_a_show(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 10})
+    world.sonarr.import_download(world.sonarr.grab(sid, season=1))
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, *[(1, n) for n in range(1, 8)])
+    assert once(tmp_path) == 0
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "status")
+    assert result.code == 0, result.stderr
+    line = next(line for line in result.stdout.splitlines() if line.startswith(str(rid)))
+    assert "partially_available" in line
+    assert "7/10 episodes" in line
+
+
+def test_show_lists_every_episode_with_its_state(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    e1, e2 = world.sonarr.episode_ids(sid, season=1)
+    world.sonarr.import_download(world.sonarr.grab(sid, [e1]))
+    world.sonarr.progress(world.sonarr.grab(sid, [e2]), 0.3)
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, (1, 1))
+    assert once(tmp_path) == 0
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(rid))
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    episodes = lines[lines.index("episodes:") + 1:]
+    assert episodes[0].split()[:2] == ["EP", "STATE"]
+    rows = {line.split()[0]: line.split()[1] for line in episodes[1:]}
+    assert rows == {"S01E01": "available", "S01E02": "downloading"}
+
+
+def test_a_second_cycle_with_no_change_writes_no_rows_for_an_airing_show(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 3})
+    world.sonarr.add_episode(sid, 1, 4, datetime.now(UTC) + timedelta(hours=1))
+    e1, e2, e3, _ = world.sonarr.episode_ids(sid, season=1)
+    world.sonarr.import_download(world.sonarr.grab(sid, [e1]))
+    world.sonarr.progress(world.sonarr.grab(sid, [e2, e3]), 0.3)
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(world, jf_series, (1, 1))
+    assert once(tmp_path) == 0
+    assert once(tmp_path) == 0
+    before = row_counts(tmp_path / "reconciler.db")
+    assert once(tmp_path) == 0
+    after = row_counts(tmp_path / "reconciler.db")
+    changed = {t: after[t] - before[t] for t in after if after[t] != before[t]}
+    assert changed == {"polls": 3}
+
+
+def test_a_series_is_read_again_every_poll_only_while_an_episode_airs_within_two_hours(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    world = tv_stack.world
+    world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    later = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    world.sonarr.add_episode(later, 1, 3, datetime.now(UTC) + timedelta(days=6))
+    world.jellyseerr.add_request(94997, "tv", "House of the Dragon", tvdb_id=371572, seasons=[1])
+    soon = world.sonarr.add_series(371572, "House of the Dragon", tmdb_id=94997, seasons={1: 2})
+    world.sonarr.add_episode(soon, 1, 3, datetime.now(UTC) + timedelta(hours=1))
+    assert once(tmp_path) == 0
+    assert once(tmp_path) == 0
+    tv_stack.reset_stats()
+    assert once(tmp_path) == 0
+    reads = [r.query.get("seriesId") for r in tv_stack.requests("sonarr", path="/api/v3/episode")]
+    assert reads == [str(soon)]
