@@ -66,8 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_demo(speed=args.speed, workdir=args.workdir, serve=args.serve)
 
     try:
-        config = load_config(find_config_path(args.config))
+        config = load_config(find_config_path(args.config),
+                             require_keys=args.command not in ("status", "show"))
     except ConfigError as exc:
+        if args.command == "doctor":
+            print(f"✗ config: {exc}")
         print(f"reconcile: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     logs.register_secrets(config.secrets())
@@ -96,13 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"reconcile: database error: {exc}", file=sys.stderr)
         return EXIT_LOCAL
-    except sqlite3.OperationalError as exc:
-        print(f"reconcile: database error: {exc} ({config.database}); nothing was saved from "
-              f"this cycle", file=sys.stderr)
+    except sqlite3.Error as exc:  # e.g. the disk is full: the cycle's transaction rolled back
+        lost = "; nothing was saved from this cycle" if args.command in (None, "run") else ""
+        print(f"reconcile: database error: {exc} ({config.database}){lost}", file=sys.stderr)
         return EXIT_LOCAL
     except OSError as exc:
-        print(f"reconcile: {exc.strerror or exc}: {exc.filename or config.state_dir}",
-              file=sys.stderr)
+        print(f"reconcile: {exc.filename or config.state_dir}: {exc.strerror or exc} (the "
+              f"database, its lock file and their directory {config.state_dir} must be "
+              f"writable)", file=sys.stderr)
         return EXIT_LOCAL
 
 

@@ -51,6 +51,10 @@ class ReconcilerSection(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     active_poll_interval: Duration = 10.0
     full_sync_interval: Duration = 6 * 3600.0
+    # How long one HTTP call may keep retrying (429/502/503/504, refused, timed out).
+    retry_budget: Duration = 20.0
+    # A larger response is refused (the service is then unknown for the cycle), never held.
+    max_response_mb: int = Field(default=256, ge=1, le=4096)
 
 
 class ServiceSection(_Section):
@@ -145,6 +149,8 @@ class ServiceConfig:
     poll_interval: float
     timeout: float
     verify_tls: bool
+    retry_budget: float = 20.0
+    max_body: int = 256 * 1024 * 1024
 
     def __repr__(self) -> str:
         return f"ServiceConfig(name={self.name!r}, url={self.url!r}, api_key=<hidden>)"
@@ -188,8 +194,12 @@ def find_config_path(explicit: str | None) -> Path:
     )
 
 
-def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
-    """Read, validate and resolve the configuration at `path`."""
+def load_config(path: Path, environ: dict[str, str] | None = None, *,
+                require_keys: bool = True) -> Config:
+    """Read, validate and resolve the configuration at `path`.
+
+    `require_keys=False` is for the commands that only read the database (`status`, `show`):
+    they must work for an operator outside the service, where systemd's credentials are not."""
     env = dict(os.environ if environ is None else environ)
     try:
         raw_bytes = path.read_bytes()
@@ -199,6 +209,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
         raise ConfigError(f"{path}: is a directory, not a configuration file") from None
     except PermissionError:
         raise ConfigError(f"{path}: cannot read the file (permission denied)") from None
+    except OSError as exc:  # e.g. a path through a regular file, an I/O error
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     try:
         raw = tomllib.loads(raw_bytes.decode("utf-8"))
     except UnicodeDecodeError:
@@ -226,7 +238,12 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
         section = getattr(model, name)
         if section is None:
             continue
-        key = _resolve_key(path, name, section)
+        try:
+            key = _resolve_key(path, name, section, env)
+        except ConfigError:
+            if require_keys:
+                raise
+            key = ""
         services[name] = ServiceConfig(
             name=name,
             url=section.url,
@@ -234,6 +251,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
             poll_interval=section.poll_interval,
             timeout=section.timeout,
             verify_tls=section.verify_tls,
+            retry_budget=model.reconciler.retry_budget,
+            max_body=model.reconciler.max_response_mb * 1024 * 1024,
         )
         if not section.verify_tls:
             warnings.append(f"[{name}] verify_tls = false: TLS certificates are not checked")
@@ -255,18 +274,25 @@ def load_config(path: Path, environ: dict[str, str] | None = None) -> Config:
     )
 
 
-def _resolve_key(path: Path, name: str, section: ServiceSection) -> str:
+def _resolve_key(path: Path, name: str, section: ServiceSection, env: dict[str, str]) -> str:
     if section.api_key:
         return section.api_key.strip()
     if section.api_key_file:
-        key_path = Path(section.api_key_file).expanduser()
+        raw = section.api_key_file
+        if raw.startswith("%d/"):  # systemd's credentials directory, named after the unit
+            creds = env.get("CREDENTIALS_DIRECTORY")
+            if not creds:
+                raise ConfigError(f"{path}: [{name}] api_key_file: {raw} needs "
+                                  "$CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)")
+            raw = creds.rstrip("/") + raw[2:]
+        key_path = Path(raw).expanduser()
         if not key_path.is_absolute():
             key_path = path.parent / key_path
         try:
             key = key_path.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             raise ConfigError(f"{path}: [{name}] api_key_file: {key_path} not found") from None
-        except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise ConfigError(
                 f"{path}: [{name}] api_key_file: cannot read {key_path} ({reason})"

@@ -1,0 +1,427 @@
+"""The daemon: one poll job per service on an APScheduler 3 asyncio scheduler, a reconcile after
+each poll, faster polling while something moves, signals, reload, and the optional HTTP server.
+
+Invariants:
+- One process owns the database: `run_daemon` holds the `DatabaseLock` for its whole life.
+- Cycles never overlap: the store has one connection and one transaction at a time, so every
+  cycle (and every notification bookkeeping write) runs under one `asyncio.Lock`. A job is
+  never queued behind itself (`max_instances=1`); late runs are coalesced into one.
+- Stopping abandons at most the cycle in flight: cancelling it rolls its transaction back, so
+  the database keeps the previous consistent state.
+- A bad configuration on SIGHUP is logged and the running one kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+# APScheduler 3 ships no type information (pyproject's mypy overrides list it).
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from reconciler import logs
+from reconciler.config import Config, ConfigError, load_config
+from reconciler.httpapi import HttpServer, Metrics, start_http_server
+from reconciler.lock import DatabaseLock
+from reconciler.notify import Notifier, notifier_for
+from reconciler.runner import ORDER, CycleResult, Reconciler, make_clients
+from reconciler.services.http import ServiceClient
+from reconciler.store import Store
+
+log = logs.get_logger("reconciler.daemon")
+
+# These follow a download; Jellyseerr keeps its own pace (each of its listings makes it query
+# every *arr, and requests do not move faster because a download does).
+FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
+STOP_GRACE = 3.0
+# Consecutive crashed cycles (the database unusable, say) after which the daemon exits 1 and
+# lets the service manager restart it, rather than logging the same error forever.
+MAX_CRASHES = 5
+
+ClientsFactory = Callable[[Config], dict[str, ServiceClient]]
+HttpFactory = Callable[[Callable[[], Config], Metrics, str], HttpServer]
+
+
+def _default_clients(config: Config) -> dict[str, ServiceClient]:
+    return make_clients(config)
+
+
+def _default_http(config: Callable[[], Config], metrics: Metrics, listen: str) -> HttpServer:
+    return start_http_server(config, metrics, listen)
+
+
+class Daemon:
+    """The scheduler around a `Reconciler`. `await run(stop)` until `stop` is set.
+
+    Everything with side effects is injectable, so tests can run it in-process for a bounded
+    time: the clients, the clock, the config loader, the notification sender and the HTTP
+    server (`http_factory`, or None to serve nothing)."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clients_factory: ClientsFactory = _default_clients,
+        clock: Callable[[], datetime] | None = None,
+        config_loader: Callable[[Path], Config] = load_config,
+        http_factory: HttpFactory | None = _default_http,
+        notifier_options: dict[str, Any] | None = None,
+        stop_grace: float = STOP_GRACE,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clients_factory = clients_factory
+        self.config_loader = config_loader
+        self.http_factory = http_factory
+        self.notifier_options = notifier_options or {}
+        self.stop_grace = stop_grace
+        self.reconciler = Reconciler(config, store, clients_factory(config), clock)
+        self.metrics = Metrics()
+        self.metrics.know_services(list(config.services))
+        # Called with every finished cycle's result (the metrics; tests add their own).
+        self.cycle_listeners: list[Callable[[CycleResult], None]] = [self.metrics.record_cycle]
+        self.notifier: Notifier | None = None
+        self.http: HttpServer | None = None
+        self.cycles = 0
+        self.exit_code = 0
+        self.active: bool | None = None
+        self._lock = asyncio.Lock()
+        self._scheduler: AsyncIOScheduler | None = None
+        self._intervals: dict[str, float] = {}
+        self._running: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._stop: asyncio.Event | None = None
+        self._crashes = 0
+        self._notify_wakeup = asyncio.Event()
+        self._reloads: set[asyncio.Task[Any]] = set()
+        _register_secrets(config)
+        self._set_notifier(config)
+
+    # ------------------------------------------------------------ life cycle
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll and reconcile until `stop` is set; then stop within a few seconds."""
+        self._stop = stop
+        # APScheduler logs skipped and late runs as warnings through stdlib logging; they are
+        # expected here (a job waits while another cycle runs), so they become debug events.
+        logging.getLogger("apscheduler").setLevel(logging.ERROR)
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_listener(self._on_scheduler_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self._scheduler = scheduler
+        log.info("daemon.started", pid=os.getpid(), database=str(self.config.database),
+                 services=list(self.config.services), config=str(self.config.path))
+        notify_task = asyncio.create_task(self._notify_loop(), name="notify")
+        try:
+            self._start_http(self.config)
+            # The first cycle polls every service at once, in dependency order; the per-service
+            # jobs then take over, each first due one interval later.
+            scheduler.add_job(self._job, trigger=None, args=[None], id="startup",
+                              next_run_time=datetime.now(UTC), misfire_grace_time=None)
+            self._sync_jobs(first=True)
+            scheduler.start()
+            await stop.wait()
+        finally:
+            await self._shutdown(notify_task)
+
+    def request_reload(self) -> None:
+        """Re-read the configuration file (SIGHUP) once no cycle is running."""
+        task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    def request_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def _shutdown(self, notify_task: asyncio.Task[None]) -> None:
+        self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.stop_grace
+        log.info("daemon.stopping", cycle_in_flight=any(not t.done() for t in self._running))
+        scheduler = self._scheduler
+        if scheduler is not None and scheduler.running:
+            scheduler.pause()
+        await self._finish(list(self._running) + list(self._reloads), deadline)
+        # A last chance to send what the last cycle queued, within the same grace period.
+        self._notify_wakeup.set()
+        await self._finish([notify_task], deadline)
+        if scheduler is not None and scheduler.running:
+            scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
+        if self.http is not None:
+            await asyncio.to_thread(self.http.stop)
+            self.http = None
+        await self.reconciler.aclose()
+        log.info("daemon.stopped", cycles=self.cycles, exit_code=self.exit_code)
+
+    async def _finish(self, tasks: list[asyncio.Task[Any]], deadline: float) -> None:
+        """Let `tasks` end by `deadline` (loop time), then cancel what is left."""
+        tasks = [t for t in tasks if not t.done()]
+        if not tasks:
+            return
+        remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+        pending: set[asyncio.Task[Any]] = set(tasks)
+        if remaining > 0:
+            _, pending = await asyncio.wait(tasks, timeout=remaining)
+        for task in pending:
+            task.cancel()
+        if pending:
+            # Cancellation takes effect at the task's next await; SQLite work between awaits
+            # is short. The bound only guards against a task that swallows cancellation.
+            await asyncio.wait(pending, timeout=1.0)
+
+    # ------------------------------------------------------------ jobs
+
+    async def _job(self, services: list[str] | None) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)
+        started = False
+        try:
+            async with self._lock:
+                if self._stopping:
+                    return
+                started = True
+                await self._cycle(services)
+            self._notify_wakeup.set()
+        except asyncio.CancelledError:
+            # Only shutdown cancels a job; a cycle's transaction has been rolled back.
+            if started:
+                log.warning("daemon.cycle_abandoned", services=services or "all")
+            else:
+                log.debug("daemon.poll_dropped", services=services or "all")
+        finally:
+            self._running.discard(task)
+
+    async def _cycle(self, services: list[str] | None) -> None:
+        t0 = time.monotonic()
+        try:
+            result = await self.reconciler.cycle(services=services)
+        except Exception as exc:  # a crashed cycle is logged; the next one retries
+            self._crashes += 1
+            log.exception("daemon.cycle_crashed", services=services or "all",
+                          error=f"{type(exc).__name__}: {exc}", consecutive=self._crashes)
+            if self._crashes >= MAX_CRASHES:
+                log.error("daemon.giving_up", consecutive=self._crashes)
+                self.exit_code = 1
+                self.request_stop()
+            return
+        self._crashes = 0
+        self.cycles += 1
+        for listener in self.cycle_listeners:
+            try:
+                listener(result)
+            except Exception:
+                log.exception("daemon.listener_failed")
+        log.debug("cycle.finished", services=services or "all", ok=result.ok,
+                  failed=result.failed, transitions=len(result.transitions),
+                  rows_written=result.rows_written, seconds=round(time.monotonic() - t0, 3))
+        self._pace()
+
+    def _on_scheduler_event(self, event: JobEvent) -> None:
+        kind = "skipped_busy" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
+        log.debug(f"daemon.poll_{kind}", service=event.job_id)
+
+    # ------------------------------------------------------------ pace
+
+    @property
+    def intervals(self) -> dict[str, float]:
+        """The poll interval each service's job runs at now."""
+        return dict(self._intervals)
+
+    def interval(self, service: str, active: bool) -> float:
+        """The poll interval of `service`: `active_poll_interval` while something moves."""
+        own = self.config.services[service].poll_interval
+        if active and service in FAST_SERVICES:
+            return min(own, self.config.model.reconciler.active_poll_interval)
+        return own
+
+    def _pace(self) -> None:
+        try:
+            active = self.reconciler.active()
+        except sqlite3.Error:
+            return
+        if active != self.active:
+            if self.active is not None:
+                log.info("daemon.pace_changed", active=active)
+            self.active = active
+        self._sync_jobs()
+
+    def _sync_jobs(self, *, first: bool = False) -> None:
+        """One job per configured service, at the interval the current pace wants."""
+        scheduler = self._scheduler
+        if scheduler is None:
+            return
+        active = bool(self.active)
+        wanted = [s for s in ORDER if s in self.config.services]
+        for name in list(self._intervals):
+            if name not in wanted:
+                scheduler.remove_job(name)
+                del self._intervals[name]
+        for name in wanted:
+            seconds = self.interval(name, active)
+            if self._intervals.get(name) == seconds:
+                continue
+            trigger = IntervalTrigger(seconds=seconds, timezone=UTC)
+            grace = max(1, int(seconds))
+            if name in self._intervals:
+                scheduler.modify_job(name, misfire_grace_time=grace)
+                scheduler.reschedule_job(name, trigger=trigger)
+            else:
+                start = datetime.now(UTC) + timedelta(seconds=seconds)
+                scheduler.add_job(self._job, trigger=trigger, args=[[name]], id=name,
+                                  max_instances=1, coalesce=True, misfire_grace_time=grace,
+                                  next_run_time=start)
+            if not first:
+                log.debug("daemon.interval_set", service=name, seconds=seconds)
+            self._intervals[name] = seconds
+
+    # ------------------------------------------------------------ notifications
+
+    def _set_notifier(self, config: Config) -> None:
+        if self.notifier is not None:
+            self.notifier.detach()
+        self.notifier = notifier_for(config.model.notify, self.store, **self.notifier_options)
+        if self.notifier is not None:
+            self.notifier.attach(self.reconciler)
+
+    async def _notify_loop(self) -> None:
+        while True:
+            await self._notify_wakeup.wait()
+            self._notify_wakeup.clear()
+            if self.notifier is not None:
+                await self.notifier.send_pending(self._lock)
+            if self._stopping:
+                return
+
+    # ------------------------------------------------------------ HTTP
+
+    def _start_http(self, config: Config) -> None:
+        if config.model.http is None or self.http_factory is None:
+            return
+        try:
+            self.http = self.http_factory(lambda: self.config, self.metrics,
+                                          config.model.http.listen)
+        except OSError as exc:
+            # Health and metrics are an extra: reconciling goes on without them.
+            log.error("http.bind_failed", listen=config.model.http.listen,
+                      error=exc.strerror or str(exc))
+
+    async def _restart_http(self, old: Config, new: Config) -> None:
+        if old.model.http == new.model.http:
+            return
+        if self.http is not None:
+            await asyncio.to_thread(self.http.stop)
+            self.http = None
+        self._start_http(new)
+
+    # ------------------------------------------------------------ reload
+
+    async def reload(self) -> bool:
+        """Load the configuration file again; on success swap config and clients."""
+        async with self._lock:
+            if self._stopping:
+                return False
+            old = self.config
+            try:
+                new = self.config_loader(old.path)
+            except ConfigError as exc:
+                log.error("daemon.reload_rejected", error=str(exc), kept=str(old.path))
+                return False
+            if new.database != old.database:
+                log.error("daemon.reload_rejected", kept=str(old.path),
+                          error=f"[reconciler] database cannot change while running "
+                                f"({old.database} -> {new.database}); restart instead")
+                return False
+            try:
+                clients = self.clients_factory(new)
+            except Exception as exc:
+                log.error("daemon.reload_rejected", error=f"{type(exc).__name__}: {exc}",
+                          kept=str(old.path))
+                return False
+            old_clients = self.reconciler.clients
+            self.config = new
+            self.reconciler.config = new
+            self.reconciler.clients = clients
+            self.reconciler.outages = {k: v for k, v in self.reconciler.outages.items()
+                                       if k in new.services}
+            _register_secrets(new)
+            settings, before = new.model.reconciler, old.model.reconciler
+            if (settings.log_format, settings.log_level) != (before.log_format,
+                                                             before.log_level):
+                logs.configure(settings.log_format, settings.log_level)
+            self._set_notifier(new)
+            self.metrics.know_services(list(new.services))
+            self._sync_jobs()
+            await _close_all(old_clients.values())
+            await self._restart_http(old, new)
+            log.info("daemon.reloaded", services=list(new.services),
+                     intervals={k: v for k, v in self._intervals.items()},
+                     notify=self.notifier is not None,
+                     http=new.model.http.listen if new.model.http else None)
+            for warning in new.warnings:
+                log.warning("config.warning", message=warning)
+            return True
+
+
+def _register_secrets(config: Config) -> None:
+    """API keys and Apprise URLs (which carry tokens) are scrubbed from every log line."""
+    urls = list(config.model.notify.urls) if config.model.notify else []
+    logs.register_secrets([*config.secrets(), *urls])
+
+
+async def _close_all(clients: Iterable[ServiceClient]) -> None:
+    await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+
+
+async def serve(config: Config, store: Store) -> int:
+    """Run a `Daemon` until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    daemon = Daemon(config, store)
+
+    def on_stop(signame: str) -> None:
+        if not stop.is_set():
+            log.info("daemon.signal", signal=signame)
+        stop.set()
+
+    def on_hup() -> None:
+        log.info("daemon.signal", signal="SIGHUP")
+        daemon.request_reload()
+
+    loop.add_signal_handler(signal.SIGTERM, on_stop, "SIGTERM")
+    loop.add_signal_handler(signal.SIGINT, on_stop, "SIGINT")
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        await daemon.run(stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    return daemon.exit_code
+
+
+def run_daemon(config: Config) -> int:
+    """`reconcile` / `reconcile run`: the daemon, holding the database for its whole life.
+
+    Raises `LockHeld` (exit 75) when another process owns the database."""
+    with DatabaseLock(config.database):
+        store = Store.open(config.database)
+        try:
+            return asyncio.run(serve(config, store))
+        finally:
+            store.close()

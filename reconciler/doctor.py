@@ -1,0 +1,292 @@
+"""`reconcile doctor`: check the configuration, the database and every service, and the facts
+the reconciler relies on; one line per check, ✓ or ✗ with the fix (⚠ for a doubt that does
+not stop anything). Read-only: it never writes the database or calls an upstream's actions."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sys
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+import httpx
+
+from reconciler.config import Config
+from reconciler.models import normalise_provider_key
+from reconciler.runner import CLIENT_TYPES
+from reconciler.services.http import (
+    AuthFailed,
+    BadResponse,
+    ServiceClient,
+    ServiceError,
+    ServiceUnavailable,
+)
+from reconciler.services.jellyfin import ItemPage, JellyfinClient
+from reconciler.services.jellyseerr import JellyseerrClient
+from reconciler.services.radarr import RadarrClient
+from reconciler.services.shoko import ShokoClient
+from reconciler.services.sonarr import SonarrClient
+from reconciler.store import SCHEMA_VERSION, Store, StoreError
+
+OK, FAIL, WARN = "✓", "✗", "⚠"
+ProbeFn = Callable[[ServiceClient, Config, "Report"], Awaitable[None]]
+SAMPLE_SIZE = 500
+SHOKO_KEYS = frozenset({"shoko series", "shoko file", "shoko episode"})
+
+# Where each service shows its API key, for the fix text.
+KEY_WHERE = {
+    "jellyseerr": "Settings > General > API Key in Jellyseerr",
+    "radarr": "Settings > General > Security > API Key in Radarr",
+    "sonarr": "Settings > General > Security > API Key in Sonarr",
+    "shoko": "POST /api/auth on Shoko Server (or Settings > API Keys)",
+    "jellyfin": "Dashboard > API Keys in Jellyfin",
+}
+PRODUCT = {"jellyseerr": "Jellyseerr", "radarr": "Radarr", "sonarr": "Sonarr",
+           "shoko": "Shoko Server", "jellyfin": "Jellyfin"}
+
+
+@dataclass(frozen=True)
+class Check:
+    mark: str
+    subject: str
+    text: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        tail = f" — fix: {self.fix}" if self.fix else ""
+        return f"{self.mark} {self.subject}: {self.text}{tail}"
+
+
+class Report:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.checks: list[Check] = []
+
+    def add(self, mark: str, subject: str, text: str, fix: str | None = None) -> None:
+        check = Check(mark, subject, text, fix)
+        self.checks.append(check)
+        print(check.line(), file=self.out, flush=True)
+
+    @property
+    def failed(self) -> bool:
+        return any(c.mark == FAIL for c in self.checks)
+
+
+def run_doctor(config: Config, *, transport: httpx.AsyncBaseTransport | None = None,
+               out: TextIO | None = None) -> int:
+    """Print one line per check; 0 when nothing failed, 1 otherwise."""
+    report = Report(out or sys.stdout)
+    asyncio.run(diagnose(config, report, transport=transport))
+    return 1 if report.failed else 0
+
+
+async def diagnose(config: Config, report: Report, *,
+                   transport: httpx.AsyncBaseTransport | None = None) -> None:
+    names = ", ".join(config.services)
+    report.add(OK, "config", f"{config.path} is valid ({names})")
+    for warning in config.warnings:
+        report.add(WARN, "config", warning)
+    check_database(config.database, report)
+    clients = {name: CLIENT_TYPES[name](svc, transport=transport, max_attempts=1,
+                                        retry_budget=min(svc.timeout, 10.0))
+               for name, svc in config.services.items()}
+    try:
+        for name, client in clients.items():
+            await check_service(name, client, config, report)
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
+
+
+# ---------------------------------------------------------------- database
+
+
+def check_database(path: Path, report: Report) -> None:
+    directory = path.parent
+    if not path.exists():
+        parent = directory
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if os.access(parent, os.W_OK | os.X_OK):
+            report.add(OK, "database", f"{path} will be created on the first run")
+        else:
+            report.add(FAIL, "database", f"cannot create {path} ({parent} is not writable)",
+                       f"create {directory} writable by the reconciler's user, or point "
+                       f"[reconciler] database elsewhere")
+        return
+    if not os.access(path, os.W_OK) or not os.access(directory, os.W_OK | os.X_OK):
+        what = path if not os.access(path, os.W_OK) else directory
+        report.add(FAIL, "database", f"{what} is not writable by this user",
+                   f"run doctor as the reconciler's user, or fix the ownership of {directory}")
+        return
+    try:
+        store = Store.open(path, readonly=True)
+    except StoreError as exc:
+        message = str(exc)
+        if "needs migrating" in message:
+            report.add(OK, "database", f"{path} is writable (an older schema; it is migrated "
+                                       f"on the next run)")
+        else:
+            report.add(FAIL, "database", message,
+                       "point [reconciler] database at another file, or move this one aside")
+        return
+    try:
+        counts = store.counts()
+    finally:
+        store.close()
+    report.add(OK, "database", f"{path} is writable (schema {SCHEMA_VERSION}, "
+                               f"{counts['requests']} requests tracked)")
+
+
+# ---------------------------------------------------------------- services
+
+
+async def check_service(name: str, client: ServiceClient, config: Config,
+                        report: Report) -> None:
+    probe: ProbeFn = {
+        "jellyseerr": _jellyseerr, "radarr": _arr, "sonarr": _arr, "shoko": _shoko,
+        "jellyfin": _jellyfin,
+    }[name]
+    try:
+        await probe(client, config, report)
+    except ServiceError as exc:
+        report.add(FAIL, name, *_explain(name, client, exc))
+    except Exception as exc:  # a doctor that crashes helps nobody: report and go on
+        report.add(FAIL, name, f"unexpected error: {type(exc).__name__}: {exc}",
+                   "please report this with the line above")
+
+
+def _explain(name: str, client: ServiceClient, exc: ServiceError) -> tuple[str, str]:
+    url = client.config.url
+    product = PRODUCT[name]
+    if isinstance(exc, AuthFailed):
+        status = re.search(r"HTTP (\d{3})", exc.message)
+        code = f" (HTTP {status.group(1)})" if status else ""
+        return (f"API key refused{code}",
+                f"set [{name}] api_key (or api_key_file) to a key from {KEY_WHERE[name]}")
+    if isinstance(exc, ServiceUnavailable):
+        text = exc.message if exc.message.startswith("cannot reach") else \
+            f"not answering properly at {url}: {exc.message}"
+        return (text,
+                f"check [{name}] url and that {product} is running and reachable from here")
+    if isinstance(exc, BadResponse):
+        return (f"{url} did not answer like {product}: {exc.message}",
+                f"check that [{name}] url points at {product} itself (with its base URL, "
+                f"if any), not at a proxy's login page")
+    return (exc.message, f"check [{name}] url")
+
+
+def _version(data: dict[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return "unknown"
+
+
+async def _jellyseerr(client: ServiceClient, config: Config, report: Report) -> None:
+    assert isinstance(client, JellyseerrClient)
+    status = await client.status()  # needs no key: tells "unreachable" from "key refused"
+    version = _version(status, "version")
+    await client.get("/api/v1/request", {"take": 1, "skip": 0, "filter": "all"})
+    report.add(OK, "jellyseerr", f"reachable, API key accepted, version {version}")
+
+
+async def _arr(client: ServiceClient, config: Config, report: Report) -> None:
+    assert isinstance(client, RadarrClient | SonarrClient)
+    name = client.name
+    status = await client.system_status()
+    version = _version(status, "version")
+    report.add(OK, name, f"reachable, API key accepted, version {version}")
+    anime = config.model.anime
+    if isinstance(client, SonarrClient):
+        series = await client.all_series()
+        count = sum(1 for s in series if s.series_type == "anime")
+        if count or not series:
+            report.add(OK, name, f"series of type anime: {count} of {len(series)} "
+                                 f"(anime series are recognised by it)")
+        else:
+            report.add(WARN, name, f"none of {len(series)} series has the type anime",
+                       "set Series Type to Anime in Sonarr for anime series, or list their "
+                       "root folders in [anime] root_folders" if not anime.root_folders
+                       else None)
+        return
+    tags = await client.tags()
+    wanted = {t.lower() for t in anime.radarr_tags}
+    found = sorted(label for label in tags.values() if label.lower() in wanted)
+    if found:
+        report.add(OK, name, f"anime tag{'s' if len(found) > 1 else ''} "
+                             f"{', '.join(found)} exist{'s' if len(found) == 1 else ''}")
+    elif anime.radarr_tags:
+        report.add(WARN, name, f"no tag named {', '.join(anime.radarr_tags)} in Radarr",
+                   "tag anime films in Radarr, or set [anime] radarr_tags / root_folders"
+                   if not anime.root_folders else None)
+
+
+async def _shoko(client: ServiceClient, config: Config, report: Report) -> None:
+    assert isinstance(client, ShokoClient)
+    status = await client.init_status()  # needs no key
+    state = _version(status, "State")
+    if state not in ("Started", "unknown"):
+        report.add(WARN, "shoko", f"server state is {state!r}, not Started",
+                   "wait for Shoko Server to finish starting (see its web UI)")
+    version = "unknown"
+    try:
+        about = await client.get("/api/v3/Init/Version")  # needs no key
+        server = about.get("Server") if isinstance(about, dict) else None
+        if isinstance(server, dict):
+            version = _version(server, "Version")
+    except ServiceError:
+        pass  # older servers: the version is only a nicety
+    # The call the reconciler makes, with the key: a refused key shows here.
+    await client.files_by_path("reconciler-doctor-check.mkv")
+    report.add(OK, "shoko", f"reachable, API key accepted, version {version}")
+
+
+async def _jellyfin(client: ServiceClient, config: Config, report: Report) -> None:
+    assert isinstance(client, JellyfinClient)
+    info = await client.system_info()
+    version = _version(info, "Version")
+    server = _version(info, "ServerName")
+    report.add(OK, "jellyfin", f"reachable, API key accepted, version {version}"
+                               + (f" ({server})" if server != "unknown" else ""))
+    # An async generator (typed as an iterator): close it after the first page.
+    pages = cast(AsyncGenerator[ItemPage, None], client.item_pages(page_size=SAMPLE_SIZE))
+    try:
+        page = await anext(pages, None)
+    finally:
+        await pages.aclose()
+    items = page.items if page else []
+    movies = [i for i in items if i.type == "Movie"]
+    shokofin = [i for i in items if SHOKO_KEYS & _keys(i.provider_ids)]
+    plain = [i for i in movies if not (SHOKO_KEYS & _keys(i.provider_ids))]
+    with_tmdb = [i for i in plain if "tmdb" in _keys(i.provider_ids)]
+    if not plain:
+        report.add(OK, "jellyfin", f"no films outside Shokofin in a sample of {len(items)} "
+                                   f"items (nothing to check yet)")
+    elif len(with_tmdb) * 2 >= len(plain):
+        report.add(OK, "jellyfin", f"{len(with_tmdb)} of {len(plain)} films in a sample carry "
+                                   f"a TMDB ProviderId (films are matched by it)")
+    else:
+        report.add(FAIL, "jellyfin", f"only {len(with_tmdb)} of {len(plain)} films in a "
+                                     f"sample carry a TMDB ProviderId; films are matched by it",
+                   "enable the TheMovieDb metadata provider for the film libraries and "
+                   "refresh their metadata")
+    if shokofin:
+        tmdb = sum(1 for i in shokofin if "tmdb" in _keys(i.provider_ids))
+        note = ("they also carry TMDB ids" if tmdb == len(shokofin) else
+                f"{tmdb} of them carry TMDB ids; the others are matched by Shoko ids")
+        report.add(OK, "jellyfin", f"Shokofin items found ({len(shokofin)} in the sample); "
+                                   f"{note}")
+    elif "shoko" in config.services:
+        report.add(WARN, "jellyfin", f"no Shokofin items (Shoko Series/File ids) in a sample "
+                                     f"of {len(items)} items",
+                   "fine if Shokofin manages no library yet; otherwise check that the "
+                   "Shokofin plugin is installed and its libraries scanned")
+
+
+def _keys(provider_ids: dict[str, str]) -> set[str]:
+    return {normalise_provider_key(k) for k, v in provider_ids.items() if v}

@@ -1,0 +1,298 @@
+"""Notifications through Apprise: queued inside the cycle, sent after it, never repeated.
+
+Invariants:
+- Queuing happens in the cycle's transaction (the runner's `on_transition` and
+  `after_reconcile` hooks), so a notification exists exactly when the change that caused it was
+  committed. Sending happens after the cycle, outside it: a slow or broken target never delays
+  or stops reconciliation.
+- One row per (request, event, key) in the `notifications` table; the key names the occurrence
+  and the target, so a message is sent at most once per target, across restarts:
+  `once` for a film's event, `episodes:N` for a series' (un)availability with N episodes,
+  `since:TIME` for a stuck stretch that started at TIME; each followed by `@TARGET` (a hash of
+  the Apprise URL, never the URL: it holds tokens).
+- A request seen for the first time (no previous state) notifies nothing: starting on a
+  filled Jellyseerr must not announce every film already on the shelf.
+- A failed send is logged (`notify.failed`) and retried on a later cycle, with a growing pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from reconciler.config import NotifySection
+from reconciler.logs import get_logger, scrub
+from reconciler.store import RequestRow, Store, iso, utcnow
+
+if TYPE_CHECKING:
+    from reconciler.runner import Reconciler
+
+log = get_logger("reconciler.notify")
+
+# States whose arrival is an event worth a message (stuck is a flag, handled apart).
+TRANSITION_EVENTS = frozenset({"available", "failed", "declined", "deleted",
+                               "partially_available"})
+SEND_TIMEOUT = 30.0
+RETRY_BASE = 10.0
+RETRY_CAP = 900.0
+_URLISH = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+T = TypeVar("T")
+Sender = Callable[[str, str, str], str | None]
+
+
+def target_id(url: str) -> str:
+    """A stable, short name for an Apprise URL that does not reveal it."""
+    return hashlib.sha256(url.encode()).hexdigest()[:10]
+
+
+def event_key(row: RequestRow, event: str) -> str:
+    """The occurrence an event stands for: the key that keeps it from being sent twice."""
+    if event == "stuck":
+        return f"since:{iso(row.stuck_since)}"
+    if row.media_type == "tv" and event in ("available", "partially_available"):
+        return f"episodes:{row.episodes_available or 0}"
+    return "once"
+
+
+def compose(row: RequestRow, event: str) -> tuple[str, str]:
+    """(title, body) of the message: the title, the new state and its detail."""
+    name = row.title or f"request #{row.id}"
+    kind = "film" if row.media_type == "movie" else "series"
+    headline = {
+        "available": "is available",
+        "partially_available": "is partly available",
+        "failed": "failed",
+        "declined": "was declined",
+        "deleted": "was deleted",
+        "stuck": "is stuck",
+    }[event]
+    title = f"{name} {headline}"
+    parts = [f"{name} ({kind}, request #{row.id})"]
+    if event == "stuck":
+        parts.append(f"is stuck in {row.state.value}: {row.stuck_reason or 'no progress'}")
+    else:
+        parts.append(f"is now {row.state.value}")
+    if row.media_type == "tv" and row.episodes_aired:
+        parts.append(f"({row.episodes_available or 0}/{row.episodes_aired} episodes)")
+    body = " ".join(parts)
+    if row.detail:
+        body += f" — {row.detail}"
+    return title, body
+
+
+def apprise_send(url: str, title: str, body: str) -> str | None:
+    """Send one message to one Apprise URL (blocking); None on success, else why not."""
+    import apprise  # imported late: it loads every plugin, which the CLI's other paths skip
+
+    # apprise is untyped; its LogCapture also keeps its log lines off our stderr
+    capture = apprise.LogCapture(level=logging.WARNING, fmt="%(message)s")  # type: ignore[no-untyped-call]
+    with capture as captured:
+        target = apprise.Apprise()
+        if not target.add(url):
+            return "not a valid Apprise URL"
+        ok = target.notify(title=title, body=body)
+        text = captured.getvalue()
+    if ok:
+        return None
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = lines[-1] if lines else "the target refused the message"
+    return _URLISH.sub("<url>", reason)[:300]
+
+
+async def in_daemon_thread(fn: Callable[[], T], timeout: float) -> T:
+    """Run blocking `fn` in a daemon thread: a hung call can neither block the event loop nor
+    keep the process from exiting (unlike the default executor, which is joined at exit)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: Any, failed: bool) -> None:
+        if future.done():
+            return
+        if failed:
+            future.set_exception(value)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            result: Any = fn()
+            failed = False
+        except BaseException as exc:  # handed to the awaiting coroutine
+            result, failed = exc, True
+        try:
+            loop.call_soon_threadsafe(settle, result, failed)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=target, name="notify-send", daemon=True).start()
+    return await asyncio.wait_for(future, timeout)
+
+
+@dataclass(frozen=True)
+class Pending:
+    request_id: int
+    event: str
+    key: str
+    title: str
+    body: str
+    attempts: int
+    url: str
+
+
+@asynccontextmanager
+async def _held(lock: asyncio.Lock | None) -> AsyncIterator[None]:
+    if lock is None:
+        yield
+        return
+    async with lock:
+        yield
+
+
+class Notifier:
+    """Queues and sends the `[notify]` messages. Attach it to a `Reconciler` with `attach()`."""
+
+    def __init__(
+        self,
+        section: NotifySection,
+        store: Store,
+        *,
+        sender: Sender = apprise_send,
+        timeout: float = SEND_TIMEOUT,
+        monotonic: Callable[[], float] = time.monotonic,
+        retry_base: float = RETRY_BASE,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.urls = list(dict.fromkeys(section.urls))
+        self.events = frozenset(section.on)
+        self.store = store
+        self.sender = sender
+        self.timeout = timeout
+        self.monotonic = monotonic
+        self.retry_base = retry_base
+        self.clock = clock
+        self._targets = {target_id(u): u for u in self.urls}
+        self._not_before: dict[tuple[int, str, str], float] = {}
+        self._attached: Reconciler | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.urls and self.events)
+
+    def attach(self, reconciler: Reconciler) -> None:
+        reconciler.on_transition.append(self.on_transition)
+        reconciler.after_reconcile.append(self.after_reconcile)
+        self._attached = reconciler
+
+    def detach(self) -> None:
+        reconciler, self._attached = self._attached, None
+        if reconciler is None:
+            return
+        # Bound methods compare equal when they are bound to the same object.
+        if self.on_transition in reconciler.on_transition:
+            reconciler.on_transition.remove(self.on_transition)
+        if self.after_reconcile in reconciler.after_reconcile:
+            reconciler.after_reconcile.remove(self.after_reconcile)
+
+    # ------------------------------------------------------------ queuing (inside the cycle)
+
+    def on_transition(self, row: RequestRow, from_state: str | None) -> None:
+        event = row.state.value
+        if from_state is None or event not in TRANSITION_EVENTS or event not in self.events:
+            return
+        self._queue(row, event)
+
+    def after_reconcile(self, now: datetime) -> None:
+        del now  # the stuck stretch's own start names it, not the cycle's time
+        if "stuck" not in self.events or not self.urls:
+            return
+        for row in self.store.requests():
+            if row.stuck_reason and row.stuck_since is not None:
+                self._queue(row, "stuck")
+
+    def _queue(self, row: RequestRow, event: str) -> None:
+        title, body = compose(row, event)
+        base = event_key(row, event)
+        at = row.stuck_since if event == "stuck" and row.stuck_since else row.state_since
+        for tid in self._targets:
+            self.store.notification_pending(row.id, event, f"{base}@{tid}", f"{title}\n{body}",
+                                            at)
+
+    # ------------------------------------------------------------ sending (after the cycle)
+
+    def due(self) -> list[Pending]:
+        """Unsent messages for the configured targets whose retry pause is over."""
+        now = self.monotonic()
+        out = []
+        for n in self.store.unsent_notifications():
+            _, _, tid = str(n["key"]).rpartition("@")
+            url = self._targets.get(tid)
+            if url is None:  # queued for a target no longer configured
+                continue
+            ident = (int(n["request_id"]), str(n["event"]), str(n["key"]))
+            if self._not_before.get(ident, 0.0) > now:
+                continue
+            title, _, body = str(n["message"] or "").partition("\n")
+            out.append(Pending(ident[0], ident[1], ident[2], title, body,
+                               int(n["attempts"] or 0), url))
+        return out
+
+    async def send_pending(self, lock: asyncio.Lock | None = None) -> int:
+        """Send what is due; returns how many were sent. Never raises (but can be cancelled).
+
+        `lock` guards the store (the daemon's cycle lock): held to read and record, never while
+        waiting for a target."""
+        sent = 0
+        try:
+            async with _held(lock):
+                pending = self.due()
+            for p in pending:
+                error = await self._deliver(p)
+                async with _held(lock):
+                    with self.store.transaction():
+                        self.store.notification_result(p.request_id, p.event, p.key,
+                                                       self.clock(), error)
+                ident = (p.request_id, p.event, p.key)
+                if error is None:
+                    sent += 1
+                    self._not_before.pop(ident, None)
+                    log.info("notify.sent", request_id=p.request_id, notify_event=p.event,
+                             target=p.key.rpartition("@")[2])
+                else:
+                    pause = min(self.retry_base * 2 ** p.attempts, RETRY_CAP)
+                    self._not_before[ident] = self.monotonic() + pause
+                    log.warning("notify.failed", request_id=p.request_id, notify_event=p.event,
+                                target=p.key.rpartition("@")[2], attempts=p.attempts + 1,
+                                error=error, retry_in=round(pause))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a notification problem must never stop reconciliation
+            log.exception("notify.crashed")
+        return sent
+
+    async def _deliver(self, p: Pending) -> str | None:
+        url, title, body = p.url, p.title, p.body
+        try:
+            return await in_daemon_thread(lambda: self.sender(url, title, body), self.timeout)
+        except TimeoutError:
+            return f"no answer within {self.timeout:g} s"
+        except Exception as exc:
+            return scrub(_URLISH.sub("<url>", f"{type(exc).__name__}: {exc}"))[:300]
+
+
+def notifier_for(section: NotifySection | None, store: Store,
+                 **kwargs: Any) -> Notifier | None:
+    """A notifier when `[notify]` names at least one URL and one event, else None."""
+    if section is None:
+        return None
+    notifier = Notifier(section, store, **kwargs)
+    return notifier if notifier.enabled else None

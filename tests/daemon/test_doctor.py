@@ -1,0 +1,171 @@
+"""`reconcile doctor`: one line per check, ✓ or ✗ with the fix; exit 1 when anything failed."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.config import Config, load_config
+from reconciler.doctor import run_doctor
+from reconciler.simulator import SimulatedStack, World
+
+PORTS = {"jellyseerr": 5055, "radarr": 7878, "sonarr": 8989, "shoko": 8111, "jellyfin": 8096}
+KEYS = {name: f"{name}-key-0123456789" for name in PORTS}
+
+
+def make_config(tmp_path: Path, keys: dict[str, str] | None = None) -> Config:
+    keys = {**KEYS, **(keys or {})}
+    text = f'[reconciler]\ndatabase = "{tmp_path / "state" / "reconciler.db"}"\n'
+    for name, port in PORTS.items():
+        text += f'\n[{name}]\nurl = "http://127.0.0.1:{port}"\napi_key = "{keys[name]}"\n'
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    return load_config(path)
+
+
+def jellyfin_items() -> list[dict[str, Any]]:
+    items = [{"Id": f"m{i}", "Type": "Movie", "Name": f"Film {i}", "LocationType": "FileSystem",
+              "ProviderIds": {"Tmdb": str(100 + i)}} for i in range(8)]
+    items.append({"Id": "m9", "Type": "Movie", "Name": "No ids", "ProviderIds": {}})
+    items.append({"Id": "a1", "Type": "Movie", "Name": "Anime film",
+                  "ProviderIds": {"Shoko Series": "12", "Shoko File": "40", "AniDB": "9"}})
+    return items
+
+
+class FakeStack:
+    """A MockTransport handler answering as the five services do (by port)."""
+
+    def __init__(self, items: list[dict[str, Any]] | None = None) -> None:
+        self.items = jellyfin_items() if items is None else items
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        service = next(n for n, p in PORTS.items() if p == request.url.port)
+        path = request.url.path
+        open_paths = {"/api/v1/status", "/api/v3/Init/Status", "/api/v3/Init/Version"}
+        if service == "jellyfin":
+            key = request.headers.get("Authorization", "").partition('Token="')[2].rstrip('"')
+        elif service == "shoko":
+            key = request.headers.get("apikey", "")
+        else:
+            key = request.headers.get("X-Api-Key", "")
+        if path not in open_paths and key != KEYS[service]:
+            return httpx.Response(403 if service == "jellyseerr" else 401)
+        body: Any = {
+            "/api/v1/status": {"version": "2.7.3"},
+            "/api/v1/request": {"pageInfo": {"pages": 0, "pageSize": 1, "results": 0,
+                                             "page": 1}, "results": []},
+            "/api/v3/system/status": {"version": "5.14.0" if service == "radarr" else "4.0.15"},
+            "/api/v3/tag": [{"id": 1, "label": "anime"}],
+            "/api/v3/series": [
+                {"id": 1, "title": "Frieren", "tvdbId": 424536, "seriesType": "anime",
+                 "seasons": []},
+                {"id": 2, "title": "Severance", "tvdbId": 371980, "seriesType": "standard",
+                 "seasons": []},
+            ],
+            "/api/v3/Init/Status": {"State": "Started"},
+            "/api/v3/Init/Version": {"Server": {"Version": "5.1.0.0"}},
+            "/api/v3/File/PathEndsWith": [],
+            "/System/Info": {"Version": "10.11.2", "ServerName": "media"},
+            "/Items": {"Items": self.items, "TotalRecordCount": len(self.items),
+                       "StartIndex": 0},
+        }.get(path)
+        if body is None:
+            return httpx.Response(404)
+        return httpx.Response(200, content=json.dumps(body),
+                              headers={"Content-Type": "application/json"})
+
+
+def doctor(config: Config, handler: FakeStack) -> tuple[int, list[str]]:
+    out = io.StringIO()
+    code = run_doctor(config, transport=httpx.MockTransport(handler), out=out)
+    return code, out.getvalue().splitlines()
+
+
+def test_all_good_is_all_ticks(tmp_path: Path) -> None:
+    code, lines = doctor(make_config(tmp_path), FakeStack())
+    assert code == 0, lines
+    assert all(line[0] in "✓⚠" for line in lines), lines
+    assert "✓ radarr: reachable, API key accepted, version 5.14.0" in lines
+    assert "✓ jellyseerr: reachable, API key accepted, version 2.7.3" in lines
+    assert "✓ shoko: reachable, API key accepted, version 5.1.0.0" in lines
+    assert "✓ sonarr: series of type anime: 1 of 2 (anime series are recognised by it)" in lines
+    assert any(line.startswith("✓ jellyfin: 8 of 9 films in a sample carry a TMDB ProviderId")
+               for line in lines)
+    assert any(line.startswith("✓ jellyfin: Shokofin items found (1 in the sample); 0 of them "
+                               "carry TMDB ids") for line in lines)
+    assert any(line.startswith("✓ database:") for line in lines)
+
+
+def test_a_wrong_key_is_a_cross_with_the_fix(tmp_path: Path) -> None:
+    code, lines = doctor(make_config(tmp_path, {"jellyfin": "not-the-key-at-all"}), FakeStack())
+    assert code == 1
+    assert ("✗ jellyfin: API key refused (HTTP 401) — fix: set [jellyfin] api_key (or "
+            "api_key_file) to a key from Dashboard > API Keys in Jellyfin") in lines
+    assert not any("not-the-key-at-all" in line for line in lines)
+    code, lines = doctor(make_config(tmp_path, {"jellyseerr": "nope-nope"}), FakeStack())
+    assert code == 1
+    assert any(line.startswith("✗ jellyseerr: API key refused (HTTP 403)") for line in lines)
+
+
+def test_films_without_tmdb_ids_fail_the_check(tmp_path: Path) -> None:
+    items = [{"Id": f"m{i}", "Type": "Movie", "Name": f"Film {i}", "ProviderIds": {}}
+             for i in range(4)]
+    code, lines = doctor(make_config(tmp_path), FakeStack(items))
+    assert code == 1
+    assert any(line.startswith("✗ jellyfin: only 0 of 4 films") and "TheMovieDb" in line
+               for line in lines)
+
+
+def test_unreachable_service(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.port == PORTS["radarr"]:
+            raise httpx.ConnectError("connection refused", request=request)
+        return FakeStack()(request)
+
+    out = io.StringIO()
+    code = run_doctor(make_config(tmp_path), transport=httpx.MockTransport(handler), out=out)
+    assert code == 1
+    assert ("✗ radarr: cannot reach http://127.0.0.1:7878 (ConnectError) — fix: check [radarr] "
+            "url and that Radarr is running and reachable from here") in out.getvalue()
+
+
+def test_unwritable_database_directory(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    locked = tmp_path / "state"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.geteuid() == 0:
+            pytest.skip("root can write anywhere")
+        code, lines = doctor(config, FakeStack())
+    finally:
+        locked.chmod(0o700)
+    assert code == 1
+    assert any(line.startswith("✗ database: cannot create") for line in lines)
+
+
+def test_doctor_over_real_http_reports_a_wrong_key(tmp_path: Path) -> None:
+    """`reconcile doctor` against the simulated stack, as an operator runs it."""
+    world = World()
+    with SimulatedStack(world, api_keys={"radarr": "the-right-radarr-key"}) as stack:
+        config_path = stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+        good = subprocess.run([sys.executable, "-m", "reconciler", "--config", str(config_path),
+                               "doctor"], capture_output=True, text=True, timeout=60)
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert "✓ radarr: reachable, API key accepted" in good.stdout
+        config_path.write_text(config_path.read_text().replace("the-right-radarr-key",
+                                                               "a-wrong-radarr-key"))
+        bad = subprocess.run([sys.executable, "-m", "reconciler", "--config", str(config_path),
+                              "doctor"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert "✗ radarr: API key refused (HTTP 401) — fix: set [radarr] api_key" in bad.stdout
+    assert "a-wrong-radarr-key" not in bad.stdout + bad.stderr
