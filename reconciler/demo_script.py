@@ -1,0 +1,530 @@
+"""The demo's scripted world: five requests played out on the simulated stack, on a timeline.
+
+`DemoScript(world, speed)` builds the initial state (`setup()`), then `play()` (a thread target)
+performs each step when its time comes. Times are written for `speed` 1 (seconds since the start)
+and divided by `speed`. What each request is expected to end as, and the anime film's invariant
+(never `available` before the simulated Jellyfin listed it), are checked by `check(store)`
+against the timeline the real reconciler wrote.
+
+The simulated Jellyfin does not scan on its own here: items the script "drops on disk" appear at
+fixed times, except the anime film, which Jellyfin lists only after the reconciler asked it to
+scan (a refresh call), `SCAN_DELAY` later. So the film can only become available through the
+reconciler's own nudge.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from reconciler.models import RequestState
+from reconciler.simulator import World
+from reconciler.simulator._arr import ArrWorld
+from reconciler.simulator.jellyfin import RefreshCall
+from reconciler.simulator.jellyseerr import APPROVED, DECLINED, MEDIA_AVAILABLE, PENDING
+from reconciler.store import Store, from_iso
+
+S = RequestState
+
+# Timings at speed 1, in seconds of the demo.
+POLL_INTERVAL = 1.0  # Radarr, Sonarr, Shoko, Jellyfin
+SEERR_POLL_INTERVAL = 2.0  # Jellyseerr (each of its listings costs it *arr calls)
+REFRESH_GRACE = 5.0  # how long the reconciler lets Jellyfin find a file by itself
+REFRESH_MIN_INTERVAL = 10.0
+# The database keeps times to the second (a phase may look up to 1 s older than it is), so a
+# shorter grace would nudge Jellyfin about films it lists a moment after their import anyway.
+MIN_REFRESH_GRACE = 2.0
+SCAN_DELAY = 2.0  # a refresh call's scan takes this long to list new items
+SLACK = 30.0  # after the last step, how long the requests may take to settle
+MIN_INTERVAL = 0.05  # no poll interval below this, whatever the speed
+E04_AIRS = 30.0  # when the airing show's fourth episode of season 2 airs
+
+MOVIES, SHOWS, ANIME = "/data/movies", "/data/tv", "/data/anime"
+
+# Request ids, in the order the script creates them in Jellyseerr.
+MATRIX, HARBOR, SPIRITED, BLADE, CATS = 1, 2, 3, 4, 5
+
+EmitFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """How one scripted request must end, and which states it must have passed through."""
+
+    request_id: int
+    title: str
+    kind: str
+    end_state: RequestState
+    passes_through: tuple[RequestState, ...]
+    story: str
+
+
+EXPECTATIONS = (
+    Expectation(MATRIX, "The Matrix", "film", S.AVAILABLE, (S.REQUESTED, S.DOWNLOADING),
+                "approved after a wait, downloaded, imported, listed by Jellyfin"),
+    Expectation(HARBOR, "Harbor Lights", "show", S.AVAILABLE, (S.PARTIALLY_AVAILABLE,),
+                "season 1 as a season pack, season 2 airing: one episode airs during the demo; "
+                "Jellyfin's placeholder episodes do not count"),
+    Expectation(SPIRITED, "Spirited Away", "anime film", S.AVAILABLE, (S.ANIME_MATCHING,),
+                "Shoko matches the file long before Jellyfin lists it; Jellyfin lists it only "
+                "once the reconciler asks it to scan"),
+    Expectation(BLADE, "Blade Runner 2049", "film", S.AVAILABLE, (S.FAILED,),
+                "the first download stalls and fails; Radarr grabs another release"),
+    Expectation(CATS, "Cats", "film", S.DECLINED, (),
+                "declined in Jellyseerr"),
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float  # seconds at speed 1
+    note: str | None  # what the world does, for the log; None for routine progress
+    action: Callable[[], None]
+
+
+@dataclass
+class AnimeWatch:
+    """What happened to the anime film's Jellyfin item, in world time."""
+
+    item_id: str | None = None
+    pending_since: datetime | None = None
+    refreshes: list[datetime] = field(default_factory=list)
+    listed_at: datetime | None = None
+    # When the reconciler decided `available` (its clock, to the microsecond; the database's
+    # timeline keeps whole seconds). Filled by whoever runs the reconciler in-process.
+    available_at: list[datetime] = field(default_factory=list)
+
+
+class DemoScript:
+    """The scripted world of `reconcile demo`. See the module docstring."""
+
+    def __init__(self, world: World, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be greater than zero")
+        self.world = world
+        self.speed = speed
+        self.anime = AnimeWatch()
+        self.started: datetime | None = None
+        self.done = threading.Event()
+        self.expectations = EXPECTATIONS
+        self._ids: dict[str, int] = {}
+        self._downloads: dict[str, str] = {}
+        self._libraries: dict[str, str] = {}
+        self._jf_placeholders: dict[int, str] = {}
+        self._emit: EmitFn = lambda text: None
+        self.announce_refreshes = False  # also note refresh calls (nobody else reports them)
+        self._steps = self._build()
+
+    # -- timing ------------------------------------------------------------------------------
+
+    def scaled(self, seconds: float) -> float:
+        """`seconds` of the demo at speed 1, in real seconds at this speed."""
+        return seconds / self.speed
+
+    def interval(self, seconds: float, floor: float = MIN_INTERVAL) -> float:
+        """A configured interval: `seconds` at speed 1, scaled, at least `floor`."""
+        return max(floor, round(seconds / self.speed, 3))
+
+    @property
+    def length(self) -> float:
+        """The time of the last step, at speed 1."""
+        return max(step.at for step in self._steps)
+
+    @property
+    def deadline(self) -> float:
+        """Real seconds after the start by which every request should have settled."""
+        return self.scaled(self.length + SLACK) + 5.0
+
+    def elapsed(self, when: datetime | None = None) -> float:
+        """Seconds since the start of the script (world time)."""
+        if self.started is None:
+            return 0.0
+        return ((when or self.world.now) - self.started).total_seconds()
+
+    # -- the initial world -------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Everything that exists before the demo starts (call before the stack serves)."""
+        world = self.world
+        with world.lock:
+            self.started = world.now
+            jf = world.jellyfin
+            self._libraries = {
+                "movies": jf.add_library("Movies", [MOVIES], "movies"),
+                "tv": jf.add_library("Shows", [SHOWS], "tvshows"),
+                "anime": jf.add_library("Anime", [ANIME], "movies"),
+            }
+            jf.scan_on_refresh = False  # this script decides what a refresh lists
+            jf.refresh_hook = self._on_refresh
+
+            seerr = world.jellyseerr
+            seerr.add_title(603, "movie", "The Matrix", date="1999-03-31", imdb_id="tt0133093")
+            seerr.add_title(900002, "tv", "Harbor Lights", date="2024-03-04", tvdb_id=900001,
+                            seasons={1: 6, 2: 6})
+            seerr.add_title(129, "movie", "Spirited Away", date="2001-07-20",
+                            original_title="千と千尋の神隠し", original_language="ja")
+            seerr.add_title(335984, "movie", "Blade Runner 2049", date="2017-10-04")
+            seerr.add_title(536869, "movie", "Cats", date="2019-12-19")
+            ids = [
+                seerr.add_request(603, "movie", "The Matrix", status=PENDING),
+                seerr.add_request(900002, "tv", "Harbor Lights", tvdb_id=900001, seasons=[1, 2]),
+                seerr.add_request(129, "movie", "Spirited Away"),
+                seerr.add_request(335984, "movie", "Blade Runner 2049"),
+                seerr.add_request(536869, "movie", "Cats", status=PENDING),
+            ]
+            if ids != [MATRIX, HARBOR, SPIRITED, BLADE, CATS]:
+                raise RuntimeError(f"the demo needs a fresh world (request ids {ids})")
+
+            radarr = world.radarr
+            radarr.add_tag("anime")
+            self._ids["spirited"] = radarr.add_movie(
+                129, "Spirited Away", year=2001, root_folder=f"{ANIME}/movies", tags=["anime"],
+                runtime=125)
+            self._ids["blade"] = radarr.add_movie(335984, "Blade Runner 2049", year=2017,
+                                                  runtime=164)
+
+            sonarr = world.sonarr
+            now = self.started
+            sid = sonarr.add_series(900001, "Harbor Lights", tmdb_id=900002, seasons={1: 6},
+                                    first_aired=now - timedelta(days=400), year=2024)
+            self._ids["harbor"] = sid
+            # Season 2 is airing: three episodes out, the fourth airs during the demo (its time
+            # is set again when the script starts playing), two more in the coming weeks.
+            season2 = [now - timedelta(days=15), now - timedelta(days=8), now - timedelta(days=1),
+                       now + timedelta(seconds=self.scaled(E04_AIRS)),
+                       now + timedelta(days=7), now + timedelta(days=14)]
+            for number, airs in enumerate(season2, start=1):
+                self._ids[f"s2e{number}"] = sonarr.add_episode(sid, 2, number, airs)
+
+    # -- the timeline ------------------------------------------------------------------------
+
+    def _build(self) -> list[Step]:
+        steps: list[Step] = []
+
+        def at(t: float, note: str | None = None) -> Callable[[Callable[[], None]], None]:
+            def register(fn: Callable[[], None]) -> None:
+                steps.append(Step(t, note, fn))
+            return register
+
+        def download(arr: str, key: str, start: float, end: float, until: float = 1.0) -> None:
+            """Progress steps for download `key` from `start` to `end`, up to `until`."""
+            def progress(fraction: float) -> Callable[[], None]:
+                return lambda: self._arr(arr).progress(self._downloads[key], fraction)
+
+            n = max(1, round(end - start))
+            for i in range(n + 1):
+                steps.append(Step(start + (end - start) * i / n, None, progress(until * i / n)))
+
+        radarr, sonarr = self.world.radarr, self.world.sonarr
+        jf, shoko, seerr = self.world.jellyfin, self.world.shoko, self.world.jellyseerr
+
+        # Harbor Lights: season 1 as one season pack.
+        @at(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)")
+        def _() -> None:
+            self._downloads["s1"] = sonarr.grab(self._ids["harbor"], season=1,
+                                                release_group="NTb")
+
+        download("sonarr", "s1", 2, 11)
+
+        @at(12, "the season pack has downloaded")
+        def _() -> None:
+            sonarr.complete_download(self._downloads["s1"])
+
+        @at(13, "Sonarr imports season 1")
+        def _() -> None:
+            sonarr.import_download(self._downloads["s1"])
+
+        @at(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2")
+        def _() -> None:
+            sid = jf.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
+                                library="Shows")
+            for n in range(1, 7):
+                jf.add_episode(sid, 1, n)
+            # Metadata plugins add "missing" episodes: virtual, never playable.
+            self._jf_placeholders = {n: jf.add_episode(sid, 2, n, location_type="Virtual")
+                                     for n in range(1, 7)}
+
+        # Blade Runner 2049: a download that stalls and fails, then another release.
+        @at(1, "Radarr grabs Blade Runner 2049")
+        def _() -> None:
+            self._downloads["blade1"] = radarr.grab(self._ids["blade"], release_group="DEADSEED")
+
+        download("radarr", "blade1", 2, 8, until=0.55)
+
+        @at(9, "the Blade Runner 2049 download stalls: no seeds")
+        def _() -> None:
+            radarr.mark_failed_pending(self._downloads["blade1"],
+                                       "The download is stalled with no connections")
+
+        @at(11, "Radarr gives up on that release (history: downloadFailed)")
+        def _() -> None:
+            radarr.fail_download(self._downloads["blade1"],
+                                 "The download is stalled with no connections")
+
+        @at(15, "Radarr grabs another release of Blade Runner 2049")
+        def _() -> None:
+            self._downloads["blade2"] = radarr.grab(self._ids["blade"], release_group="FLUX")
+
+        download("radarr", "blade2", 16, 24)
+
+        @at(25, "Blade Runner 2049 has downloaded")
+        def _() -> None:
+            radarr.complete_download(self._downloads["blade2"])
+
+        @at(26, "Radarr imports Blade Runner 2049")
+        def _() -> None:
+            radarr.import_file(download_id=self._downloads["blade2"])
+
+        @at(28, "Jellyfin lists Blade Runner 2049")
+        def _() -> None:
+            jf.add_movie("Blade Runner 2049", tmdb_id=335984, year=2017, library="Movies")
+
+        # Spirited Away: anime; Shoko matches it, Jellyfin waits for a scan.
+        @at(2, "Radarr grabs Spirited Away (tagged anime)")
+        def _() -> None:
+            self._downloads["spirited"] = radarr.grab(self._ids["spirited"],
+                                                      release_group="AnimeGrp")
+
+        download("radarr", "spirited", 3, 12)
+
+        @at(13, "Spirited Away has downloaded")
+        def _() -> None:
+            radarr.complete_download(self._downloads["spirited"])
+
+        @at(14, "Radarr starts importing Spirited Away")
+        def _() -> None:
+            radarr.start_import(self._downloads["spirited"])
+
+        @at(15, "Radarr imports Spirited Away; Jellyseerr already calls it available")
+        def _() -> None:
+            radarr.import_file(download_id=self._downloads["spirited"])
+            seerr.set_media_status(129, MEDIA_AVAILABLE, media_type="movie")
+
+        @at(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)")
+        def _() -> None:
+            movie = radarr.get_movie(self._ids["spirited"])
+            assert movie.file is not None
+            relative = f"movies/{movie.path.rsplit('/', 1)[-1]}/{movie.file.relative_path}"
+            self._ids["shoko_file"] = shoko.add_file(relative, size=movie.file.size,
+                                                     duration=125 * 60.0)
+
+        @at(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned")
+        def _() -> None:
+            series = shoko.add_series(112, "Sen to Chihiro no Kamikakushi")
+            episode = shoko.add_episode(series, 1254, name="Complete Movie",
+                                        duration=125 * 60.0)
+            shoko.match_file(self._ids["shoko_file"], series, [episode])
+            # Shokofin's virtual folder holds the film now; Jellyfin lists it once it scans.
+            self.anime.item_id = jf.add_movie(
+                "Spirited Away", year=2001, library="Anime", pending=True, runtime_minutes=125,
+                provider_ids={"Shoko File": self._ids["shoko_file"], "Shoko Episode": episode,
+                              "Shoko Series": series, "AniDB": 112},
+                path=f"/config/Shokofin/VFS/{self._libraries['anime']}/Spirited Away (2001) "
+                     f"[shoko-series-{series}]/Spirited Away (2001) "
+                     f"[shoko-file-{self._ids['shoko_file']}].mkv")
+            self.anime.pending_since = self.world.now
+
+        # The Matrix: waits for approval, then the plain path.
+        @at(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr")
+        def _() -> None:
+            seerr.set_request_status(MATRIX, APPROVED)
+            self._ids["matrix"] = radarr.add_movie(603, "The Matrix", year=1999,
+                                                   imdb_id="tt0133093", runtime=136)
+
+        @at(5, "Radarr grabs The Matrix")
+        def _() -> None:
+            self._downloads["matrix"] = radarr.grab(self._ids["matrix"], release_group="AMIABLE")
+
+        download("radarr", "matrix", 6, 15)
+
+        @at(16, "The Matrix has downloaded")
+        def _() -> None:
+            radarr.complete_download(self._downloads["matrix"])
+
+        @at(17, "Radarr starts importing The Matrix")
+        def _() -> None:
+            radarr.start_import(self._downloads["matrix"])
+
+        @at(18, "Radarr imports The Matrix")
+        def _() -> None:
+            radarr.import_file(download_id=self._downloads["matrix"])
+
+        @at(20, "Jellyfin lists The Matrix")
+        def _() -> None:
+            jf.add_movie("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999,
+                         library="Movies")
+
+        # Cats: declined.
+        @at(6, "Jellyseerr: an admin declines Cats")
+        def _() -> None:
+            seerr.set_request_status(CATS, DECLINED)
+
+        # Harbor Lights season 2: the aired episodes, then the one airing now.
+        @at(4, "Sonarr grabs Harbor Lights S02E01-E03")
+        def _() -> None:
+            ids = [self._ids[f"s2e{n}"] for n in (1, 2, 3)]
+            self._downloads["s2"] = sonarr.grab(self._ids["harbor"], ids, release_group="NTb")
+
+        download("sonarr", "s2", 5, 16)
+
+        @at(17, "S02E01-E03 have downloaded")
+        def _() -> None:
+            sonarr.complete_download(self._downloads["s2"])
+
+        @at(18, "Sonarr imports S02E01-E03")
+        def _() -> None:
+            sonarr.import_download(self._downloads["s2"])
+
+        @at(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders")
+        def _() -> None:
+            self._replace_placeholders(1, 2, 3)
+
+        @at(E04_AIRS, "Harbor Lights S02E04 airs")
+        def _() -> None:
+            pass  # its air date, set at the start, passes now; nothing else changes
+
+        @at(32, "Sonarr grabs S02E04")
+        def _() -> None:
+            self._downloads["s2e4"] = sonarr.grab(self._ids["harbor"], [self._ids["s2e4"]],
+                                                  release_group="NTb")
+
+        download("sonarr", "s2e4", 33, 37)
+
+        @at(38, "S02E04 has downloaded")
+        def _() -> None:
+            sonarr.complete_download(self._downloads["s2e4"])
+
+        @at(39, "Sonarr imports S02E04")
+        def _() -> None:
+            sonarr.import_download(self._downloads["s2e4"])
+
+        @at(41, "Jellyfin scans S02E04 in")
+        def _() -> None:
+            self._replace_placeholders(4)
+
+        steps.sort(key=lambda s: s.at)  # stable: same-time steps keep their written order
+        return steps
+
+    def _arr(self, name: str) -> ArrWorld:
+        return self.world.radarr if name == "radarr" else self.world.sonarr
+
+    def _replace_placeholders(self, *numbers: int) -> None:
+        jf = self.world.jellyfin
+        for n in numbers:
+            item = self._jf_placeholders[n]
+            jf.update_item(item, location_type="FileSystem", size=1_500_000_000,
+                           path=f"{SHOWS}/Harbor Lights/Season 02/Harbor Lights - S02E{n:02d}.mkv")
+
+    # -- Jellyfin refreshes ------------------------------------------------------------------
+
+    def _on_refresh(self, call: RefreshCall) -> None:
+        """A refresh call reached the fake Jellyfin (server thread, world lock held)."""
+        anime_library = call.library_id == self._libraries["anime"]
+        if call.kind == "library" or anime_library:
+            self.anime.refreshes.append(call.at)
+        if self.announce_refreshes:
+            what = "every library" if call.kind == "library" else (
+                f"library {self._library_name(call.library_id)}" if call.library_id
+                else "an item")
+            self._emit(f"Jellyfin was asked to scan {what}; the scan takes "
+                       f"{self.scaled(SCAN_DELAY):g} s")
+        self.world.call_later(self.scaled(SCAN_DELAY), lambda: self._scan(call))
+
+    def _library_name(self, library_id: str | None) -> str:
+        lib = self.world.jellyfin.libraries.get(library_id or "")
+        return f"'{lib.name}'" if lib else "?"
+
+    def _scan(self, call: RefreshCall) -> None:
+        jf = self.world.jellyfin
+        if call.kind == "library":
+            listed = jf.scan()
+        elif call.library_id is not None:
+            listed = jf.scan(call.library_id)
+        else:
+            listed = [i for p in call.paths for i in jf.scan(path=p)]
+        if self.anime.item_id in listed:
+            self.anime.listed_at = self.world.now
+            self._emit("Jellyfin's scan lists Spirited Away")
+
+    # -- playing -----------------------------------------------------------------------------
+
+    def play(self, emit: EmitFn, stop: threading.Event) -> None:
+        """Perform every step at its time (a thread target); `emit` gets each step's note.
+        The demo's clock starts now."""
+        self._emit = emit
+        if self.started is None:
+            self.setup()
+        with self.world.lock:
+            self.started = clock0 = self.world.now
+            self.world.sonarr.update_episode(
+                self._ids["s2e4"], air_date_utc=clock0 + timedelta(seconds=self.scaled(E04_AIRS)))
+        for step in self._steps:
+            due = self.scaled(step.at)
+            while True:
+                left = due - (self.world.now - clock0).total_seconds()
+                if left <= 0:
+                    break
+                if stop.wait(min(left, 0.05)):
+                    return
+                self.world.tick()  # the scan timers run even when nobody calls Jellyfin
+            with self.world.lock:
+                step.action()
+            if step.note:
+                emit(step.note)
+        self.done.set()
+        while not stop.wait(0.05):
+            self.world.tick()
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def check(self, store: Store) -> list[str]:
+        """What went wrong, from the reconciler's database (empty: everything as scripted)."""
+        problems = []
+        for exp in self.expectations:
+            row = store.request(exp.request_id)
+            label = f"#{exp.request_id} {exp.title}"
+            if row is None:
+                problems.append(f"{label}: never tracked")
+                continue
+            if row.state is not exp.end_state:
+                problems.append(f"{label}: ended {row.state.value}, expected "
+                                f"{exp.end_state.value} ({row.detail})")
+            seen = {t.to_state for t in store.timeline(exp.request_id)}
+            for state in exp.passes_through:
+                if state.value not in seen:
+                    problems.append(f"{label}: never was {state.value}")
+        problems += self.check_anime(store)
+        return problems
+
+    def check_anime(self, store: Store) -> list[str]:
+        """The anime film was never available before Jellyfin listed it, and it was listed only
+        after the reconciler asked Jellyfin to scan.
+
+        The timeline keeps whole seconds, so from the database an `available` stamped before the
+        second in which Jellyfin listed the film is the proof of an early one; the reconciler's
+        own decision times (`anime.available_at`, when recorded) settle it to the microsecond."""
+        label = f"#{SPIRITED} Spirited Away"
+        listed = self.anime.listed_at
+        timeline = store.timeline(SPIRITED)
+        stamped = [at for t in timeline
+                   if t.to_state == S.AVAILABLE.value and (at := from_iso(t.at)) is not None]
+        problems = []
+        if listed is None:
+            if stamped or self.anime.available_at:
+                problems.append(f"{label}: available, but Jellyfin never listed it")
+            else:
+                problems.append(f"{label}: Jellyfin never listed it (no scan was asked for)")
+            return problems
+        listed_second = listed.replace(microsecond=0)
+        early = [at for at in stamped if at < listed_second]
+        early += [at for at in self.anime.available_at if at < listed]
+        for at in early:
+            problems.append(f"{label}: available at {self.elapsed(at):.1f}s, before Jellyfin "
+                            f"listed it at {self.elapsed(listed):.1f}s")
+        if not any(at <= listed for at in self.anime.refreshes):
+            problems.append(f"{label}: Jellyfin listed it without a scan request")
+        if not any(t.from_state == t.to_state and t.via == "reconciler" for t in timeline):
+            problems.append(f"{label}: the timeline shows no scan request")
+        return problems
