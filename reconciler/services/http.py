@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import json
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +21,9 @@ from tenacity import (
     retry_if_exception,
     stop_after_attempt,
     stop_after_delay,
+    stop_any,
 )
+from tenacity.stop import stop_base
 
 from reconciler.config import ServiceConfig
 
@@ -88,27 +92,31 @@ class ServiceClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         max_attempts: int = 3,
-        retry_budget: float = 20.0,
-        max_body: int = MAX_BODY_BYTES,
+        retry_budget: float | None = None,
+        max_body: int | None = None,
     ) -> None:
         self.config = config
         self.stats = CallStats()
         self.max_attempts = max_attempts
-        self.retry_budget = retry_budget
-        self.max_body = max_body
+        self.retry_budget = config.retry_budget if retry_budget is None else retry_budget
+        self.max_body = config.max_body if max_body is None else max_body
         timeout = httpx.Timeout(config.timeout, connect=min(5.0, config.timeout))
         self._http = httpx.AsyncClient(
             base_url=config.url,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json",
                      **self.auth_headers(config.api_key)},
             timeout=timeout,
-            verify=config.verify_tls,
+            verify=_tls_context(config.verify_tls),
             transport=transport,
             follow_redirects=False,
         )
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"X-Api-Key": api_key}
+
+    def is_not_found(self, status: int, body: bytes, path: str) -> bool:
+        """Whether an error answer means "no such thing" (services differ in how they say it)."""
+        return False
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -143,7 +151,8 @@ class ServiceClient:
             return max(0.0, min(delay, remaining))
 
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts) | stop_after_delay(self.retry_budget),
+            stop=stop_any(stop_after_attempt(self.max_attempts),
+                          stop_after_delay(self.retry_budget), _RetryAfterBeyond(deadline)),
             wait=wait,
             retry=retry_if_exception(_is_transient),
             reraise=True,
@@ -154,12 +163,19 @@ class ServiceClient:
                     return await self._once(method, path, params, json_body, expect_json,
                                             deadline)
         except _Retryable as exc:
-            raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}") from exc
+            hint = f", Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else ""
+            raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}{hint}") from exc
         except httpx.TimeoutException as exc:
             raise ServiceUnavailable(self.name, f"timed out calling {path}") from exc
         except TimeoutError as exc:
             raise ServiceUnavailable(self.name, f"timed out calling {path}") from exc
         except httpx.TransportError as exc:
+            if (tls := _tls_refused(exc)) is not None:
+                raise ServiceUnavailable(
+                    self.name, f"the TLS certificate of {self.config.url} is not trusted "
+                    f"({tls.verify_message or tls.reason}); fix it, or set [{self.name}] "
+                    f"verify_tls = false to skip the check",
+                ) from exc
             raise ServiceUnavailable(
                 self.name, f"cannot reach {self.config.url} ({type(exc).__name__})"
             ) from exc
@@ -187,8 +203,8 @@ class ServiceClient:
             )
         if status in RETRY_STATUSES:
             raise _Retryable(status, _retry_after(response.headers.get("Retry-After")))
-        if status == 404:
-            raise NotFound(self.name, f"HTTP 404 for {path}")
+        if status == 404 or self.is_not_found(status, body, path):
+            raise NotFound(self.name, f"HTTP {status} for {path}")
         if status >= 400:
             raise ServiceUnavailable(self.name, f"HTTP {status} from {path}")
         server_date = _http_date(response.headers.get("Date"))
@@ -207,7 +223,7 @@ class ServiceClient:
             )
         try:
             data = json.loads(body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
             raise BadResponse(self.name, f"malformed JSON from {path}") from exc
         return JsonResponse(data, server_date)
 
@@ -227,12 +243,42 @@ class ServiceClient:
         return b"".join(chunks)
 
 
+class _RetryAfterBeyond(stop_base):
+    """Stop when the server asks for a longer wait than the budget has left: giving up now
+    beats calling again before the server said to."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        return (isinstance(exc, _Retryable) and exc.retry_after is not None
+                and exc.retry_after > self.deadline - time.monotonic())
+
+
+@functools.lru_cache(maxsize=2)
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    """One context per process and setting: building one loads the CA bundle, which costs
+    tens of milliseconds per client otherwise."""
+    return httpx.create_ssl_context(verify=verify)
+
+
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, _Retryable):
         return True
     return isinstance(exc, httpx.TransportError | TimeoutError) and not isinstance(
         exc, httpx.UnsupportedProtocol
-    )
+    ) and _tls_refused(exc) is None
+
+
+def _tls_refused(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate error behind `exc`, if any (retrying cannot help with that)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain is short: httpx error <- httpcore error <- ssl error
+        if seen is None or isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
 
 ITEM_TYPES = "Movie,Series,Episode"
-ITEM_FIELDS = "ProviderIds,Path,DateLastSaved"
+ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items
 LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
 
 

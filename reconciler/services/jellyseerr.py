@@ -49,6 +49,11 @@ def parse_request(obj: object) -> SeerrRequest:
 class JellyseerrClient(ServiceClient):
     name = "jellyseerr"
 
+    def is_not_found(self, status: int, body: bytes, path: str) -> bool:
+        # Seerr answers an unknown TMDB id with 500 "Unable to retrieve movie." (or series).
+        return (status == 500 and path.startswith(("/api/v1/movie/", "/api/v1/tv/"))
+                and b"Unable to retrieve" in body)
+
     async def status(self) -> dict[str, object]:
         return dict(require(self.name, await self.get("/api/v1/status"), dict, "/api/v1/status"))
 

@@ -1,0 +1,93 @@
+"""ShokoClient against recorded Shoko Server API v3 answers (cassettes/shoko/)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from reconciler.services.http import AuthFailed, ServiceUnavailable
+from tests.clients.replay import call, cassette
+
+RECOLLECTIONS = ("/data/anime/movies/Violet Evergarden - Recollections (2021)/"
+                 "Violet.Evergarden.Recollections.2022.1080p.NF.WEB-DL.AAC2.0.x264-GST.mkv")
+THE_MOVIE = ("/data/anime/movies/Violet Evergarden - The Movie (2020)/"
+             "[The-Nut] Violet Evergarden The Movie 2020 [BD][1080p 10bit AV1].mkv")
+EPISODE = ("/data/anime/shows/Lycoris Recoil/Season 1/"
+           "Lycoris.Recoil.S01E01.1080p.BluRay.Dual-Audio.Opus2.0.x265-FLE.mkv")
+
+def test_init_status_needs_no_more_than_the_state() -> None:
+    with cassette("shoko/init_status.yaml"):
+        status = call("shoko", lambda c: c.init_status())
+    assert status["State"] == "Started"
+
+
+def test_a_matched_file_is_found_by_folder_and_file_name() -> None:
+    with cassette("shoko/file_by_path_matched.yaml") as cass:
+        files = call("shoko", lambda c: c.files_by_path(RECOLLECTIONS))
+    assert cass.play_count == 1  # the two-part tail found it: no second lookup
+    (f,) = files
+    assert f.id == 1408 and f.matched
+    assert f.relative_path == ("Violet Evergarden - Recollections (2021)/"
+                               "Violet.Evergarden.Recollections.2022.1080p.NF.WEB-DL.AAC2.0."
+                               "x264-GST.mkv")
+    assert (f.series_ids, f.episode_ids) == ((311,), (6020,))
+    assert (f.anidb_series_ids, f.anidb_episode_ids) == ((16544,), (260101,))
+    assert f.tmdb_movie_ids == (1052946,) and f.tmdb_show_ids == ()
+    assert f.imported == "2026-01-22T04:47:18Z"
+
+
+def test_an_unmatched_file_is_found_by_its_name_alone_when_the_folder_differs() -> None:
+    with cassette("shoko/file_by_path_unmatched.yaml") as cass:
+        files = call("shoko", lambda c: c.files_by_path(THE_MOVIE))
+    assert cass.play_count == 2
+    (f,) = files
+    assert f.id == 1409 and not f.matched
+    assert f.series_ids == () and f.imported is None
+
+
+def test_an_episode_file_carries_the_series_tvdb_and_tmdb_show_ids() -> None:
+    with cassette("shoko/file_by_path_episode.yaml"):
+        (f,) = call("shoko", lambda c: c.files_by_path(EPISODE))
+    assert f.matched and f.series_ids == (298,) and f.episode_ids == (5881,)
+    assert f.tmdb_show_ids == (154494,) and f.tmdb_movie_ids == ()
+
+
+def test_a_file_shoko_does_not_know_is_no_files() -> None:
+    with cassette("shoko/file_by_path_unknown.yaml") as cass:
+        assert call("shoko", lambda c: c.files_by_path(
+            "/data/anime/movies/Nowhere (2024)/Nowhere.2024.mkv")) == []
+    assert cass.play_count == 2
+
+
+def test_files_linked_to_a_tmdb_film_come_with_their_cross_references() -> None:
+    """Shoko pages this endpoint (`{Total, List}`) and gives cross-references only with
+    `include=XRefs` (it has no `includeXRefs`, which it would silently ignore)."""
+    with cassette("shoko/files_by_tmdb_movie.yaml"):
+        (f,) = call("shoko", lambda c: c.files_by_tmdb_movie(1052946))
+    assert f.id == 1408 and f.matched and f.tmdb_movie_ids == (1052946,)
+
+
+def test_a_tmdb_film_shoko_has_not_stored_is_no_files() -> None:
+    with cassette("shoko/files_by_tmdb_movie_unknown.yaml"):
+        assert call("shoko", lambda c: c.files_by_tmdb_movie(533514)) == []
+
+
+def test_series_linked_to_a_tmdb_show_give_shoko_and_anidb_ids() -> None:
+    async def both(c: Any) -> tuple[Any, Any]:
+        return await c.series_by_tmdb_show(154494), await c.series_by_tmdb_show(113710)
+
+    with cassette("shoko/series_by_tmdb_show.yaml"):
+        linked, unknown = call("shoko", both)
+    assert linked == [(298, (16774,))]
+    assert unknown == []
+
+
+def test_a_refused_key_is_auth_failed() -> None:
+    with cassette("shoko/auth_refused.yaml"), pytest.raises(AuthFailed):
+        call("shoko", lambda c: c.files_by_path(RECOLLECTIONS))
+
+
+def test_a_500_is_unavailable() -> None:
+    with cassette("shoko/server_error.yaml"), pytest.raises(ServiceUnavailable):
+        call("shoko", lambda c: c.files_by_path(RECOLLECTIONS))
