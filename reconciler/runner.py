@@ -8,6 +8,7 @@ A service that fails to answer is recorded as failed and is *unknown* to the dec
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -193,13 +194,16 @@ class Reconciler:
             outcome.ok = False
             outcome.error = scrub(exc.message)
             outcome.auth_failed = type(exc).__name__ == "AuthFailed"
+        except sqlite3.Error:
+            # The local database failed (e.g. the disk is full), not the service: the cycle
+            # stops and rolls back whole. SQLite may already have dropped the savepoint.
+            raise
         except Exception as exc:  # a bug or an unexpected payload must not stop other services
             self.store.conn.execute(f"ROLLBACK TO poll_{name}")
             outcome.ok = False
             outcome.error = scrub(f"unexpected error: {type(exc).__name__}: {exc}")
             log.exception("service.poll_crashed", service=name)
-        finally:
-            self.store.conn.execute(f"RELEASE poll_{name}")
+        self.store.conn.execute(f"RELEASE poll_{name}")
         outcome.calls = client.stats.calls
         outcome.bytes = client.stats.bytes
         outcome.finished = self.clock()

@@ -90,14 +90,20 @@ class ShokoClient(ServiceClient):
         return []
 
     async def files_by_tmdb_movie(self, tmdb_id: int) -> list[ShokoFile]:
-        """Files Shoko linked to a TMDB film (none while Shoko has not stored that film)."""
+        """Files Shoko linked to a TMDB film, with their cross-references; none while Shoko has
+        not stored that film (404). Shoko answers one page, `{Total, List}`, and takes
+        `include=XRefs` here (not `includeXRefs`); a film has a few files, so its default page
+        of 100 holds them."""
+        what = "/api/v3/Tmdb/Movie/{id}/Shoko/File"
         try:
             data = await self.get(f"/api/v3/Tmdb/Movie/{tmdb_id}/Shoko/File",
-                                  {"includeXRefs": True})
+                                  {"include": "XRefs"})
         except NotFound:
             return []
-        return [parse_file(obj) for obj in require(self.name, data, list,
-                                                   "/api/v3/Tmdb/Movie/{id}/Shoko/File")]
+        page = Fields(self.name, what, require(self.name, data, dict, what))
+        if not isinstance(page.obj.get("List"), list):
+            raise page.bad("List", "is missing or not a list")
+        return [parse_file(obj) for obj in page.array("List")]
 
     async def series_by_tmdb_show(self, tmdb_id: int) -> list[tuple[int, tuple[int, ...]]]:
         """(Shoko series id, AniDB ids) of the series linked to a TMDB show."""

@@ -25,7 +25,8 @@ Started, Failed, Waiting; set `world.shoko.state`), `GET /api/v3/Init/Version` (
 `GET /api/v3/File/PathEndsWith?path=&includeXRefs=&limit=` (also `/File/PathEndsWith/{path}`),
 `GET /api/v3/File/{id}`, `GET /api/v3/Series/{id}`, `GET /api/v3/Series/{id}/Episode`
 (`{"Total", "List"}`), `GET /api/v3/Episode/{id}`, `GET /api/v3/Tmdb/Movie/{id}/Shoko/Series`,
-`/Shoko/Episode`, `/Shoko/File`, `GET /api/v3/Tmdb/Show/{id}/Shoko/Series`.
+`/Shoko/Episode`, `/Shoko/File` (a page `{"Total", "List"}`; cross-references with
+`include=XRefs`), `GET /api/v3/Tmdb/Show/{id}/Shoko/Series`.
 
 PathEndsWith matches like Shoko: on the file's full server path (import folder path + relative
 path), case-insensitive, with `/` and `\\` equivalent, de-duplicated by file, `limit` files at
@@ -492,7 +493,11 @@ class ShokoApp(App):
             return Response(200, [self.kw.render_episode(e) for e in episodes])
 
     def movie_files(self, req: Request) -> Response:
-        xrefs = bool(req.query.get_bool("includeXRefs", False))
+        # As Shoko's GetShokoFilesByMovieID: a page `{"Total", "List"}` (pageSize default 100,
+        # 0 for all), cross-references only with `include=XRefs` (no `includeXRefs` here).
+        include = {v.strip().lower() for v in req.query.get_list("include")}
+        page_size = req.query.get_int("pageSize", 100) or 0
+        page = max(1, req.query.get_int("page", 1) or 1)
         with self.world.lock:
             series, episodes = self._movie_refs(int(req.params["id"]))
             if not series and not episodes:
@@ -500,7 +505,9 @@ class ShokoApp(App):
             wanted = {e.id for e in episodes}
             files = [f for f in self.kw.files.values()
                      if any(wanted.intersection(eids) for _, eids in f.xrefs)]
-            return Response(200, [self.kw.render_file(f, xrefs=xrefs) for f in files])
+            chunk = files[(page - 1) * page_size:page * page_size] if page_size else files
+            return Response(200, {"Total": len(files), "List": [
+                self.kw.render_file(f, xrefs="xrefs" in include) for f in chunk]})
 
     def show_series(self, req: Request) -> Response:
         tmdb_id = int(req.params["id"])

@@ -410,8 +410,9 @@ def test_shoko_tmdb_lookups(stack: SimulatedStack, world: World) -> None:
         [series] = c.get("/api/v3/Tmdb/Movie/533514/Shoko/Series").json()
         assert series["IDs"]["ID"] == sid and series["Name"] == "Violet Evergarden: The Movie"
         assert series["IDs"]["TMDB"]["Movie"] == [533514]
-        files = c.get("/api/v3/Tmdb/Movie/533514/Shoko/File",
-                      params={"includeXRefs": "true"}).json()
+        page = c.get("/api/v3/Tmdb/Movie/533514/Shoko/File", params={"include": "XRefs"}).json()
+        files = page["List"]
+        assert page["Total"] == 1
         assert [f["ID"] for f in files] == [fid] and files[0]["SeriesIDs"]
         assert c.get("/api/v3/Tmdb/Show/154494/Shoko/Series").status_code == 404
         show = shoko.add_series(17000, "Lycoris Recoil", tmdb_show_ids=[154494])

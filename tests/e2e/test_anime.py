@@ -1,0 +1,632 @@
+"""Anime end to end: the real `reconcile --once` against simulated Jellyseerr, Radarr, Sonarr,
+Shoko Server and Jellyfin on 127.0.0.1, one cycle after each step of the script.
+
+The failure these guard against: an anime film shown as available 37 seconds before Jellyfin had
+scanned it in (Shoko had matched it; Jellyfin had not listed it). Availability waits for a
+playable Jellyfin item, matched by TMDB id under either key, else by the Shoko ids recorded from
+Shoko, else by the AniDB id. Time-dependent steps (the refresh grace, the unrecognised-file
+deadline) use fractional-second durations and a bounded loop on a condition, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.simulator import SimulatedStack, World
+from tests.conftest import run_reconcile
+
+ANIME_MOVIES = "/data/anime/movies"
+ANIME_SHOWS = "/data/anime/shows"
+# Shoko mounts the same library at another root: only the tail of a path is comparable.
+SHOKO_ROOT = "/mnt/library/anime"
+
+YOUR_NAME = 372058  # TMDB film id
+YOUR_NAME_ANIDB = 11829
+YOUR_NAME_ANIDB_EPISODE = 182576
+SILENT_VOICE = 378064
+SILENT_VOICE_ANIDB = 11977
+SILENT_VOICE_ANIDB_EPISODE = 185318
+
+LOOP_LIMIT = 15.0  # seconds a bounded wait loop may take before the test fails
+
+
+@dataclass
+class Film:
+    """A scripted film request: its Jellyseerr, Radarr and (once imported) file facts."""
+
+    request_id: int
+    movie_id: int
+    download_id: str
+    title: str
+    tmdb_id: int
+    path: str = ""
+
+
+@dataclass
+class ShokoMatch:
+    """What Shoko recorded for a matched file."""
+
+    file_id: int
+    series_id: int
+    episode_id: int
+    anidb_series: int
+    anidb_episode: int
+
+
+class Anime:
+    """The simulated stack with anime libraries, and the commands a test runs against it."""
+
+    def __init__(self, stack: SimulatedStack, tmp_path: Path) -> None:
+        self.stack = stack
+        self.world: World = stack.world
+        self.tmp_path = tmp_path
+        self.config = tmp_path / "config.toml"
+        self.shoko_folder = self.world.shoko.add_import_folder(SHOKO_ROOT, "Anime")
+        jf = self.world.jellyfin
+        self.movies_library = jf.add_library("Movies", ["/data/movies"], "movies")
+        self.anime_movies_library = jf.add_library("Anime Movies", [ANIME_MOVIES], "movies")
+        self.anime_shows_library = jf.add_library("Anime", [ANIME_SHOWS], "tvshows")
+        jf.scan_on_refresh = False  # Jellyfin lists a new file only when the test says so
+        self.configure()
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def configure(self, *, refresh_grace: str = "60s", refresh_min_interval: str = "5m",
+                  unrecognised_after: str = "30m", root_folders: tuple[str, ...] = (
+                      ANIME_MOVIES, ANIME_SHOWS)) -> None:
+        text = self.stack.config_toml(self.tmp_path / "reconciler.db")
+        text = text.replace("[jellyfin]\n", "[jellyfin]\n"
+                            f'refresh_grace = "{refresh_grace}"\n'
+                            f'refresh_min_interval = "{refresh_min_interval}"\n', 1)
+        text = text.replace("[shoko]\n", f'[shoko]\nunrecognised_after = "{unrecognised_after}"\n',
+                            1)
+        roots = ", ".join(f'"{r}"' for r in root_folders)
+        text += f'\n[anime]\nradarr_tags = ["anime"]\nroot_folders = [{roots}]\n'
+        self.config.write_text(text, encoding="utf-8")
+        self.config.chmod(0o600)
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def once(self) -> int:
+        result = run_reconcile("--config", str(self.config), "--once")
+        return result.code
+
+    def show(self, request_id: int) -> dict[str, Any]:
+        result = run_reconcile("--config", str(self.config), "show", str(request_id), "--json")
+        assert result.code == 0, result.stderr
+        data: dict[str, Any] = result.json()
+        return data
+
+    def request(self, request_id: int) -> dict[str, Any]:
+        data: dict[str, Any] = self.show(request_id)["request"]
+        return data
+
+    def cycles_until(self, done: Callable[[], bool], *,
+                     each: Callable[[], None] | None = None) -> int:
+        """Run cycles until `done()` holds (calling `each()` after every cycle); fail after
+        LOOP_LIMIT seconds. Returns how many cycles it took."""
+        deadline = time.monotonic() + LOOP_LIMIT
+        cycles = 0
+        while True:
+            assert self.once() == 0
+            cycles += 1
+            if each is not None:
+                each()
+            if done():
+                return cycles
+            assert time.monotonic() < deadline, "condition not reached in time"
+            time.sleep(0.05)
+
+    # -- Jellyfin ---------------------------------------------------------------------------
+
+    def refresh_calls(self) -> list[Any]:
+        return list(self.world.jellyfin.refresh_calls)
+
+    # -- scripting a film -------------------------------------------------------------------
+
+    def film(self, tmdb_id: int, title: str, *, year: int = 2016, root: str = ANIME_MOVIES,
+             tags: tuple[str, ...] = ("anime",)) -> Film:
+        """Requested, in Radarr, grabbed and downloading."""
+        w = self.world
+        rid = w.jellyseerr.add_request(tmdb_id, "movie", title)
+        mid = w.radarr.add_movie(tmdb_id, title, year=year, root_folder=root, tags=tags)
+        did = w.radarr.grab(mid)
+        w.radarr.progress(did, 0.5)
+        return Film(rid, mid, did, title, tmdb_id)
+
+    def import_film(self, film: Film) -> str:
+        """Radarr imports the film; returns the file's path as Radarr reports it."""
+        movie = self.world.radarr.get_movie(film.movie_id)
+        relative = f"{movie.title} ({movie.year}) [Bluray-1080p].mkv"
+        self.world.radarr.import_file(download_id=film.download_id, relative_path=relative)
+        film.path = f"{movie.path}/{relative}"
+        return film.path
+
+    def shoko_file_for(self, film: Film) -> int:
+        """Shoko hashes the imported file (seen under its own mount), not matched yet."""
+        # Shoko's RelativePath may start with a separator.
+        tail = film.path.removeprefix("/data/anime")
+        return self.world.shoko.add_file(tail, self.shoko_folder)
+
+    def shoko_match(self, file_id: int, name: str, anidb_series: int, anidb_episode: int, *,
+                    tmdb_movie_ids: tuple[int, ...] = ()) -> ShokoMatch:
+        """Shoko links the file to an AniDB film (and to TMDB only if given)."""
+        shoko = self.world.shoko
+        sid = shoko.add_series(anidb_series, name, tmdb_movie_ids=tmdb_movie_ids)
+        eid = shoko.add_episode(sid, anidb_episode, name="Complete Movie")
+        shoko.match_file(file_id, sid, [eid])
+        return ShokoMatch(file_id, sid, eid, anidb_series, anidb_episode)
+
+    def shokofin_movie(self, name: str, match: ShokoMatch, *, pending: bool = False,
+                       extra_ids: dict[str, Any] | None = None,
+                       only: dict[str, Any] | None = None) -> str:
+        """The film as Shokofin presents it: Shoko ids and AniDB, no TMDB id by default, a path
+        inside Shokofin's virtual file system."""
+        ids: dict[str, Any] = only if only is not None else {
+            "Shoko File": match.file_id, "Shoko Episode": match.episode_id,
+            "Shoko Series": match.series_id, "AniDB": match.anidb_episode,
+        }
+        ids.update(extra_ids or {})
+        vfs = (f"/config/Shokofin/VFS/{self.anime_movies_library}/{name} "
+               f"[shoko-series-{match.series_id}]/{name} [shoko-file-{match.file_id}].mkv")
+        return self.world.jellyfin.add_movie(name, provider_ids=ids, path=vfs,
+                                             library="Anime Movies", pending=pending)
+
+
+@pytest.fixture
+def anime(tmp_path: Path) -> Iterator[Anime]:
+    with SimulatedStack(World()) as stack:
+        yield Anime(stack, tmp_path)
+
+
+def timeline_pairs(data: dict[str, Any]) -> list[tuple[str | None, str]]:
+    return [(t["from"], t["to"]) for t in data["timeline"]]
+
+
+def imported_and_matched(anime: Anime, tmdb_id: int = YOUR_NAME, title: str = "Your Name",
+                         *, tmdb_link: bool = False) -> tuple[Film, ShokoMatch]:
+    """An anime film through download, import and Shoko's match, one cycle after each step."""
+    film = anime.film(tmdb_id, title)
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    fid = anime.shoko_file_for(film)
+    match = anime.shoko_match(fid, title, YOUR_NAME_ANIDB if tmdb_id == YOUR_NAME
+                              else SILENT_VOICE_ANIDB,
+                              YOUR_NAME_ANIDB_EPISODE if tmdb_id == YOUR_NAME
+                              else SILENT_VOICE_ANIDB_EPISODE,
+                              tmdb_movie_ids=(tmdb_id,) if tmdb_link else ())
+    assert anime.once() == 0
+    return film, match
+
+
+# ---------------------------------------------------------------- the 37-second gap
+
+
+def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not_listed_it(
+        anime: Anime) -> None:
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
+    film = anime.film(YOUR_NAME, "Your Name")
+    assert anime.once() == 0
+    assert anime.request(film.request_id)["state"] == "downloading"
+
+    anime.import_film(film)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["state"] == "anime_matching"
+    assert request["detail"] == "imported; waiting for Shoko to match the file"
+
+    # Shoko has hashed the file but not matched it yet (no cross-references).
+    fid = anime.shoko_file_for(film)
+    assert anime.once() == 0
+    assert anime.request(film.request_id)["detail"].startswith(
+        "imported; waiting for Shoko to match the file")
+
+    match = anime.shoko_match(fid, "Kimi no Na wa.", YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE)
+    # The file is on disk and Shokofin would present it, but Jellyfin has not scanned it in.
+    item = anime.shokofin_movie("Your Name", match, pending=True)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["state"] == "anime_matching"
+    assert request["detail"] == "matched by Shoko; waiting for Jellyfin"
+
+    def never_available() -> None:
+        assert anime.request(film.request_id)["state"] == "anime_matching"
+
+    # After the grace period reconciler asks Jellyfin to scan the library holding the file.
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1, each=never_available)
+    calls = anime.refresh_calls()
+    assert len(calls) == 1
+    assert (calls[0].kind, calls[0].library_id) == ("item", anime.anime_movies_library)
+
+    # Jellyfin is still scanning: more cycles, still not available, and no second refresh.
+    for _ in range(3):
+        assert anime.once() == 0
+        never_available()
+    assert len(anime.refresh_calls()) == 1
+
+    anime.world.jellyfin.scan()
+    assert anime.once() == 0
+    data = anime.show(film.request_id)
+    request = data["request"]
+    assert (request["state"], request["via"]) == ("available", "jellyfin")
+    assert request["jellyfin_item_id"] == item
+    assert request["matched_by"] == "Shoko File"
+    assert timeline_pairs(data)[-3:] == [
+        ("downloading", "anime_matching"), ("anime_matching", "anime_matching"),
+        ("anime_matching", "available"),
+    ]
+    nudge = data["timeline"][-2]
+    assert (nudge["via"], nudge["detail"]) == ("reconciler",
+                                               "asked Jellyfin to scan 'Anime Movies'")
+
+
+def test_two_anime_films_waiting_in_one_library_cause_one_refresh_call(anime: Anime) -> None:
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
+    films = [anime.film(YOUR_NAME, "Your Name"), anime.film(SILENT_VOICE, "A Silent Voice")]
+    assert anime.once() == 0
+    for film in films:
+        anime.import_film(film)
+    assert anime.once() == 0
+    for film, anidb, episode in ((films[0], YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE),
+                                 (films[1], SILENT_VOICE_ANIDB, SILENT_VOICE_ANIDB_EPISODE)):
+        anime.shoko_match(anime.shoko_file_for(film), film.title, anidb, episode)
+    assert anime.once() == 0
+    for film in films:
+        assert anime.request(film.request_id)["detail"] == "matched by Shoko; waiting for Jellyfin"
+
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    for _ in range(3):
+        assert anime.once() == 0
+    calls = anime.refresh_calls()
+    assert [(c.kind, c.library_id) for c in calls] == [("item", anime.anime_movies_library)]
+    assert anime.stack.count("jellyfin", "POST", "/Library/Refresh") == 0
+    for film in films:
+        data = anime.show(film.request_id)
+        assert data["request"]["state"] == "anime_matching"
+        nudges = [t for t in data["timeline"] if t["via"] == "reconciler"]
+        assert [t["detail"] for t in nudges] == ["asked Jellyfin to scan 'Anime Movies'"]
+
+
+def test_a_film_jellyfin_still_lacks_after_its_refresh_is_not_refreshed_again(
+        anime: Anime) -> None:
+    # The library may be scanned again after 0.2 s, but this film had its one scan.
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="0.2s")
+    film, _ = imported_and_matched(anime)
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    first = time.monotonic()
+    anime.cycles_until(lambda: time.monotonic() - first > 1.0)
+    assert len(anime.refresh_calls()) == 1
+    assert anime.request(film.request_id)["state"] == "anime_matching"
+
+    # Another film arriving later gets its own scan: the library's interval has passed.
+    other = anime.film(SILENT_VOICE, "A Silent Voice")
+    assert anime.once() == 0
+    anime.import_film(other)
+    anime.shoko_match(anime.shoko_file_for(other), other.title, SILENT_VOICE_ANIDB,
+                      SILENT_VOICE_ANIDB_EPISODE)
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 2)
+    assert anime.once() == 0
+    assert len(anime.refresh_calls()) == 2
+    nudged = [t["detail"] for t in anime.show(film.request_id)["timeline"]
+              if t["via"] == "reconciler"]
+    assert nudged == ["asked Jellyfin to scan 'Anime Movies'"]
+
+
+def test_a_file_in_no_jellyfin_library_makes_reconciler_refresh_the_whole_library(
+        anime: Anime) -> None:
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
+    film = anime.film(603, "The Matrix", year=1999, root="/srv/elsewhere", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["is_anime"]) == ("importing", False)
+
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert anime.once() == 0
+    assert [c.kind for c in anime.refresh_calls()] == ["library"]
+    timeline = anime.show(film.request_id)["timeline"]
+    assert timeline[-1]["detail"] == "asked Jellyfin to scan the whole library"
+
+
+# ---------------------------------------------------------------- finding the file in Shoko
+
+
+def test_shoko_file_found_by_tmdb_id_when_its_path_does_not_match(anime: Anime) -> None:
+    film = anime.film(YOUR_NAME, "Your Name")
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    # Shoko indexed the release under its original name: no path tail in common.
+    fid = anime.world.shoko.add_file("[SubsPlease] Kimi no Na wa (BD 1080p) [ABCD1234].mkv",
+                                     anime.shoko_folder)
+    match = anime.shoko_match(fid, "Kimi no Na wa.", YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE,
+                              tmdb_movie_ids=(YOUR_NAME,))
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["detail"] == "matched by Shoko; waiting for Jellyfin"
+    assert request["shoko_ids"] == {"file": [fid], "episode": [match.episode_id],
+                                    "series": [match.series_id], "anidb": [YOUR_NAME_ANIDB],
+                                    "anidb_episode": [YOUR_NAME_ANIDB_EPISODE]}
+    assert anime.stack.requests("shoko", path=f"/api/v3/Tmdb/Movie/{YOUR_NAME}/Shoko/File")
+
+
+def test_shokofin_item_without_a_tmdb_id_is_matched_by_the_shoko_ids_found_by_path(
+        anime: Anime) -> None:
+    # Shoko linked the film to AniDB only: its TMDB endpoints answer 404, only the path works.
+    film, match = imported_and_matched(anime, tmdb_link=False)
+    request = anime.request(film.request_id)
+    assert request["shoko_ids"]["file"] == [match.file_id]
+    item = anime.shokofin_movie("Your Name", match)
+    assert anime.world.jellyfin.item(item).provider_ids.get("Tmdb") is None
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["via"]) == ("available", "jellyfin")
+    assert (request["jellyfin_item_id"], request["matched_by"]) == (item, "Shoko File")
+
+
+@pytest.mark.parametrize("key", ["TheMovieDb", "Tmdb", "tmdb"])
+def test_shokofin_item_carrying_the_tmdb_id_under_either_key_is_matched_by_it(
+        anime: Anime, key: str) -> None:
+    film, match = imported_and_matched(anime)
+    item = anime.shokofin_movie("Your Name", match, extra_ids={key: str(YOUR_NAME)})
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["via"]) == ("available", "jellyfin")
+    assert (request["jellyfin_item_id"], request["matched_by"]) == (item, key)
+
+
+def test_shokofin_item_carrying_only_an_anidb_id_is_matched_by_it(anime: Anime) -> None:
+    film, match = imported_and_matched(anime)
+    item = anime.shokofin_movie("Your Name", match, only={"AniDB": YOUR_NAME_ANIDB_EPISODE})
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["state"] == "available"
+    assert (request["jellyfin_item_id"], request["matched_by"]) == (item, "AniDB")
+
+
+def test_jellyfin_item_with_other_shoko_ids_is_not_taken_for_the_film(anime: Anime) -> None:
+    film, match = imported_and_matched(anime)
+    anime.world.jellyfin.add_movie("Weathering with You", library="Anime Movies", provider_ids={
+        "Shoko File": match.file_id + 100, "Shoko Episode": match.episode_id + 100,
+        "Shoko Series": match.series_id + 100, "AniDB": 99999,
+    })
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["state"] == "anime_matching"
+    assert request["jellyfin_item_id"] is None
+
+
+def test_a_sibling_film_of_the_same_shoko_series_is_not_taken_for_the_film(
+        anime: Anime) -> None:
+    """One AniDB entry can hold several films, all carrying its `Shoko Series`: that alone
+    must not make the requested film available while only its sibling is listed."""
+    film, match = imported_and_matched(anime)
+    sibling_episode = anime.world.shoko.add_episode(match.series_id, 190000, name="Part 2")
+    sibling_file = anime.world.shoko.add_file("movies/Part 2/part2.mkv", anime.shoko_folder)
+    anime.world.shoko.match_file(sibling_file, match.series_id, [sibling_episode])
+    anime.world.jellyfin.add_movie("Your Name: Part 2", library="Anime Movies", provider_ids={
+        "Shoko File": sibling_file, "Shoko Episode": sibling_episode,
+        "Shoko Series": match.series_id, "AniDB": match.anidb_series,
+    })
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["state"] == "anime_matching"
+    assert request["jellyfin_item_id"] is None
+
+    item = anime.shokofin_movie("Your Name", match)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["jellyfin_item_id"]) == ("available", item)
+
+
+def test_show_json_exposes_the_recorded_shoko_ids_and_what_jellyfin_matched_by(
+        anime: Anime) -> None:
+    film, match = imported_and_matched(anime, tmdb_link=True)
+    anime.shokofin_movie("Your Name", match)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert request["is_anime"] is True
+    assert request["shoko_ids"] == {"file": [match.file_id], "episode": [match.episode_id],
+                                    "series": [match.series_id], "anidb": [YOUR_NAME_ANIDB],
+                                    "anidb_episode": [YOUR_NAME_ANIDB_EPISODE]}
+    assert request["matched_by"] == "Shoko File"
+
+
+# ---------------------------------------------------------------- which requests are anime
+
+
+def test_radarr_film_with_the_configured_tag_is_anime(anime: Anime) -> None:
+    film = anime.film(YOUR_NAME, "Your Name", root="/data/movies", tags=("anime",))
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["is_anime"]) == ("anime_matching", True)
+    assert request["detail"] == "imported; waiting for Shoko to match the file"
+
+
+def test_radarr_film_under_a_configured_anime_root_folder_is_anime(anime: Anime) -> None:
+    film = anime.film(YOUR_NAME, "Your Name", root=ANIME_MOVIES, tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["is_anime"]) == ("anime_matching", True)
+
+
+def test_radarr_film_without_tag_or_anime_root_is_not_anime(anime: Anime) -> None:
+    film = anime.film(603, "The Matrix", year=1999, root="/data/movies", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["is_anime"]) == ("importing", False)
+    assert "waiting for Jellyfin" in request["detail"]
+
+
+def test_film_whose_imported_file_shoko_knows_is_anime_without_tag_or_root(
+        anime: Anime) -> None:
+    film = anime.film(YOUR_NAME, "Your Name", root="/data/movies", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    assert anime.request(film.request_id)["is_anime"] is False
+    # Shoko watches that folder too, and has matched the file.
+    fid = anime.world.shoko.add_file(film.path.removeprefix("/data/"), anime.shoko_folder)
+    match = anime.shoko_match(fid, "Kimi no Na wa.", YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE)
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["is_anime"]) == ("anime_matching", True)
+    assert request["shoko_ids"]["file"] == [match.file_id]
+
+
+# ---------------------------------------------------------------- series through Sonarr
+
+
+def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime) -> None:
+    w = anime.world
+    tvdb, tmdb = 424536, 209867
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Frieren", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Frieren", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 3}, root_folder=ANIME_SHOWS)
+    did = w.sonarr.grab(sid, season=1)
+    w.sonarr.progress(did, 0.3)
+    assert anime.once() == 0
+    assert anime.request(rid)["state"] == "downloading"
+
+    file_ids = w.sonarr.import_download(did)
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["is_anime"]) == ("anime_matching", True)
+    assert "waiting for Shoko to match the file" in request["detail"]
+
+    series_path = w.sonarr.get_series(sid).path
+    shoko_series = w.shoko.add_series(17852, "Sousou no Frieren", tmdb_show_ids=[tmdb])
+    shoko_files = []
+    shoko_episodes = []
+    for n, sonarr_file in enumerate(file_ids, start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        eid = w.shoko.add_episode(shoko_series, 271000 + n)
+        w.shoko.match_file(fid, shoko_series, [eid])
+        shoko_files.append(fid)
+        shoko_episodes.append(eid)
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert request["state"] == "anime_matching"
+    assert "matched by Shoko; waiting for Jellyfin" in request["detail"]
+    assert request["shoko_ids"]["series"] == [shoko_series]
+
+    # Shokofin's series and episodes: Shoko ids only, and a season numbering of its own (its
+    # season 2 is Sonarr's season 1), so only the Shoko episode ids can pair them.
+    series_item = w.jellyfin.add_series("Frieren: Beyond Journey's End", library="Anime",
+                                        provider_ids={"Shoko Series": shoko_series,
+                                                      "AniDB": 17852})
+    for n, (fid, eid) in enumerate(zip(shoko_files, shoko_episodes, strict=True), start=1):
+        w.jellyfin.add_episode(series_item, 2, n, provider_ids={
+            "Shoko Episode": eid, "Shoko File": fid, "AniDB": 271000 + n})
+    assert anime.once() == 0
+    data = anime.show(rid)
+    request = data["request"]
+    assert (request["state"], request["via"]) == ("available", "jellyfin")
+    assert (request["episodes_available"], request["episodes_aired"]) == (3, 3)
+    assert [e["state"] for e in data["episodes"]] == ["available"] * 3
+    assert timeline_pairs(data)[-2:] == [("downloading", "anime_matching"),
+                                         ("anime_matching", "available")]
+
+
+def row_counts(db: Path) -> dict[str, int]:
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
+def test_cycles_while_anime_waits_for_shoko_and_jellyfin_write_nothing_new(
+        anime: Anime) -> None:
+    """Level-triggered and idle: re-reading Shoko every cycle stores nothing when it says the
+    same (a film waiting for Jellyfin, a series waiting for Shoko)."""
+    w = anime.world
+    imported_and_matched(anime)
+    sid = w.sonarr.add_series(424536, "Frieren", tmdb_id=209867, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    w.jellyseerr.add_request(209867, "tv", "Frieren", tvdb_id=424536, seasons=[1])
+    did = w.sonarr.grab(sid, season=1)
+    assert anime.once() == 0
+    w.sonarr.import_download(did)
+    assert anime.once() == 0
+    assert anime.once() == 0
+    before = row_counts(anime.tmp_path / "reconciler.db")
+    shoko_calls = len(anime.stack.requests("shoko"))
+    assert anime.once() == 0
+    after = row_counts(anime.tmp_path / "reconciler.db")
+    assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"polls": 5}
+    assert len(anime.stack.requests("shoko")) > shoko_calls  # Shoko was asked again
+
+
+# ---------------------------------------------------------------- failure modes
+
+
+@pytest.mark.parametrize(("shoko_has_it", "seen"), [(True, "has not recognised"),
+                                                    (False, "has not found")],
+                         ids=["hashed-but-unmatched", "never-seen-by-shoko"])
+def test_a_file_shoko_never_recognises_gets_a_detail_naming_it(
+        anime: Anime, shoko_has_it: bool, seen: str) -> None:
+    anime.configure(unrecognised_after="0.2s")
+    film = anime.film(YOUR_NAME, "Your Name")
+    assert anime.once() == 0
+    path = anime.import_film(film)
+    if shoko_has_it:
+        anime.shoko_file_for(film)  # hashed, never matched
+    assert anime.once() == 0
+    assert anime.request(film.request_id)["detail"] == (
+        "imported; waiting for Shoko to match the file")
+
+    anime.cycles_until(lambda: "by hand" in anime.request(film.request_id)["detail"])
+    request = anime.request(film.request_id)
+    assert request["state"] == "anime_matching"
+    assert request["detail"] == (f"waiting for Shoko to match the file: Shoko {seen} {path} "
+                                 "after 0.2 s; link it by hand in Shoko")
+
+
+def test_shoko_down_for_a_cycle_holds_anime_requests_and_exits_3(anime: Anime) -> None:
+    film = anime.film(YOUR_NAME, "Your Name")
+    assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    before = anime.request(film.request_id)
+    assert before["state"] == "anime_matching"
+
+    anime.stack.set_fault("shoko", "refuse")
+    fid = anime.shoko_file_for(film)
+    match = anime.shoko_match(fid, "Kimi no Na wa.", YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE)
+    item = anime.shokofin_movie("Your Name", match)
+    assert anime.once() == 3
+    during = anime.request(film.request_id)
+    assert (during["state"], during["detail"]) == (before["state"], before["detail"])
+    conn = sqlite3.connect(anime.tmp_path / "reconciler.db")
+    try:
+        ok, error = conn.execute("SELECT ok, error FROM polls WHERE service='shoko' "
+                                 "ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    assert ok == 0 and error
+
+    anime.stack.clear_fault("shoko")
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["via"]) == ("available", "jellyfin")
+    assert (request["jellyfin_item_id"], request["matched_by"]) == (item, "Shoko File")
+    states = [t["to"] for t in anime.show(film.request_id)["timeline"]]
+    assert "importing" not in states
