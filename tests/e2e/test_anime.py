@@ -21,6 +21,7 @@ import pytest
 
 from reconciler.simulator import SimulatedStack, World
 from tests.conftest import run_reconcile
+from tests.e2e.support import row_counts
 
 ANIME_MOVIES = "/data/anime/movies"
 ANIME_SHOWS = "/data/anime/shows"
@@ -544,13 +545,6 @@ def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime)
                                          ("anime_matching", "available")]
 
 
-def row_counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
-    finally:
-        conn.close()
 
 
 def test_cycles_while_anime_waits_for_shoko_and_jellyfin_write_nothing_new(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.simulator import SimulatedStack, World
-from tests.conftest import run_reconcile
+from tests.e2e.support import once, row_counts, show
 
 TMDB = 603
 
@@ -24,29 +24,14 @@ def film_stack(tmp_path: Path) -> Any:
         yield stack
 
 
-def once(tmp_path: Path) -> int:
-    return run_reconcile("--config", str(tmp_path / "config.toml"), "--once").code
 
 
-def show(tmp_path: Path, request_id: int) -> dict[str, Any]:
-    result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(request_id),
-                           "--json")
-    assert result.code == 0, result.stderr
-    data: dict[str, Any] = result.json()
-    return data
 
 
 def state(tmp_path: Path, request_id: int) -> str:
     return str(show(tmp_path, request_id)["request"]["state"])
 
 
-def row_counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
-    finally:
-        conn.close()
 
 
 def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(

@@ -8,7 +8,6 @@ real time; an episode "airs" when the test moves its air date into the past in S
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from reconciler.simulator import SimulatedStack, World
 from tests.conftest import run_reconcile
+from tests.e2e.support import once, row_counts, show
 
 TMDB = 1399
 TVDB = 121361
@@ -33,17 +33,8 @@ def tv_stack(tmp_path: Path) -> Iterator[SimulatedStack]:
         yield stack
 
 
-def once(tmp_path: Path) -> int:
-    result = run_reconcile("--config", str(tmp_path / "config.toml"), "--once")
-    return result.code
 
 
-def show(tmp_path: Path, request_id: int) -> dict[str, Any]:
-    result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(request_id),
-                           "--json")
-    assert result.code == 0, result.stderr
-    data: dict[str, Any] = result.json()
-    return data
 
 
 def request(tmp_path: Path, request_id: int) -> dict[str, Any]:
@@ -62,13 +53,6 @@ def moves(tmp_path: Path, request_id: int) -> list[tuple[str | None, str, str]]:
             if t["from"] != t["to"]]
 
 
-def row_counts(db: Path) -> dict[str, int]:
-    conn = sqlite3.connect(db)
-    try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
-    finally:
-        conn.close()
 
 
 def list_in_jellyfin(world: World, series_item: str, *episodes: tuple[int, int]) -> None:

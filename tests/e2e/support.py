@@ -1,0 +1,34 @@
+"""What the end-to-end tests share: running `reconcile` against a config in a test folder and
+reading back what it recorded."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import run_reconcile
+
+
+def once(tmp_path: Path) -> int:
+    """`reconcile --once` with the test folder's config.toml; its exit code."""
+    return run_reconcile("--config", str(tmp_path / "config.toml"), "--once").code
+
+
+def show(tmp_path: Path, request_id: int) -> dict[str, Any]:
+    """`reconcile show ID --json`, parsed."""
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(request_id),
+                           "--json")
+    assert result.code == 0, result.stderr
+    data: dict[str, Any] = result.json()
+    return data
+
+
+def row_counts(db: Path) -> dict[str, int]:
+    """Rows per table, to prove a cycle wrote nothing but its poll records."""
+    conn = sqlite3.connect(db)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
+    finally:
+        conn.close()
