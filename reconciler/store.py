@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -343,18 +344,26 @@ class Store:
                                  f"({exc.strerror})") from None
         if path.exists():
             _check_sqlite_header(path)
+        conn: sqlite3.Connection | None = None
         try:
             if readonly:
-                conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
-                                       timeout=5.0, check_same_thread=False)
+                conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True,
+                                       isolation_level=None, timeout=5.0, check_same_thread=False)
             else:
                 conn = sqlite3.connect(str(path), isolation_level=None, timeout=5.0,
                                        check_same_thread=False)
             conn.row_factory = sqlite3.Row
             store = cls(conn)
             store._configure(readonly)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path}: cannot open the database ({exc})") from None
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()  # never leak it: the HTTP endpoint opens one per request
+            if not isinstance(exc, sqlite3.DatabaseError):
+                raise
+            hint = ""
+            if "unable to open" in str(exc) or "readonly" in str(exc):
+                hint = f"; reconciler must be able to write to it and to {path.parent}"
+            raise StoreError(f"{path}: cannot open the database ({exc}){hint}") from None
         return store
 
     def _configure(self, readonly: bool) -> None:
@@ -394,11 +403,16 @@ class Store:
         self._in_tx = True
         try:
             yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
             self.conn.execute("COMMIT")
+        except BaseException:
+            # SQLite rolls back by itself on some errors (a full disk): never let a failing
+            # ROLLBACK hide the error that caused it.
+            if self.conn.in_transaction:
+                try:
+                    self.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            raise
         finally:
             self._in_tx = False
 
