@@ -27,7 +27,7 @@ def parse_item(obj: object) -> JellyfinItem:
         raise f.bad("LocationType", f"has an unknown value {location!r}")
     return JellyfinItem(
         id=f.text("Id"),
-        type=f.text("Type"),
+        type=f.enum("Type", ITEM_TYPES.split(",")),
         name=f.opt_text("Name") or "",
         location_type=location,
         is_placeholder=f.flag("IsPlaceHolder"),
