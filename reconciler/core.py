@@ -255,7 +255,9 @@ def _queue_stage(record: QueueRecord) -> str:
         return "importing"
     if state in ("importPending", "importBlocked", "imported") or status == "completed":
         return "download_done"
-    if status == "downloading":
+    if status == "downloading" or (status == "warning" and state == "downloading"):
+        # A client-side warning (stalled, no seeds) on a download in progress is still a
+        # download in progress; the detail carries the warning.
         return "downloading"
     return "indexed"
 
@@ -322,7 +324,7 @@ def download_stage(
             progress = record.progress
             pct = f" {progress * 100:.0f}%" if progress is not None else ""
             detail = f"downloading{pct}"
-            if record.tracked_status == "warning" and messages:
+            if (record.tracked_status == "warning" or record.status == "warning") and messages:
                 detail += f" (warning: {messages})"
             return Stage(S.DOWNLOADING, arr, detail, "downloading", progress)
         if kind == "indexed":

@@ -610,3 +610,20 @@ def test_unmatched_anime_episode_past_the_deadline_is_named() -> None:
     decision = decide(evidence, before, NOW)
     assert decision.state is S.ANIME_MATCHING
     assert episode_path(1, 1) in decision.detail
+
+
+def test_a_client_warning_on_a_running_download_keeps_it_downloading_with_the_warning() -> None:
+    """qBittorrent reporting a stalled torrent is not a step back to `indexed`."""
+    from reconciler.core import download_stage
+    from reconciler.models import HistoryFacts, QueueRecord
+
+    record = QueueRecord(download_id="d1", status="warning", tracked_status="warning",
+                         tracked_state="downloading", size=100.0, sizeleft=40.0,
+                         messages=("The download is stalled with no connections",))
+    stage = download_stage(arr="radarr", has_file=False, file_path=None,
+                           history=HistoryFacts(grabbed_at="2026-01-01T00:00:00Z"),
+                           queue=[record], is_anime=False, shoko_enabled=False, shoko=None,
+                           playable=None, in_arr=True)
+    assert stage.state == "downloading"
+    assert stage.progress == 0.6
+    assert "stalled" in stage.detail
