@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -151,7 +152,8 @@ def cmd_status(config: Config, as_json: bool) -> int:
     if as_json:
         print(json.dumps([request_json(r) for r in rows], indent=2))
     else:
-        print(status_table(rows, datetime.now(UTC)))
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        print(status_table(rows, datetime.now(UTC), width))
     return EXIT_OK
 
 

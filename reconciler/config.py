@@ -77,6 +77,11 @@ class ServiceSection(_Section):
         return value.rstrip("/")
 
 
+class JellyseerrSection(ServiceSection):
+    # Each Jellyseerr listing makes it query every *arr: a slower default than the others.
+    poll_interval: Duration = 60.0
+
+
 class JellyfinSection(ServiceSection):
     refresh_grace: Duration = 60.0
     refresh_min_interval: Duration = 300.0
@@ -125,7 +130,7 @@ class HttpSection(_Section):
 
 class ConfigModel(_Section):
     reconciler: ReconcilerSection = ReconcilerSection()
-    jellyseerr: ServiceSection
+    jellyseerr: JellyseerrSection
     radarr: ServiceSection | None = None
     sonarr: ServiceSection | None = None
     shoko: ShokoSection | None = None
@@ -325,10 +330,14 @@ def _describe(path: Path, exc: ValidationError) -> str:
         else:
             where = "(top level)"
         kind = err["type"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and len(loc) == 1:
+            what = f"unknown section (known: {', '.join(ConfigModel.model_fields)})"
+        elif kind == "extra_forbidden":
             what = "unknown key"
         elif kind == "missing":
-            what = "required key is missing"
+            what = "required key is missing" if len(loc) >= 2 else "required section is missing"
+        elif kind in ("model_type", "model_attributes_type", "dict_type") and len(loc) == 1:
+            what = f"must be a section ([{loc[0]}] on a line of its own, its keys below it)"
         else:
             what = err["msg"].removeprefix("Value error, ")
         lines.append(f"{path}: {where}: {what}")

@@ -277,8 +277,12 @@ async def _jellyfin(client: ServiceClient, config: Config, report: Report) -> No
                    "refresh their metadata")
     if shokofin:
         tmdb = sum(1 for i in shokofin if "tmdb" in _keys(i.provider_ids))
-        note = ("they also carry TMDB ids" if tmdb == len(shokofin) else
-                f"{tmdb} of them carry TMDB ids; the others are matched by Shoko ids")
+        if tmdb == len(shokofin):
+            note = "they also carry TMDB ids"
+        elif tmdb == 0:
+            note = "none of them carry TMDB ids; they are matched by their Shoko ids"
+        else:
+            note = f"{tmdb} of them carry TMDB ids; the others are matched by Shoko ids"
         report.add(OK, "jellyfin", f"Shokofin items found ({len(shokofin)} in the sample); "
                                    f"{note}")
     elif "shoko" in config.services:

@@ -33,6 +33,9 @@ from reconciler.views import request_json, show_json
 log = get_logger("reconciler.http")
 
 HEALTH_INTERVALS = 3
+# Poll times are stored in whole seconds and a poll takes a moment: below this, a service
+# polled every second or faster would read as behind right after a successful poll.
+HEALTH_MIN_LIMIT = 10.0
 FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
 _REQUEST_PATH = re.compile(r"^/api/requests/(\d{1,18})$")
 
@@ -129,7 +132,8 @@ class StoreCollector:
 
 
 def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, dict[str, Any]]:
-    """Healthy when every service's last successful poll is within 3 of its intervals."""
+    """Healthy when every service's last successful poll is within 3 of its intervals
+    (and never less than `HEALTH_MIN_LIMIT` seconds)."""
     services: dict[str, Any] = {}
     healthy = True
     active_interval = config.model.reconciler.active_poll_interval
@@ -137,7 +141,7 @@ def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, di
         # Idle pace is the slower one (unless the active one was set slower): allow for it.
         interval = max(svc.poll_interval, active_interval) if name in FAST_SERVICES \
             else svc.poll_interval
-        limit = timedelta(seconds=interval * HEALTH_INTERVALS)
+        limit = timedelta(seconds=max(interval * HEALTH_INTERVALS, HEALTH_MIN_LIMIT))
         entry: dict[str, Any] = {"ok": True, "last_success": None}
         last_ok = store.last_poll(name, ok=True) if store else None
         latest = store.last_poll(name) if store else None

@@ -35,6 +35,13 @@ def _scrub_event(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMap
     return event
 
 
+def _keyword_keys(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """`from_=...` (a Python keyword cannot be an argument name) is rendered as `from`."""
+    if "from_" not in event or "from" in event:
+        return event
+    return {("from" if key == "from_" else key): value for key, value in event.items()}
+
+
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
@@ -50,6 +57,7 @@ def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = No
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
             _scrub_event,
+            _keyword_keys,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(

@@ -85,7 +85,9 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def status_table(rows: list[RequestRow], now: datetime) -> str:
+def status_table(rows: list[RequestRow], now: datetime, width: int | None = None) -> str:
+    """The `status` table; with `width` (a terminal's), lines longer than it are cut with "…"
+    rather than wrapped (`show ID` has the whole detail; piped output is never cut)."""
     if not rows:
         return "no requests tracked yet (run `reconcile --once`)"
     body = []
@@ -96,7 +98,12 @@ def status_table(rows: list[RequestRow], now: datetime) -> str:
             detail = f"{detail} — stuck: {r.stuck_reason}"
         body.append([str(r.id), (r.title or "?")[:40], r.media_type, state,
                      ago(r.state_since, now), progress_text(r), detail])
-    return table(["ID", "TITLE", "TYPE", "STATE", "SINCE", "PROGRESS", "DETAIL"], body)
+    text = table(["ID", "TITLE", "TYPE", "STATE", "SINCE", "PROGRESS", "DETAIL"], body)
+    if width is None:
+        return text
+    limit = max(width, 40)
+    return "\n".join(line if len(line) <= limit else line[:limit - 1] + "…"
+                     for line in text.splitlines())
 
 
 def show_text(store: Store, row: RequestRow, now: datetime) -> str:

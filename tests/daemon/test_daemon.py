@@ -189,7 +189,7 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_bad(
     with capture_logs() as logs:
         asyncio.run(scenario())
     rejected = [e for e in logs if e["event"] == "daemon.reload_rejected"]
-    assert len(rejected) == 1 and "[nonsense]: unknown key" in rejected[0]["error"]
+    assert len(rejected) == 1 and "[nonsense]: unknown section" in rejected[0]["error"]
     assert [e["event"] for e in logs].count("daemon.reloaded") == 1
     assert not [e for e in logs if e["event"] == "daemon.cycle_crashed"
                 and "savepoint" not in str(e.get("error"))]

@@ -110,6 +110,22 @@ def test_unhealthy_names_the_service_behind(config: Config, filled: Store) -> No
     assert data["services"]["jellyseerr"]["ok"]  # 60 s interval: 180 s allowed
 
 
+def test_sub_second_intervals_are_healthy_a_second_after_a_successful_poll(
+        tmp_path: Path, filled: Store) -> None:
+    # The demo polls every 0.2 s; polls are stored in whole seconds, so 3 x 0.2 s would read
+    # "last successful poll 1 s ago (limit 0 s)" right after a good poll.
+    text = make_config(tmp_path).path.read_text()
+    fast = text.replace("poll_interval = 30", "poll_interval = 0.2").replace(
+        'poll_interval = "60s"', "poll_interval = 0.4").replace(
+        "active_poll_interval = 10", "active_poll_interval = 0.2")
+    (tmp_path / "config.toml").write_text(fast)
+    config = load_config(tmp_path / "config.toml")
+    ok, data = health(config, filled, T0 + timedelta(seconds=1))
+    assert ok, data
+    ok, data = health(config, filled, T0 + timedelta(seconds=11))
+    assert not ok and "(limit 10 s)" in data["services"]["radarr"]["behind"]
+
+
 def test_no_database_is_unhealthy(config: Config) -> None:
     ok, data = health(config, None, T0)
     assert not ok and set(data["behind"]) == {"jellyseerr", "radarr", "jellyfin"}

@@ -3,11 +3,15 @@ file, a key file, systemd's credentials directory or the environment."""
 
 from __future__ import annotations
 
+import re
+import tomllib
+import typing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reconciler.config import ConfigError, load_config
+from reconciler.config import ConfigError, ConfigModel, load_config
 
 BASE = '''
 [jellyseerr]
@@ -92,3 +96,55 @@ def test_durations_accept_units(tmp_path: Path) -> None:
 def test_keys_never_appear_in_the_configs_repr(tmp_path: Path) -> None:
     config = load_config(write(tmp_path))
     assert "radarr-key" not in repr(config.services)
+
+
+def test_a_misspelt_section_is_called_an_unknown_section_and_the_known_ones_listed(
+        tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, extra='[radar]\nurl = "http://127.0.0.1:7878"\n'))
+    assert "[radar]: unknown section (known: reconciler, jellyseerr, radarr," in str(err.value)
+
+
+def test_a_section_given_as_a_plain_value_says_it_must_be_a_section(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("sonarr = 5\n" + BASE.format(radarr_key='api_key = "k"'))
+    with pytest.raises(ConfigError, match=r"\[sonarr\]: must be a section"):
+        load_config(path)
+
+
+def test_jellyseerr_is_polled_every_60_s_by_default_the_others_every_30_s(
+        tmp_path: Path) -> None:
+    config = load_config(write(tmp_path))
+    assert config.services["jellyseerr"].poll_interval == 60.0
+    assert config.services["radarr"].poll_interval == 30.0
+
+
+def _example_with_comments_enabled() -> dict[str, Any]:
+    """config.example.toml with its commented-out settings (`# key = ...`, `# [section]`)
+    switched on."""
+    text = (Path(__file__).parents[2] / "config.example.toml").read_text()
+    lines = [re.sub(r"^#\s?(?=\[\w+\]|\w+\s*=)", "", line) for line in text.splitlines()]
+    return tomllib.loads("\n".join(lines))
+
+
+def test_every_setting_in_config_example_exists_with_the_default_it_shows() -> None:
+    example = _example_with_comments_enabled()
+    validated = ConfigModel.model_validate(example)  # an unknown key would fail here
+    # The same file with only what has no default (or is an example, not a default) kept.
+    minimal: dict[str, Any] = {}
+    for name, section in example.items():
+        kept = {k: v for k, v in section.items() if k in ("url", "api_key", "urls")}
+        minimal[name] = kept
+    defaults = ConfigModel.model_validate(minimal)
+    assert validated.model_dump() == defaults.model_dump()
+
+
+def test_every_setting_of_the_model_is_documented_in_config_example() -> None:
+    text = (Path(__file__).parents[2] / "config.example.toml").read_text()
+    example = _example_with_comments_enabled()
+    for name, field in ConfigModel.model_fields.items():
+        assert name in example, f"[{name}] is not in config.example.toml"
+        section = typing.get_args(field.annotation) or (field.annotation,)
+        model = next(t for t in section if t is not type(None))
+        for key in model.model_fields:
+            assert re.search(rf"\b{key}\s*=", text), f"[{name}] {key} is not documented"
