@@ -227,9 +227,19 @@ def match_episode(
                 if normalise_provider_key(k) == "shoko episode" and str(v) in wanted:
                     return JellyfinMatch(item=item, key=k)
     for item in playable:
+        if wanted and _other_shoko_episode(item, wanted):
+            continue  # Shokofin's numbering differs: that number is another episode
         if item.covers_episode(season, number):
             return JellyfinMatch(item=item, key="season/episode")
     return None
+
+
+def _other_shoko_episode(item: JellyfinItem, wanted: set[str]) -> bool:
+    """The item carries a Shoko episode id, and not one of ours."""
+    ids = {part.strip() for k, v in item.provider_ids.items()
+           if normalise_provider_key(k) == "shoko episode" for part in str(v).split(",")}
+    ids.discard("")
+    return bool(ids) and not ids & wanted
 
 
 # ---------------------------------------------------------------- one download's stage
@@ -429,9 +439,14 @@ def _finish(
     current: Current | None,
     evidence: Evidence,
     match: JellyfinMatch | None,
+    newly_aired: bool = False,
+    /,
     **extra: object,
 ) -> Decision:
-    if current is not None and _is_unevidenced_regression(stage, current, evidence):
+    """The decision for `stage`; a step back without evidence holds the current state
+    (`newly_aired`: a show's episode aired since then, Sonarr's evidence)."""
+    if current is not None and not newly_aired and _is_unevidenced_regression(
+            stage, current, evidence):
         return _hold(current)
     return Decision(
         state=stage.state,
@@ -571,12 +586,16 @@ def _decide_show(
         via = "sonarr" if current is not None and current.state is S.AVAILABLE and newly_aired \
             else "jellyfin"
         lagging = min(missing, key=lambda p: EPISODE_RANK[p[1].state])[1]
+        # The least advanced missing episode is imported and Jellyfin does not list it: the same
+        # wait as a show with nothing playable yet (one scan, then the stuck flag).
+        phase = "waiting_for_jellyfin" if lagging.phase == "waiting_for_jellyfin" \
+            else "partially_available"
         stage = Stage(
             S.PARTIALLY_AVAILABLE,
             via,
             f"{len(available)}/{aired_count} aired episodes playable; "
             f"next: {lagging.detail}" + to_air,
-            "partially_available",
+            phase,
             len(available) / aired_count,
         )
         return _finish(stage, current, evidence, None, **extra)
@@ -589,7 +608,11 @@ def _decide_show(
     if len(missing) > 1:
         detail = f"{len(same)}/{aired_count} episodes {lagging_stage.state}: {detail}"
     stage = replace(lagging_stage, detail=detail + to_air, progress=progress)
-    decision = _finish(stage, current, evidence, None, **extra)
+    aired_since = current is not None and any(
+        (t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since
+        for ev, _ in missing
+    )
+    decision = _finish(stage, current, evidence, None, aired_since, **extra)
     if stage.phase == "waiting_for_jellyfin":
         paths = [ev.episode.file_path for ev, s in missing if ev.episode.file_path]
         decision = replace(decision, waiting_path=paths[0] if paths else None)

@@ -914,12 +914,16 @@ def _airing(episodes: list[dict[str, Any]], since: datetime | None, now: datetim
 
 
 def _series_items(candidates: list[JellyfinItem], ids: MatchIds) -> list[JellyfinItem]:
-    """The Jellyfin Series items of a show: all those carrying its most trusted id that any
-    carries. One show may sit in two libraries, and a replaced item stays in the index until
-    its removal is confirmed; their episodes all count."""
+    """The Jellyfin Series items of a show: all those carrying its most trusted kind of id that
+    any carries, under any of its values. One show may sit in two libraries, a replaced item
+    stays in the index until its removal is confirmed, and Shokofin makes one Series per Shoko
+    series (a season split over two anime is two); their episodes all count."""
     series = [i for i in candidates if i.type == "Series"]
+    values: dict[str, set[str]] = defaultdict(set)
     for key, value in ids.pairs():
-        found = [i for i in series if (i.provider_id(key) or "").strip() == value]
+        values[key].add(value)
+    for key, wanted in values.items():
+        found = [i for i in series if (i.provider_id(key) or "").strip() in wanted]
         if found:
             return found
     return []

@@ -82,7 +82,9 @@ class JellyseerrClient(ServiceClient):
                 break
             if cutoff is not None:
                 oldest = parse_time(found[parse_request(results[-1]).id].updated_at)
-                if oldest is not None and oldest <= cutoff:  # the rest was seen before
+                # The rest was seen before. Not at equal times: `updatedAt` has whole seconds, so
+                # the next page may hold changes made in the second last seen, after that poll.
+                if oldest is not None and oldest < cutoff:
                     break
             if skip > 1_000_000:  # a server that never stops paging
                 break

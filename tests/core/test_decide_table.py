@@ -627,3 +627,40 @@ def test_a_client_warning_on_a_running_download_keeps_it_downloading_with_the_wa
     assert stage.state == "downloading"
     assert stage.progress == 0.6
     assert "stalled" in stage.detail
+
+
+def test_an_episode_is_not_paired_by_number_with_an_item_of_another_shoko_episode() -> None:
+    """Shokofin numbers episodes its own way (AniDB's, recaps included): a Jellyfin S01E02 that
+    carries another Shoko episode id is not Sonarr's S01E02, whose file Shoko matched to its
+    own episode. Only once that episode's item is listed does the show become available."""
+    from dataclasses import replace
+
+    def matched(file_id: int, shoko_episode: int) -> Any:
+        return replace(shoko_file(file_id=file_id), episode_ids=(shoko_episode,))
+
+    episodes = [episode(1, 1, has_file=True, shoko=matched(41, 3001)),
+                episode(1, 2, has_file=True, shoko=matched(42, 3002))]
+    recap = jf_episode(1, 2, provider_ids={"Shoko Episode": "3009"})
+    listed = [jf_episode(1, 1, provider_ids={"Shoko Episode": "3001"}), recap]
+    decision = decide(show(episodes, anime=True, jellyfin=listed), None, NOW)
+    assert decision.state is S.PARTIALLY_AVAILABLE
+    assert [e.jellyfin_item_id for e in decision.episodes] == ["jf-s1e1", None]
+
+    second = replace(jf_episode(1, 3, provider_ids={"Shoko Episode": "3002"}), id="jf-second")
+    decision = decide(show(episodes, anime=True, jellyfin=[*listed, second]), None, NOW)
+    assert decision.state is S.AVAILABLE
+    assert [e.jellyfin_item_id for e in decision.episodes] == ["jf-s1e1", "jf-second"]
+
+
+def test_an_episode_airing_moves_a_show_back_to_the_stage_of_that_episode() -> None:
+    """A newly aired episode is Sonarr's positive evidence for a step back, whatever the show's
+    state: episode 1 waits for Jellyfin, episode 2 aired ten minutes ago and is not grabbed."""
+    evidence = show([episode(1, 1, has_file=True), episode(1, 2, aired=ago(minutes=10))])
+    before = current(S.IMPORTING, phase="waiting_for_jellyfin")
+    decision = decide(evidence, before, NOW)
+    assert (decision.state, decision.via, decision.transition) == (S.APPROVED, "sonarr", True)
+    assert (decision.episodes_available, decision.episodes_aired) == (0, 2)
+
+    # An episode that aired before the show entered its state is no news: the state holds.
+    old = show([episode(1, 1, has_file=True), episode(1, 2, aired=ago(hours=2))])
+    assert decide(old, before, NOW).held

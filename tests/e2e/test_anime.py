@@ -545,6 +545,80 @@ def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime)
                                          ("anime_matching", "available")]
 
 
+def test_a_new_episode_jellyfin_does_not_list_gets_one_scan_while_the_show_is_partial(
+        anime: Anime) -> None:
+    """The weekly case: episode 1 is playable, episode 2 is imported and matched, and Shokofin's
+    VFS did not pick it up. The show is partially available; Jellyfin is still asked once to
+    scan, as for any file it should list (one refresh fixed it in the field)."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
+    w = anime.world
+    tvdb, tmdb = 424538, 209869
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Weekly", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Weekly", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    series_path = w.sonarr.get_series(sid).path
+    shoko_series = w.shoko.add_series(18101, "Weekly", tmdb_show_ids=[tmdb])
+    item = w.jellyfin.add_series("Weekly", library="Anime",
+                                 provider_ids={"Shoko Series": shoko_series, "AniDB": 18101})
+    for n, episode_id in enumerate(w.sonarr.episode_ids(sid), start=1):
+        [sonarr_file] = w.sonarr.import_download(w.sonarr.grab(sid, [episode_id]))
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        eid = w.shoko.add_episode(shoko_series, 282000 + n)
+        w.shoko.match_file(fid, shoko_series, [eid])
+        if n == 1:
+            w.jellyfin.add_episode(item, 1, 1, provider_ids={"Shoko Episode": eid})
+    assert anime.once() == 0  # Sonarr: both imported (Shoko is asked from the next cycle)
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["episodes_available"]) == ("partially_available", 1)
+    assert "matched by Shoko; waiting for Jellyfin" in request["detail"]
+
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    for _ in range(3):
+        assert anime.once() == 0
+    calls = anime.refresh_calls()
+    assert [(c.kind, c.library_id) for c in calls] == [("item", anime.anime_shows_library)]
+    assert anime.request(rid)["state"] == "partially_available"
+
+
+def test_a_season_split_over_two_shoko_series_counts_the_episodes_of_both(anime: Anime) -> None:
+    """AniDB (so Shoko, so Shokofin) often splits one Sonarr season into two anime (split
+    cours): two Shoko series, two Jellyfin Series items, one Sonarr season. Both count."""
+    w = anime.world
+    tvdb, tmdb = 424537, 209868
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Cours", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Cours", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    did = w.sonarr.grab(sid, season=1)
+    assert anime.once() == 0
+    file_ids = w.sonarr.import_download(did)
+    assert anime.once() == 0
+
+    series_path = w.sonarr.get_series(sid).path
+    first = w.shoko.add_series(18001, "Cours Part 1", tmdb_show_ids=[tmdb])
+    second = w.shoko.add_series(18002, "Cours Part 2")
+    pairs = []
+    for n, (sonarr_file, shoko_series) in enumerate(zip(file_ids, (first, second), strict=True),
+                                                     start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        eid = w.shoko.add_episode(shoko_series, 281000 + n)
+        w.shoko.match_file(fid, shoko_series, [eid])
+        pairs.append((shoko_series, 18000 + n, fid, eid))
+    assert anime.once() == 0
+    assert anime.request(rid)["shoko_ids"]["series"] == [first, second]
+
+    for shoko_series, anidb, fid, eid in pairs:
+        item = w.jellyfin.add_series(f"Cours {anidb}", library="Anime",
+                                     provider_ids={"Shoko Series": shoko_series, "AniDB": anidb})
+        w.jellyfin.add_episode(item, 1, 1, provider_ids={"Shoko Episode": eid, "Shoko File": fid})
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["episodes_available"], request["episodes_aired"]) == (
+        "available", 2, 2)
+
+
 
 
 def test_cycles_while_anime_waits_for_shoko_and_jellyfin_write_nothing_new(

@@ -127,3 +127,21 @@ def test_a_second_cycle_with_no_change_writes_no_rows(film_stack: Any, tmp_path:
     after = row_counts(tmp_path / "reconciler.db")
     changed = {t: after[t] - before[t] for t in after if after[t] != before[t]}
     assert changed == {"polls": 3}
+
+
+def test_requests_approved_in_the_same_second_as_the_last_seen_change_are_all_picked_up(
+        film_stack: Any, tmp_path: Path) -> None:
+    """Jellyseerr's `updatedAt` has whole seconds: a bulk approval can give more requests than
+    one incremental page the very timestamp reconciler saw last. Paging stops only past it."""
+    from reconciler.simulator.jellyseerr import APPROVED, PENDING
+
+    world = film_stack.world  # its clock stands still: every change has the same updatedAt
+    rids = [world.jellyseerr.add_request(1000 + n, "movie", f"Film {n}", status=PENDING)
+            for n in range(25)]
+    assert once(tmp_path) == 0
+    assert {state(tmp_path, rid) for rid in rids} == {"requested"}
+
+    for rid in rids:
+        world.jellyseerr.set_request_status(rid, APPROVED)
+    assert once(tmp_path) == 0
+    assert {rid: state(tmp_path, rid) for rid in rids} == {rid: "approved" for rid in rids}
