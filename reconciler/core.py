@@ -761,20 +761,23 @@ def stuck_reason(
     now: datetime,
     deadlines: Deadlines,
 ) -> str | None:
-    """Why a request is stuck, or None. Stuck is a flag beside the state, never a state."""
+    """Why a request is stuck, or None. Stuck is a flag beside the state, never a state.
+
+    The reason names the deadline, not the time elapsed (the state's `since` tells that), so a
+    request that stays stuck is not rewritten every cycle."""
     if phase == "waiting_for_air":
         return None  # a show with nothing aired yet is waiting for the calendar, not stuck
     if phase == "waiting_for_jellyfin":
         start = phase_since or since
         limit = deadlines.waiting_for_jellyfin
         if now - start >= limit:
-            return f"Jellyfin has not listed it for {_fmt(now - start)} (limit {_fmt(limit)})"
+            return f"Jellyfin has not listed it after {_fmt(limit)}"
         return None
     if state is S.DOWNLOADING:
         start = progress_since or since
         limit = deadlines.downloading
         if now - start >= limit:
-            return f"no download progress for {_fmt(now - start)} (limit {_fmt(limit)})"
+            return f"no download progress in {_fmt(limit)}"
         return None
     limits = {
         S.APPROVED: (deadlines.approved, "no release grabbed"),
@@ -788,7 +791,7 @@ def stuck_reason(
     limit, what = limits[state]
     start = since
     if now - start >= limit:
-        return f"{what} for {_fmt(now - start)} (limit {_fmt(limit)})"
+        return f"{what} after {_fmt(limit)}"
     return None
 
 
