@@ -513,9 +513,15 @@ def _decide_show(
             # along is not moved back by Sonarr forgetting it.
             return _hold(current)
         stage = Stage(S.APPROVED, "jellyseerr", "approved; not in Sonarr yet", "approved")
+        if evidence.request.status == SeerrStatus.FAILED:
+            stage = Stage(S.FAILED, "jellyseerr", "Jellyseerr could not send the request to "
+                          "Sonarr", "failed")
         return _finish(stage, current, evidence, None)
     seasons = set(requested_seasons(evidence.request, series))
-    wanted = [e for e in evidence.episodes if e.episode.season in seasons]
+    # An episode Sonarr does not monitor (say, unmonitored after its file was deleted) is not
+    # wanted any more, unless it is there anyway.
+    wanted = [e for e in evidence.episodes if e.episode.season in seasons
+              and (e.episode.monitored or e.episode.has_file or e.jellyfin is not None)]
     episode_decisions: list[EpisodeDecision] = []
     aired_stages: list[tuple[EpisodeEvidence, Stage]] = []
     future: list[SonarrEpisode] = []

@@ -265,9 +265,17 @@ class Reconciler:
         await self._fetch_titles(client, listing.requests)
         if outcome.full:
             for rid, (req, absent) in known.items():
-                if rid not in seen and absent < ABSENT_CONFIRMATIONS:
-                    self.store.put_observation("jellyseerr", f"request:{rid}",
-                                               {**asdict(req), "absent": absent + 1}, now)
+                if rid in seen or absent >= ABSENT_CONFIRMATIONS:
+                    continue
+                # The listing hides some requests (those whose media is blocklisted): only a
+                # 404 for the id itself says the request is gone.
+                if await client.request_exists(rid):
+                    if absent:
+                        self.store.put_observation("jellyseerr", f"request:{rid}",
+                                                   {**asdict(req), "absent": 0}, now)
+                    continue
+                self.store.put_observation("jellyseerr", f"request:{rid}",
+                                           {**asdict(req), "absent": absent + 1}, now)
         stamps = [r.updated_at for r in listing.requests if r.updated_at]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
 

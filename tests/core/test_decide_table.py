@@ -664,3 +664,30 @@ def test_an_episode_airing_moves_a_show_back_to_the_stage_of_that_episode() -> N
     # An episode that aired before the show entered its state is no news: the state holds.
     old = show([episode(1, 1, has_file=True), episode(1, 2, aired=ago(hours=2))])
     assert decide(old, before, NOW).held
+
+
+def test_an_unmonitored_missing_episode_does_not_hold_a_show_back() -> None:
+    """Sonarr unmonitors an episode whose file was deleted: it is no longer wanted, so the
+    show is available once every other aired episode is playable."""
+    from dataclasses import replace as _replace
+
+    from tests.core.core_builders import episode, jf_episode, show
+
+    kept = episode(1, 1, has_file=True)
+    dropped = episode(1, 2)
+    dropped = _replace(dropped, episode=_replace(dropped.episode, monitored=False))
+    evidence = show([kept, dropped], jellyfin=[jf_episode(1, 1)])
+    decision = decide(evidence, None, NOW)
+    assert decision.state == "available"
+    assert decision.episodes_aired == 1
+
+
+def test_a_show_jellyseerr_could_not_send_to_sonarr_is_failed() -> None:
+    from dataclasses import replace as _replace
+
+    from tests.core.core_builders import show
+
+    evidence = show([], with_series=False)
+    evidence = _replace(evidence, request=_replace(evidence.request, status=4))
+    decision = decide(evidence, None, NOW)
+    assert decision.state == "failed" and decision.via == "jellyseerr"

@@ -145,3 +145,19 @@ def test_requests_approved_in_the_same_second_as_the_last_seen_change_are_all_pi
         world.jellyseerr.set_request_status(rid, APPROVED)
     assert once(tmp_path) == 0
     assert {rid: state(tmp_path, rid) for rid in rids} == {rid: "approved" for rid in rids}
+
+
+def test_a_request_the_listing_hides_but_jellyseerr_still_has_is_not_deleted(
+        film_stack: Any, tmp_path: Path) -> None:
+    """Jellyseerr's listing leaves out requests whose media is blocklisted; only a 404 for the
+    request itself, on two complete listings, makes a request `deleted`."""
+    world = film_stack.world
+    kept = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    gone = world.jellyseerr.add_request(680, "movie", "Pulp Fiction")
+    assert once(tmp_path) == 0
+    world.jellyseerr.set_media_status(TMDB, 6)  # blocklisted: hidden from filter=all
+    world.jellyseerr.delete_request(gone)
+    for _ in range(3):
+        assert once(tmp_path) == 0
+    assert show(tmp_path, kept)["request"]["state"] == "approved"
+    assert show(tmp_path, gone)["request"]["state"] == "deleted"
