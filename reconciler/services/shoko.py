@@ -76,7 +76,8 @@ class ShokoClient(ServiceClient):
                             "/api/v3/Init/Status"))
 
     async def files_by_path(self, path: str) -> list[ShokoFile]:
-        """Files whose path ends with the tail of `path` (folder/file, then file name alone)."""
+        """Files whose path ends with the tail of `path`: folder and file name, else the file
+        name alone when exactly one file has it."""
         for parts in (2, 1):
             tail = path_tail(path, parts)
             if not tail:
@@ -85,6 +86,10 @@ class ShokoClient(ServiceClient):
                 "path": tail, "includeXRefs": True, "limit": 10,
             }), list, "/api/v3/File/PathEndsWith")
             files = [parse_file(obj) for obj in data]
+            if parts == 1 and len(files) > 1:
+                # The file name alone is ambiguous (generic names repeat across shows): no
+                # answer is better than another show's file.
+                return []
             if files:
                 return files
         return []
