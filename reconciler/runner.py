@@ -83,7 +83,6 @@ class PollOutcome:
     full: bool = False
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished: datetime | None = None
-    auth_failed: bool = False
 
 
 @dataclass
@@ -193,7 +192,6 @@ class Reconciler:
             self.store.conn.execute(f"ROLLBACK TO poll_{name}")
             outcome.ok = False
             outcome.error = scrub(exc.message)
-            outcome.auth_failed = type(exc).__name__ == "AuthFailed"
         except sqlite3.Error:
             # The local database failed (e.g. the disk is full), not the service: the cycle
             # stops and rolls back whole. SQLite may already have dropped the savepoint.
