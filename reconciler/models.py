@@ -6,7 +6,7 @@ the core reads them to decide a request's state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -133,7 +133,7 @@ class HistoryFacts:
             changes["grabbed_title"] = title or None
         if kind == "failed":
             changes["failed_message"] = message or title or None
-        return _replace(self, **changes)
+        return replace(self, **changes)
 
 
 HISTORY_KINDS = {
@@ -145,12 +145,6 @@ HISTORY_KINDS = {
     "movieFileDeleted": "file_deleted",
     "episodeFileDeleted": "file_deleted",
 }
-
-
-def _replace(facts: HistoryFacts, **changes: Any) -> HistoryFacts:
-    from dataclasses import replace
-
-    return replace(facts, **changes)
 
 
 @dataclass(frozen=True)

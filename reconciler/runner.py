@@ -12,7 +12,7 @@ import sqlite3
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -899,8 +899,6 @@ def _fold_history(prior: dict[str, Any] | None, events: list[HistoryEvent],
 
 
 def _fold(facts: HistoryFacts, events: list[HistoryEvent]) -> HistoryFacts:
-    from dataclasses import replace
-
     for e in sorted(events, key=lambda e: e.id):
         if e.id <= facts.last_event_id:
             continue
