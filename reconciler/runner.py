@@ -490,22 +490,22 @@ class Reconciler:
         rows = {r.id: r for r in self.store.requests()}
         for req, absent in self._seerr_requests().values():
             row = rows.get(req.id)
-            if absent >= ABSENT_CONFIRMATIONS or row is None:
+            if absent >= ABSENT_CONFIRMATIONS:
                 continue
-            if row.state in (RequestState.AVAILABLE, RequestState.DELETED,
-                             RequestState.DECLINED):
+            if row is not None and row.state in (RequestState.AVAILABLE, RequestState.DELETED,
+                                                 RequestState.DECLINED):
                 continue
             if req.media_type == "movie" and req.tmdb_id is not None:
+                # Every film with a file Jellyfin does not list yet, judged on this cycle's
+                # Radarr facts (not the last decision, which would make Shoko's answer, and the
+                # state, lag a cycle behind): Shokofin may present a film not tagged anime.
                 movie = self.store.observation("radarr", f"movie:{req.tmdb_id}") or {}
                 if not movie.get("has_file"):
-                    continue
-                if not (row.is_anime or row.phase in ("waiting_for_jellyfin",
-                                                      "waiting_for_shoko")):
                     continue
                 found = await self._shoko_movie_file(client, movie.get("file_path"), req.tmdb_id)
                 self.store.put_observation("shoko", f"movie:{req.tmdb_id}",
                                            asdict(found) if found else {}, now)
-            elif req.media_type == "tv":
+            elif req.media_type == "tv" and row is not None:
                 await self._poll_shoko_show(client, req, row, now)
 
     async def _shoko_movie_file(self, client: ShokoClient, path: str | None,

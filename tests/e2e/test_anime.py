@@ -643,6 +643,25 @@ def test_cycles_while_anime_waits_for_shoko_and_jellyfin_write_nothing_new(
     assert len(anime.stack.requests("shoko")) > shoko_calls  # Shoko was asked again
 
 
+@pytest.mark.parametrize("first_seen_imported", [False, True],
+                         ids=["imported-between-cycles", "imported-when-first-seen"])
+def test_shoko_is_asked_about_a_newly_imported_film_in_the_cycle_that_sees_the_file(
+        anime: Anime, first_seen_imported: bool) -> None:
+    """Found by tests/e2e/test_random_lives.py: Shoko used to be asked about a film not tagged
+    anime only once the previous cycle had decided it was waiting for Jellyfin, so the cycle
+    after the import, with nothing changed anywhere, still stored Shoko's answer."""
+    film = anime.film(603, "The Matrix", year=1999, root="/data/movies", tags=())
+    if not first_seen_imported:
+        assert anime.once() == 0
+    anime.import_film(film)
+    assert anime.once() == 0
+    assert anime.request(film.request_id)["state"] == "importing"
+    before = row_counts(anime.tmp_path / "reconciler.db")
+    assert anime.once() == 0
+    after = row_counts(anime.tmp_path / "reconciler.db")
+    assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"polls": 5}
+
+
 # ---------------------------------------------------------------- failure modes
 
 
