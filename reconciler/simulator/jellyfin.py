@@ -69,7 +69,7 @@ from reconciler.simulator._util import (
     lower_set,
     parse_iso,
 )
-from reconciler.simulator.server import App, Request, Response
+from reconciler.simulator.server import AspNetApp, Request, Response
 
 ITEM_TYPES = ("Movie", "Series", "Season", "Episode")
 _TYPE_CANON = {t.lower(): t for t in ITEM_TYPES}
@@ -880,7 +880,7 @@ _ALL_FIELDS = frozenset({"etag", "datecreated", "sortname", "path", "providerids
                          "mediasources"})
 
 
-class JellyfinApp(App):
+class JellyfinApp(AspNetApp):
     service = "jellyfin"
 
     @property
@@ -926,16 +926,6 @@ class JellyfinApp(App):
         if "ApiKey" in req.query or "api_key" in req.query:
             return "api-key-query"
         return None
-
-    def error_response(self, status: int) -> Response:
-        return Response(status, {"type": "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-                                 "title": "An error occurred while processing your request.",
-                                 "status": status})
-
-    def bad_request(self, message: str) -> Response:
-        return Response(400, {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-                              "title": "One or more validation errors occurred.", "status": 400,
-                              "errors": {"": [message]}})
 
     # -- handlers ----------------------------------------------------------------------------
 

@@ -155,6 +155,20 @@ class App:
         return self.not_found(req)
 
 
+class AspNetApp(App):
+    """An ASP.NET Core service (Jellyfin, Shoko): errors are RFC 9110 problem details."""
+
+    def error_response(self, status: int) -> Response:
+        return Response(status, {"type": "https://tools.ietf.org/html/rfc9110#section-15.6.1",
+                                 "title": "An error occurred while processing your request.",
+                                 "status": status})
+
+    def bad_request(self, message: str) -> Response:
+        return Response(400, {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
+                              "title": "One or more validation errors occurred.", "status": 400,
+                              "errors": {"": [message]}})
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request that reached a fake service."""

@@ -43,7 +43,7 @@ from typing import Any
 
 from reconciler.simulator._base import SubWorld
 from reconciler.simulator._util import duration_net, iso_net
-from reconciler.simulator.server import App, Request, Response
+from reconciler.simulator.server import AspNetApp, Request, Response
 
 NOT_FOUND = {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.5", "title": "Not Found",
              "status": 404}
@@ -356,7 +356,7 @@ class ShokoWorld(SubWorld):
         }
 
 
-class ShokoApp(App):
+class ShokoApp(AspNetApp):
     service = "shoko"
 
     @property
@@ -390,16 +390,6 @@ class ShokoApp(App):
 
     def not_found(self, req: Request) -> Response:
         return Response(404, dict(NOT_FOUND))
-
-    def error_response(self, status: int) -> Response:
-        return Response(status, {"type": "https://tools.ietf.org/html/rfc9110#section-15.6.1",
-                                 "title": "An error occurred while processing your request.",
-                                 "status": status})
-
-    def bad_request(self, message: str) -> Response:
-        return Response(400, {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-                              "title": "One or more validation errors occurred.", "status": 400,
-                              "errors": {"": [message]}})
 
     # -- handlers ----------------------------------------------------------------------------
 
