@@ -4,6 +4,7 @@ reading back what it recorded."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,3 +33,11 @@ def row_counts(db: Path) -> dict[str, int]:
         return {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
     finally:
         conn.close()
+
+
+def rows_changed_by(db: Path, cycle: Callable[[], int]) -> dict[str, int]:
+    """Run one cycle (it must exit 0) and return each table whose row count it changed."""
+    before = row_counts(db)
+    assert cycle() == 0
+    after = row_counts(db)
+    return {t: after[t] - before.get(t, 0) for t in after if after[t] != before.get(t, 0)}

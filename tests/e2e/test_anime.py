@@ -21,7 +21,7 @@ import pytest
 
 from reconciler.simulator import SimulatedStack, World
 from tests.conftest import run_reconcile
-from tests.e2e.support import row_counts
+from tests.e2e.support import rows_changed_by
 
 ANIME_MOVIES = "/data/anime/movies"
 ANIME_SHOWS = "/data/anime/shows"
@@ -635,11 +635,8 @@ def test_cycles_while_anime_waits_for_shoko_and_jellyfin_write_nothing_new(
     w.sonarr.import_download(did)
     assert anime.once() == 0
     assert anime.once() == 0
-    before = row_counts(anime.tmp_path / "reconciler.db")
     shoko_calls = len(anime.stack.requests("shoko"))
-    assert anime.once() == 0
-    after = row_counts(anime.tmp_path / "reconciler.db")
-    assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"polls": 5}
+    assert rows_changed_by(anime.tmp_path / "reconciler.db", anime.once) == {"polls": 5}
     assert len(anime.stack.requests("shoko")) > shoko_calls  # Shoko was asked again
 
 
@@ -656,10 +653,7 @@ def test_shoko_is_asked_about_a_newly_imported_film_in_the_cycle_that_sees_the_f
     anime.import_film(film)
     assert anime.once() == 0
     assert anime.request(film.request_id)["state"] == "importing"
-    before = row_counts(anime.tmp_path / "reconciler.db")
-    assert anime.once() == 0
-    after = row_counts(anime.tmp_path / "reconciler.db")
-    assert {t: after[t] - before[t] for t in after if after[t] != before[t]} == {"polls": 5}
+    assert rows_changed_by(anime.tmp_path / "reconciler.db", anime.once) == {"polls": 5}
 
 
 # ---------------------------------------------------------------- failure modes

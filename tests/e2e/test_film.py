@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.simulator import SimulatedStack, World
-from tests.e2e.support import once, row_counts, show
+from tests.e2e.support import once, rows_changed_by, show
 
 TMDB = 603
 
@@ -122,10 +122,7 @@ def test_a_second_cycle_with_no_change_writes_no_rows(film_stack: Any, tmp_path:
     world.jellyfin.populate(50)
     assert once(tmp_path) == 0
     assert once(tmp_path) == 0
-    before = row_counts(tmp_path / "reconciler.db")
-    assert once(tmp_path) == 0
-    after = row_counts(tmp_path / "reconciler.db")
-    changed = {t: after[t] - before[t] for t in after if after[t] != before[t]}
+    changed = rows_changed_by(tmp_path / "reconciler.db", lambda: once(tmp_path))
     assert changed == {"polls": 3}
 
 

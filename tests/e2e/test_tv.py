@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.simulator import SimulatedStack, World
 from tests.conftest import run_reconcile
-from tests.e2e.support import once, row_counts, show
+from tests.e2e.support import once, rows_changed_by, show
 
 TMDB = 1399
 TVDB = 121361
@@ -402,10 +402,7 @@ def test_a_second_cycle_with_no_change_writes_no_rows_for_an_airing_show(
     list_in_jellyfin(world, jf_series, (1, 1))
     assert once(tmp_path) == 0
     assert once(tmp_path) == 0
-    before = row_counts(tmp_path / "reconciler.db")
-    assert once(tmp_path) == 0
-    after = row_counts(tmp_path / "reconciler.db")
-    changed = {t: after[t] - before[t] for t in after if after[t] != before[t]}
+    changed = rows_changed_by(tmp_path / "reconciler.db", lambda: once(tmp_path))
     assert changed == {"polls": 3}
 
 
