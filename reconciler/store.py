@@ -599,9 +599,6 @@ class Store:
             self.rows_written += max(cur.rowcount, 0)
         return changed
 
-    def item_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM jellyfin_items").fetchone()[0])
-
     def items_by_provider(self, pairs: Iterable[tuple[str, str]]) -> list[JellyfinItem]:
         """Items carrying any of the (normalised key, value) ProviderId pairs."""
         result: dict[str, JellyfinItem] = {}
