@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 
 TV_SHARE = 0.2  # a fifth of the tracked requests are shows
 EPISODES_PER_SHOW = 8

@@ -36,7 +36,7 @@ def run_reconcile(*args: str) -> CommandResult:
 
 @pytest.fixture
 def stack() -> Iterator[Any]:
-    from reconciler.simulator import SimulatedStack
+    from simstack import SimulatedStack
 
     with SimulatedStack() as s:
         yield s

@@ -1,4 +1,4 @@
-"""The fake servers (`reconciler.simulator`, used by the end-to-end tests and the demo) answer
+"""The fake servers (`simstack`, used by the end-to-end tests and the demo) answer
 in the published shapes, and the real clients ask them only for what the specs define.
 
 A small world is scripted (a film through grab, download and import; an anime TV season pack;
@@ -25,7 +25,7 @@ from reconciler.runner import CLIENT_TYPES, Reconciler
 from reconciler.store import Store
 from tests.contract.spec_support import Contract
 
-simulator = pytest.importorskip("reconciler.simulator")
+simulator = pytest.importorskip("simstack")
 
 MATRIX = 603
 VIOLET = 533514

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.daemon.daemon_support import AppriseTarget
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.config import Config, load_config
-from reconciler.simulator import SimulatedStack
+from simstack import SimulatedStack
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.05,

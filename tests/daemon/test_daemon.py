@@ -24,8 +24,8 @@ from structlog.testing import capture_logs
 
 from reconciler.config import Config
 from reconciler.daemon import Daemon
-from reconciler.simulator import SimulatedStack, World
 from reconciler.store import Store, StoreError
+from simstack import SimulatedStack, World
 from tests.daemon.daemon_support import (
     AppriseTarget,
     await_until,

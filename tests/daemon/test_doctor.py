@@ -15,7 +15,7 @@ import pytest
 
 from reconciler.config import Config, load_config
 from reconciler.doctor import run_doctor
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 
 PORTS = {"jellyseerr": 5055, "radarr": 7878, "sonarr": 8989, "shoko": 8111, "jellyfin": 8096}
 KEYS = {name: f"{name}-key-0123456789" for name in PORTS}

@@ -14,8 +14,8 @@ import pytest
 
 from reconciler.notify import notifier_for
 from reconciler.runner import Reconciler
-from reconciler.simulator import SimulatedStack, World
 from reconciler.store import Store
+from simstack import SimulatedStack, World
 from tests.daemon.daemon_support import AppriseTarget, Clock, write_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:'imghdr' is deprecated:DeprecationWarning")

@@ -19,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from reconciler import demo, demo_script
-from reconciler.demo import DemoResult
-from reconciler.demo_script import DemoScript
-from reconciler.simulator import World
+from reconciler.demo import run as demo
+from reconciler.demo import script as demo_script
+from reconciler.demo.run import DemoResult
+from reconciler.demo.script import DemoScript
 from reconciler.store import Store
+from simstack import World
 from tests.conftest import CommandResult, run_reconcile
 
 SPEED = "10"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
 from tests.e2e.support import rows_changed_by
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.e2e.support import once, rows_changed_by, show
 
 TMDB = 603
@@ -130,7 +130,7 @@ def test_requests_approved_in_the_same_second_as_the_last_seen_change_are_all_pi
         film_stack: Any, tmp_path: Path) -> None:
     """Jellyseerr's `updatedAt` has whole seconds: a bulk approval can give more requests than
     one incremental page the very timestamp reconciler saw last. Paging stops only past it."""
-    from reconciler.simulator.jellyseerr import APPROVED, PENDING
+    from simstack.jellyseerr import APPROVED, PENDING
 
     world = film_stack.world  # its clock stands still: every change has the same updatedAt
     rids = [world.jellyseerr.add_request(1000 + n, "movie", f"Film {n}", status=PENDING)

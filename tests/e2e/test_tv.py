@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
 from tests.e2e.support import once, rows_changed_by, show
 

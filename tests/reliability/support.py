@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.conftest import CommandResult, run_reconcile
 
 # Distinctive keys: a leak anywhere is found by a plain substring search.

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.reliability.support import EXPECTED, KEYS, Scenario, build_scenario
 
 SEERR_LISTING = "/api/v1/request"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.reliability.support import KEYS, settled_calls, write_config
 
 # Runs `python -m reconciler ...` and prints the process's peak resident memory at exit.

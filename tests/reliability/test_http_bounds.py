@@ -24,7 +24,7 @@ import pytest
 from reconciler.config import ServiceConfig
 from reconciler.services.http import AuthFailed, BadResponse, ServiceError, ServiceUnavailable
 from reconciler.services.radarr import RadarrClient
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.reliability.support import settled_calls
 
 SLOW = 30.0  # seconds a slow fault would make a careless client wait

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.conftest import CommandResult, run_reconcile
 from tests.reliability.support import EXPECTED, KEYS, Scenario, build_scenario, write_config
 

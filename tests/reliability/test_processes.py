@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.reliability.support import KEYS, Scenario, build_scenario, closing
 
 EXIT_OK, EXIT_LOCKED = 0, 75

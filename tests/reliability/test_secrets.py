@@ -16,7 +16,7 @@ import pytest
 from reconciler.config import load_config
 from reconciler.httpapi import Metrics, start_http_server
 from reconciler.services.radarr import RadarrClient
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
 from tests.reliability.support import KEYS, Scenario, build_scenario, closing, write_config
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
+from simstack import SimulatedStack, World
 from tests.reliability.support import (
     EXPECTED,
     KEYS,

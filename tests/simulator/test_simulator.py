@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.simulator import SimulatedStack, World
-from reconciler.simulator.jellyseerr import (
+from simstack import SimulatedStack, World
+from simstack.jellyseerr import (
     APPROVED,
     COMPLETED,
     MEDIA_AVAILABLE,

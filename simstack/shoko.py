@@ -41,9 +41,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.simulator._base import SubWorld
-from reconciler.simulator._util import duration_net, iso_net
-from reconciler.simulator.server import AspNetApp, Request, Response
+from simstack._base import SubWorld
+from simstack._util import duration_net, iso_net
+from simstack.clock import Clock
+from simstack.server import AspNetApp, Request, Response
 
 NOT_FOUND = {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.5", "title": "Not Found",
              "status": 404}
@@ -111,7 +112,7 @@ class ShokoWorld(SubWorld):
     username = "admin"
     password = ""
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Clock) -> None:
         super().__init__(world)
         self.import_folders: dict[int, ShokoImportFolder] = {}
         self.files: dict[int, ShokoFile] = {}
@@ -359,9 +360,9 @@ class ShokoWorld(SubWorld):
 class ShokoApp(AspNetApp):
     service = "shoko"
 
-    @property
-    def kw(self) -> ShokoWorld:
-        return self.world.shoko
+    def __init__(self, kw: ShokoWorld, api_key: str) -> None:
+        self.kw = kw
+        super().__init__(kw.world, api_key)
 
     def setup_routes(self) -> None:
         v3 = "/api/v3"

@@ -1,6 +1,6 @@
 """Fake Sonarr (API v3 as served by Sonarr 4.x; null fields omitted as Sonarr does).
 
-World verbs (`world.sonarr`), besides the download verbs of `reconciler.simulator._arr`:
+World verbs (`world.sonarr`), besides the download verbs of `simstack._arr`:
 
 - `add_tag(label) -> tag_id`
 - `add_series(tvdb_id, title, *, tmdb_id=0, imdb_id=None, series_type="standard",
@@ -27,7 +27,7 @@ World verbs (`world.sonarr`), besides the download verbs of `reconciler.simulato
   episode left in the download.
 - `delete_episode_file(file_id, reason="Manual")`: history "episodeFileDeleted" per episode.
 
-HTTP as Radarr's (see `reconciler.simulator.radarr`): `/ping`, `/api/v3/system/status`,
+HTTP as Radarr's (see `simstack.radarr`): `/ping`, `/api/v3/system/status`,
 `/api/v3/series[?tvdbId=]`, `/api/v3/series/{id}`, `/api/v3/episode?seriesId=[&seasonNumber=]
 [&episodeIds=][&includeEpisodeFile=][&includeSeries=]`, `/api/v3/episode/{id}`,
 `/api/v3/episodefile?seriesId=`, `/api/v3/episodefile/{id}`, `/api/v3/queue`,
@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.simulator._arr import ArrApp, ArrWorld, Download, HistoryEvent
-from reconciler.simulator._util import compact, iso_net
-from reconciler.simulator.server import Request, Response
+from simstack._arr import ArrApp, ArrWorld, Download, HistoryEvent
+from simstack._util import compact, iso_net
+from simstack.clock import Clock
+from simstack.server import Request, Response
 
 SONARR_EVENTS = {1: "grabbed", 2: "seriesFolderImported", 3: "downloadFolderImported",
                  4: "downloadFailed", 5: "episodeFileDeleted", 6: "episodeFileRenamed",
@@ -134,7 +135,7 @@ class SonarrWorld(ArrWorld):
     }
     event_codes = SONARR_EVENTS
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Clock) -> None:
         super().__init__(world)
         self.series: dict[int, SonarrSeries] = {}
         self.episodes: dict[int, SonarrEpisode] = {}
@@ -601,9 +602,9 @@ class SonarrApp(ArrApp):
     service = "sonarr"
     arr: SonarrWorld
 
-    def __init__(self, world: Any, api_key: str) -> None:
-        self.arr = world.sonarr
-        super().__init__(world, api_key)
+    def __init__(self, arr: SonarrWorld, api_key: str) -> None:
+        self.arr = arr
+        super().__init__(arr.world, api_key)
 
     @property
     def sw(self) -> SonarrWorld:

@@ -1,5 +1,5 @@
 """`reconcile demo`: the real daemon against the simulated stack, while a script plays out five
-requests (`reconciler.demo_script`). Shows the requests as they move (a live table on a
+requests (`reconciler.demo.script`). Shows the requests as they move (a live table on a
 terminal, one line per change otherwise), then each request's timeline; exits 0 when every
 request ended as scripted, 1 otherwise.
 
@@ -30,7 +30,7 @@ import structlog
 
 from reconciler import logs
 from reconciler.config import Config, load_config
-from reconciler.demo_script import (
+from reconciler.demo.script import (
     ANIME,
     MIN_REFRESH_GRACE,
     POLL_INTERVAL,
@@ -44,9 +44,9 @@ from reconciler.demo_script import (
 from reconciler.lock import DatabaseLock
 from reconciler.models import RequestState
 from reconciler.runner import CycleResult
-from reconciler.simulator import SERVICES, SimulatedStack, World
 from reconciler.store import RequestRow, Store, from_iso
 from reconciler.views import progress_text
+from simstack import SERVICES, SimulatedStack, World
 
 MAX_SPEED = 20.0
 FIRST_CYCLE_TIMEOUT = 15.0

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from reconciler.simulator._base import SubWorld
-from reconciler.simulator._util import BadParam, compact, hex_id, iso_net, parse_iso, timespan
-from reconciler.simulator.server import App, Request, Response
+from simstack._base import SubWorld
+from simstack._util import BadParam, compact, hex_id, iso_net, parse_iso, timespan
+from simstack.clock import Clock
+from simstack.server import App, Request, Response
 
 QUEUE_STATUSES = ("unknown", "queued", "paused", "downloading", "completed", "failed", "warning",
                   "delay", "downloadClientUnavailable", "fallback")
@@ -100,7 +101,7 @@ class ArrWorld(SubWorld):
     qualities: ClassVar[Mapping[str, tuple[int, str, int, str | None]]] = {}
     event_codes: ClassVar[Mapping[int, str]] = {}
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Clock) -> None:
         super().__init__(world)
         self.tags: dict[int, str] = {}
         self.downloads: dict[str, Download] = {}

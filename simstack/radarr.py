@@ -1,6 +1,6 @@
 """Fake Radarr (API v3, Radarr 5.x shapes; null fields omitted as Radarr does).
 
-World verbs (`world.radarr`), besides the download verbs of `reconciler.simulator._arr`:
+World verbs (`world.radarr`), besides the download verbs of `simstack._arr`:
 
 - `add_tag(label) -> tag_id`
 - `add_movie(tmdb_id, title, *, year=None, imdb_id=None, root_folder="/data/movies", path=None,
@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.simulator._arr import ArrApp, ArrWorld, Download, HistoryEvent
-from reconciler.simulator._util import compact, iso_net
-from reconciler.simulator.server import Request, Response
+from simstack._arr import ArrApp, ArrWorld, Download, HistoryEvent
+from simstack._util import compact, iso_net
+from simstack.clock import Clock
+from simstack.server import Request, Response
 
 RADARR_EVENTS = {1: "grabbed", 3: "downloadFolderImported", 4: "downloadFailed",
                  6: "movieFileDeleted", 7: "movieFolderImported", 8: "movieFileRenamed",
@@ -113,7 +114,7 @@ class RadarrWorld(ArrWorld):
     }
     event_codes = RADARR_EVENTS
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Clock) -> None:
         super().__init__(world)
         self.movies: dict[int, RadarrMovie] = {}
         self._next_movie = 1
@@ -372,9 +373,9 @@ class RadarrApp(ArrApp):
     service = "radarr"
     arr: RadarrWorld
 
-    def __init__(self, world: Any, api_key: str) -> None:
-        self.arr = world.radarr
-        super().__init__(world, api_key)
+    def __init__(self, arr: RadarrWorld, api_key: str) -> None:
+        self.arr = arr
+        super().__init__(arr.world, api_key)
 
     @property
     def rw(self) -> RadarrWorld:

@@ -10,35 +10,35 @@
         config_text = stack.config_toml("/tmp/reconciler.db")
 
 Servers run in background threads, so the stack works from synchronous tests and under an asyncio
-program alike. Fault kinds and options: see `reconciler.simulator.faults`.
+program alike. Fault kinds and options: see `simstack.faults`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reconciler.simulator.faults import Fault, FaultBook
-from reconciler.simulator.jellyfin import JellyfinApp
-from reconciler.simulator.jellyseerr import JellyseerrApp
-from reconciler.simulator.radarr import RadarrApp
-from reconciler.simulator.server import App, LoggedRequest, Recorder, ServiceRunner
-from reconciler.simulator.shoko import ShokoApp
-from reconciler.simulator.sonarr import SonarrApp
-from reconciler.simulator.world import World
+from simstack.faults import Fault, FaultBook
+from simstack.jellyfin import JellyfinApp
+from simstack.jellyseerr import JellyseerrApp
+from simstack.radarr import RadarrApp
+from simstack.server import App, LoggedRequest, Recorder, ServiceRunner
+from simstack.shoko import ShokoApp
+from simstack.sonarr import SonarrApp
+from simstack.world import World
 
 SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
 
-_APPS: dict[str, type[App]] = {
-    "jellyseerr": JellyseerrApp,
-    "radarr": RadarrApp,
-    "sonarr": SonarrApp,
-    "shoko": ShokoApp,
-    "jellyfin": JellyfinApp,
+_APPS: dict[str, Callable[[World, str], App]] = {
+    "jellyseerr": lambda world, key: JellyseerrApp(world.jellyseerr, key),
+    "radarr": lambda world, key: RadarrApp(world.radarr, key),
+    "sonarr": lambda world, key: SonarrApp(world.sonarr, key),
+    "shoko": lambda world, key: ShokoApp(world.shoko, key),
+    "jellyfin": lambda world, key: JellyfinApp(world.jellyfin, key),
 }
 
 DEFAULT_POLL_INTERVALS = {"jellyseerr": 60, "radarr": 30, "sonarr": 30, "shoko": 60,
@@ -148,7 +148,7 @@ class SimulatedStack:
 
     def set_fault(self, service: str, kind: str, *, path: str | None = None,
                   method: str | None = None, times: int | None = None, **opts: Any) -> Fault:
-        """Replace `service`'s faults with one fault (see `reconciler.simulator.faults`)."""
+        """Replace `service`'s faults with one fault (see `simstack.faults`)."""
         fault = self._fault(service, kind, path, method, times, opts)
         self.clear_fault(service)
         self._faults.set(service, fault)

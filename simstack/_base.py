@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from reconciler.simulator.world import World
+from simstack.clock import Clock
 
 
 class SubWorld:
     """One service's state inside the `World`; shares the world's lock and clock."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: Clock) -> None:
         self.world = world
 
     @property

@@ -41,9 +41,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.simulator._base import SubWorld
-from reconciler.simulator._util import hex_id, iso_js
-from reconciler.simulator.server import App, Request, Response
+from simstack._base import SubWorld
+from simstack._util import hex_id, iso_js
+from simstack.clock import Clock
+from simstack.server import App, Request, Response
 
 PENDING, APPROVED, DECLINED, FAILED, COMPLETED = 1, 2, 3, 4, 5
 (MEDIA_UNKNOWN, MEDIA_PENDING, MEDIA_PROCESSING, MEDIA_PARTIALLY_AVAILABLE, MEDIA_AVAILABLE,
@@ -145,7 +146,7 @@ class JellyseerrWorld(SubWorld):
     jellyfin_url = "http://jellyfin:8096"
     jellyfin_server_id = "05647f36ec63477298d28772721b3d1b"
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Clock) -> None:
         super().__init__(world)
         self.requests: dict[int, SeerrRequest] = {}
         self.media: dict[tuple[str, int], SeerrMedia] = {}
@@ -562,9 +563,9 @@ class JellyseerrApp(App):
     server_header = ""
     case_insensitive = False
 
-    @property
-    def sw(self) -> JellyseerrWorld:
-        return self.world.jellyseerr
+    def __init__(self, sw: JellyseerrWorld, api_key: str) -> None:
+        self.sw = sw
+        super().__init__(sw.world, api_key)
 
     def setup_routes(self) -> None:
         base = "/api/v1"

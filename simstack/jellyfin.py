@@ -60,8 +60,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.simulator._base import SubWorld
-from reconciler.simulator._util import (
+from simstack._base import SubWorld
+from simstack._util import (
     BadParam,
     QueryParams,
     hex_id,
@@ -69,7 +69,8 @@ from reconciler.simulator._util import (
     lower_set,
     parse_iso,
 )
-from reconciler.simulator.server import AspNetApp, Request, Response
+from simstack.clock import Clock
+from simstack.server import AspNetApp, Request, Response
 
 ITEM_TYPES = ("Movie", "Series", "Season", "Episode")
 _TYPE_CANON = {t.lower(): t for t in ITEM_TYPES}
@@ -166,7 +167,7 @@ class JellyfinWorld(SubWorld):
     version = "10.11.2"
     server_name = "sim-jellyfin"
 
-    def __init__(self, world: Any) -> None:
+    def __init__(self, world: Clock) -> None:
         super().__init__(world)
         self.server_id = hex_id("jellyfin-server", world.seed)
         self.local_address = "http://127.0.0.1:8096"
@@ -883,9 +884,9 @@ _ALL_FIELDS = frozenset({"etag", "datecreated", "sortname", "path", "providerids
 class JellyfinApp(AspNetApp):
     service = "jellyfin"
 
-    @property
-    def jw(self) -> JellyfinWorld:
-        return self.world.jellyfin
+    def __init__(self, jw: JellyfinWorld, api_key: str) -> None:
+        self.jw = jw
+        super().__init__(jw.world, api_key)
 
     def setup_routes(self) -> None:
         self.route("GET", "/System/Info/Public", self.info_public, auth=False)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler.models import RequestState
-from reconciler.simulator import World
-from reconciler.simulator._arr import ArrWorld
-from reconciler.simulator.jellyfin import RefreshCall
-from reconciler.simulator.jellyseerr import APPROVED, DECLINED, MEDIA_AVAILABLE, PENDING
 from reconciler.store import Store, from_iso
+from simstack import World
+from simstack._arr import ArrWorld
+from simstack.jellyfin import RefreshCall
+from simstack.jellyseerr import APPROVED, DECLINED, MEDIA_AVAILABLE, PENDING
 
 S = RequestState
 

@@ -1,22 +1,12 @@
-"""The shared, lock-protected state every fake service renders from, and its clock.
+"""The simulated clock and its timers, shared by every fake service through the `World`.
 
-    world = World()                      # clock starts at the real time, then stands still
-    world.advance(60)                    # move the simulated clock (runs due timers)
-    world.now = datetime(2026, 1, 1, tzinfo=UTC)
+    clock.advance(60)                    # move the simulated clock (runs due timers)
+    clock.now = datetime(2026, 1, 1, tzinfo=UTC)
+    clock.call_later(30, fn)             # run `fn` once the clock passes now + 30 s
 
-    world.jellyseerr  # JellyseerrWorld: requests, media, titles, users
-    world.radarr      # RadarrWorld: films, files, queue, history, tags
-    world.sonarr      # SonarrWorld: series, episodes, files, queue, history, tags
-    world.shoko       # ShokoWorld: import folders, files, series, episodes
-    world.jellyfin    # JellyfinWorld: libraries, items, pending (unscanned) items, refresh calls
-
-Every verb takes `world.lock` (an RLock), so a script may mutate the world from any thread
-between (or during) polls; wrap several verbs in `with world.lock:` to make them atomic as seen by
-the servers. All dates the fakes produce come from `world.now`.
-
-`World(realtime=True)` makes the clock run on from its start with the real (monotonic) time;
-`advance()` still adds to it. Timers (`call_at`, `call_later`) fire when the clock passes them:
-on `advance()`/setting `now`, and at the start of every HTTP request.
+`Clock(realtime=True)` runs on from its start with the real (monotonic) time; `advance()` still
+adds to it. Timers fire when the clock passes them: on `advance()`/setting `now`, and at the
+start of every HTTP request. `lock` (an RLock) guards the whole simulated state.
 """
 
 from __future__ import annotations
@@ -30,18 +20,13 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from reconciler.simulator._util import ensure_utc
-from reconciler.simulator.jellyfin import JellyfinWorld
-from reconciler.simulator.jellyseerr import JellyseerrWorld
-from reconciler.simulator.radarr import RadarrWorld
-from reconciler.simulator.shoko import ShokoWorld
-from reconciler.simulator.sonarr import SonarrWorld
+from simstack._util import ensure_utc
 
-__all__ = ["World"]
+__all__ = ["Clock"]
 
 
-class World:
-    """The simulated media stack's state. See the module docstring."""
+class Clock:
+    """The simulated time, the timers and the lock of the simulated state."""
 
     def __init__(self, now: datetime | None = None, *, realtime: bool = False,
                  seed: int = 0) -> None:
@@ -55,11 +40,6 @@ class World:
         self._timers: list[tuple[datetime, int, Callable[[], None]]] = []
         self._timer_seq = itertools.count()
         self._ticking = False
-        self.jellyseerr = JellyseerrWorld(self)
-        self.radarr = RadarrWorld(self)
-        self.sonarr = SonarrWorld(self)
-        self.shoko = ShokoWorld(self)
-        self.jellyfin = JellyfinWorld(self)
 
     # -- clock -------------------------------------------------------------------------------
 

@@ -20,14 +20,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from reconciler.simulator import faults as _faults
-from reconciler.simulator._util import BadParam, QueryParams, http_date
-
-if TYPE_CHECKING:
-    from reconciler.simulator.world import World
+from simstack import faults as _faults
+from simstack._util import BadParam, QueryParams, http_date
+from simstack.clock import Clock
 
 JSON_CT = "application/json; charset=utf-8"
 
@@ -95,7 +93,7 @@ class App:
     server_header: ClassVar[str] = "Kestrel"
     case_insensitive: ClassVar[bool] = True
 
-    def __init__(self, world: World, api_key: str) -> None:
+    def __init__(self, world: Clock, api_key: str) -> None:
         self.world = world
         self.api_key = api_key
         self.routes: list[Route] = []
@@ -551,7 +549,7 @@ class ServiceRunner:
     """One fake service's HTTP server in a daemon thread; can stop and resume listening on the
     same port (for the `refuse` fault)."""
 
-    def __init__(self, app: App, *, world: World, faults: _faults.FaultBook, recorder: Recorder,
+    def __init__(self, app: App, *, world: Clock, faults: _faults.FaultBook, recorder: Recorder,
                  host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.service = app.service

@@ -2,7 +2,7 @@
 servers answering in the real APIs' shapes, all rendering one scriptable, thread-safe `World`
 with a simulated clock. For end-to-end tests, `reconcile demo`, fault tests and benchmarks.
 
-    from reconciler.simulator import SimulatedStack, World
+    from simstack import SimulatedStack, World
 
     world = World()
     with SimulatedStack(world) as stack:
@@ -13,15 +13,17 @@ with a simulated clock. For end-to-end tests, `reconcile demo`, fault tests and 
         world.advance(60)
         ...
 
-Modules: `world` (World, clock, timers), `jellyseerr`, `radarr`, `sonarr` (with `_arr`),
-`shoko`, `jellyfin` (state, verbs and the fake server of each service; their docstrings list the
-verbs and endpoints), `faults` (fault kinds), `stack` (SimulatedStack), `server` (HTTP plumbing).
+Modules: `clock` (Clock: time, timers, the lock), `world` (World: the clock and the five
+services' state), `jellyseerr`, `radarr`, `sonarr` (with `_arr`), `shoko`, `jellyfin` (state,
+verbs and the fake server of each service; their docstrings list the verbs and endpoints),
+`faults` (fault kinds), `stack` (SimulatedStack), `server` (HTTP plumbing). Imports nothing
+from `reconciler`: the fakes are not the product.
 """
 
-from reconciler.simulator.faults import FAULT_KINDS, Fault
-from reconciler.simulator.server import LoggedRequest
-from reconciler.simulator.stack import SERVICES, SimulatedStack, default_api_key
-from reconciler.simulator.world import World
+from simstack.faults import FAULT_KINDS, Fault
+from simstack.server import LoggedRequest
+from simstack.stack import SERVICES, SimulatedStack, default_api_key
+from simstack.world import World
 
 __all__ = [
     "FAULT_KINDS",

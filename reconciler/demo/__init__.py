@@ -1,0 +1,9 @@
+"""`reconcile demo`: the real daemon against the simulated stack (`simstack`).
+
+The only part of the product that imports the fakes. `run` starts the stack and the daemon and
+shows the requests as they move; `script` plays out what happens upstream.
+"""
+
+from reconciler.demo.run import DemoResult, run_demo
+
+__all__ = ["DemoResult", "run_demo"]

@@ -1,0 +1,46 @@
+"""The shared, lock-protected state every fake service renders from, and its clock.
+
+    world = World()                      # clock starts at the real time, then stands still
+    world.advance(60)                    # move the simulated clock (runs due timers)
+    world.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    world.jellyseerr  # JellyseerrWorld: requests, media, titles, users
+    world.radarr      # RadarrWorld: films, files, queue, history, tags
+    world.sonarr      # SonarrWorld: series, episodes, files, queue, history, tags
+    world.shoko       # ShokoWorld: import folders, files, series, episodes
+    world.jellyfin    # JellyfinWorld: libraries, items, pending (unscanned) items, refresh calls
+
+Every verb takes `world.lock` (an RLock), so a script may mutate the world from any thread
+between (or during) polls; wrap several verbs in `with world.lock:` to make them atomic as seen by
+the servers. All dates the fakes produce come from `world.now`.
+
+`World(realtime=True)` makes the clock run on from its start with the real (monotonic) time;
+`advance()` still adds to it. Timers (`call_at`, `call_later`) fire when the clock passes them:
+on `advance()`/setting `now`, and at the start of every HTTP request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from simstack.clock import Clock
+from simstack.jellyfin import JellyfinWorld
+from simstack.jellyseerr import JellyseerrWorld
+from simstack.radarr import RadarrWorld
+from simstack.shoko import ShokoWorld
+from simstack.sonarr import SonarrWorld
+
+__all__ = ["World"]
+
+
+class World(Clock):
+    """The simulated media stack's state. See the module docstring."""
+
+    def __init__(self, now: datetime | None = None, *, realtime: bool = False,
+                 seed: int = 0) -> None:
+        super().__init__(now, realtime=realtime, seed=seed)
+        self.jellyseerr = JellyseerrWorld(self)
+        self.radarr = RadarrWorld(self)
+        self.sonarr = SonarrWorld(self)
+        self.shoko = ShokoWorld(self)
+        self.jellyfin = JellyfinWorld(self)
