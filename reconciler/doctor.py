@@ -21,12 +21,13 @@ from reconciler.runner import CLIENT_TYPES
 from reconciler.services.http import (
     AuthFailed,
     BadResponse,
+    QueryRejected,
     ServiceClient,
     ServiceError,
     ServiceUnavailable,
 )
 from reconciler.services.jellyfin import ItemPage, JellyfinClient
-from reconciler.services.jellyseerr import JellyseerrClient
+from reconciler.services.jellyseerr import POLL_LISTINGS, JellyseerrClient, request_query
 from reconciler.services.radarr import RadarrClient
 from reconciler.services.shoko import ShokoClient
 from reconciler.services.sonarr import SonarrClient
@@ -189,10 +190,30 @@ def _version(data: dict[str, Any], *keys: str) -> str:
 
 async def _jellyseerr(client: ServiceClient, config: Config, report: Report) -> None:
     assert isinstance(client, JellyseerrClient)
-    status = await client.status()  # needs no key: tells "unreachable" from "key refused"
-    version = _version(status, "version")
-    await client.get("/api/v1/request", {"take": 1, "skip": 0, "filter": "all"})
-    report.add(OK, "jellyseerr", f"reachable, API key accepted, version {version}")
+    # Needs no key: tells "unreachable" from "key refused", and decides what may be sent.
+    server, profile = await client.server_info()
+    # Exactly the poller's listings (its code path, one request per page of one): a version
+    # that refuses a parameter answers 400 here as it would in every cycle.
+    try:
+        await client.poll_active(newest=1, page_size=1, max_pages=1)
+    except QueryRejected as exc:
+        report.add(FAIL, "jellyseerr", f"{server.describe()} refused the poller's query: "
+                                       f"{exc.message}",
+                   "please report this with the line above and the version")
+        return
+    report.add(OK, "jellyseerr", f"reachable, API key accepted, version "
+                                 f"{server.version_text or 'unknown'} ({server.describe()})")
+    queries = "; ".join(
+        "&".join(f"{k}={v}" for k, v in request_query(profile, filter=f, sort=s).items()
+                 if k not in ("take", "skip"))
+        for f, s in POLL_LISTINGS)
+    moved = ("status changes move updatedAt" if profile.bumps_updated_at
+             else "updatedAt does not move on status changes; changes are read by id")
+    report.add(OK, "jellyseerr", f"the poller's listings are accepted ({queries}); {moved}")
+    if server.flavour == "unknown":
+        report.add(WARN, "jellyseerr", f"cannot tell the flavour from version "
+                                       f"{server.version_text!r}; sending only what every "
+                                       f"version accepts", None)
 
 
 async def _arr(client: ServiceClient, config: Config, report: Report) -> None:

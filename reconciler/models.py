@@ -61,6 +61,19 @@ class SeerrStatus:
     COMPLETED = 5
 
 
+class SeerrMediaStatus:
+    """Jellyseerr media status codes (`media.status` / `status4k`): 6 since Jellyseerr 2.2
+    (named BLACKLISTED before Seerr 3), 7 since 2.6."""
+
+    UNKNOWN = 1
+    PENDING = 2
+    PROCESSING = 3
+    PARTIALLY_AVAILABLE = 4
+    AVAILABLE = 5
+    BLOCKLISTED = 6
+    DELETED = 7
+
+
 # ---------------------------------------------------------------- Jellyseerr
 
 
@@ -75,9 +88,40 @@ class SeerrRequest:
     tvdb_id: int | None
     is4k: bool = False
     seasons: tuple[int, ...] = ()
-    external_service_id: int | None = None
+    external_service_id: int | None = None  # the Radarr/Sonarr id for this request's quality
     updated_at: str = ""
     created_at: str = ""
+    # Who asked (`requestedBy`); Seerr sends `username` null for a Jellyfin user without one.
+    requested_by_id: int | None = None
+    requested_by_display_name: str | None = None
+    requested_by_username: str | None = None
+    requested_by_email: str | None = None
+    requested_by_jellyfin_username: str | None = None
+    # Where Seerr sends it: the *arr server (Seerr's id in its settings), profile, root folder.
+    server_id: int | None = None
+    profile_id: int | None = None
+    root_folder: str | None = None
+    # The request's media, both qualities (flat, so the stored observation round-trips).
+    media_id: int | None = None
+    media_status: int | None = None
+    media_status_4k: int | None = None
+    service_id: int | None = None
+    service_id_4k: int | None = None
+    external_service_id_hd: int | None = None
+    external_service_id_4k: int | None = None
+    jellyfin_media_id: str | None = None
+    jellyfin_media_id_4k: str | None = None
+
+    @property
+    def quality_media_status(self) -> int | None:
+        """The media status of the quality this request asked for (HD or 4K)."""
+        return self.media_status_4k if self.is4k else self.media_status
+
+    @property
+    def blocklisted(self) -> bool:
+        """Its media is blocklisted in Seerr: `filter=all` no longer lists it, by id it still
+        answers."""
+        return self.quality_media_status == SeerrMediaStatus.BLOCKLISTED
 
 
 # ---------------------------------------------------------------- Radarr / Sonarr

@@ -57,6 +57,11 @@ class NotFound(ServiceError):
     """404 for a specific resource (a meaningful answer, not a failure)."""
 
 
+class QueryRejected(ServiceUnavailable):
+    """400: the service refused the query itself (an older version that lacks a parameter, or
+    a value outside its enum). Unknown like any failure; never retried."""
+
+
 class _Retryable(Exception):
     def __init__(self, status: int, retry_after: float | None) -> None:
         super().__init__(f"HTTP {status}")
@@ -127,8 +132,9 @@ class ServiceClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        return (await self.request("GET", path, params=params)).data
+    async def get(self, path: str, params: Mapping[str, Any] | None = None, *,
+                  timeout: float | None = None) -> Any:
+        return (await self.request("GET", path, params=params, timeout=timeout)).data
 
     async def request(
         self,
@@ -138,9 +144,13 @@ class ServiceClient:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         expect_json: bool = True,
+        timeout: float | None = None,
     ) -> JsonResponse:
-        """One call with bounded retries on transient failures; raises a ServiceError."""
-        deadline = time.monotonic() + self.retry_budget
+        """One call with bounded retries on transient failures; raises a ServiceError.
+        `timeout` bounds the whole call, retries included (else the service's timeout per
+        attempt and its retry budget)."""
+        budget = self.retry_budget if timeout is None else min(self.retry_budget, timeout)
+        deadline = time.monotonic() + budget
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -152,7 +162,7 @@ class ServiceClient:
 
         retrying = AsyncRetrying(
             stop=stop_any(stop_after_attempt(self.max_attempts),
-                          stop_after_delay(self.retry_budget), _RetryAfterBeyond(deadline)),
+                          stop_after_delay(budget), _RetryAfterBeyond(deadline)),
             wait=wait,
             retry=retry_if_exception(_is_transient),
             reraise=True,
@@ -161,7 +171,7 @@ class ServiceClient:
             async for attempt in retrying:
                 with attempt:
                     return await self._once(method, path, params, json_body, expect_json,
-                                            deadline)
+                                            deadline, timeout)
         except _Retryable as exc:
             hint = f", Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else ""
             raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}{hint}") from exc
@@ -182,11 +192,19 @@ class ServiceClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, method: str, path: str, params: Mapping[str, Any] | None,
-                    json_body: Any, expect_json: bool, deadline: float) -> JsonResponse:
+                    json_body: Any, expect_json: bool, deadline: float,
+                    timeout: float | None = None) -> JsonResponse:
         per_call = max(0.1, min(self.config.timeout * 2, deadline - time.monotonic() + 1))
+        if timeout is not None:
+            per_call = max(0.1, min(per_call, deadline - time.monotonic()))
         async with asyncio.timeout(per_call):
-            request = self._http.build_request(method, path, params=_clean(params),
-                                               json=json_body)
+            if timeout is None:
+                request = self._http.build_request(method, path, params=_clean(params),
+                                                   json=json_body)
+            else:
+                request = self._http.build_request(method, path, params=_clean(params),
+                                                   json=json_body,
+                                                   timeout=httpx.Timeout(per_call))
             response = await self._http.send(request, stream=True)
             try:
                 self.stats.calls += 1
@@ -205,6 +223,8 @@ class ServiceClient:
             raise _Retryable(status, _retry_after(response.headers.get("Retry-After")))
         if status == 404 or self.is_not_found(status, body, path):
             raise NotFound(self.name, f"HTTP {status} for {path}")
+        if status == 400:
+            raise QueryRejected(self.name, f"HTTP 400 from {path}: {_message(body)}")
         if status >= 400:
             raise ServiceUnavailable(self.name, f"HTTP {status} from {path}")
         server_date = _http_date(response.headers.get("Date"))
@@ -279,6 +299,17 @@ def _tls_refused(exc: BaseException) -> ssl.SSLCertVerificationError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _message(body: bytes) -> str:
+    """The `message` of a JSON error body (express-openapi-validator, ASP.NET problem details),
+    shortened; else a placeholder. Never the raw body, which may echo the query."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return "the query was refused"
+    text = data.get("message") or data.get("title") if isinstance(data, dict) else None
+    return str(text)[:200] if text else "the query was refused"
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

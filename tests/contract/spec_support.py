@@ -83,8 +83,10 @@ REQUIRED_BY_RECONCILER: dict[str, dict[str, list[str]]] = {
     "jellyseerr": {
         "MediaRequest": ["id", "status", "type", "is4k", "createdAt", "updatedAt", "media",
                          "requestedBy", "seasons"],
+        # Not `jellyfinMediaId`: Overseerr (Plex only) has no such column; reconciler reads it
+        # when present.
         "MediaInfo": ["id", "tmdbId", "tvdbId", "status", "mediaType", "externalServiceId",
-                      "externalServiceId4k", "jellyfinMediaId"],
+                      "externalServiceId4k"],
         "PageInfo": ["page", "pages", "pageSize", "results"],
         "/paths/~1request/get/responses/200/content/application~1json/schema":
             ["pageInfo", "results"],

@@ -65,14 +65,14 @@ def test_jellyfin_item_fields_are_checked(contract: Callable[[str], Contract]) -
 
 
 def test_seerr_request_status_must_be_a_number(contract: Callable[[str], Contract]) -> None:
-    page = recorded_body("jellyseerr/requests_all.yaml")
+    page = recorded_body("jellyseerr/requests_all.yaml", 1)
     page["results"][0]["status"] = "approved"
     assert shape(contract("jellyseerr"), "GET", "/api/v1/request", page)
 
 
 def test_seerr_optional_columns_may_be_null_but_required_ones_may_not(
         contract: Callable[[str], Contract]) -> None:
-    page = recorded_body("jellyseerr/requests_all.yaml")
+    page = recorded_body("jellyseerr/requests_all.yaml", 1)
     page["results"][0]["rootFolder"] = None  # optional: Seerr sends null when unset
     assert shape(contract("jellyseerr"), "GET", "/api/v1/request", page) == []
     page["results"][0]["media"]["tmdbId"] = None

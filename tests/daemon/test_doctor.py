@@ -44,8 +44,16 @@ def jellyfin_items() -> list[dict[str, Any]]:
 class FakeStack:
     """A MockTransport handler answering as the five services do (by port)."""
 
-    def __init__(self, items: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, items: list[dict[str, Any]] | None = None,
+                 seerr_version: str = "2.7.3", seerr_accepts: frozenset[str] | None = None
+                 ) -> None:
         self.items = jellyfin_items() if items is None else items
+        self.seerr_version = seerr_version
+        # The query parameters this Jellyseerr's spec declares: any other is a 400, checked
+        # before the key, as express-openapi-validator does.
+        self.seerr_accepts = seerr_accepts if seerr_accepts is not None else frozenset(
+            {"take", "skip", "filter", "sort", "sortDirection", "mediaType", "requestedBy"})
+        self.seerr_queries: list[dict[str, str]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         service = next(n for n, p in PORTS.items() if p == request.url.port)
@@ -57,10 +65,19 @@ class FakeStack:
             key = request.headers.get("apikey", "")
         else:
             key = request.headers.get("X-Api-Key", "")
+        if path == "/api/v1/request":
+            self.seerr_queries.append(dict(request.url.params))
+            unknown = set(request.url.params) - self.seerr_accepts
+            if unknown:
+                name = sorted(unknown)[0]
+                return httpx.Response(400, json={
+                    "message": f"Unknown query parameter '{name}'",
+                    "errors": [{"path": f".query.{name}",
+                                "message": f"Unknown query parameter '{name}'"}]})
         if path not in open_paths and key != KEYS[service]:
             return httpx.Response(403 if service == "jellyseerr" else 401)
         body: Any = {
-            "/api/v1/status": {"version": "2.7.3"},
+            "/api/v1/status": {"version": self.seerr_version},
             "/api/v1/request": {"pageInfo": {"pages": 0, "pageSize": 1, "results": 0,
                                              "page": 1}, "results": []},
             "/api/v3/system/status": {"version": "5.14.0" if service == "radarr" else "4.0.15"},
@@ -95,7 +112,8 @@ def test_all_good_is_all_ticks(tmp_path: Path) -> None:
     assert code == 0, lines
     assert all(line[0] in "✓⚠" for line in lines), lines
     assert "✓ radarr: reachable, API key accepted, version 5.14.0" in lines
-    assert "✓ jellyseerr: reachable, API key accepted, version 2.7.3" in lines
+    assert ("✓ jellyseerr: reachable, API key accepted, version 2.7.3 (Jellyseerr 2.7.3)"
+            in lines)
     assert "✓ shoko: reachable, API key accepted, version 5.1.0.0" in lines
     assert "✓ sonarr: series of type anime: 1 of 2 (anime series are recognised by it)" in lines
     assert any(line.startswith("✓ jellyfin: 8 of 9 films in a sample carry a TMDB ProviderId")
@@ -169,3 +187,32 @@ def test_doctor_over_real_http_reports_a_wrong_key(tmp_path: Path) -> None:
     assert bad.returncode == 1
     assert "✗ radarr: API key refused (HTTP 401) — fix: set [radarr] api_key" in bad.stdout
     assert "a-wrong-radarr-key" not in bad.stdout + bad.stderr
+
+
+OVERSEERR_QUERY = frozenset({"take", "skip", "filter", "sort", "requestedBy"})
+
+
+@pytest.mark.parametrize(("version", "flavour"), [("1.33.2", "Overseerr"),
+                                                  ("2.1.0", "Jellyseerr")])
+def test_doctor_checks_an_older_seerr_with_the_poller_s_own_queries(
+        tmp_path: Path, version: str, flavour: str) -> None:
+    """Overseerr and Jellyseerr < 2.2 answer 400 to `sortDirection`: the doctor names the
+    flavour and sends exactly the poller's listings, which leave it out."""
+    stack = FakeStack(seerr_version=version, seerr_accepts=OVERSEERR_QUERY)
+    code, lines = doctor(make_config(tmp_path), stack)
+    assert code == 0, lines
+    assert (f"✓ jellyseerr: reachable, API key accepted, version {version} "
+            f"({flavour} {version})") in lines
+    assert [(q["filter"], q["sort"]) for q in stack.seerr_queries] == [
+        ("all", "added"), ("pending", "modified"), ("processing", "modified")]
+    assert all("sortDirection" not in q for q in stack.seerr_queries)
+
+
+def test_doctor_fails_when_jellyseerr_refuses_the_poller_s_query(tmp_path: Path) -> None:
+    """A server that claims 2.7.3 but refuses `sortDirection` is what the poller would hit."""
+    stack = FakeStack(seerr_version="2.7.3", seerr_accepts=OVERSEERR_QUERY)
+    code, lines = doctor(make_config(tmp_path), stack)
+    assert code != 0
+    assert any(line.startswith("✗ jellyseerr: Jellyseerr 2.7.3 refused the poller's query: "
+                               "HTTP 400 from /api/v1/request: Unknown query parameter "
+                               "'sortDirection'") for line in lines), lines

@@ -32,6 +32,10 @@ class World:
             path = request.url.path
             headers = {"Date": HTTP_DATE}
             if service == "jellyseerr":
+                if path == "/api/v1/status":
+                    return httpx.Response(200, headers=headers, json={
+                        "version": "2.7.3", "commitTag": "v2.7.3", "updateAvailable": False,
+                        "commitsBehind": 0, "restartRequired": False})
                 if path == "/api/v1/request":
                     return httpx.Response(200, headers=headers, json={
                         "pageInfo": {"pages": 1, "pageSize": 100, "results": 1, "page": 1},
