@@ -202,8 +202,10 @@ def _another_film(item: JellyfinItem, ids: MatchIds) -> bool:
 
 def film_match_ids(tmdb_id: int | None, shoko: ShokoFile | None) -> MatchIds:
     """The ids a film's Jellyfin item may carry: its TMDB id, then (Shokofin) the Shoko file,
-    episode and series ids, then AniDB ids. Shokofin writes the AniDB *episode* id on a film
-    (older versions: the anime id when the anime is that one film), so both are tried."""
+    episode and series ids, then AniDB ids. Shokofin 4.2.x writes only the Shoko File, Episode
+    and Series ids on a film; current Shokofin also writes the AniDB *anime* id (and `Tmdb`
+    only with "Add TMDB IDs" on); an older Shokofin wrote the AniDB *episode* id, so both AniDB
+    ids are tried."""
     if shoko is None:
         return MatchIds(tmdb=tmdb_id)
     return MatchIds(
@@ -216,10 +218,18 @@ def film_match_ids(tmdb_id: int | None, shoko: ShokoFile | None) -> MatchIds:
 
 
 def match_episode(
-    episodes: Sequence[JellyfinItem], season: int, number: int, shoko_episode_ids: Iterable[int]
+    episodes: Sequence[JellyfinItem], season: int, number: int, shoko_episode_ids: Iterable[int],
+    shoko_file_ids: Iterable[int] = (),
 ) -> JellyfinMatch | None:
-    """A playable episode: by its Shoko episode id when known, else by season and number."""
+    """A playable episode: by its Shoko file id (the file Shoko matched for this episode), by
+    its Shoko episode id when known, else by season and number."""
     playable = [e for e in episodes if e.type == "Episode" and e.is_playable]
+    files = {str(i) for i in shoko_file_ids}
+    if files:
+        for item in playable:
+            for k, v in item.provider_ids.items():
+                if normalise_provider_key(k) == "shoko file" and _id_parts(v) & files:
+                    return JellyfinMatch(item=item, key=k)
     wanted = {str(i) for i in shoko_episode_ids}
     if wanted:
         for item in playable:
@@ -234,11 +244,17 @@ def match_episode(
     return None
 
 
+def _id_parts(value: object) -> set[str]:
+    return {part.strip() for part in str(value).split(",")} - {""}
+
+
 def _other_shoko_episode(item: JellyfinItem, wanted: set[str]) -> bool:
-    """The item carries a Shoko episode id, and not one of ours."""
-    ids = {part.strip() for k, v in item.provider_ids.items()
-           if normalise_provider_key(k) == "shoko episode" for part in str(v).split(",")}
-    ids.discard("")
+    """The item carries a Shoko episode id, and not one of ours. Only plain integers count:
+    recent Shokofin writes `t<id>` / `T<id>` (episodes built from TMDB data), which name no
+    Shoko episode and so say nothing against a match by season and number."""
+    ids = {part for k, v in item.provider_ids.items()
+           if normalise_provider_key(k) == "shoko episode" for part in _id_parts(v)
+           if part.isdigit()}
     return bool(ids) and not ids & wanted
 
 

@@ -264,6 +264,10 @@ class ShokoFile:
     tmdb_movie_ids: tuple[int, ...] = ()
     tmdb_show_ids: tuple[int, ...] = ()
     imported: str | None = None
+    # Linked to AniDB, but Shoko has not yet created its own series or episode for at least one
+    # cross-reference (its `ID` is null while it fetches the AniDB metadata): the AniDB ids are
+    # known, the Shoko ids are not (yet).
+    pending_metadata: bool = False
 
     @property
     def matched(self) -> bool:

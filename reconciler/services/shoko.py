@@ -8,6 +8,11 @@ from reconciler.services.http import NotFound, ServiceClient, require
 from reconciler.services.parse import Fields
 
 
+# Cross-references, asked for both ways: Shoko 5.x takes `includeXRefs` (default true on
+# PathEndsWith), Shoko 6 `include=XRefs`; each ignores the parameter it does not know.
+XREFS = {"include": "XRefs", "includeXRefs": True}
+
+
 def _ids(f: Fields | None, key: str) -> tuple[int, ...]:
     if f is None:
         return ()
@@ -30,18 +35,29 @@ def parse_file(obj: object) -> ShokoFile:
     anidb_episodes: list[int] = []
     tmdb_movies: list[int] = []
     tmdb_shows: list[int] = []
+    pending = False
     for xref in f.array("SeriesIDs"):
         xf = Fields("shoko", "/api/v3/File SeriesIDs", xref)
         sid = xf.sub("SeriesID")
         if sid is not None:
-            series_ids.append(sid.integer("ID"))
+            # Null until Shoko has created its series from the AniDB anime (FileCrossReference
+            # `int? ID`): keep the AniDB ids, wait for the Shoko one.
+            shoko_series = sid.opt_int("ID")
+            if shoko_series is None:
+                pending = True
+            else:
+                series_ids.append(shoko_series)
             anidb_series += _ids(sid, "AniDB")
             tmdb = sid.sub("TMDB")
             tmdb_movies += _ids(tmdb, "Movie")
             tmdb_shows += _ids(tmdb, "Show")
         for ep in xf.array("EpisodeIDs"):
             ef = Fields("shoko", "/api/v3/File EpisodeIDs", ep)
-            episode_ids.append(ef.integer("ID"))
+            shoko_episode = ef.opt_int("ID")
+            if shoko_episode is None:
+                pending = True
+            else:
+                episode_ids.append(shoko_episode)
             anidb_episodes += _ids(ef, "AniDB")
             tmdb = ef.sub("TMDB")
             tmdb_movies += _ids(tmdb, "Movie")
@@ -55,6 +71,7 @@ def parse_file(obj: object) -> ShokoFile:
         tmdb_movie_ids=tuple(dict.fromkeys(tmdb_movies)),
         tmdb_show_ids=tuple(dict.fromkeys(tmdb_shows)),
         imported=f.opt_text("Imported"),
+        pending_metadata=pending,
     )
 
 
@@ -83,7 +100,7 @@ class ShokoClient(ServiceClient):
             if not tail:
                 continue
             data = require(self.name, await self.get("/api/v3/File/PathEndsWith", {
-                "path": tail, "includeXRefs": True, "limit": 10,
+                "path": tail, **XREFS, "limit": 10,
             }), list, "/api/v3/File/PathEndsWith")
             files = [parse_file(obj) for obj in data]
             if parts == 1 and len(files) > 1:

@@ -53,6 +53,24 @@ def test_an_episode_file_carries_the_series_tvdb_and_tmdb_show_ids() -> None:
     assert f.tmdb_show_ids == (154494,) and f.tmdb_movie_ids == ()
 
 
+def test_a_file_linked_to_anidb_before_shoko_made_its_series_keeps_the_anidb_ids() -> None:
+    """Shoko sends `"ID": null` on a cross-reference until it has created its own series and
+    episode from the AniDB metadata: the file parses, with the AniDB ids, no Shoko ids, and
+    says so (`pending_metadata`), instead of failing the whole poll."""
+    with cassette("shoko/file_by_path_pending_metadata.yaml") as cass:
+        (f,) = call("shoko", lambda c: c.files_by_path(EPISODE.replace("S01E01", "S01E02")))
+    assert cass.play_count == 1
+    assert f.id == 1396 and f.pending_metadata and not f.matched
+    assert (f.series_ids, f.episode_ids) == ((), ())
+    assert (f.anidb_series_ids, f.anidb_episode_ids) == ((16774,), (257412,))
+
+
+def test_a_matched_file_is_not_pending_metadata() -> None:
+    with cassette("shoko/file_by_path_matched.yaml"):
+        (f,) = call("shoko", lambda c: c.files_by_path(RECOLLECTIONS))
+    assert not f.pending_metadata
+
+
 def test_a_file_shoko_does_not_know_is_no_files() -> None:
     with cassette("shoko/file_by_path_unknown.yaml") as cass:
         assert call("shoko", lambda c: c.files_by_path(
