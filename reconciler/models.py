@@ -160,6 +160,10 @@ class HistoryFacts:
     failed_message: str | None = None
     imported_at: str | None = None
     file_deleted_at: str | None = None
+    # `downloadIgnored` (Radarr 9, Sonarr 7): the download was removed from the queue without
+    # blocklisting (QueueController.Remove -> IgnoreDownload); `data.message` says why.
+    ignored_at: str | None = None
+    ignored_message: str | None = None
     # The newest history record folded in: a record seen again (polls overlap) changes nothing.
     last_event_id: int = 0
 
@@ -177,12 +181,15 @@ class HistoryFacts:
             changes["grabbed_title"] = title or None
         if kind == "failed":
             changes["failed_message"] = message or title or None
+        if kind == "ignored":
+            changes["ignored_message"] = message or title or None
         return replace(self, **changes)
 
 
 HISTORY_KINDS = {
     "grabbed": "grabbed",
     "downloadFailed": "failed",
+    "downloadIgnored": "ignored",
     "downloadFolderImported": "imported",
     "movieFolderImported": "imported",
     "seriesFolderImported": "imported",

@@ -1,11 +1,12 @@
-"""What Radarr and Sonarr share: the paged queue, the history feed, tags and system status."""
+"""What Radarr and Sonarr share: the queue, the history feed, tags and system status."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from reconciler.models import HistoryEvent, QueueRecord
-from reconciler.services.http import ServiceClient, require
+from reconciler.services.http import NotFound, ServiceClient, require
 from reconciler.services.parse import Fields
 
 QUEUE_STATUSES = frozenset({
@@ -59,6 +60,15 @@ def parse_queue_record(service: str, obj: object) -> QueueRecord:
     )
 
 
+def _unique(service: str, data: list[Any]) -> list[QueueRecord]:
+    """Queue records, each id once."""
+    seen: dict[int, QueueRecord] = {}
+    for obj in data:
+        f = Fields(service, "/api/v3/queue/details", obj)
+        seen.setdefault(f.integer("id"), parse_queue_record(service, obj))
+    return list(seen.values())
+
+
 def parse_history_event(service: str, obj: object) -> HistoryEvent:
     f = Fields(service, "/api/v3/history", obj)
     data = f.obj.get("data") if isinstance(f.obj.get("data"), dict) else {}
@@ -83,7 +93,14 @@ def parse_history_event(service: str, obj: object) -> HistoryEvent:
 class ArrClient(ServiceClient):
     """Shared calls of the *arr v3 API."""
 
+    # The unpaged queue's parameters, and the paged fallback's (without the per-record movie,
+    # series or episode resources, which reconciler never reads).
+    details_include: dict[str, object] = {}
     queue_include: dict[str, object] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue_details_missing = False  # set when /queue/details answered 404
 
     async def system_status(self) -> dict[str, object]:
         return dict(require(self.name, await self.get("/api/v3/system/status"), dict,
@@ -92,23 +109,54 @@ class ArrClient(ServiceClient):
     async def queue(
         self, page_size: int = QUEUE_PAGE_SIZE
     ) -> tuple[list[QueueRecord], datetime | None]:
-        """Every queue record, page by page (the default page of 10 hides the rest), and the
-        server's clock (its `Date` header), which the history watermark is taken from."""
-        records: list[QueueRecord] = []
+        """Every queue record, each once, and the server's clock (its `Date` header), which the
+        history watermark is taken from.
+
+        Read unpaged from `GET /api/v3/queue/details` (Radarr `QueueDetailsController.GetQueue(
+        int? movieId, bool includeMovie = false)`, Sonarr `GetQueue(int? seriesId, episodeIds,
+        includeSeries = false, includeEpisode = false)`, both since their v3 API): the queue and
+        the pending releases in one answer, so nothing moves between pages. The paged
+        `/api/v3/queue` sorts by `timeleft` by default, an order that changes while downloads
+        progress, so a record can move to a page already read (skipped) or to one not yet read
+        (seen twice); and past the last page the servers serve the last page again. Where
+        details answers 404 (a proxy allowing only some paths, a fork), the paged queue is read
+        instead, sorted by `added` ascending (new downloads land on the last page) and
+        de-duplicated by record id, stopping at the total or at a page with nothing new."""
+        if not self.queue_details_missing:
+            try:
+                response = await self.request("GET", "/api/v3/queue/details",
+                                              params=self.details_include or None)
+            except NotFound:
+                self.queue_details_missing = True
+            else:
+                data = require(self.name, response.data, list, "/api/v3/queue/details")
+                return _unique(self.name, data), response.server_date
+        return await self.queue_paged(page_size)
+
+    async def queue_paged(
+        self, page_size: int = QUEUE_PAGE_SIZE
+    ) -> tuple[list[QueueRecord], datetime | None]:
+        """The paged queue in a stable order, each record once (see `queue`)."""
+        seen: dict[int, QueueRecord] = {}
         page = 1
         server_date = None
         while True:
             response = await self.request("GET", "/api/v3/queue", params={
-                "page": page, "pageSize": page_size, **self.queue_include,
+                "page": page, "pageSize": page_size, "sortKey": "added",
+                "sortDirection": "ascending", **self.queue_include,
             })
             server_date = server_date or response.server_date
             data = require(self.name, response.data, dict, "/api/v3/queue")
             f = Fields(self.name, "/api/v3/queue", data)
             batch = f.array("records")
-            records += [parse_queue_record(self.name, r) for r in batch]
+            before = len(seen)
+            for obj in batch:
+                rf = Fields(self.name, "/api/v3/queue", obj)
+                seen.setdefault(rf.integer("id"), parse_queue_record(self.name, obj))
             total = f.integer("totalRecords")
-            if not batch or len(records) >= total or page >= 1000:
-                return records, server_date
+            # A page with nothing new is the last one served again: the end.
+            if not batch or len(seen) == before or len(seen) >= total or page >= 1000:
+                return list(seen.values()), server_date
             page += 1
 
     async def history_since(self, since: datetime) -> list[HistoryEvent]:

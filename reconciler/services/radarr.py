@@ -32,15 +32,20 @@ def parse_movie(obj: object) -> RadarrMovie:
 
 class RadarrClient(ArrClient):
     name = "radarr"
+    details_include = {"includeMovie": False}
     queue_include = {"includeMovie": False}
 
     async def movies(self) -> list[RadarrMovie]:
-        data = require(self.name, await self.get("/api/v3/movie"), list, "/api/v3/movie")
+        """Every film. `excludeLocalCovers`: else Radarr stats every cover file on disk to
+        stamp image URLs reconciler never reads (MovieController.AllMovie)."""
+        data = require(self.name, await self.get("/api/v3/movie", {"excludeLocalCovers": True}),
+                       list, "/api/v3/movie")
         return [parse_movie(m) for m in data]
 
     async def movie_by_tmdb(self, tmdb_id: int) -> RadarrMovie | None:
-        data = require(self.name, await self.get("/api/v3/movie", {"tmdbId": tmdb_id}), list,
-                       "/api/v3/movie")
+        data = require(self.name, await self.get("/api/v3/movie", {
+            "tmdbId": tmdb_id, "excludeLocalCovers": True,  # one film, yet every cover stat'd
+        }), list, "/api/v3/movie")
         movies = [parse_movie(m) for m in data]
         return next((m for m in movies if m.tmdb_id == tmdb_id), None)
 

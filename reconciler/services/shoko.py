@@ -7,7 +7,6 @@ from reconciler.models import ShokoFile
 from reconciler.services.http import NotFound, ServiceClient, require
 from reconciler.services.parse import Fields
 
-
 # Cross-references, asked for both ways: Shoko 5.x takes `includeXRefs` (default true on
 # PathEndsWith), Shoko 6 `include=XRefs`; each ignores the parameter it does not know.
 XREFS = {"include": "XRefs", "includeXRefs": True}

@@ -48,7 +48,9 @@ def parse_episode(obj: object) -> SonarrEpisode:
 
 class SonarrClient(ArrClient):
     name = "sonarr"
-    queue_include = {"includeEpisode": True}
+    # No `includeEpisode`: every record already carries `episodeId` and `seasonNumber`; the
+    # episode resource would only repeat itself per record.
+    queue_include: dict[str, object] = {}
 
     async def all_series(self) -> list[SonarrSeries]:
         data = require(self.name, await self.get("/api/v3/series"), list, "/api/v3/series")

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.models import HistoryFacts
 from reconciler.services.http import AuthFailed, ServiceUnavailable
 from tests.clients.replay import call, cassette
 
@@ -40,10 +41,25 @@ def test_the_queue_gives_progress_states_and_messages_per_download() -> None:
     assert all(r.series_id is None and r.episode_id is None for r in records)
 
 
-def test_the_queue_is_read_page_by_page_past_the_default_ten() -> None:
+def test_without_queue_details_the_queue_is_paged_in_a_stable_order() -> None:
+    """Where /queue/details answers 404 the paged queue is read, sorted by `added` (the
+    default `timeleft` order changes while downloads progress), every page of it."""
+    async def run(c: Any) -> Any:
+        first = await c.queue(page_size=2)
+        return first, c.queue_details_missing
+
     with cassette("radarr/queue_paged.yaml") as cass:
+        (records, _), missing = call("radarr", run)
+    assert cass.play_count == 3 and missing
+    assert [r.movie_id for r in records] == [52, 311, 54]
+
+
+def test_a_repeated_last_page_counts_nothing_twice_and_skips_nothing() -> None:
+    """A download left the queue between pages: page 2 is now past the end, and Radarr serves
+    the last page again (QueueController) instead of an empty one."""
+    with cassette("radarr/queue_paged_repeats_last_page.yaml") as cass:
         records, _ = call("radarr", lambda c: c.queue(page_size=2))
-    assert cass.play_count == 2
+    assert cass.play_count == 3
     assert [r.movie_id for r in records] == [52, 311, 54]
 
 
@@ -91,6 +107,22 @@ def test_history_since_a_time_on_the_servers_clock() -> None:
     failed = events[1]
     assert failed.message == "Torrent was removed from the download client: unregistered torrent"
     assert events[3].source_title.startswith("[The-Nut] Violet Evergarden The Movie")
+
+
+def test_a_download_removed_without_blocklisting_is_an_ignored_event_with_its_message() -> None:
+    """Radarr records `downloadIgnored` (9) when a queue item is removed without blocklisting;
+    folded into the film's facts it is an ignored time and message, newer than the grab."""
+    since = datetime(2026, 1, 22, 5, 0, tzinfo=UTC)
+    with cassette("radarr/history_download_ignored.yaml"):
+        events = call("radarr", lambda c: c.history_since(since))
+    assert [(e.id, e.event_type, e.movie_id) for e in events] == [
+        (2302, "grabbed", 52), (2305, "downloadIgnored", 52)]
+    facts = HistoryFacts()
+    for e in events:
+        facts = facts.merge_event(e.event_type, e.date, e.source_title, e.message)
+    assert facts.ignored_message == "Manually ignored"
+    assert facts.ignored_at == "2026-01-22T05:12:40Z"
+    assert facts.grabbed_at is not None and facts.failed_at is None
 
 
 def test_history_of_one_film() -> None:

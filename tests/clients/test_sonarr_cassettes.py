@@ -22,7 +22,7 @@ def test_system_status_reports_the_version() -> None:
 def test_a_season_pack_is_one_queue_record_per_episode_sharing_a_download_id() -> None:
     with cassette("sonarr/queue_season_pack.yaml") as cass:
         records, server_date = call("sonarr", lambda c: c.queue(page_size=5))
-    assert cass.play_count == 3  # 13 records in pages of 5
+    assert cass.play_count == 1  # /queue/details: the whole queue, unpaged
     assert server_date == datetime(2026, 1, 22, 5, 1, 12, tzinfo=UTC)
     assert len(records) == 13
     assert {r.download_id for r in records} == {PACK}

@@ -36,16 +36,16 @@ def test_the_shoko_schema_is_a_valid_json_schema() -> None:
 
 def test_a_renamed_radarr_queue_field_fails(contract: Callable[[str], Contract]) -> None:
     body = recorded_body("radarr/queue.yaml")
-    body["records"][0]["sizeLeft"] = body["records"][0].pop("sizeleft")
-    problems = shape(contract("radarr"), "GET", "/api/v3/queue", body)
+    body[0]["sizeLeft"] = body[0].pop("sizeleft")
+    problems = shape(contract("radarr"), "GET", "/api/v3/queue/details", body)
     assert any("sizeLeft" in p for p in problems)
     assert any("'sizeleft' is a required property" in p for p in problems)
 
 
 def test_an_unknown_tracked_state_fails(contract: Callable[[str], Contract]) -> None:
     body = recorded_body("radarr/queue.yaml")
-    body["records"][0]["trackedDownloadState"] = "importFailed"
-    assert shape(contract("radarr"), "GET", "/api/v3/queue", body)
+    body[0]["trackedDownloadState"] = "importFailed"
+    assert shape(contract("radarr"), "GET", "/api/v3/queue/details", body)
 
 
 def test_a_dropped_field_the_client_reads_fails(contract: Callable[[str], Contract]) -> None:

@@ -164,6 +164,7 @@ async def drive_clients(clients: dict[str, Any], ids: dict[str, Any]) -> None:
     for arr in (rd, sn):
         await arr.system_status()
         await arr.queue(page_size=2)
+        await arr.queue_paged(page_size=2)
         await arr.tags()
         await arr.history_since(since)
     await rd.movies()
@@ -242,10 +243,12 @@ def exchanges(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Exchang
 CLIENT_ENDPOINTS = {
     "jellyseerr": {"GET /api/v1/status", "GET /api/v1/request", "GET /api/v1/request/{id}",
                    "GET /api/v1/movie/{id}", "GET /api/v1/tv/{id}"},
-    "radarr": {"GET /api/v3/system/status", "GET /api/v3/queue", "GET /api/v3/tag",
+    "radarr": {"GET /api/v3/system/status", "GET /api/v3/queue", "GET /api/v3/queue/details",
+               "GET /api/v3/tag",
                "GET /api/v3/history/since", "GET /api/v3/movie", "GET /api/v3/movie/{id}",
                "GET /api/v3/history/movie"},
-    "sonarr": {"GET /api/v3/system/status", "GET /api/v3/queue", "GET /api/v3/tag",
+    "sonarr": {"GET /api/v3/system/status", "GET /api/v3/queue", "GET /api/v3/queue/details",
+               "GET /api/v3/tag",
                "GET /api/v3/history/since", "GET /api/v3/series", "GET /api/v3/series/{id}",
                "GET /api/v3/episode", "GET /api/v3/history/series"},
     "shoko": {"GET /api/v3/Init/Status", "GET /api/v3/File/PathEndsWith",
