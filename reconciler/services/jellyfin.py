@@ -1,9 +1,10 @@
 """Jellyfin: the library's items with their ProviderIds (listed in pages, never all at once),
-the libraries' folders, and the one action reconciler ever takes: asking for a library scan."""
+the libraries' folders, and the one action reconciler ever takes: asking for a scan, gently
+first (`report_media_updated`, `refresh_item`), the whole library only when none is running."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +16,9 @@ from reconciler.services.parse import Fields
 ITEM_TYPES = "Movie,Series,Episode"
 ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items
 LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
+LIBRARY_SCAN_TASK_KEY = "RefreshLibrary"  # Emby.Server.Implementations RefreshMediaLibraryTask
+REFRESH_PARAMS = {"metadataRefreshMode": "Default", "imageRefreshMode": "Default",
+                  "replaceAllMetadata": False, "replaceAllImages": False}
 
 
 def parse_item(obj: object) -> JellyfinItem:
@@ -112,11 +116,42 @@ class JellyfinClient(ServiceClient):
         return libs
 
     async def refresh_library(self, library: Library | None) -> None:
-        """Ask Jellyfin to scan one library's folders for new files (or every library)."""
+        """Ask Jellyfin to scan one library's folders for new files (or every library).
+        The whole-library form cancels a scan already running and starts it again
+        (`LibraryManager.ValidateMediaLibrary` -> `CancelIfRunningAndQueue`): call it only when
+        `library_scan_running()` is False."""
         if library is None:
             await self.request("POST", "/Library/Refresh", expect_json=False)
         else:
-            await self.request("POST", f"/Items/{library.item_id}/Refresh", params={
-                "metadataRefreshMode": "Default", "imageRefreshMode": "Default",
-                "replaceAllMetadata": False, "replaceAllImages": False,
-            }, expect_json=False)
+            await self.refresh_item(library.item_id)
+
+    async def refresh_item(self, item_id: str) -> None:
+        """`POST /Items/{id}/Refresh`: refresh one item; on a library (a CollectionFolder) that
+        validates its folders' children, so new files are found. Queued
+        (`ProviderManager.QueueRefresh`), it cancels nothing. The modes are those Jellyfin's
+        own "Scan library" sends (Default metadata and images, nothing replaced); the web
+        client's `Recursive` is not a parameter of this endpoint and is left out."""
+        await self.request("POST", f"/Items/{item_id}/Refresh", params=REFRESH_PARAMS,
+                           expect_json=False)
+
+    async def report_media_updated(self, paths: Iterable[str]) -> None:
+        """`POST /Library/Media/Updated`: tell Jellyfin these files were created
+        (`LibraryController.PostUpdatedMedia` -> `ILibraryMonitor.ReportFileSystemChanged`), so
+        it scans just their folders after its usual settle delay, without touching a running
+        library scan. Paths are as Jellyfin sees them (its library folders), not as the *arr
+        does. Nothing is sent for no paths."""
+        updates = [{"Path": p, "UpdateType": "Created"} for p in dict.fromkeys(paths) if p]
+        if updates:
+            await self.request("POST", "/Library/Media/Updated", json_body={"Updates": updates},
+                               expect_json=False)
+
+    async def library_scan_running(self) -> bool:
+        """Whether the "Scan Media Library" scheduled task (`RefreshMediaLibraryTask`, key
+        `RefreshLibrary`) is running now (`GET /ScheduledTasks`, state `Running`). False when
+        the server lists no such task."""
+        data = require(self.name, await self.get("/ScheduledTasks"), list, "/ScheduledTasks")
+        for obj in data:
+            f = Fields(self.name, "/ScheduledTasks", obj)
+            if f.opt_text("Key") == LIBRARY_SCAN_TASK_KEY:
+                return f.opt_text("State") == "Running"
+        return False

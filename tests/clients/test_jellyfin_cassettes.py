@@ -100,6 +100,29 @@ def test_a_refresh_scans_one_library_or_all_of_them() -> None:
     assert [r.method for r in cass.requests] == ["POST", "POST"]
 
 
+def test_an_item_refresh_queues_one_library_s_scan() -> None:
+    with cassette("jellyfin/refresh.yaml") as cass:
+        call("jellyfin", lambda c: c.refresh_item(ANIME_MOVIES_LIBRARY))
+        call("jellyfin", lambda c: c.refresh_library(None))
+    assert cass.all_played
+
+
+def test_new_files_are_reported_by_path_in_one_call() -> None:
+    paths = ["/media/movies/Greenland 2 (2026)/Greenland 2 (2026) WEBDL-1080p.mkv",
+             "/media/anime/Lycoris Recoil/Season 1/Lycoris Recoil - S01E02.mkv"]
+    with cassette("jellyfin/media_updated.yaml") as cass:
+        call("jellyfin", lambda c: c.report_media_updated([*paths, paths[0]]))
+    assert cass.play_count == 1
+
+
+def test_the_library_scan_task_says_whether_a_scan_is_running() -> None:
+    async def twice(c: Any) -> tuple[bool, bool]:
+        return await c.library_scan_running(), await c.library_scan_running()
+
+    with cassette("jellyfin/scheduled_tasks.yaml"):
+        assert call("jellyfin", twice) == (True, False)
+
+
 def test_a_refused_key_is_auth_failed() -> None:
     with cassette("jellyfin/auth_refused.yaml"), pytest.raises(AuthFailed):
         call("jellyfin", all_pages)
