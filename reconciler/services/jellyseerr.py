@@ -319,14 +319,15 @@ class JellyseerrClient(ServiceClient):
             return False
         return True
 
-    async def title(self, media_type: str, tmdb_id: int) -> str | None:
+    async def title(self, media_type: str, tmdb_id: int,
+                    timeout: float = TITLE_TIMEOUT) -> str | None:
         """The display title, or None when Jellyseerr answers 404 for the TMDB id. Seerr answers
         `500 "Unable to retrieve movie."` (`series.`) for *every* TMDB failure, an outage as
         much as an unknown id, so that is `ServiceUnavailable` like any failed call. Bounded by
-        `TITLE_TIMEOUT`, retries included."""
+        `timeout` seconds (`TITLE_TIMEOUT`), retries included."""
         path = f"/api/v1/movie/{tmdb_id}" if media_type == "movie" else f"/api/v1/tv/{tmdb_id}"
         try:
-            data = await self.get(path, timeout=TITLE_TIMEOUT)
+            data = await self.get(path, timeout=timeout)
         except NotFound:
             return None
         f = Fields(self.name, path, data)
