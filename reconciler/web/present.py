@@ -105,6 +105,7 @@ class RequestView:
     label: str
     tone: str
     since: datetime
+    since_text: str  # "17:40", "yesterday, 17:40", "3 Dec" (the server's time zone)
     percent: int | None  # the journey bar, 0-100; None for failed/declined/deleted
     progress_text: str  # the bar's accessible value text
     detail: str
@@ -213,6 +214,7 @@ def present(row: RequestRow, now: datetime, next_air: str | None = None) -> Requ
         label=label,
         tone="problem" if row.stuck_reason else TONES[row.state],
         since=row.state_since,
+        since_text=moment(row.state_since, now),
         percent=percent,
         progress_text=label if percent is None else f"{label} ({percent} % of the way)",
         detail=redact(row.detail),
@@ -252,6 +254,17 @@ def select(views: Iterable[RequestView], *, state: str = "", user: str = "",
             continue
         out.append(view)
     return out
+
+
+def moment(when: datetime, now: datetime) -> str:
+    """A time that does not go stale on an open page: "17:40" today, "yesterday, 17:40",
+    else "3 Dec" (in the server's time zone)."""
+    local, today = when.astimezone(), now.astimezone().date()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if (today - local.date()).days == 1:
+        return f"yesterday, {local:%H:%M}"
+    return short_date(local)
 
 
 def relative(when: datetime, now: datetime) -> str:
