@@ -118,8 +118,8 @@ listen = "127.0.0.1:{port}"
             # (Others may show up too: their jobs wait while Radarr's retries run.)
             stack.set_fault("radarr", "refuse")
 
-            def radarr_behind() -> bool:
-                status, body = http_get(base + "/healthz")
+            async def radarr_behind() -> bool:
+                status, body = await fetch(base + "/healthz")
                 return status == 503 and "radarr" in json.loads(body)["behind"]
 
             await await_until(radarr_behind, timeout=15, what="/healthz to name radarr")
@@ -129,8 +129,10 @@ listen = "127.0.0.1:{port}"
             stack.clear_fault("radarr")
             await await_until(lambda: "service.outage_ended" in [e["event"] for e in logs],
                               what="the end of the outage")
-            await await_until(lambda: http_get(base + "/healthz")[0] == 200,
-                              what="/healthz to recover")
+            async def healthy() -> bool:
+                return (await fetch(base + "/healthz"))[0] == 200
+
+            await await_until(healthy, what="/healthz to recover")
         finally:
             stop.set()
             await asyncio.wait_for(running, timeout=5)

@@ -117,7 +117,7 @@ def test_the_demo_prints_the_status_page_address_and_serves_it_while_it_runs(
     assert re.search(r"^Status page: http://127\.0\.0\.1:\d+/$", command.stdout, re.M), \
         command.stdout[:2000]
     assert len(SERVED) == 1 and SERVED[0][0] == 200, SERVED
-    assert "data-request-id=" in SERVED[0][1]
+    assert "data-live" in SERVED[0][1] and "<title>Requests · reconciler</title>" in SERVED[0][1]
 
 
 @pytest.mark.slow

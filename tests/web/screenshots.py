@@ -22,13 +22,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SIZES = {"desktop": {"width": 1100, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 
-def take(folder: Path, scheme: str = "light") -> list[Path]:
+def take(folder: Path, scheme: str = "light",
+         pages: tuple[str, ...] = ("list", "detail")) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     shots = []
     with tempfile.TemporaryDirectory() as tmp:
         config = write_config(Path(tmp))
         store = Store.open(config.database)
-        fill(store)
+        fill(store, hostile=False)
         store.close()
         server = HttpServer("127.0.0.1", 0, HttpApi(lambda: config, Metrics(), Clock(NOW)))
         server.start()
@@ -41,6 +42,8 @@ def take(folder: Path, scheme: str = "light") -> list[Path]:
                                             device_scale_factor=1)
                     suffix = "" if scheme == "light" else f"-{scheme}"
                     for name, path in (("list", "/"), ("detail", "/requests/5")):
+                        if name not in pages:
+                            continue
                         page.goto(server.url + path)
                         target = folder / f"{name}-{size}{suffix}.png"
                         page.screenshot(path=str(target), full_page=size == "desktop")
@@ -54,5 +57,5 @@ def take(folder: Path, scheme: str = "light") -> list[Path]:
 
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
-    for shot in take(out) + take(out, "dark"):
+    for shot in take(out) + take(out, "dark", ("list",)):
         print(shot)

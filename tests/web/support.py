@@ -64,8 +64,9 @@ def row(rid: int, state: RequestState, title: str, *, tv: bool = False,
     return replace(base, **fields)  # type: ignore[arg-type]
 
 
-def household() -> list[RequestRow]:
-    """Ten requests: the ones a family would see on a Friday evening."""
+def household(hostile: bool = True) -> list[RequestRow]:
+    """Ten requests: the ones a family would see on a Friday evening (with `hostile`, one
+    title is markup, for the escaping tests)."""
     return [
         row(1, S.AVAILABLE, "The Matrix", via="jellyfin",
             detail="playable in Jellyfin (matched by tmdb)", jellyfin_item_id="a1",
@@ -86,15 +87,16 @@ def household() -> list[RequestRow]:
             via="shoko", phase="waiting_for_shoko",
             detail="imported; waiting for Shoko to match the file", episodes_available=0,
             episodes_aired=2),
-        row(10, S.DECLINED, "<script>alert('owned')</script>", via="jellyseerr",
+        row(10, S.DECLINED, "<script>alert('owned')</script>" if hostile else "Venom 3",
+            via="jellyseerr",
             detail="declined in Jellyseerr"),
     ]
 
 
-def fill(store: Store) -> None:
+def fill(store: Store, hostile: bool = True) -> None:
     """Write `household()` with timelines, episodes and a poll per service."""
     with store.transaction():
-        for r in household():
+        for r in household(hostile):
             store.save_request(r, None)
             store.add_timeline(r.id, NOW - timedelta(hours=30 - r.id), None, "requested",
                                "jellyseerr", "requested in Jellyseerr")
