@@ -106,6 +106,7 @@ listen = "127.0.0.1:{port}"
 
             status, body = await fetch(base + "/healthz")
             assert status == 200, body
+            assert await fetch(base + "/livez") == (200, b'{\n  "status": "ok"\n}\n')
             status, body = await fetch(base + "/metrics")
             assert status == 200
             assert b'reconciler_requests{state="available"} 1.0' in body
@@ -139,6 +140,7 @@ listen = "127.0.0.1:{port}"
             store.close()
         assert daemon.exit_code == 0
         assert daemon.http is None  # closed
+        assert not daemon.alive()  # /livez would say 503
 
     with capture_logs() as logs:
         asyncio.run(scenario(logs))
