@@ -430,7 +430,7 @@ class HttpServer:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        serving = self._server.serve(sockets=[self._socket])
+        serving = self._serve()
         if loop is not None:
             self._task = loop.create_task(serving, name="reconciler-http")
         else:
@@ -441,8 +441,19 @@ class HttpServer:
         log.info("http.listening", url=self.url)
         if not is_loopback(self.host):
             log.warning("http.exposed", host=self.host,
-                        message="the API is reachable beyond this machine; it is read-only "
-                                "but shows every request's title and state")
+                        message="the status page and API are reachable beyond this machine; "
+                                "they are read-only but show every request's title and state "
+                                "(set [http] username and password_file to ask for a password)")
+
+    async def _serve(self) -> None:
+        # The page and the API are an extra: if uvicorn gives up (it may call sys.exit),
+        # reconciling goes on without them.
+        try:
+            await self._server.serve(sockets=[self._socket])
+        except (Exception, SystemExit) as exc:
+            log.error("http.failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._server.ready.set()
 
     async def aclose(self) -> None:
         """Stop serving: event streams end, open responses get a moment to finish."""
@@ -452,7 +463,7 @@ class HttpServer:
             task, self._task = self._task, None
             try:
                 await asyncio.wait_for(task, timeout=STOP_SECONDS + 2)
-            except (TimeoutError, asyncio.CancelledError):
+            except TimeoutError:
                 log.warning("http.stop_slow")
         elif self._thread is not None:
             await asyncio.to_thread(self.stop)
