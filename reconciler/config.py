@@ -6,12 +6,20 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
 
@@ -118,6 +126,17 @@ class NotifySection(_Section):
 
 class HttpSection(_Section):
     listen: str = "127.0.0.1:9105"
+    # Optional HTTP basic auth for every path but /livez: both keys or neither.
+    username: str | None = None
+    password_file: str | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> HttpSection:
+        if (self.username is None) != (self.password_file is None):
+            raise ValueError("set both username and password_file (basic auth), or neither")
+        if self.username is not None and (not self.username or ":" in self.username):
+            raise ValueError("username must be non-empty and must not contain \":\"")
+        return self
 
     @field_validator("listen")
     @classmethod
@@ -170,6 +189,8 @@ class Config:
     database: Path
     services: dict[str, ServiceConfig]
     warnings: tuple[str, ...] = ()
+    # [http] password_file's content (never printed: not in the repr, scrubbed from logs).
+    http_password: str | None = field(default=None, repr=False)
 
     @property
     def jellyfin(self) -> JellyfinSection:
@@ -180,7 +201,8 @@ class Config:
         return self.database.parent
 
     def secrets(self) -> list[str]:
-        return [s.api_key for s in self.services.values() if s.api_key]
+        keys = [s.api_key for s in self.services.values() if s.api_key]
+        return [*keys, self.http_password] if self.http_password else keys
 
 
 def find_config_path(explicit: str | None) -> Path:
@@ -270,12 +292,21 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     database = Path(model.reconciler.database).expanduser()
     if not database.is_absolute():
         database = (path.parent / database).resolve()
+    password = None
+    if model.http is not None and model.http.password_file is not None:
+        try:
+            password = _read_secret_file(path, "[http] password_file",
+                                         model.http.password_file, env)
+        except ConfigError:
+            if require_keys:
+                raise
     return Config(
         path=path,
         model=model,
         database=database,
         services=services,
         warnings=tuple(dict.fromkeys(warnings)),
+        http_password=password,
     )
 
 
@@ -283,32 +314,35 @@ def _resolve_key(path: Path, name: str, section: ServiceSection, env: dict[str, 
     if section.api_key:
         return section.api_key.strip()
     if section.api_key_file:
-        raw = section.api_key_file
-        if raw.startswith("%d/"):  # systemd's credentials directory, named after the unit
-            creds = env.get("CREDENTIALS_DIRECTORY")
-            if not creds:
-                raise ConfigError(f"{path}: [{name}] api_key_file: {raw} needs "
-                                  "$CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)")
-            raw = creds.rstrip("/") + raw[2:]
-        key_path = Path(raw).expanduser()
-        if not key_path.is_absolute():
-            key_path = path.parent / key_path
-        try:
-            key = key_path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: [{name}] api_key_file: {key_path} not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise ConfigError(
-                f"{path}: [{name}] api_key_file: cannot read {key_path} ({reason})"
-            ) from None
-        if not key:
-            raise ConfigError(f"{path}: [{name}] api_key_file: {key_path} is empty")
-        return key
+        return _read_secret_file(path, f"[{name}] api_key_file", section.api_key_file, env)
     raise ConfigError(
         f"{path}: [{name}] api_key: missing (set api_key, api_key_file, or "
         f"RECONCILER_{name.upper()}_API_KEY)"
     )
+
+
+def _read_secret_file(path: Path, key: str, raw: str, env: dict[str, str]) -> str:
+    """The stripped content of a file named by `key` (relative to the config file's folder;
+    `%d/` is systemd's credentials directory)."""
+    if raw.startswith("%d/"):  # systemd's credentials directory, named after the unit
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        if not creds:
+            raise ConfigError(f"{path}: {key}: {raw} needs "
+                              "$CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)")
+        raw = creds.rstrip("/") + raw[2:]
+    secret_path = Path(raw).expanduser()
+    if not secret_path.is_absolute():
+        secret_path = path.parent / secret_path
+    try:
+        secret = secret_path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {key}: {secret_path} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{path}: {key}: cannot read {secret_path} ({reason})") from None
+    if not secret:
+        raise ConfigError(f"{path}: {key}: {secret_path} is empty")
+    return secret
 
 
 def _readable_by_others(path: Path) -> bool:

@@ -31,6 +31,7 @@ from apscheduler.events import (
     JobEvent,
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler import logs
@@ -53,15 +54,17 @@ STOP_GRACE = 3.0
 MAX_CRASHES = 5
 
 ClientsFactory = Callable[[Config], dict[str, ServiceClient]]
-HttpFactory = Callable[[Callable[[], Config], Metrics, str], HttpServer]
+# (config, metrics, listen, liveness) -> a started server; binding errors raise OSError.
+HttpFactory = Callable[[Callable[[], Config], Metrics, str, Callable[[], bool]], HttpServer]
 
 
 def _default_clients(config: Config) -> dict[str, ServiceClient]:
     return make_clients(config)
 
 
-def _default_http(config: Callable[[], Config], metrics: Metrics, listen: str) -> HttpServer:
-    return start_http_server(config, metrics, listen)
+def _default_http(config: Callable[[], Config], metrics: Metrics, listen: str,
+                  liveness: Callable[[], bool]) -> HttpServer:
+    return start_http_server(config, metrics, listen, liveness=liveness)
 
 
 class Daemon:
@@ -164,7 +167,7 @@ class Daemon:
             scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down on the next loop turn
         if self.http is not None:
-            await asyncio.to_thread(self.http.stop)
+            await self.http.aclose()
             self.http = None
         await self.reconciler.aclose()
         log.info("daemon.stopped", cycles=self.cycles, exit_code=self.exit_code)
@@ -311,12 +314,18 @@ class Daemon:
 
     # ------------------------------------------------------------ HTTP
 
+    def alive(self) -> bool:
+        """`/livez`: the scheduler runs and the daemon is not stopping."""
+        scheduler = self._scheduler
+        return (not self._stopping and scheduler is not None
+                and scheduler.state == STATE_RUNNING)
+
     def _start_http(self, config: Config) -> None:
         if config.model.http is None or self.http_factory is None:
             return
         try:
             self.http = self.http_factory(lambda: self.config, self.metrics,
-                                          config.model.http.listen)
+                                          config.model.http.listen, self.alive)
         except OSError as exc:
             # Health and metrics are an extra: reconciling goes on without them.
             log.error("http.bind_failed", listen=config.model.http.listen,
@@ -326,7 +335,7 @@ class Daemon:
         if old.model.http == new.model.http:
             return
         if self.http is not None:
-            await asyncio.to_thread(self.http.stop)
+            await self.http.aclose()
             self.http = None
         self._start_http(new)
 

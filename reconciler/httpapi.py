@@ -1,34 +1,45 @@
-"""The optional read-only HTTP endpoint: `/healthz`, `/metrics` (Prometheus), `/api/requests`.
+"""The optional read-only HTTP endpoint: the household's status page (`/`, `/requests/{id}`,
+`/events`), `/healthz`, `/livez`, `/metrics` (Prometheus) and `/api/*` (JSON).
 
-A stdlib `ThreadingHTTPServer` in a background thread. Every request reads the database through
-its own read-only connection, so the server never touches the daemon's writing connection and
-never blocks its event loop. Counters that only the running process knows (poll durations,
-errors, HTTP calls) live in `Metrics`, fed by the daemon after each cycle; prometheus_client's
-metrics are thread-safe. Nothing here can write, and nothing served carries a secret.
+A Starlette application served by uvicorn as a task of the daemon's event loop. Every request
+reads the database through its own read-only connection, in Starlette's worker threads (sync
+endpoints), so the server never touches the daemon's writing connection and never blocks its
+loop. Counters that only the running process knows (poll durations, errors, HTTP calls) live
+in `Metrics`, fed by the daemon after each cycle; prometheus_client's metrics are thread-safe.
+Nothing here can write (`Guard`: GET and HEAD only), and nothing served carries a secret.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
+import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
 from reconciler.models import RequestState
-from reconciler.runner import CycleResult
 from reconciler.store import Store, StoreError, from_iso, iso
 from reconciler.views import request_json, show_json
+from reconciler.web.guard import Credentials, Guard
+from reconciler.web.pages import NO_STORE, StatusPages
 
 log = get_logger("reconciler.http")
 
@@ -37,7 +48,32 @@ HEALTH_INTERVALS = 3
 # polled every second or faster would read as behind right after a successful poll.
 HEALTH_MIN_LIMIT = 10.0
 FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
-_REQUEST_PATH = re.compile(r"^/api/requests/(\d{1,18})$")
+_REQUEST_ID = re.compile(r"^\d{1,18}$")
+# Shutdown: how long open responses may take to finish before they are cancelled.
+STOP_SECONDS = 2
+MAX_CONNECTIONS = 64
+
+
+class PollReport(Protocol):
+    """What `Metrics` reads of one poll (the cycle's `PollOutcome` fits)."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def calls(self) -> int: ...
+    @property
+    def started(self) -> datetime: ...
+    @property
+    def finished(self) -> datetime | None: ...
+
+
+class CycleReport(Protocol):
+    """What `Metrics` reads of a finished cycle (the cycle's `CycleResult` fits)."""
+
+    @property
+    def polls(self) -> Mapping[str, PollReport]: ...
+    @property
+    def transitions(self) -> Sequence[tuple[int, str | None, str, str]]: ...
 
 
 class Metrics:
@@ -75,7 +111,7 @@ class Metrics:
             self.polls.labels(service=name)
             self.http_calls.labels(service=name)
 
-    def record_cycle(self, result: CycleResult) -> None:
+    def record_cycle(self, result: CycleReport) -> None:
         for name, poll in result.polls.items():
             self.polls.labels(service=name).inc()
             self.http_calls.labels(service=name).inc(poll.calls)
@@ -163,67 +199,53 @@ def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, di
                      "services": services}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], api: HttpApi, ipv6: bool) -> None:
-        if ipv6:
-            self.address_family = socket.AF_INET6
-        self.api = api
-        super().__init__(address, _Handler)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "reconciler"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:  # stdlib signature
-        pass  # access logs would drown the journal; errors are logged where they happen
-
-    def do_GET(self) -> None:
-        api = self.server.api
-        path = self.path.split("?", 1)[0]
-        try:
-            status, ctype, body = api.route(path)
-        except Exception:
-            log.exception("http.request_failed", path=path)
-            status, ctype, body = 500, "application/json", _json({"error": "internal error"})
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _refuse(self) -> None:
-        body = _json({"error": "read-only: only GET is served"})
-        self.send_response(405)
-        self.send_header("Allow", "GET")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse
-
-
 def _json(data: Any) -> bytes:
     return (json.dumps(data, indent=2) + "\n").encode()
 
 
+def _json_response(data: Any, status: int = 200) -> Response:
+    return Response(_json(data), status_code=status, media_type="application/json",
+                    headers=NO_STORE)
+
+
+API_PATHS = ["/", "/requests/{id}", "/events", "/healthz", "/livez", "/metrics",
+             "/api/requests", "/api/requests/{id}", "/api/summary"]
+
+
 class HttpApi:
-    """The routes, independent of the socket: `route(path) -> (status, content type, body)`."""
+    """The routes, as a Starlette application (`app`), independent of the socket.
+
+    `liveness` answers whether the process's scheduler runs (the daemon passes its own;
+    without one, `/livez` answers 503)."""
 
     def __init__(self, config: Callable[[], Config], metrics: Metrics,
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, *,
+                 liveness: Callable[[], bool] | None = None,
+                 events_interval: float = 2.0) -> None:
         self.config = config
         self.metrics = metrics
         self.clock = clock or (lambda: datetime.now(UTC))
+        self.liveness = liveness
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Union(metrics.registry))
         self.registry.register(StoreCollector(config))
+        # Set when the server shuts down: every event stream ends at its next tick.
+        self.stopping = threading.Event()
+        self.pages = StatusPages(self._open, self.clock, self.stopping, events_interval)
+        routes = [
+            Route("/healthz", self.healthz),
+            Route("/livez", self.livez),
+            Route("/metrics", self.prometheus),
+            Route("/api/requests", self.api_requests),
+            Route("/api/requests/{rid}", self.api_request),
+            Route("/api/summary", self.api_summary),
+            *self.pages.routes(),
+            Mount("/static", StaticFiles(packages=[("reconciler.web", "static")]),
+                  name="static"),
+        ]
+        starlette = Starlette(routes=routes, exception_handlers={
+            404: self._not_found, Exception: self._failed})
+        self.app: ASGIApp = Guard(starlette, self._credentials)
 
     def _open(self) -> Store | None:
         try:
@@ -231,41 +253,93 @@ class HttpApi:
         except StoreError:
             return None
 
-    def route(self, path: str) -> tuple[int, str, bytes]:
-        if path == "/healthz":
-            store = self._open()
+    def _credentials(self) -> Credentials | None:
+        config = self.config()
+        http = config.model.http
+        if http is None or http.username is None or not config.http_password:
+            return None
+        return Credentials(http.username, config.http_password)
+
+    # Sync endpoints: Starlette runs them in its thread pool, off the event loop.
+
+    def healthz(self, request: Request) -> Response:
+        store = self._open()
+        try:
+            ok, data = health(self.config(), store, self.clock())
+        finally:
+            if store is not None:
+                store.close()
+        return _json_response(data, 200 if ok else 503)
+
+    def livez(self, request: Request) -> Response:
+        alive = self.liveness is not None and self.liveness()
+        return _json_response({"status": "ok" if alive else "stopped"}, 200 if alive else 503)
+
+    def prometheus(self, request: Request) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST,
+                        headers=NO_STORE)
+
+    def api_requests(self, request: Request) -> Response:
+        store = self._open()
+        if store is None:
+            return _json_response([])
+        try:
+            return _json_response([request_json(r) for r in store.requests()])
+        finally:
+            store.close()
+
+    def api_request(self, request: Request) -> Response:
+        raw = request.path_params["rid"]
+        if not _REQUEST_ID.match(raw):
+            return self._not_found_json()
+        request_id = int(raw)
+        store = self._open()
+        try:
+            row = store.request(request_id) if store else None
+            if store is None or row is None:
+                return _json_response({"error": f"no request {request_id} is tracked"}, 404)
+            return _json_response(show_json(store, row))
+        finally:
+            if store is not None:
+                store.close()
+
+    def api_summary(self, request: Request) -> Response:
+        """For dashboards (Homepage's customapi widget): counts by state, stuck, and when the
+        data was last refreshed (the latest finished poll of any configured service)."""
+        store = self._open()
+        rows = []
+        latest: datetime | None = None
+        if store is not None:
             try:
-                ok, data = health(self.config(), store, self.clock())
-            finally:
-                if store is not None:
-                    store.close()
-            return (200 if ok else 503), "application/json", _json(data)
-        if path == "/metrics":
-            return 200, CONTENT_TYPE_LATEST, generate_latest(self.registry)
-        if path == "/api/requests":
-            store = self._open()
-            if store is None:
-                return 200, "application/json", _json([])
-            try:
-                return 200, "application/json", _json([request_json(r)
-                                                       for r in store.requests()])
+                rows = store.requests()
+                for name in self.config().services:
+                    poll = store.last_poll(name)
+                    when = from_iso(poll.finished or poll.started) if poll else None
+                    if when is not None and (latest is None or when > latest):
+                        latest = when
             finally:
                 store.close()
-        if m := _REQUEST_PATH.match(path):
-            request_id = int(m.group(1))
-            store = self._open()
-            try:
-                row = store.request(request_id) if store else None
-                if store is None or row is None:
-                    return 404, "application/json", _json(
-                        {"error": f"no request {request_id} is tracked"})
-                return 200, "application/json", _json(show_json(store, row))
-            finally:
-                if store is not None:
-                    store.close()
-        return 404, "application/json", _json(
-            {"error": "not found", "paths": ["/healthz", "/metrics", "/api/requests",
-                                             "/api/requests/{id}"]})
+        by_state = {s.value: 0 for s in RequestState}
+        for row in rows:
+            by_state[row.state.value] += 1
+        return _json_response({"total": len(rows), "by_state": by_state,
+                               "stuck": sum(1 for r in rows if r.stuck_reason),
+                               "updated_at": iso(latest)})
+
+    def _not_found_json(self) -> Response:
+        return _json_response({"error": "not found", "paths": API_PATHS}, 404)
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        """JSON for programs (as before the page existed), the page for browsers."""
+        accept = request.headers.get("accept", "")
+        if "text/html" in accept and not request.url.path.startswith("/api/"):
+            return self.pages.not_found(request, "There is nothing at this address.")
+        return self._not_found_json()
+
+    async def _failed(self, request: Request, exc: Exception) -> Response:
+        log.error("http.request_failed", path=request.url.path,
+                  error=f"{type(exc).__name__}: {exc}")
+        return _json_response({"error": "internal error"}, 500)
 
 
 class _Union:
@@ -292,18 +366,59 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+class _Uvicorn(uvicorn.Server):
+    """uvicorn inside someone else's event loop: the daemon owns the signals."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.ready.set()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class HttpServer:
-    """The server and its thread. `start()` binds (raising OSError when it cannot)."""
+    """uvicorn serving an `HttpApi` on a socket bound at construction (OSError when it
+    cannot be). `start()` inside a running event loop serves as a task of that loop (the
+    daemon; stop it with `await aclose()`); outside one, in a thread with a loop of its own
+    (scripts and tests; stop it with `stop()`)."""
 
     def __init__(self, host: str, port: int, api: HttpApi) -> None:
         self.host = host
         self.api = api
-        self._server = _Server((host, port), api, ipv6=":" in host)
+        self._socket = _bind(host, port)
+        self._port = int(self._socket.getsockname()[1])
+        self._server = _Uvicorn(uvicorn.Config(
+            api.app, lifespan="off", http="h11", ws="none", access_log=False,
+            log_config=None, server_header=False, proxy_headers=False,
+            timeout_keep_alive=5, timeout_graceful_shutdown=STOP_SECONDS,
+            limit_concurrency=MAX_CONNECTIONS,
+        ))
+        self._task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._port
 
     @property
     def url(self) -> str:
@@ -311,29 +426,67 @@ class HttpServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="reconciler-http", daemon=True)
-        self._thread.start()
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        serving = self._serve()
+        if loop is not None:
+            self._task = loop.create_task(serving, name="reconciler-http")
+        else:
+            self._thread = threading.Thread(target=asyncio.run, args=(serving,),
+                                            name="reconciler-http", daemon=True)
+            self._thread.start()
+            self._server.ready.wait(timeout=5)
         log.info("http.listening", url=self.url)
         if not is_loopback(self.host):
             log.warning("http.exposed", host=self.host,
-                        message="the API is reachable beyond this machine; it is read-only "
-                                "but shows every request's title and state")
+                        message="the status page and API are reachable beyond this machine; "
+                                "they are read-only but show every request's title and state "
+                                "(set [http] username and password_file to ask for a password)")
+
+    async def _serve(self) -> None:
+        # The page and the API are an extra: if uvicorn gives up (it may call sys.exit),
+        # reconciling goes on without them.
+        try:
+            await self._server.serve(sockets=[self._socket])
+        except (Exception, SystemExit) as exc:
+            log.error("http.failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._server.ready.set()
+
+    async def aclose(self) -> None:
+        """Stop serving: event streams end, open responses get a moment to finish."""
+        self.api.stopping.set()
+        self._server.should_exit = True
+        if self._task is not None:
+            task, self._task = self._task, None
+            try:
+                await asyncio.wait_for(task, timeout=STOP_SECONDS + 2)
+            except TimeoutError:
+                log.warning("http.stop_slow")
+        elif self._thread is not None:
+            await asyncio.to_thread(self.stop)
+        self._socket.close()
 
     def stop(self) -> None:
-        """Stop serving and close the socket (blocks up to the poll interval)."""
+        """Stop the threaded server (blocking until it has ended, at most a few seconds)."""
+        if self._task is not None:
+            raise RuntimeError("served by an event loop: use `await aclose()`")
+        self.api.stopping.set()
+        self._server.should_exit = True
         if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=STOP_SECONDS + 2)
             self._thread = None
-        self._server.server_close()
+        self._socket.close()
 
 
 def start_http_server(config: Callable[[], Config], metrics: Metrics, listen: str,
-                      clock: Callable[[], datetime] | None = None) -> HttpServer:
-    """Bind `listen` (HOST:PORT) and serve in a background thread."""
+                      clock: Callable[[], datetime] | None = None, *,
+                      liveness: Callable[[], bool] | None = None) -> HttpServer:
+    """Bind `listen` (HOST:PORT) and serve: in the running event loop when there is one,
+    else in a background thread."""
     host, port = parse_listen(listen)
-    server = HttpServer(host, port, HttpApi(config, metrics, clock))
+    server = HttpServer(host, port, HttpApi(config, metrics, clock, liveness=liveness))
     server.start()
     return server

@@ -754,6 +754,32 @@ class Store:
         return {t: int(self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
                 for t in tables}
 
+    # -- the status page (read-only queries)
+
+    def change_marker(self) -> str:
+        """A short digest of what the status page shows: it moves when a request, its
+        timeline or its episodes change, and not when an idle poll is recorded."""
+        digest = hashlib.blake2b(digest_size=8)
+        for sql in (
+            "SELECT id, title, state, state_since, via, detail, progress, phase, stuck_reason, "
+            "episodes_available, episodes_aired FROM requests ORDER BY id",
+            "SELECT max(id) FROM timeline",
+            "SELECT request_id, season, episode, state, air_date FROM episodes "
+            "ORDER BY request_id, season, episode",
+        ):
+            for row in self.conn.execute(sql):
+                digest.update(repr(tuple(row)).encode())
+        return digest.hexdigest()
+
+    def next_air_dates(self, after: datetime) -> dict[int, str]:
+        """Per request, the earliest episode air date after `after` (ISO text as stored)."""
+        rows = self.conn.execute(
+            "SELECT request_id, min(air_date) FROM episodes WHERE air_date > ? "
+            "GROUP BY request_id",
+            (iso(after),),
+        )
+        return {int(r[0]): str(r[1]) for r in rows}
+
 
 def _check_sqlite_header(path: Path) -> None:
     try:

@@ -360,6 +360,7 @@ def _header(stage: Stage, expectations: dict[int, Expectation], total: float,
     lines = [
         f"reconcile demo: simulated {names} on 127.0.0.1, and the real reconciler polling them "
         f"(speed {speed:g}, about {total:.0f} s).",
+        f"Status page: http://{stage.listen}/",
         f"While it runs: curl http://{stage.listen}/api/requests",
         "",
         "The requests:",
@@ -612,7 +613,8 @@ def _serve(folder: Path, speed: float, *, kept: bool, stop: threading.Event | No
             for line in (f"{cmd} --once", f"{cmd} status", f"{cmd} show {SPIRITED}",
                          f"{cmd} doctor",
                          f"{cmd}            # the daemon; then: curl http://{stage.listen}"
-                         f"/api/requests"):
+                         f"/api/requests",
+                         f"Status page (while the daemon runs): http://{stage.listen}/"):
                 print(f"  {line}", file=out)
             print(("The folder is kept afterwards." if kept else
                    "The folder is deleted when the stack stops.")

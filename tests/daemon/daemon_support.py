@@ -4,6 +4,7 @@ assertion), an injectable clock, a fake Apprise target, and configs for the simu
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import socket
 import threading
@@ -33,10 +34,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float 
 
 async def await_until(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.05,
                       what: str = "condition") -> Any:
-    """`wait_until` for use inside the event loop the daemon runs on."""
+    """`wait_until` for use inside the event loop the daemon runs on. A predicate that talks
+    to the daemon's HTTP server must be async (the server runs in this same loop)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if time.monotonic() > deadline:

@@ -106,6 +106,7 @@ listen = "127.0.0.1:{port}"
 
             status, body = await fetch(base + "/healthz")
             assert status == 200, body
+            assert await fetch(base + "/livez") == (200, b'{\n  "status": "ok"\n}\n')
             status, body = await fetch(base + "/metrics")
             assert status == 200
             assert b'reconciler_requests{state="available"} 1.0' in body
@@ -118,8 +119,8 @@ listen = "127.0.0.1:{port}"
             # (Others may show up too: their jobs wait while Radarr's retries run.)
             stack.set_fault("radarr", "refuse")
 
-            def radarr_behind() -> bool:
-                status, body = http_get(base + "/healthz")
+            async def radarr_behind() -> bool:
+                status, body = await fetch(base + "/healthz")
                 return status == 503 and "radarr" in json.loads(body)["behind"]
 
             await await_until(radarr_behind, timeout=15, what="/healthz to name radarr")
@@ -129,14 +130,17 @@ listen = "127.0.0.1:{port}"
             stack.clear_fault("radarr")
             await await_until(lambda: "service.outage_ended" in [e["event"] for e in logs],
                               what="the end of the outage")
-            await await_until(lambda: http_get(base + "/healthz")[0] == 200,
-                              what="/healthz to recover")
+            async def healthy() -> bool:
+                return (await fetch(base + "/healthz"))[0] == 200
+
+            await await_until(healthy, what="/healthz to recover")
         finally:
             stop.set()
             await asyncio.wait_for(running, timeout=5)
             store.close()
         assert daemon.exit_code == 0
         assert daemon.http is None  # closed
+        assert not daemon.alive()  # /livez would say 503
 
     with capture_logs() as logs:
         asyncio.run(scenario(logs))

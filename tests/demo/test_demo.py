@@ -7,11 +7,13 @@ from __future__ import annotations
 import io
 import os
 import queue
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +32,8 @@ from tests.conftest import CommandResult, run_reconcile
 SPEED = "10"
 EXPECTED_END = {1: "available", 2: "available", 3: "available", 4: "available", 5: "declined"}
 SPIRITED = 3
+# The status page as fetched while the fast demo ran: (status, body), filled by `fast_demo`.
+SERVED: list[tuple[int, str]] = []
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +50,29 @@ def fast_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Comman
         caught.append(result)
         return result
 
+    real_cycle = demo.DemoRun.on_cycle
+    fetchers: list[threading.Thread] = []
+
+    def fetch_page(url: str) -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                SERVED.append((r.status, r.read().decode()))
+        except OSError as exc:
+            SERVED.append((0, str(exc)))
+
+    def watching(self: demo.DemoRun, result: Any) -> None:
+        real_cycle(self, result)
+        if not fetchers:  # once, from a thread: the server runs in this very event loop
+            fetchers.append(threading.Thread(target=fetch_page,
+                                             args=(f"http://{self.stage.listen}/",)))
+            fetchers[0].start()
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(demo, "play_demo", catching)
+        mp.setattr(demo.DemoRun, "on_cycle", watching)
         command = run_reconcile("demo", "--speed", SPEED, "--workdir", str(workdir))
+    for thread in fetchers:
+        thread.join(10)
     assert len(caught) == 1, command.stderr
     yield command, caught[0]
 
@@ -84,6 +108,16 @@ def test_the_fast_demo_exits_0_and_says_every_request_reached_its_state(
     assert result.problems == []
     assert "demo: all 5 requests reached their expected state" in command.stdout
     assert "asks Jellyfin to scan 'Anime'" in command.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_prints_the_status_page_address_and_serves_it_while_it_runs(
+        fast_demo: tuple[CommandResult, DemoResult]) -> None:
+    command, _ = fast_demo
+    assert re.search(r"^Status page: http://127\.0\.0\.1:\d+/$", command.stdout, re.M), \
+        command.stdout[:2000]
+    assert len(SERVED) == 1 and SERVED[0][0] == 200, SERVED
+    assert "data-live" in SERVED[0][1] and "<title>Requests · reconciler</title>" in SERVED[0][1]
 
 
 @pytest.mark.slow

@@ -1,0 +1,292 @@
+"""What the status page says about a request, in the household's words: pure, no I/O.
+
+`present(row, now, ...)` turns a stored `RequestRow` into a `RequestView` the templates read.
+Fields the store does not hold yet (`requested_by`, `year`, `eta`, `release_date`) are read
+from the row when present and are otherwise None; the templates show them only when set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from reconciler.models import RequestState, parse_time
+from reconciler.store import RequestRow
+
+S = RequestState
+
+# The steady label of each state (a few depend on the row: see `state_label`).
+LABELS: dict[RequestState, str] = {
+    S.REQUESTED: "Waiting for approval",
+    S.APPROVED: "Approved, looking for a release",
+    S.INDEXED: "Release found, download starting",
+    S.DOWNLOADING: "Downloading",
+    S.DOWNLOAD_DONE: "Downloaded, waiting to be imported",
+    S.IMPORTING: "Being added to the library",
+    S.ANIME_MATCHING: "Being identified by Shoko",
+    S.PARTIALLY_AVAILABLE: "Some episodes ready to watch",
+    S.AVAILABLE: "Ready to watch",
+    S.FAILED: "Download failed",
+    S.DECLINED: "Declined",
+    S.DELETED: "Removed",
+}
+
+# Short names for the state filter and the timeline's from/to columns.
+STATE_NAMES: dict[RequestState, str] = {
+    S.REQUESTED: "Requested",
+    S.APPROVED: "Approved",
+    S.INDEXED: "Release found",
+    S.DOWNLOADING: "Downloading",
+    S.DOWNLOAD_DONE: "Downloaded",
+    S.IMPORTING: "Importing",
+    S.ANIME_MATCHING: "Anime matching",
+    S.PARTIALLY_AVAILABLE: "Partly available",
+    S.AVAILABLE: "Available",
+    S.FAILED: "Failed",
+    S.DECLINED: "Declined",
+    S.DELETED: "Removed",
+}
+
+# How far along the journey from request to "ready to watch" each state is, in percent.
+JOURNEY: dict[RequestState, int] = {
+    S.REQUESTED: 5,
+    S.APPROVED: 15,
+    S.INDEXED: 25,
+    S.DOWNLOADING: 25,  # plus up to 50 for the download itself
+    S.DOWNLOAD_DONE: 78,
+    S.IMPORTING: 85,
+    S.ANIME_MATCHING: 90,
+    S.PARTIALLY_AVAILABLE: 0,  # episodes ready out of episodes aired
+    S.AVAILABLE: 100,
+}
+
+# The colour family of a state's badge (CSS classes tone-*).
+TONES: dict[RequestState, str] = {
+    S.REQUESTED: "waiting",
+    S.APPROVED: "waiting",
+    S.INDEXED: "active",
+    S.DOWNLOADING: "active",
+    S.DOWNLOAD_DONE: "active",
+    S.IMPORTING: "active",
+    S.ANIME_MATCHING: "active",
+    S.PARTIALLY_AVAILABLE: "ready",
+    S.AVAILABLE: "ready",
+    S.FAILED: "problem",
+    S.DECLINED: "ended",
+    S.DELETED: "ended",
+}
+
+_CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/@]+@", re.IGNORECASE)
+_SECRET_PARAM = re.compile(r"\b((?:api_?key|apikey|token|access_token|password)=)[^\s&]+",
+                           re.IGNORECASE)
+
+
+def redact(text: str | None) -> str:
+    """Text from upstream (details, reasons) without credentials in URLs or query strings."""
+    if not text:
+        return ""
+    return _SECRET_PARAM.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", text))
+
+
+@dataclass(frozen=True)
+class RequestView:
+    """One request as the page shows it."""
+
+    id: int
+    title: str
+    year: int | None
+    media_type: str
+    kind: str  # "Film", "Show", "Anime film", "Anime show"
+    state: str
+    state_name: str
+    label: str
+    tone: str
+    since: datetime
+    since_text: str  # "17:40", "yesterday, 17:40", "3 Dec" (the server's time zone)
+    percent: int | None  # the journey bar, 0-100; None for failed/declined/deleted
+    progress_text: str  # the bar's accessible value text
+    detail: str
+    stuck: bool
+    stuck_reason: str
+    stuck_since: datetime | None
+    requested_by: str | None
+    eta: datetime | None
+    release_date: date | None
+    episodes_available: int | None
+    episodes_aired: int | None
+    next_air_date: date | None
+    episodes_text: str  # "7 of 10 episodes, next on 12 Dec" (shows), else ""
+    is4k: bool
+    created_at: datetime | None
+
+    def matches(self, query: str) -> bool:
+        """Case-insensitive search in the title and the requester."""
+        needle = query.casefold().strip()
+        if not needle:
+            return True
+        return needle in self.title.casefold() or needle in (self.requested_by or "").casefold()
+
+
+def short_date(day: date | datetime) -> str:
+    """"12 Dec" (no leading zero, no year: the page is about the near future and past)."""
+    return f"{day.day} {day.strftime('%b')}"
+
+
+def state_label(row: RequestRow, now: datetime, release_date: date | None = None) -> str:
+    """The human label: "Downloading 42 %", "Waiting for Jellyfin", "Not released yet: ..."."""
+    state = row.state
+    if state is S.DOWNLOADING and row.progress is not None:
+        return f"Downloading {row.progress * 100:.0f} %"
+    if state in (S.IMPORTING, S.ANIME_MATCHING) and row.phase == "waiting_for_jellyfin":
+        return "Waiting for Jellyfin"
+    if state in (S.REQUESTED, S.APPROVED) and release_date is not None \
+            and release_date > now.date():
+        return f"Not released yet: expected {short_date(release_date)}"
+    if state is S.PARTIALLY_AVAILABLE and row.episodes_aired:
+        return f"{row.episodes_available or 0} of {row.episodes_aired} episodes ready"
+    return LABELS[state]
+
+
+def journey_percent(row: RequestRow) -> int | None:
+    """Where the request is on the way to "ready to watch", for the progress bar."""
+    state = row.state
+    if state not in JOURNEY:
+        return None
+    if state is S.DOWNLOADING:
+        return 25 + round(50 * min(max(row.progress or 0.0, 0.0), 1.0))
+    if state is S.PARTIALLY_AVAILABLE:
+        if not row.episodes_aired:
+            return 50
+        return min(99, round(100 * (row.episodes_available or 0) / row.episodes_aired))
+    return JOURNEY[state]
+
+
+def episodes_text(row: RequestRow, next_air: date | None) -> str:
+    if row.media_type != "tv":
+        return ""
+    parts = []
+    if row.episodes_aired:
+        parts.append(f"{row.episodes_available or 0} of {row.episodes_aired} episodes")
+    if next_air is not None:
+        parts.append(f"next on {short_date(next_air)}")
+    return ", ".join(parts)
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    parsed = parse_time(str(value))
+    return parsed.date() if parsed else None
+
+
+def _as_time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return parse_time(str(value))
+
+
+def present(row: RequestRow, now: datetime, next_air: str | None = None) -> RequestView:
+    """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows)."""
+    # Not stored yet: filled in when the store learns them (requester, ETA, release dates).
+    requested_by: str | None = getattr(row, "requested_by", None) or None
+    year: int | None = getattr(row, "year", None) or None
+    eta = _as_time(getattr(row, "eta", None))
+    release_date = _as_date(getattr(row, "release_date", None))
+    next_day = _as_date(next_air)
+    percent = journey_percent(row)
+    label = state_label(row, now, release_date)
+    kind = ("Anime " if row.is_anime else "") + ("show" if row.media_type == "tv" else "film")
+    return RequestView(
+        id=row.id,
+        title=row.title or f"Request {row.id}",
+        year=year,
+        media_type=row.media_type,
+        kind=kind[0].upper() + kind[1:],
+        state=row.state.value,
+        state_name=STATE_NAMES[row.state],
+        label=label,
+        tone="problem" if row.stuck_reason else TONES[row.state],
+        since=row.state_since,
+        since_text=moment(row.state_since, now),
+        percent=percent,
+        progress_text=label if percent is None else f"{label} ({percent} % of the way)",
+        detail=redact(row.detail),
+        stuck=row.stuck_reason is not None,
+        stuck_reason=redact(row.stuck_reason),
+        stuck_since=row.stuck_since,
+        requested_by=requested_by,
+        eta=eta if row.state is S.DOWNLOADING or row.state is S.INDEXED else None,
+        release_date=release_date,
+        episodes_available=row.episodes_available,
+        episodes_aired=row.episodes_aired,
+        next_air_date=next_day,
+        episodes_text=episodes_text(row, next_day),
+        is4k=row.is4k,
+        created_at=parse_time(row.created_at),
+    )
+
+
+def newest_first(views: Iterable[RequestView]) -> list[RequestView]:
+    """Newest request first: by Jellyseerr's creation time, then by id."""
+    return sorted(views, key=lambda v: (v.created_at.timestamp() if v.created_at else 0.0,
+                                        v.id), reverse=True)
+
+
+def select(views: Iterable[RequestView], *, state: str = "", user: str = "",
+           query: str = "") -> list[RequestView]:
+    """The page's filters: `state` (a state string, or "stuck"), requester, search text."""
+    out = []
+    for view in views:
+        if state == "stuck" and not view.stuck:
+            continue
+        if state and state != "stuck" and view.state != state:
+            continue
+        if user and (view.requested_by or "").casefold() != user.casefold():
+            continue
+        if not view.matches(query):
+            continue
+        out.append(view)
+    return out
+
+
+def moment(when: datetime, now: datetime) -> str:
+    """A time that does not go stale on an open page: "17:40" today, "yesterday, 17:40",
+    else "3 Dec" (in the server's time zone)."""
+    local, today = when.astimezone(), now.astimezone().date()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if (today - local.date()).days == 1:
+        return f"yesterday, {local:%H:%M}"
+    return short_date(local)
+
+
+def relative(when: datetime, now: datetime) -> str:
+    """"just now", "5 min ago", "3 h ago", "2 days ago"."""
+    seconds = int((now - when).total_seconds())
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    days = seconds // 86400
+    return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def until(when: datetime, now: datetime) -> str:
+    """"in 12 min", "in 3 h", "14 Mar" for an ETA."""
+    seconds = int((when - now).total_seconds())
+    if seconds <= 60:
+        return "any minute now"
+    if seconds < 3600:
+        return f"in about {seconds // 60} min"
+    if seconds < 86400:
+        return f"in about {seconds // 3600} h"
+    return f"around {short_date(when)}"

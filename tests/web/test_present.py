@@ -1,0 +1,92 @@
+"""The page's words for a request (pure): labels, the journey bar, and the fields the later
+data phase fills in (requester, ETA, release date), shown as soon as a row carries them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from reconciler.models import RequestState
+from reconciler.web import present as p
+from tests.web.support import NOW, household, row
+
+S = RequestState
+
+
+def test_every_state_has_a_label_a_name_and_a_tone() -> None:
+    for state in S:
+        assert p.LABELS[state] and p.STATE_NAMES[state] and p.TONES[state]
+
+
+@pytest.mark.parametrize(("state", "fields", "label", "percent"), [
+    (S.REQUESTED, {}, "Waiting for approval", 5),
+    (S.APPROVED, {}, "Approved, looking for a release", 15),
+    (S.INDEXED, {}, "Release found, download starting", 25),
+    (S.DOWNLOADING, {"progress": 0.0}, "Downloading 0 %", 25),
+    (S.DOWNLOADING, {"progress": 1.0}, "Downloading 100 %", 75),
+    (S.DOWNLOADING, {}, "Downloading", 25),
+    (S.DOWNLOAD_DONE, {}, "Downloaded, waiting to be imported", 78),
+    (S.IMPORTING, {"phase": "importing"}, "Being added to the library", 85),
+    (S.IMPORTING, {"phase": "waiting_for_jellyfin"}, "Waiting for Jellyfin", 85),
+    (S.ANIME_MATCHING, {"phase": "waiting_for_shoko"}, "Being identified by Shoko", 90),
+    (S.ANIME_MATCHING, {"phase": "waiting_for_jellyfin"}, "Waiting for Jellyfin", 90),
+    (S.AVAILABLE, {}, "Ready to watch", 100),
+    (S.FAILED, {}, "Download failed", None),
+    (S.DECLINED, {}, "Declined", None),
+    (S.DELETED, {}, "Removed", None),
+])
+def test_label_and_journey(state: RequestState, fields: dict[str, object], label: str,
+                           percent: int | None) -> None:
+    view = p.present(row(1, state, "X", **fields), NOW)
+    assert (view.label, view.percent) == (label, percent)
+
+
+def test_a_partly_available_show_counts_its_episodes() -> None:
+    r = row(5, S.PARTIALLY_AVAILABLE, "Show", tv=True, episodes_available=3,
+            episodes_aired=4)
+    view = p.present(r, NOW, (NOW + timedelta(days=2)).isoformat())
+    assert view.label == "3 of 4 episodes ready" and view.percent == 75
+    assert view.episodes_text == "3 of 4 episodes, next on 6 Dec"
+    assert p.present(r, NOW).episodes_text == "3 of 4 episodes"
+
+
+def test_fields_of_the_later_data_phase_show_when_a_row_has_them() -> None:
+    r = row(2, S.DOWNLOADING, "Film", progress=0.5)
+    assert p.present(r, NOW).requested_by is None and p.present(r, NOW).eta is None
+    r.requested_by = "Anna"  # type: ignore[attr-defined]
+    r.eta = "2026-12-04T19:30:00Z"  # type: ignore[attr-defined]
+    r.year = 2024  # type: ignore[attr-defined]
+    view = p.present(r, NOW)
+    assert view.requested_by == "Anna" and view.year == 2024
+    assert view.eta == datetime(2026, 12, 4, 19, 30, tzinfo=UTC)
+    assert [v.id for v in p.select([view], user="anna")] == [2]
+    assert p.select([view], user="bob") == [] and [v.id for v in p.select([view], query="ann")]
+
+
+def test_a_film_not_released_yet_says_when_it_is_expected() -> None:
+    r = row(8, S.APPROVED, "Later")
+    r.release_date = date(2027, 3, 14)  # type: ignore[attr-defined]
+    assert p.present(r, NOW).label == "Not released yet: expected 14 Mar"
+    released = replace(r)
+    released.release_date = date(2026, 1, 1)  # type: ignore[attr-defined]
+    assert p.present(released, NOW).label == "Approved, looking for a release"
+
+
+def test_a_stuck_request_takes_the_problem_tone() -> None:
+    views = {v.id: v for v in (p.present(r, NOW) for r in household())}
+    assert views[6].stuck and views[6].tone == "problem" and views[2].tone == "active"
+
+
+def test_credentials_in_upstream_text_are_hidden() -> None:
+    text = "cannot reach http://user:pw@nas:7878/api?apikey=abc123&x=1"
+    assert p.redact(text) == "cannot reach http://***@nas:7878/api?apikey=***&x=1"
+
+
+def test_times_that_do_not_go_stale() -> None:
+    local_now = NOW.astimezone()
+    assert p.moment(NOW - timedelta(minutes=5), NOW) == \
+        f"{(local_now - timedelta(minutes=5)):%H:%M}"
+    assert p.moment(NOW - timedelta(days=9), NOW) == p.short_date(
+        (NOW - timedelta(days=9)).astimezone())
