@@ -25,8 +25,8 @@ from prometheus_client.exposition import generate_latest
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
-from reconciler.models import RequestState
-from reconciler.runner import CycleResult
+from reconciler.models import FAST_SERVICES, RequestState
+from reconciler.results import CycleResult
 from reconciler.store import Store, StoreError, from_iso, iso
 from reconciler.views import request_json, show_json
 
@@ -36,7 +36,6 @@ HEALTH_INTERVALS = 3
 # Poll times are stored in whole seconds and a poll takes a moment: below this, a service
 # polled every second or faster would read as behind right after a successful poll.
 HEALTH_MIN_LIMIT = 10.0
-FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
 _REQUEST_PATH = re.compile(r"^/api/requests/(\d{1,18})$")
 
 

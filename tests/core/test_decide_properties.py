@@ -183,7 +183,7 @@ seerr_deleted = weighted(False, False, False, True)
 def matches(
     chosen: JellyfinMatch | None, direct: st.SearchStrategy[JellyfinItem]
 ) -> st.SearchStrategy[JellyfinMatch | None]:
-    """The match the runner would pass (`chosen`), none, or any item handed in directly."""
+    """The match the cycle would pass (`chosen`), none, or any item handed in directly."""
     handed = st.builds(JellyfinMatch, item=direct, key=st.sampled_from(KEYS))
     return st.one_of(st.just(chosen), st.just(chosen), st.none(), handed)
 
@@ -191,7 +191,7 @@ def matches(
 @st.composite
 def films(draw: st.DrawFn) -> Evidence:
     """A film's evidence. The Jellyfin match is chosen from random items by match_item (as the
-    runner does), or absent, or any random item handed in directly."""
+    cycle does), or absent, or any random item handed in directly."""
     shoko = draw(st.one_of(st.none(), shoko_files))
     chosen = match_item(draw(indexed_items()), film_match_ids(TMDB, shoko), "Movie")
     return Evidence(
@@ -244,7 +244,7 @@ requests = st.one_of(films(), shows())
 
 
 def recorded(decision: Decision, before: Current | None, now: datetime) -> Current:
-    """The state as the runner records it after `decision` (`Runner._apply`)."""
+    """The state as the cycle records it after `decision` (`reconciler.cycle.apply`)."""
     if before is None:
         return Current(decision.state, now, decision.detail, decision.phase, now)
     if decision.held:
