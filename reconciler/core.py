@@ -8,6 +8,9 @@ Invariants (all of them tested without I/O):
 - A service that did not answer is *unknown*: a request that depends on it is held as it is.
 - A state moves backwards only on positive evidence (a failure or a new grab after the state was
   entered, a deleted file, an item gone from Jellyfin, a newly aired episode); otherwise it holds.
+- Every rule that affects the state machine is here: besides `decide`, which requests are
+  tracked (`is_tracked`), when absence from Jellyseerr means deletion (`ABSENT_CONFIRMATIONS`),
+  which requests are anime (`AnimeRules`), when a request is stuck and since when.
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ Invariants:
 - The schema is created and migrated here, in numbered steps recorded in `PRAGMA user_version`;
   a database from a newer version of the program is refused, never rewritten.
 - A cycle's writes happen inside `transaction()` (BEGIN IMMEDIATE ... COMMIT): a crash leaves
-  the previous consistent state. WAL mode, so readers (`status`) never block the writer.
+  the previous consistent state; each poll's writes sit in a `savepoint()` of it, rolled back
+  alone when the poll fails. WAL mode, so readers (`status`) never block the writer.
 - Writes happen only when something changed: an idle cycle writes nothing but its poll rows.
   Cursors (watermarks, last full listing) live in the poll rows for that reason.
-- Secrets never reach this module.
+- Secrets never reach this module. The rows it reads and writes are plain values in `rows.py`
+  (re-exported here).
 """
 
 from __future__ import annotations
