@@ -1,8 +1,9 @@
 """Poll Jellyfin: keep the local index of its items (ids, types, ProviderIds, paths) current.
 
-Strategy: Jellyfin cannot filter items by ProviderId value, so the index is filled once by a
-paged listing of the whole library (`page_size` items a page), then kept current with the items
-saved since the watermark (`MinDateLastSaved`, minus an overlap). A complete listing runs every
+Strategy: every `[jellyfin] poll_interval` (`active_poll_interval` while something moves).
+Jellyfin cannot filter items by ProviderId value, so the index is filled once by a paged
+listing of the whole library (`page_size` items a page), then kept current with the items saved
+since the watermark (`MinDateLastSaved`, minus an overlap). A complete listing runs every
 `full_sync_interval`; it is also the proof of absence: an item missing from one is checked by
 id, and leaves the index after two cycles without it. Every `verify_interval` the items that
 made requests available are checked by id.

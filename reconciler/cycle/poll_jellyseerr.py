@@ -1,12 +1,13 @@
 """Poll Jellyseerr: the requests, and their display titles.
 
-Strategy: every poll lists requests newest-modified first. Incrementally (the usual case) only
-the first short page (`INCREMENTAL_PAGE`), stopping at the watermark; when the total it
-announces differs from what is known plus what is new, something was removed and the whole
-list is read again. A complete listing also runs every `full_sync_interval`, and while some
-request's absence is unconfirmed. A request missing from a complete listing is asked for by id
-(the listing hides some) and counts as absent only on a 404; after `ABSENT_CONFIRMATIONS`
-listings it is gone. Titles are read once per film or show and kept.
+Strategy: every `[jellyseerr] poll_interval` (60 s by default, and no faster while downloads
+move: each of its listings makes it query every *arr) the poll lists requests newest-modified
+first. Incrementally (the usual case) only the first short page (`INCREMENTAL_PAGE`), stopping
+at the watermark; when the total it announces differs from what is known plus what is new,
+something was removed and the whole list is read again. A complete listing also runs every
+`full_sync_interval`, and while some request's absence is unconfirmed. A request missing from a
+complete listing is asked for by id (the listing hides some) and counts as absent only on a
+404; after `ABSENT_CONFIRMATIONS` listings it is gone. Titles are read once per film or show.
 Watermark: the newest `updatedAt` seen.
 """
 

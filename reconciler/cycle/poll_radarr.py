@@ -1,6 +1,7 @@
 """Poll Radarr: the tracked films, their queue records and history.
 
-Strategy: every poll reads the whole queue (every page) and the history since the watermark.
+Strategy: every `[radarr] poll_interval` (`active_poll_interval` while something moves) the
+poll reads the whole queue (every page) and the history since the watermark.
 A film is read once when first tracked (by TMDB id), then again only when its history changed
 (a grab, import, failure, deletion or rename); every `full_sync_interval` the whole film list
 is read instead. A newly tracked film without a file gets its full history once. Tags are read

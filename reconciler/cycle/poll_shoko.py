@@ -1,8 +1,9 @@
 """Poll Shoko: whether it found and matched the files of anime films and episodes.
 
-Strategy: nothing is listed. Every poll, each film that Radarr has a file for and that is not
-available yet is looked up by its file's path tail and by its TMDB id (Shokofin may present a
-film Radarr does not tag anime). For each anime show, the Shoko series linked to its TMDB id are
+Strategy: nothing is listed. Every `[shoko] poll_interval` (`active_poll_interval` while
+something moves), each film that Radarr has a file for and that is not available yet is looked
+up by its file's path tail and by its TMDB id (Shokofin may present a film Radarr does not tag
+anime). For each anime show, the Shoko series linked to its TMDB id are
 asked for until one is known, and every episode file not matched yet (and not playable yet) is
 looked up by path; a matched file is kept, since Shoko does not unmatch files on its own.
 Runs after Radarr and Sonarr in the cycle, so it looks up the paths they just reported.

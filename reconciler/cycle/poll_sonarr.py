@@ -1,6 +1,7 @@
 """Poll Sonarr: the tracked shows' series and episodes, their queue records and history.
 
-Strategy: every poll reads the whole queue (every page) and the history since the watermark.
+Strategy: every `[sonarr] poll_interval` (`active_poll_interval` while something moves) the
+poll reads the whole queue (every page) and the history since the watermark.
 A show's series is found once when first tracked (by TVDB id, else in the series list by TMDB
 id), then kept; every `full_sync_interval` the whole series list is read instead. Episodes are
 read when a series is new, at each full listing, from two hours before one of its episodes airs

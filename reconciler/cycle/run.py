@@ -76,12 +76,14 @@ class Reconciler:
         self.after_reconcile: list[Callable[[datetime], None]] = []
 
     def reconfigure(self, config: Config,
-                    clients: Clients | Mapping[str, ServiceClient]) -> Clients:
-        """Use `config` and `clients` from the next cycle on; returns the old clients (for the
-        caller to close). Outages of services no longer configured are forgotten."""
+                    clients: Clients | Mapping[str, ServiceClient] | None = None) -> Clients:
+        """Use `config` and `clients` (default: made from `config`) from the next cycle on;
+        returns the old clients, for the caller to close. Outages of services no longer
+        configured are forgotten."""
+        new = Clients.of(clients) if clients is not None else make_clients(config)
         old = self.clients
         self.config = config
-        self.clients = Clients.of(clients)
+        self.clients = new
         self.pollers = pollers(self.clients)
         self.outages = {k: v for k, v in self.outages.items() if k in config.services}
         return old
