@@ -28,7 +28,7 @@ import httpx
 from bench.stack import Sizes, StackProcess
 from reconciler import logs
 from reconciler.config import load_config
-from reconciler.runner import Reconciler
+from reconciler.cycle import Reconciler
 from reconciler.store import Store
 
 POLL_INTERVAL = 30.0  # simulated seconds between cycles

@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def cmd_once(config: Config) -> int:
     """One full cycle under the database lock."""
-    from reconciler.runner import Reconciler
+    from reconciler.cycle import Reconciler
 
     log = logs.get_logger("reconciler")
     with DatabaseLock(config.database):

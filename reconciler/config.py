@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.models import FAST_SERVICES, SERVICES
+
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
@@ -160,7 +162,7 @@ class ConfigModel(_Section):
     http: HttpSection | None = None
 
 
-SERVICE_SECTIONS = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+SERVICE_SECTIONS = SERVICES  # one list of the services, in poll order (models)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,14 @@ class Config:
     def secrets(self) -> list[str]:
         keys = [s.api_key for s in self.services.values() if s.api_key]
         return [*keys, self.http_password] if self.http_password else keys
+
+    def poll_interval(self, service: str, active: bool) -> float:
+        """How often `service` is polled: its own `poll_interval`, or `active_poll_interval`
+        when that is shorter and something moves (for the services that follow a download)."""
+        own = self.services[service].poll_interval
+        if active and service in FAST_SERVICES:
+            return min(own, self.model.reconciler.active_poll_interval)
+        return own
 
 
 def find_config_path(explicit: str | None) -> Path:

@@ -8,6 +8,9 @@ Invariants (all of them tested without I/O):
 - A service that did not answer is *unknown*: a request that depends on it is held as it is.
 - A state moves backwards only on positive evidence (a failure or a new grab after the state was
   entered, a deleted file, an item gone from Jellyfin, a newly aired episode); otherwise it holds.
+- Every rule that affects the state machine is here: besides `decide`, which requests are
+  tracked (`is_tracked`), when absence from Jellyseerr means deletion (`ABSENT_CONFIRMATIONS`),
+  which requests are anime (`AnimeRules`), when a request is stuck and since when.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from reconciler.models import (
     HistoryFacts,
     JellyfinItem,
     Library,
+    Phase,
     QueueRecord,
     RadarrMovie,
     RequestState,
@@ -34,6 +38,7 @@ from reconciler.models import (
 )
 
 S = RequestState
+P = Phase
 
 # ---------------------------------------------------------------- inputs and outputs
 
@@ -118,7 +123,7 @@ class Current:
     state: RequestState
     since: datetime
     detail: str = ""
-    phase: str = ""
+    phase: Phase | None = None
     phase_since: datetime | None = None
 
 
@@ -141,7 +146,7 @@ class Decision:
     via: str
     detail: str
     progress: float | None
-    phase: str
+    phase: Phase | None
     transition: bool
     held: bool = False
     jellyfin_item_id: str | None = None
@@ -149,7 +154,6 @@ class Decision:
     episodes: tuple[EpisodeDecision, ...] = ()
     episodes_available: int | None = None
     episodes_aired: int | None = None
-    waiting_path: str | None = None  # the file Jellyfin should list, for the nudge
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ class Stage:
     state: RequestState
     via: str
     detail: str
-    phase: str
+    phase: Phase
     progress: float | None = None
 
 
@@ -288,37 +292,45 @@ def _queue_stage(record: QueueRecord) -> str:
     return "indexed"
 
 
-def download_stage(
-    *,
-    arr: str,
-    has_file: bool,
-    file_path: str | None,
-    history: HistoryFacts,
-    queue: Sequence[QueueRecord],
-    is_anime: bool,
-    shoko_enabled: bool,
-    shoko: ShokoFile | None,
-    playable: JellyfinMatch | None,
-    in_arr: bool,
-    current: Current | None = None,
-    now: datetime | None = None,
-    unrecognised_after: timedelta = timedelta(minutes=30),
-) -> Stage:
+@dataclass(frozen=True)
+class DownloadFacts:
+    """What is known about one film or episode, for `download_stage`."""
+
+    arr: str  # "radarr" | "sonarr"
+    has_file: bool
+    file_path: str | None
+    history: HistoryFacts
+    queue: Sequence[QueueRecord]
+    is_anime: bool
+    shoko_enabled: bool
+    shoko: ShokoFile | None
+    playable: JellyfinMatch | None
+    in_arr: bool
+    current: Current | None = None
+    now: datetime | None = None
+    unrecognised_after: timedelta = timedelta(minutes=30)
+
+
+def download_stage(facts: DownloadFacts) -> Stage:
     """Where one film or episode is, from the *arr, Shoko and Jellyfin evidence."""
+    arr, has_file, file_path = facts.arr, facts.has_file, facts.file_path
+    history, queue, shoko, playable = facts.history, facts.queue, facts.shoko, facts.playable
+    is_anime, shoko_enabled, in_arr = facts.is_anime, facts.shoko_enabled, facts.in_arr
+    current, now, unrecognised_after = facts.current, facts.now, facts.unrecognised_after
     if playable is not None:
         return Stage(S.AVAILABLE, "jellyfin", f"playable in Jellyfin (matched by {playable.key})",
-                     "available", 1.0)
+                     P.AVAILABLE, 1.0)
     name = arr.capitalize()
     if has_file:
         where = f" ({file_path})" if file_path else ""
         if is_anime and shoko_enabled:
             if shoko is not None and shoko.matched:
                 return Stage(S.ANIME_MATCHING, "shoko", "matched by Shoko; waiting for Jellyfin",
-                             "waiting_for_jellyfin")
+                             P.WAITING_FOR_JELLYFIN)
             detail = "imported; waiting for Shoko to match the file"
             if (
                 current is not None
-                and current.phase == "waiting_for_shoko"
+                and current.phase == P.WAITING_FOR_SHOKO
                 and current.phase_since is not None
                 and now is not None
                 and now - current.phase_since >= unrecognised_after
@@ -329,9 +341,9 @@ def download_stage(
                     f" after {_span(unrecognised_after)}; link it by hand in Shoko"
                 )
             via = "shoko" if shoko is not None else arr
-            return Stage(S.ANIME_MATCHING, via, detail, "waiting_for_shoko")
+            return Stage(S.ANIME_MATCHING, via, detail, P.WAITING_FOR_SHOKO)
         return Stage(S.IMPORTING, arr, f"imported{where}; waiting for Jellyfin",
-                     "waiting_for_jellyfin")
+                     P.WAITING_FOR_JELLYFIN)
 
     stages = sorted(((QUEUE_RANK[_queue_stage(r)], _queue_stage(r), r) for r in queue),
                     key=lambda t: t[0], reverse=True)
@@ -340,35 +352,35 @@ def download_stage(
         messages = "; ".join(record.messages)
         if kind == "importing":
             return Stage(S.IMPORTING, arr, f"{name} is importing {record.title}".strip(),
-                         "importing", 1.0)
+                         P.IMPORTING, 1.0)
         if kind == "download_done":
             detail = "download finished; import pending"
             if record.tracked_status == "warning" or record.tracked_state == "importBlocked":
                 detail = f"download finished; import blocked: {messages or 'see ' + name}"
-            return Stage(S.DOWNLOAD_DONE, arr, detail, "download_done", 1.0)
+            return Stage(S.DOWNLOAD_DONE, arr, detail, P.DOWNLOAD_DONE, 1.0)
         if kind == "downloading":
             progress = record.progress
             pct = f" {progress * 100:.0f}%" if progress is not None else ""
             detail = f"downloading{pct}"
             if (record.tracked_status == "warning" or record.status == "warning") and messages:
                 detail += f" (warning: {messages})"
-            return Stage(S.DOWNLOADING, arr, detail, "downloading", progress)
+            return Stage(S.DOWNLOADING, arr, detail, P.DOWNLOADING, progress)
         if kind == "indexed":
             detail = f"grabbed {record.title}; {record.status}".strip()
-            return Stage(S.INDEXED, arr, detail, "grabbed", record.progress)
+            return Stage(S.INDEXED, arr, detail, P.GRABBED, record.progress)
         reason = messages or history.failed_message or "download failed"
-        return Stage(S.FAILED, arr, f"download failed: {reason}", "failed")
+        return Stage(S.FAILED, arr, f"download failed: {reason}", P.FAILED)
 
     if history.failed_at and not _latest(history.grabbed_at, history.failed_at):
         reason = history.failed_message or "download failed"
-        return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", "failed")
+        return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", P.FAILED)
     if history.grabbed_at and not _latest(history.file_deleted_at, history.grabbed_at):
         title = history.grabbed_title or "a release"
-        return Stage(S.INDEXED, arr, f"grabbed {title}", "grabbed")
+        return Stage(S.INDEXED, arr, f"grabbed {title}", P.GRABBED)
     if not in_arr:
-        return Stage(S.APPROVED, "jellyseerr", f"approved; not in {name} yet", "approved")
+        return Stage(S.APPROVED, "jellyseerr", f"approved; not in {name} yet", P.APPROVED)
     return Stage(S.APPROVED, arr, f"approved; waiting for {name} to grab a release",
-                 "waiting_for_grab")
+                 P.WAITING_FOR_GRAB)
 
 
 # ---------------------------------------------------------------- the decision
@@ -394,7 +406,7 @@ def decide(
         return _decide_show(evidence, current, now, unrecognised_after)
     movie = evidence.movie
     match = _film_match(evidence)
-    stage = download_stage(
+    stage = download_stage(DownloadFacts(
         arr="radarr",
         has_file=bool(movie and movie.has_file),
         file_path=movie.file_path if movie else None,
@@ -408,14 +420,11 @@ def decide(
         current=current,
         now=now,
         unrecognised_after=unrecognised_after,
-    )
+    ))
     if stage.state is S.APPROVED and evidence.request.status == SeerrStatus.FAILED:
         stage = Stage(S.FAILED, "jellyseerr", "Jellyseerr could not send the request to Radarr",
-                      "failed")
-    decision = _finish(stage, current, evidence, match)
-    if stage.phase == "waiting_for_jellyfin" and movie is not None:
-        decision = replace(decision, waiting_path=movie.file_path)
-    return decision
+                      P.FAILED)
+    return _finish(stage, current, evidence, match)
 
 
 def _film_match(evidence: Evidence) -> JellyfinMatch | None:
@@ -430,11 +439,11 @@ def _seerr_stage(evidence: Evidence) -> Stage | None:
     """Outcomes that only Jellyseerr decides: deleted, declined, pending approval."""
     request = evidence.request
     if evidence.seerr_deleted:
-        return Stage(S.DELETED, "jellyseerr", "request removed from Jellyseerr", "deleted")
+        return Stage(S.DELETED, "jellyseerr", "request removed from Jellyseerr", P.DELETED)
     if request.status == SeerrStatus.DECLINED:
-        return Stage(S.DECLINED, "jellyseerr", "declined in Jellyseerr", "declined")
+        return Stage(S.DECLINED, "jellyseerr", "declined in Jellyseerr", P.DECLINED)
     if request.status == SeerrStatus.PENDING:
-        return Stage(S.REQUESTED, "jellyseerr", "waiting for approval in Jellyseerr", "requested")
+        return Stage(S.REQUESTED, "jellyseerr", "waiting for approval in Jellyseerr", P.REQUESTED)
     return None
 
 
@@ -528,10 +537,10 @@ def _decide_show(
             # Without Sonarr's episode list nothing can be counted; a show that was further
             # along is not moved back by Sonarr forgetting it.
             return _hold(current)
-        stage = Stage(S.APPROVED, "jellyseerr", "approved; not in Sonarr yet", "approved")
+        stage = Stage(S.APPROVED, "jellyseerr", "approved; not in Sonarr yet", P.APPROVED)
         if evidence.request.status == SeerrStatus.FAILED:
             stage = Stage(S.FAILED, "jellyseerr", "Jellyseerr could not send the request to "
-                          "Sonarr", "failed")
+                          "Sonarr", P.FAILED)
         return _finish(stage, current, evidence, None)
     seasons = set(requested_seasons(evidence.request, series))
     # An episode Sonarr does not monitor (say, unmonitored after its file was deleted) is not
@@ -546,7 +555,7 @@ def _decide_show(
         shoko_episodes = ev.shoko.episode_ids if ev.shoko else ()
         match = match_episode([ev.jellyfin.item], ep.season, ep.episode, shoko_episodes) \
             if ev.jellyfin else None
-        stage = download_stage(
+        stage = download_stage(DownloadFacts(
             arr="sonarr",
             has_file=ep.has_file,
             file_path=ep.file_path,
@@ -560,7 +569,7 @@ def _decide_show(
             current=current,
             now=now,
             unrecognised_after=unrecognised_after,
-        )
+        ))
         aired = _aired(ep, now)
         if not aired and stage.state is not S.AVAILABLE:
             future.append(ep)
@@ -589,12 +598,12 @@ def _decide_show(
         "episodes_aired": aired_count,
     }
     if aired_count == 0:
-        stage = Stage(S.APPROVED, "sonarr", "nothing has aired yet" + to_air, "waiting_for_air")
+        stage = Stage(S.APPROVED, "sonarr", "nothing has aired yet" + to_air, P.WAITING_FOR_AIR)
         return _finish(stage, current, evidence, None, **extra)
     if len(available) == aired_count:
         stage = Stage(S.AVAILABLE, "jellyfin",
                       f"all {aired_count} aired episodes playable in Jellyfin" + to_air,
-                      "available", 1.0)
+                      P.AVAILABLE, 1.0)
         return _finish(stage, current, evidence, None, **extra)
     missing = [(ev, s) for ev, s in aired_stages if s.state is not S.AVAILABLE]
     if available:
@@ -610,8 +619,8 @@ def _decide_show(
         lagging = min(missing, key=lambda p: EPISODE_RANK[p[1].state])[1]
         # The least advanced missing episode is imported and Jellyfin does not list it: the same
         # wait as a show with nothing playable yet (one scan, then the stuck flag).
-        phase = "waiting_for_jellyfin" if lagging.phase == "waiting_for_jellyfin" \
-            else "partially_available"
+        phase = P.WAITING_FOR_JELLYFIN if lagging.phase == P.WAITING_FOR_JELLYFIN \
+            else P.PARTIALLY_AVAILABLE
         stage = Stage(
             S.PARTIALLY_AVAILABLE,
             via,
@@ -634,11 +643,7 @@ def _decide_show(
         (t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since
         for ev, _ in missing
     )
-    decision = _finish(stage, current, evidence, None, aired_since, **extra)
-    if stage.phase == "waiting_for_jellyfin":
-        paths = [ev.episode.file_path for ev, s in missing if ev.episode.file_path]
-        decision = replace(decision, waiting_path=paths[0] if paths else None)
-    return decision
+    return _finish(stage, current, evidence, None, aired_since, **extra)
 
 
 def _show_progress(
@@ -760,6 +765,71 @@ def plan_nudges(
     return result
 
 
+# ---------------------------------------------------------------- what is tracked, and how
+
+# A request counts as gone from Jellyseerr after this many complete listings without it.
+ABSENT_CONFIRMATIONS = 2
+# Requests the *arr are not asked about: waiting for approval, or declined.
+UNTRACKED_STATUSES = frozenset({SeerrStatus.PENDING, SeerrStatus.DECLINED})
+
+
+def seerr_gone(absent: int) -> bool:
+    """Removed from Jellyseerr: missing from enough complete listings in a row."""
+    return absent >= ABSENT_CONFIRMATIONS
+
+
+def absence_unconfirmed(absent: int) -> bool:
+    """Missing from a listing, not yet often enough to count as removed."""
+    return 0 < absent < ABSENT_CONFIRMATIONS
+
+
+def is_tracked(request: SeerrRequest, absent: int) -> bool:
+    """Worth polling the *arr for: not gone from Jellyseerr, not pending, not declined."""
+    return not seerr_gone(absent) and request.status not in UNTRACKED_STATUSES
+
+
+def deletion_settled(state: RequestState | None, absent: int) -> bool:
+    """Recorded as deleted and still missing from Jellyseerr: nothing left to decide."""
+    return state is S.DELETED and absent > 0
+
+
+@dataclass(frozen=True)
+class AnimeRules:
+    """How a request is known to be anime (so Shoko has to match its files): a Radarr tag, a
+    Sonarr series type, a path under an anime root folder, or a file Shoko found."""
+
+    radarr_tag_ids: frozenset[int] = frozenset()
+    root_folders: tuple[str, ...] = ()
+
+    @classmethod
+    def configured(cls, tag_labels: Iterable[str], radarr_tags: Mapping[int, str],
+                   root_folders: Iterable[str]) -> AnimeRules:
+        """The rules from the `[anime]` settings and Radarr's tag labels (id -> label)."""
+        wanted = {t.lower() for t in tag_labels}
+        return cls(frozenset(i for i, label in radarr_tags.items() if label.lower() in wanted),
+                   tuple(r.rstrip("/") + "/" for r in root_folders))
+
+    def under_root(self, path: str | None) -> bool:
+        return path is not None and any(
+            (path.rstrip("/") + "/").startswith(r) for r in self.root_folders)
+
+    def film(self, movie: RadarrMovie | None, shoko: ShokoFile | None) -> bool:
+        return bool(movie and (
+            self.radarr_tag_ids & set(movie.tags) or self.under_root(movie.path)
+            or self.under_root(movie.root_folder) or self.under_root(movie.file_path)
+        )) or shoko is not None
+
+    def show(self, series: SonarrSeries | None,
+             shoko_files: Iterable[ShokoFile | None] = ()) -> bool:
+        return bool(series and (is_anime_series(series) or self.under_root(series.path))) \
+            or any(f is not None for f in shoko_files)
+
+
+def is_anime_series(series: SonarrSeries) -> bool:
+    """Sonarr itself says the series is anime."""
+    return series.series_type == "anime"
+
+
 # ---------------------------------------------------------------- stuck detection
 
 
@@ -776,7 +846,7 @@ class Deadlines:
 
 def stuck_reason(
     state: RequestState,
-    phase: str,
+    phase: Phase | None,
     since: datetime,
     phase_since: datetime | None,
     progress_since: datetime | None,
@@ -787,9 +857,9 @@ def stuck_reason(
 
     The reason names the deadline, not the time elapsed (the state's `since` tells that), so a
     request that stays stuck is not rewritten every cycle."""
-    if phase == "waiting_for_air":
+    if phase == P.WAITING_FOR_AIR:
         return None  # a show with nothing aired yet is waiting for the calendar, not stuck
-    if phase == "waiting_for_jellyfin":
+    if phase == P.WAITING_FOR_JELLYFIN:
         start = phase_since or since
         limit = deadlines.waiting_for_jellyfin
         if now - start >= limit:
@@ -815,6 +885,13 @@ def stuck_reason(
     if now - start >= limit:
         return f"{what} after {_fmt(limit)}"
     return None
+
+
+def stuck_since(reason: str | None, previous: datetime | None, now: datetime) -> datetime | None:
+    """When the stuck flag went up: kept while the request stays stuck, cleared once it is not."""
+    if reason is None:
+        return None
+    return previous if previous is not None else now
 
 
 def _span(delta: timedelta) -> str:

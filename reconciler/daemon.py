@@ -19,7 +19,7 @@ import os
 import signal
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,29 +36,27 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler import logs
 from reconciler.config import Config, ConfigError, load_config
+from reconciler.cycle import Clients, CycleResult, Reconciler, make_clients
 from reconciler.httpapi import HttpServer, Metrics, start_http_server
 from reconciler.lock import DatabaseLock
+from reconciler.models import SERVICES
 from reconciler.notify import Notifier, notifier_for
-from reconciler.runner import ORDER, CycleResult, Reconciler, make_clients
 from reconciler.services.http import ServiceClient
 from reconciler.store import Store
 
 log = logs.get_logger("reconciler.daemon")
 
-# These follow a download; Jellyseerr keeps its own pace (each of its listings makes it query
-# every *arr, and requests do not move faster because a download does).
-FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
 STOP_GRACE = 3.0
 # Consecutive crashed cycles (the database unusable, say) after which the daemon exits 1 and
 # lets the service manager restart it, rather than logging the same error forever.
 MAX_CRASHES = 5
 
-ClientsFactory = Callable[[Config], dict[str, ServiceClient]]
+ClientsFactory = Callable[[Config], Clients | Mapping[str, ServiceClient]]
 # (config, metrics, listen, liveness) -> a started server; binding errors raise OSError.
 HttpFactory = Callable[[Callable[[], Config], Metrics, str, Callable[[], bool]], HttpServer]
 
 
-def _default_clients(config: Config) -> dict[str, ServiceClient]:
+def _default_clients(config: Config) -> Clients:
     return make_clients(config)
 
 
@@ -249,10 +247,7 @@ class Daemon:
 
     def interval(self, service: str, active: bool) -> float:
         """The poll interval of `service`: `active_poll_interval` while something moves."""
-        own = self.config.services[service].poll_interval
-        if active and service in FAST_SERVICES:
-            return min(own, self.config.model.reconciler.active_poll_interval)
-        return own
+        return self.config.poll_interval(service, active)
 
     def _pace(self) -> None:
         try:
@@ -271,7 +266,7 @@ class Daemon:
         if scheduler is None:
             return
         active = bool(self.active)
-        wanted = [s for s in ORDER if s in self.config.services]
+        wanted = [s for s in SERVICES if s in self.config.services]
         for name in list(self._intervals):
             if name not in wanted:
                 scheduler.remove_job(name)
@@ -358,17 +353,13 @@ class Daemon:
                                 f"({old.database} -> {new.database}); restart instead")
                 return False
             try:
-                clients = self.clients_factory(new)
+                clients = Clients.of(self.clients_factory(new))
             except Exception as exc:
                 log.error("daemon.reload_rejected", error=f"{type(exc).__name__}: {exc}",
                           kept=str(old.path))
                 return False
-            old_clients = self.reconciler.clients
             self.config = new
-            self.reconciler.config = new
-            self.reconciler.clients = clients
-            self.reconciler.outages = {k: v for k, v in self.reconciler.outages.items()
-                                       if k in new.services}
+            old_clients = self.reconciler.reconfigure(new, clients)
             _register_secrets(new)
             settings, before = new.model.reconciler, old.model.reconciler
             if (settings.log_format, settings.log_level) != (before.log_format,
@@ -377,7 +368,7 @@ class Daemon:
             self._set_notifier(new)
             self.metrics.know_services(list(new.services))
             self._sync_jobs()
-            await _close_all(old_clients.values())
+            await old_clients.aclose()
             await self._restart_http(old, new)
             log.info("daemon.reloaded", services=list(new.services),
                      intervals={k: v for k, v in self._intervals.items()},
@@ -392,10 +383,6 @@ def _register_secrets(config: Config) -> None:
     """API keys and Apprise URLs (which carry tokens) are scrubbed from every log line."""
     urls = list(config.model.notify.urls) if config.model.notify else []
     logs.register_secrets([*config.secrets(), *urls])
-
-
-async def _close_all(clients: Iterable[ServiceClient]) -> None:
-    await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
 
 
 async def serve(config: Config, store: Store) -> int:

@@ -16,8 +16,8 @@ from typing import Any, TextIO, cast
 import httpx
 
 from reconciler.config import Config
+from reconciler.cycle import CLIENT_TYPES
 from reconciler.models import normalise_provider_key
-from reconciler.runner import CLIENT_TYPES
 from reconciler.services.http import (
     AuthFailed,
     BadResponse,

@@ -18,9 +18,9 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -35,7 +35,8 @@ from starlette.types import ASGIApp
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
-from reconciler.models import RequestState
+from reconciler.models import FAST_SERVICES, RequestState
+from reconciler.results import CycleResult
 from reconciler.store import Store, StoreError, from_iso, iso
 from reconciler.views import request_json, show_json
 from reconciler.web.guard import Credentials, Guard
@@ -47,33 +48,10 @@ HEALTH_INTERVALS = 3
 # Poll times are stored in whole seconds and a poll takes a moment: below this, a service
 # polled every second or faster would read as behind right after a successful poll.
 HEALTH_MIN_LIMIT = 10.0
-FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
 _REQUEST_ID = re.compile(r"^\d{1,18}$")
 # Shutdown: how long open responses may take to finish before they are cancelled.
 STOP_SECONDS = 2
 MAX_CONNECTIONS = 64
-
-
-class PollReport(Protocol):
-    """What `Metrics` reads of one poll (the cycle's `PollOutcome` fits)."""
-
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def calls(self) -> int: ...
-    @property
-    def started(self) -> datetime: ...
-    @property
-    def finished(self) -> datetime | None: ...
-
-
-class CycleReport(Protocol):
-    """What `Metrics` reads of a finished cycle (the cycle's `CycleResult` fits)."""
-
-    @property
-    def polls(self) -> Mapping[str, PollReport]: ...
-    @property
-    def transitions(self) -> Sequence[tuple[int, str | None, str, str]]: ...
 
 
 class Metrics:
@@ -111,7 +89,7 @@ class Metrics:
             self.polls.labels(service=name)
             self.http_calls.labels(service=name)
 
-    def record_cycle(self, result: CycleReport) -> None:
+    def record_cycle(self, result: CycleResult) -> None:
         for name, poll in result.polls.items():
             self.polls.labels(service=name).inc()
             self.http_calls.labels(service=name).inc(poll.calls)
@@ -120,8 +98,8 @@ class Metrics:
             if poll.finished is not None:
                 seconds = (poll.finished - poll.started).total_seconds()
                 self.poll_duration.labels(service=name).observe(max(seconds, 0.0))
-        for _, _, to, _ in result.transitions:
-            self.transitions.labels(to=to).inc()
+        for transition in result.transitions:
+            self.transitions.labels(to=transition.to_state).inc()
 
 
 class StoreCollector:

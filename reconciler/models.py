@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 
@@ -48,10 +48,45 @@ ACTIVE_STATES = frozenset(
     {RequestState.DOWNLOADING, RequestState.IMPORTING, RequestState.ANIME_MATCHING}
 )
 
+class Phase(StrEnum):
+    """Where within its state a request is (what it waits for). The strings are stored."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    WAITING_FOR_GRAB = "waiting_for_grab"
+    GRABBED = "grabbed"
+    DOWNLOADING = "downloading"
+    DOWNLOAD_DONE = "download_done"
+    IMPORTING = "importing"
+    WAITING_FOR_SHOKO = "waiting_for_shoko"
+    WAITING_FOR_JELLYFIN = "waiting_for_jellyfin"
+    WAITING_FOR_AIR = "waiting_for_air"
+    PARTIALLY_AVAILABLE = "partially_available"
+    AVAILABLE = "available"
+    FAILED = "failed"
+    DECLINED = "declined"
+    DELETED = "deleted"
+
+    @classmethod
+    def parse(cls, value: str | None) -> Phase | None:
+        """The phase a stored string names; None when empty or unknown."""
+        try:
+            return cls(value) if value else None
+        except ValueError:
+            return None
+
+
+# The upstream services, in the order a cycle polls them (Shoko after the *arr, whose imported
+# paths it looks up; Jellyfin last). The one list of their names: config sections, clients,
+# jobs, metrics and checks all follow it.
 SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+# These follow a download, so they poll at `active_poll_interval` while something moves;
+# Jellyseerr keeps its own pace (each of its listings makes it query every *arr, and requests
+# do not move faster because a download does).
+FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
 
 
-class SeerrStatus:
+class SeerrStatus(IntEnum):
     """Jellyseerr request status codes."""
 
     PENDING = 1

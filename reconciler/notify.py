@@ -1,7 +1,7 @@
 """Notifications through Apprise: queued inside the cycle, sent after it, never repeated.
 
 Invariants:
-- Queuing happens in the cycle's transaction (the runner's `on_transition` and
+- Queuing happens in the cycle's transaction (the Reconciler's `on_transition` and
   `after_reconcile` hooks), so a notification exists exactly when the change that caused it was
   committed. Sending happens after the cycle, outside it: a slow or broken target never delays
   or stops reconciliation.
@@ -34,7 +34,7 @@ from reconciler.logs import get_logger, scrub
 from reconciler.store import RequestRow, Store, iso, utcnow
 
 if TYPE_CHECKING:
-    from reconciler.runner import Reconciler
+    from reconciler.cycle import Reconciler
 
 log = get_logger("reconciler.notify")
 

@@ -4,10 +4,12 @@ Invariants:
 - The schema is created and migrated here, in numbered steps recorded in `PRAGMA user_version`;
   a database from a newer version of the program is refused, never rewritten.
 - A cycle's writes happen inside `transaction()` (BEGIN IMMEDIATE ... COMMIT): a crash leaves
-  the previous consistent state. WAL mode, so readers (`status`) never block the writer.
+  the previous consistent state; each poll's writes sit in a `savepoint()` of it, rolled back
+  alone when the poll fails. WAL mode, so readers (`status`) never block the writer.
 - Writes happen only when something changed: an idle cycle writes nothing but its poll rows.
   Cursors (watermarks, last full listing) live in the poll rows for that reason.
-- Secrets never reach this module.
+- Secrets never reach this module. The rows it reads and writes are plain values in `rows.py`
+  (re-exported here).
 """
 
 from __future__ import annotations
@@ -17,41 +19,38 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import sqlite_utils
 
-from reconciler.models import JellyfinItem, RequestState, normalise_provider_key
+from reconciler.models import JellyfinItem, normalise_provider_key
+from reconciler.rows import (
+    EpisodeRow,
+    PollRow,
+    RequestRow,
+    TimelineEntry,
+    dump_json,
+    from_iso,
+    iso,
+    item_digest,
+    item_from_row,
+    utcnow,
+)
+
+__all__ = [
+    "SCHEMA_VERSION", "EpisodeRow", "PollRow", "RequestRow", "Store", "StoreError",
+    "TimelineEntry", "from_iso", "iso", "utcnow",
+]
 
 SCHEMA_VERSION = 2
 
 
 class StoreError(Exception):
     """The database cannot be used; the message says why, for the operator."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def from_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _dump(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
 # ---------------------------------------------------------------- migrations
@@ -178,144 +177,6 @@ MIGRATIONS = [_migrate_1, _migrate_2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
-# ---------------------------------------------------------------- rows
-
-
-@dataclass
-class RequestRow:
-    """A tracked request as stored."""
-
-    id: int
-    media_type: str
-    title: str | None
-    tmdb_id: int | None
-    tvdb_id: int | None
-    is4k: bool
-    is_anime: bool
-    seerr_status: int | None
-    seasons: list[int]
-    radarr_movie_id: int | None
-    sonarr_series_id: int | None
-    jellyfin_item_id: str | None
-    jellyfin_key: str | None
-    shoko_ids: dict[str, list[int]]
-    state: RequestState
-    state_since: datetime
-    via: str | None
-    detail: str | None
-    progress: float | None
-    phase: str | None
-    phase_since: datetime | None
-    progress_since: datetime | None
-    stuck_reason: str | None
-    stuck_since: datetime | None
-    episodes_available: int | None
-    episodes_aired: int | None
-    absent_count: int
-    created_at: str | None
-    updated_at: str | None
-
-    @classmethod
-    def from_db(cls, row: dict[str, Any]) -> RequestRow:
-        return cls(
-            id=row["id"],
-            media_type=row["media_type"],
-            title=row["title"],
-            tmdb_id=row["tmdb_id"],
-            tvdb_id=row["tvdb_id"],
-            is4k=bool(row["is4k"]),
-            is_anime=bool(row["is_anime"]),
-            seerr_status=row["seerr_status"],
-            seasons=json.loads(row["seasons"] or "[]"),
-            radarr_movie_id=row["radarr_movie_id"],
-            sonarr_series_id=row["sonarr_series_id"],
-            jellyfin_item_id=row["jellyfin_item_id"],
-            jellyfin_key=row["jellyfin_key"],
-            shoko_ids=json.loads(row["shoko_ids"] or "{}"),
-            state=RequestState(row["state"]),
-            state_since=from_iso(row["state_since"]) or utcnow(),
-            via=row["via"],
-            detail=row["detail"],
-            progress=row["progress"],
-            phase=row["phase"],
-            phase_since=from_iso(row["phase_since"]),
-            progress_since=from_iso(row["progress_since"]),
-            stuck_reason=row["stuck_reason"],
-            stuck_since=from_iso(row.get("stuck_since")),
-            episodes_available=row["episodes_available"],
-            episodes_aired=row["episodes_aired"],
-            absent_count=row["absent_count"] or 0,
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-        )
-
-    def to_db(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "media_type": self.media_type,
-            "title": self.title,
-            "tmdb_id": self.tmdb_id,
-            "tvdb_id": self.tvdb_id,
-            "is4k": int(self.is4k),
-            "is_anime": int(self.is_anime),
-            "seerr_status": self.seerr_status,
-            "seasons": _dump(self.seasons),
-            "radarr_movie_id": self.radarr_movie_id,
-            "sonarr_series_id": self.sonarr_series_id,
-            "jellyfin_item_id": self.jellyfin_item_id,
-            "jellyfin_key": self.jellyfin_key,
-            "shoko_ids": _dump(self.shoko_ids),
-            "state": self.state.value,
-            "state_since": iso(self.state_since),
-            "via": self.via,
-            "detail": self.detail,
-            "progress": self.progress,
-            "phase": self.phase,
-            "phase_since": iso(self.phase_since),
-            "progress_since": iso(self.progress_since),
-            "stuck_reason": self.stuck_reason,
-            "stuck_since": iso(self.stuck_since),
-            "episodes_available": self.episodes_available,
-            "episodes_aired": self.episodes_aired,
-            "absent_count": self.absent_count,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    at: str
-    from_state: str | None
-    to_state: str
-    via: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class EpisodeRow:
-    season: int
-    episode: int
-    sonarr_episode_id: int | None
-    air_date: str | None
-    state: str
-    via: str | None
-    jellyfin_item_id: str | None
-
-
-@dataclass(frozen=True)
-class PollRow:
-    service: str
-    started: str
-    finished: str | None
-    ok: bool
-    error: str | None
-    http_calls: int
-    http_bytes: int
-    watermark: str | None
-    full: bool
-
-
 # ---------------------------------------------------------------- the store
 
 
@@ -334,64 +195,28 @@ class Store:
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False) -> Store:
         """Open (creating and migrating when allowed) the database at `path`."""
-        if readonly and not path.exists():
-            raise StoreError(f"{path}: no database yet (run `reconcile --once` first)")
-        if not readonly:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"{path.parent}: cannot create the state directory "
-                                 f"({exc.strerror})") from None
-        if path.exists():
-            _check_sqlite_header(path)
-        conn: sqlite3.Connection | None = None
-        try:
-            if readonly:
-                conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True,
-                                       isolation_level=None, timeout=5.0, check_same_thread=False)
-            else:
-                conn = sqlite3.connect(str(path), isolation_level=None, timeout=5.0,
-                                       check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            store = cls(conn)
-            store._configure(readonly)
-        except BaseException as exc:
-            if conn is not None:
-                conn.close()  # never leak it: the HTTP endpoint opens one per request
-            if not isinstance(exc, sqlite3.DatabaseError):
-                raise
-            hint = ""
-            if "unable to open" in str(exc) or "readonly" in str(exc):
-                hint = f"; reconciler must be able to write to it and to {path.parent}"
-            raise StoreError(f"{path}: cannot open the database ({exc}){hint}") from None
-        return store
-
-    def _configure(self, readonly: bool) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"database schema version {version} is newer than this program understands "
-                f"({SCHEMA_VERSION}); upgrade reconciler or use another database file"
-            )
-        if readonly:
-            if version < SCHEMA_VERSION:
-                raise StoreError("database needs migrating; run `reconcile --once` first")
-            return
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        for step in range(version, SCHEMA_VERSION):
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                MIGRATIONS[step](self.db)
-                self.conn.execute(f"PRAGMA user_version = {step + 1}")
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+        return cls(_connect(path, readonly))
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextmanager
+    def savepoint(self, name: str) -> Iterator[None]:
+        """A nested unit inside the transaction: an error inside rolls back only its writes and
+        goes on up. A database error is left to the transaction (SQLite may have dropped the
+        savepoint already)."""
+        if not name.isidentifier():
+            raise ValueError(f"not a savepoint name: {name!r}")
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except sqlite3.Error:
+            raise
+        except Exception:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        self.conn.execute(f"RELEASE {name}")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -519,7 +344,7 @@ class Store:
 
     def put_observation(self, service: str, subject: str, data: Any, at: datetime) -> bool:
         """Record the latest observation of `subject`; written only when it changed."""
-        text = _dump(data)
+        text = dump_json(data)
         row = self.conn.execute(
             "SELECT data FROM observations WHERE service = ? AND subject = ?", (service, subject)
         ).fetchone()
@@ -545,8 +370,8 @@ class Store:
         """Add or update items in the index; returns how many rows changed."""
         if not items:
             return 0
-        provider_json = {i.id: _dump(i.provider_ids) for i in items}
-        digests = {i.id: _item_digest(i, provider_json[i.id]) for i in items}
+        provider_json = {i.id: dump_json(i.provider_ids) for i in items}
+        digests = {i.id: item_digest(i, provider_json[i.id]) for i in items}
         known: dict[str, tuple[str, int]] = {}
         ids = list(digests)
         for chunk in _chunks(ids, 500):
@@ -556,28 +381,10 @@ class Store:
                 chunk,
             ):
                 known[row[0]] = (row[1], row[2] or 0)
-        changed = 0
-        item_rows = []
-        pid_deletes = []
-        pid_rows = []
-        for item in items:
-            prior = known.get(item.id)
-            if prior is not None and prior[0] == digests[item.id]:
-                if prior[1]:
-                    self._write("UPDATE jellyfin_items SET missing_count = 0 WHERE id = ?",
-                                (item.id,))
-                continue
-            changed += 1
-            item_rows.append((
-                item.id, item.type, item.name, item.location_type, int(item.is_placeholder),
-                item.path, item.series_id, item.season, item.episode, item.episode_end,
-                provider_json[item.id], item.date_last_saved, digests[item.id], 0,
-            ))
-            if prior is not None:
-                pid_deletes.append((item.id,))
-            for key, value in item.provider_ids.items():
-                if value:
-                    pid_rows.append((item.id, normalise_provider_key(key), str(value).strip()))
+        plan = _IndexPlan.of(items, known, provider_json, digests)
+        for item_id in plan.found_again:
+            self._write("UPDATE jellyfin_items SET missing_count = 0 WHERE id = ?", (item_id,))
+        item_rows, pid_deletes, pid_rows = plan.item_rows, plan.pid_deletes, plan.pid_rows
         if item_rows:
             cur = self.conn.executemany(
                 "INSERT OR REPLACE INTO jellyfin_items (id, type, name, location_type, "
@@ -597,7 +404,7 @@ class Store:
                 pid_rows,
             )
             self.rows_written += max(cur.rowcount, 0)
-        return changed
+        return len(item_rows)
 
     def items_by_provider(self, pairs: Iterable[tuple[str, str]]) -> list[JellyfinItem]:
         """Items carrying any of the (normalised key, value) ProviderId pairs."""
@@ -609,7 +416,7 @@ class Store:
                 (key, value),
             ).fetchall()
             for r in rows:
-                result[r["id"]] = _item_from_row(dict(r))
+                result[r["id"]] = item_from_row(dict(r))
         return list(result.values())
 
     def items_by_ids(self, ids: Iterable[str]) -> list[JellyfinItem]:
@@ -617,7 +424,7 @@ class Store:
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" for _ in chunk)
             rows = self.conn.execute(f"SELECT * FROM jellyfin_items WHERE id IN ({marks})", chunk)
-            out += [_item_from_row(dict(r)) for r in rows]
+            out += [item_from_row(dict(r)) for r in rows]
         return out
 
     def episodes_of(self, series_item_id: str) -> list[JellyfinItem]:
@@ -625,7 +432,7 @@ class Store:
             "SELECT * FROM jellyfin_items WHERE series_id = ? AND type = 'Episode'",
             (series_item_id,),
         ).fetchall()
-        return [_item_from_row(dict(r)) for r in rows]
+        return [item_from_row(dict(r)) for r in rows]
 
     def all_item_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT id FROM jellyfin_items")}
@@ -781,6 +588,100 @@ class Store:
         return {int(r[0]): str(r[1]) for r in rows}
 
 
+@dataclass
+class _IndexPlan:
+    """The rows `index_items` writes: changed items, their ProviderIds, items seen again."""
+
+    item_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    pid_deletes: list[tuple[str]] = field(default_factory=list)
+    pid_rows: list[tuple[str, str, str]] = field(default_factory=list)
+    found_again: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: Sequence[JellyfinItem], known: dict[str, tuple[str, int]],
+           provider_json: dict[str, str], digests: dict[str, str]) -> _IndexPlan:
+        plan = cls()
+        for item in items:
+            prior = known.get(item.id)
+            if prior is not None and prior[0] == digests[item.id]:
+                if prior[1]:
+                    plan.found_again.append(item.id)
+                continue
+            plan.item_rows.append((
+                item.id, item.type, item.name, item.location_type, int(item.is_placeholder),
+                item.path, item.series_id, item.season, item.episode, item.episode_end,
+                provider_json[item.id], item.date_last_saved, digests[item.id], 0,
+            ))
+            if prior is not None:
+                plan.pid_deletes.append((item.id,))
+            for key, value in item.provider_ids.items():
+                if value:
+                    plan.pid_rows.append((item.id, normalise_provider_key(key),
+                                          str(value).strip()))
+        return plan
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    """A connection to the database at `path`, its schema checked and (unless `readonly`)
+    created or migrated."""
+    if readonly and not path.exists():
+        raise StoreError(f"{path}: no database yet (run `reconcile --once` first)")
+    if not readonly:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{path.parent}: cannot create the state directory "
+                             f"({exc.strerror})") from None
+    if path.exists():
+        _check_sqlite_header(path)
+    conn: sqlite3.Connection | None = None
+    try:
+        if readonly:
+            conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True,
+                                   isolation_level=None, timeout=5.0, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=5.0,
+                                   check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        _configure(conn, readonly)
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()  # never leak it: the HTTP endpoint opens one per request
+        if not isinstance(exc, sqlite3.DatabaseError):
+            raise
+        hint = ""
+        if "unable to open" in str(exc) or "readonly" in str(exc):
+            hint = f"; reconciler must be able to write to it and to {path.parent}"
+        raise StoreError(f"{path}: cannot open the database ({exc}){hint}") from None
+    return conn
+
+
+def _configure(conn: sqlite3.Connection, readonly: bool) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"database schema version {version} is newer than this program understands "
+            f"({SCHEMA_VERSION}); upgrade reconciler or use another database file"
+        )
+    if readonly:
+        if version < SCHEMA_VERSION:
+            raise StoreError("database needs migrating; run `reconcile --once` first")
+        return
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    db = sqlite_utils.Database(conn)
+    for step in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[step](db)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
 def _check_sqlite_header(path: Path) -> None:
     try:
         with path.open("rb") as fh:
@@ -792,31 +693,6 @@ def _check_sqlite_header(path: Path) -> None:
     if head and head != b"SQLite format 3\x00":
         raise StoreError(f"{path}: not an SQLite database; refusing to touch it "
                          f"(point [reconciler] database at another file)")
-
-
-def _item_digest(item: JellyfinItem, provider_json: str) -> str:
-    """What the index keeps of an item, hashed: equal digests mean nothing to write."""
-    fields = (item.type, item.name, item.location_type, item.is_placeholder, item.path,
-              item.series_id, item.season, item.episode, item.episode_end)
-    payload = "\x1f".join(map(str, fields)) + "\x1f" + provider_json
-    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
-
-
-def _item_from_row(row: dict[str, Any]) -> JellyfinItem:
-    return JellyfinItem(
-        id=row["id"],
-        type=row["type"],
-        name=row["name"] or "",
-        location_type=row["location_type"],
-        is_placeholder=bool(row["is_placeholder"]),
-        path=row["path"],
-        series_id=row["series_id"],
-        season=row["season"],
-        episode=row["episode"],
-        episode_end=row["episode_end"],
-        provider_ids=json.loads(row["provider_ids"] or "{}"),
-        date_last_saved=row["date_last_saved"],
-    )
 
 
 def _chunks(seq: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

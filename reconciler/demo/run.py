@@ -43,7 +43,7 @@ from reconciler.demo.script import (
 )
 from reconciler.lock import DatabaseLock
 from reconciler.models import RequestState
-from reconciler.runner import CycleResult
+from reconciler.results import CycleResult
 from reconciler.store import RequestRow, Store, from_iso
 from reconciler.views import progress_text
 from simstack import SERVICES, SimulatedStack, World
@@ -394,7 +394,8 @@ class DemoRun:
         rows = {r.id: r for r in self.store.requests()}
         self.first_cycle.set()
         moved = set()
-        for rid, from_state, to_state, via in result.transitions:
+        for t in result.transitions:
+            rid, from_state, to_state, via = t.request_id, t.from_state, t.to_state, t.via
             moved.add(rid)
             row = rows.get(rid)
             title = row.title if row else None

@@ -115,7 +115,7 @@ class DemoScript:
         self._jf_placeholders: dict[int, str] = {}
         self._emit: EmitFn = lambda text: None
         self.announce_refreshes = False  # also note refresh calls (nobody else reports them)
-        self._steps = self._build()
+        self._steps = _timeline(self)
 
     # -- timing ------------------------------------------------------------------------------
 
@@ -197,215 +197,6 @@ class DemoScript:
                        now + timedelta(days=7), now + timedelta(days=14)]
             for number, airs in enumerate(season2, start=1):
                 self._ids[f"s2e{number}"] = sonarr.add_episode(sid, 2, number, airs)
-
-    # -- the timeline ------------------------------------------------------------------------
-
-    def _build(self) -> list[Step]:
-        steps: list[Step] = []
-
-        def at(t: float, note: str | None = None) -> Callable[[Callable[[], None]], None]:
-            def register(fn: Callable[[], None]) -> None:
-                steps.append(Step(t, note, fn))
-            return register
-
-        def download(arr: str, key: str, start: float, end: float, until: float = 1.0) -> None:
-            """Progress steps for download `key` from `start` to `end`, up to `until`."""
-            def progress(fraction: float) -> Callable[[], None]:
-                return lambda: self._arr(arr).progress(self._downloads[key], fraction)
-
-            n = max(1, round(end - start))
-            for i in range(n + 1):
-                steps.append(Step(start + (end - start) * i / n, None, progress(until * i / n)))
-
-        radarr, sonarr = self.world.radarr, self.world.sonarr
-        jf, shoko, seerr = self.world.jellyfin, self.world.shoko, self.world.jellyseerr
-
-        # Harbor Lights: season 1 as one season pack.
-        @at(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)")
-        def _() -> None:
-            self._downloads["s1"] = sonarr.grab(self._ids["harbor"], season=1,
-                                                release_group="NTb")
-
-        download("sonarr", "s1", 2, 11)
-
-        @at(12, "the season pack has downloaded")
-        def _() -> None:
-            sonarr.complete_download(self._downloads["s1"])
-
-        @at(13, "Sonarr imports season 1")
-        def _() -> None:
-            sonarr.import_download(self._downloads["s1"])
-
-        @at(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2")
-        def _() -> None:
-            sid = jf.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
-                                library="Shows")
-            for n in range(1, 7):
-                jf.add_episode(sid, 1, n)
-            # Metadata plugins add "missing" episodes: virtual, never playable.
-            self._jf_placeholders = {n: jf.add_episode(sid, 2, n, location_type="Virtual")
-                                     for n in range(1, 7)}
-
-        # Blade Runner 2049: a download that stalls and fails, then another release.
-        @at(1, "Radarr grabs Blade Runner 2049")
-        def _() -> None:
-            self._downloads["blade1"] = radarr.grab(self._ids["blade"], release_group="DEADSEED")
-
-        download("radarr", "blade1", 2, 8, until=0.55)
-
-        @at(9, "the Blade Runner 2049 download stalls: no seeds")
-        def _() -> None:
-            radarr.mark_failed_pending(self._downloads["blade1"],
-                                       "The download is stalled with no connections")
-
-        @at(11, "Radarr gives up on that release (history: downloadFailed)")
-        def _() -> None:
-            radarr.fail_download(self._downloads["blade1"],
-                                 "The download is stalled with no connections")
-
-        @at(15, "Radarr grabs another release of Blade Runner 2049")
-        def _() -> None:
-            self._downloads["blade2"] = radarr.grab(self._ids["blade"], release_group="FLUX")
-
-        download("radarr", "blade2", 16, 24)
-
-        @at(25, "Blade Runner 2049 has downloaded")
-        def _() -> None:
-            radarr.complete_download(self._downloads["blade2"])
-
-        @at(26, "Radarr imports Blade Runner 2049")
-        def _() -> None:
-            radarr.import_file(download_id=self._downloads["blade2"])
-
-        @at(28, "Jellyfin lists Blade Runner 2049")
-        def _() -> None:
-            jf.add_movie("Blade Runner 2049", tmdb_id=335984, year=2017, library="Movies")
-
-        # Spirited Away: anime; Shoko matches it, Jellyfin waits for a scan.
-        @at(2, "Radarr grabs Spirited Away (tagged anime)")
-        def _() -> None:
-            self._downloads["spirited"] = radarr.grab(self._ids["spirited"],
-                                                      release_group="AnimeGrp")
-
-        download("radarr", "spirited", 3, 12)
-
-        @at(13, "Spirited Away has downloaded")
-        def _() -> None:
-            radarr.complete_download(self._downloads["spirited"])
-
-        @at(14, "Radarr starts importing Spirited Away")
-        def _() -> None:
-            radarr.start_import(self._downloads["spirited"])
-
-        @at(15, "Radarr imports Spirited Away; Jellyseerr already calls it available")
-        def _() -> None:
-            radarr.import_file(download_id=self._downloads["spirited"])
-            seerr.set_media_status(129, MEDIA_AVAILABLE, media_type="movie")
-
-        @at(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)")
-        def _() -> None:
-            movie = radarr.get_movie(self._ids["spirited"])
-            assert movie.file is not None
-            relative = f"movies/{movie.path.rsplit('/', 1)[-1]}/{movie.file.relative_path}"
-            self._ids["shoko_file"] = shoko.add_file(relative, size=movie.file.size,
-                                                     duration=125 * 60.0)
-
-        @at(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned")
-        def _() -> None:
-            series = shoko.add_series(112, "Sen to Chihiro no Kamikakushi")
-            episode = shoko.add_episode(series, 1254, name="Complete Movie",
-                                        duration=125 * 60.0)
-            shoko.match_file(self._ids["shoko_file"], series, [episode])
-            # Shokofin's virtual folder holds the film now; Jellyfin lists it once it scans.
-            self.anime.item_id = jf.add_movie(
-                "Spirited Away", year=2001, library="Anime", pending=True, runtime_minutes=125,
-                provider_ids={"Shoko File": self._ids["shoko_file"], "Shoko Episode": episode,
-                              "Shoko Series": series, "AniDB": 112},
-                path=f"/config/Shokofin/VFS/{self._libraries['anime']}/Spirited Away (2001) "
-                     f"[shoko-series-{series}]/Spirited Away (2001) "
-                     f"[shoko-file-{self._ids['shoko_file']}].mkv")
-            self.anime.pending_since = self.world.now
-
-        # The Matrix: waits for approval, then the plain path.
-        @at(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr")
-        def _() -> None:
-            seerr.set_request_status(MATRIX, APPROVED)
-            self._ids["matrix"] = radarr.add_movie(603, "The Matrix", year=1999,
-                                                   imdb_id="tt0133093", runtime=136)
-
-        @at(5, "Radarr grabs The Matrix")
-        def _() -> None:
-            self._downloads["matrix"] = radarr.grab(self._ids["matrix"], release_group="AMIABLE")
-
-        download("radarr", "matrix", 6, 15)
-
-        @at(16, "The Matrix has downloaded")
-        def _() -> None:
-            radarr.complete_download(self._downloads["matrix"])
-
-        @at(17, "Radarr starts importing The Matrix")
-        def _() -> None:
-            radarr.start_import(self._downloads["matrix"])
-
-        @at(18, "Radarr imports The Matrix")
-        def _() -> None:
-            radarr.import_file(download_id=self._downloads["matrix"])
-
-        @at(20, "Jellyfin lists The Matrix")
-        def _() -> None:
-            jf.add_movie("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999,
-                         library="Movies")
-
-        # Cats: declined.
-        @at(6, "Jellyseerr: an admin declines Cats")
-        def _() -> None:
-            seerr.set_request_status(CATS, DECLINED)
-
-        # Harbor Lights season 2: the aired episodes, then the one airing now.
-        @at(4, "Sonarr grabs Harbor Lights S02E01-E03")
-        def _() -> None:
-            ids = [self._ids[f"s2e{n}"] for n in (1, 2, 3)]
-            self._downloads["s2"] = sonarr.grab(self._ids["harbor"], ids, release_group="NTb")
-
-        download("sonarr", "s2", 5, 16)
-
-        @at(17, "S02E01-E03 have downloaded")
-        def _() -> None:
-            sonarr.complete_download(self._downloads["s2"])
-
-        @at(18, "Sonarr imports S02E01-E03")
-        def _() -> None:
-            sonarr.import_download(self._downloads["s2"])
-
-        @at(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders")
-        def _() -> None:
-            self._replace_placeholders(1, 2, 3)
-
-        @at(E04_AIRS, "Harbor Lights S02E04 airs")
-        def _() -> None:
-            pass  # its air date, set at the start, passes now; nothing else changes
-
-        @at(32, "Sonarr grabs S02E04")
-        def _() -> None:
-            self._downloads["s2e4"] = sonarr.grab(self._ids["harbor"], [self._ids["s2e4"]],
-                                                  release_group="NTb")
-
-        download("sonarr", "s2e4", 33, 37)
-
-        @at(38, "S02E04 has downloaded")
-        def _() -> None:
-            sonarr.complete_download(self._downloads["s2e4"])
-
-        @at(39, "Sonarr imports S02E04")
-        def _() -> None:
-            sonarr.import_download(self._downloads["s2e4"])
-
-        @at(41, "Jellyfin scans S02E04 in")
-        def _() -> None:
-            self._replace_placeholders(4)
-
-        steps.sort(key=lambda s: s.at)  # stable: same-time steps keep their written order
-        return steps
 
     def _arr(self, name: str) -> ArrWorld:
         return self.world.radarr if name == "radarr" else self.world.sonarr
@@ -528,3 +319,215 @@ class DemoScript:
         if not any(t.from_state == t.to_state and t.via == "reconciler" for t in timeline):
             problems.append(f"{label}: the timeline shows no scan request")
         return problems
+
+
+# ---------------------------------------------------------------- the timeline
+
+
+def _timeline(script: DemoScript) -> list[Step]:
+    """The script's steps, in time order (times at speed 1)."""
+    steps: list[Step] = []
+
+    def at(t: float, note: str | None = None) -> Callable[[Callable[[], None]], None]:
+        def register(fn: Callable[[], None]) -> None:
+            steps.append(Step(t, note, fn))
+        return register
+
+    def download(arr: str, key: str, start: float, end: float, until: float = 1.0) -> None:
+        """Progress steps for download `key` from `start` to `end`, up to `until`."""
+        def progress(fraction: float) -> Callable[[], None]:
+            return lambda: script._arr(arr).progress(script._downloads[key], fraction)
+
+        n = max(1, round(end - start))
+        for i in range(n + 1):
+            steps.append(Step(start + (end - start) * i / n, None, progress(until * i / n)))
+
+    radarr, sonarr = script.world.radarr, script.world.sonarr
+    jf, shoko, seerr = script.world.jellyfin, script.world.shoko, script.world.jellyseerr
+
+    # Harbor Lights: season 1 as one season pack.
+    @at(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)")
+    def _() -> None:
+        script._downloads["s1"] = sonarr.grab(script._ids["harbor"], season=1,
+                                            release_group="NTb")
+
+    download("sonarr", "s1", 2, 11)
+
+    @at(12, "the season pack has downloaded")
+    def _() -> None:
+        sonarr.complete_download(script._downloads["s1"])
+
+    @at(13, "Sonarr imports season 1")
+    def _() -> None:
+        sonarr.import_download(script._downloads["s1"])
+
+    @at(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2")
+    def _() -> None:
+        sid = jf.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
+                            library="Shows")
+        for n in range(1, 7):
+            jf.add_episode(sid, 1, n)
+        # Metadata plugins add "missing" episodes: virtual, never playable.
+        script._jf_placeholders = {n: jf.add_episode(sid, 2, n, location_type="Virtual")
+                                 for n in range(1, 7)}
+
+    # Blade Runner 2049: a download that stalls and fails, then another release.
+    @at(1, "Radarr grabs Blade Runner 2049")
+    def _() -> None:
+        script._downloads["blade1"] = radarr.grab(script._ids["blade"], release_group="DEADSEED")
+
+    download("radarr", "blade1", 2, 8, until=0.55)
+
+    @at(9, "the Blade Runner 2049 download stalls: no seeds")
+    def _() -> None:
+        radarr.mark_failed_pending(script._downloads["blade1"],
+                                   "The download is stalled with no connections")
+
+    @at(11, "Radarr gives up on that release (history: downloadFailed)")
+    def _() -> None:
+        radarr.fail_download(script._downloads["blade1"],
+                             "The download is stalled with no connections")
+
+    @at(15, "Radarr grabs another release of Blade Runner 2049")
+    def _() -> None:
+        script._downloads["blade2"] = radarr.grab(script._ids["blade"], release_group="FLUX")
+
+    download("radarr", "blade2", 16, 24)
+
+    @at(25, "Blade Runner 2049 has downloaded")
+    def _() -> None:
+        radarr.complete_download(script._downloads["blade2"])
+
+    @at(26, "Radarr imports Blade Runner 2049")
+    def _() -> None:
+        radarr.import_file(download_id=script._downloads["blade2"])
+
+    @at(28, "Jellyfin lists Blade Runner 2049")
+    def _() -> None:
+        jf.add_movie("Blade Runner 2049", tmdb_id=335984, year=2017, library="Movies")
+
+    # Spirited Away: anime; Shoko matches it, Jellyfin waits for a scan.
+    @at(2, "Radarr grabs Spirited Away (tagged anime)")
+    def _() -> None:
+        script._downloads["spirited"] = radarr.grab(script._ids["spirited"],
+                                                  release_group="AnimeGrp")
+
+    download("radarr", "spirited", 3, 12)
+
+    @at(13, "Spirited Away has downloaded")
+    def _() -> None:
+        radarr.complete_download(script._downloads["spirited"])
+
+    @at(14, "Radarr starts importing Spirited Away")
+    def _() -> None:
+        radarr.start_import(script._downloads["spirited"])
+
+    @at(15, "Radarr imports Spirited Away; Jellyseerr already calls it available")
+    def _() -> None:
+        radarr.import_file(download_id=script._downloads["spirited"])
+        seerr.set_media_status(129, MEDIA_AVAILABLE, media_type="movie")
+
+    @at(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)")
+    def _() -> None:
+        movie = radarr.get_movie(script._ids["spirited"])
+        assert movie.file is not None
+        relative = f"movies/{movie.path.rsplit('/', 1)[-1]}/{movie.file.relative_path}"
+        script._ids["shoko_file"] = shoko.add_file(relative, size=movie.file.size,
+                                                 duration=125 * 60.0)
+
+    @at(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned")
+    def _() -> None:
+        series = shoko.add_series(112, "Sen to Chihiro no Kamikakushi")
+        episode = shoko.add_episode(series, 1254, name="Complete Movie",
+                                    duration=125 * 60.0)
+        shoko.match_file(script._ids["shoko_file"], series, [episode])
+        # Shokofin's virtual folder holds the film now; Jellyfin lists it once it scans.
+        script.anime.item_id = jf.add_movie(
+            "Spirited Away", year=2001, library="Anime", pending=True, runtime_minutes=125,
+            provider_ids={"Shoko File": script._ids["shoko_file"], "Shoko Episode": episode,
+                          "Shoko Series": series, "AniDB": 112},
+            path=f"/config/Shokofin/VFS/{script._libraries['anime']}/Spirited Away (2001) "
+                 f"[shoko-series-{series}]/Spirited Away (2001) "
+                 f"[shoko-file-{script._ids['shoko_file']}].mkv")
+        script.anime.pending_since = script.world.now
+
+    # The Matrix: waits for approval, then the plain path.
+    @at(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr")
+    def _() -> None:
+        seerr.set_request_status(MATRIX, APPROVED)
+        script._ids["matrix"] = radarr.add_movie(603, "The Matrix", year=1999,
+                                               imdb_id="tt0133093", runtime=136)
+
+    @at(5, "Radarr grabs The Matrix")
+    def _() -> None:
+        script._downloads["matrix"] = radarr.grab(script._ids["matrix"], release_group="AMIABLE")
+
+    download("radarr", "matrix", 6, 15)
+
+    @at(16, "The Matrix has downloaded")
+    def _() -> None:
+        radarr.complete_download(script._downloads["matrix"])
+
+    @at(17, "Radarr starts importing The Matrix")
+    def _() -> None:
+        radarr.start_import(script._downloads["matrix"])
+
+    @at(18, "Radarr imports The Matrix")
+    def _() -> None:
+        radarr.import_file(download_id=script._downloads["matrix"])
+
+    @at(20, "Jellyfin lists The Matrix")
+    def _() -> None:
+        jf.add_movie("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999,
+                     library="Movies")
+
+    # Cats: declined.
+    @at(6, "Jellyseerr: an admin declines Cats")
+    def _() -> None:
+        seerr.set_request_status(CATS, DECLINED)
+
+    # Harbor Lights season 2: the aired episodes, then the one airing now.
+    @at(4, "Sonarr grabs Harbor Lights S02E01-E03")
+    def _() -> None:
+        ids = [script._ids[f"s2e{n}"] for n in (1, 2, 3)]
+        script._downloads["s2"] = sonarr.grab(script._ids["harbor"], ids, release_group="NTb")
+
+    download("sonarr", "s2", 5, 16)
+
+    @at(17, "S02E01-E03 have downloaded")
+    def _() -> None:
+        sonarr.complete_download(script._downloads["s2"])
+
+    @at(18, "Sonarr imports S02E01-E03")
+    def _() -> None:
+        sonarr.import_download(script._downloads["s2"])
+
+    @at(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders")
+    def _() -> None:
+        script._replace_placeholders(1, 2, 3)
+
+    @at(E04_AIRS, "Harbor Lights S02E04 airs")
+    def _() -> None:
+        pass  # its air date, set at the start, passes now; nothing else changes
+
+    @at(32, "Sonarr grabs S02E04")
+    def _() -> None:
+        script._downloads["s2e4"] = sonarr.grab(script._ids["harbor"], [script._ids["s2e4"]],
+                                              release_group="NTb")
+
+    download("sonarr", "s2e4", 33, 37)
+
+    @at(38, "S02E04 has downloaded")
+    def _() -> None:
+        sonarr.complete_download(script._downloads["s2e4"])
+
+    @at(39, "Sonarr imports S02E04")
+    def _() -> None:
+        sonarr.import_download(script._downloads["s2e4"])
+
+    @at(41, "Jellyfin scans S02E04 in")
+    def _() -> None:
+        script._replace_placeholders(4)
+
+    steps.sort(key=lambda s: s.at)  # stable: same-time steps keep their written order
+    return steps

@@ -25,7 +25,7 @@ from vcr.cassette import Cassette
 from vcr.request import Request as VcrRequest
 
 from reconciler.config import ServiceConfig, load_config
-from reconciler.runner import CLIENT_TYPES
+from reconciler.cycle import CLIENT_TYPES
 from reconciler.services.http import ServiceClient
 
 T = TypeVar("T")

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from reconciler.config import ServiceConfig
-from reconciler.runner import CLIENT_TYPES
+from reconciler.cycle import CLIENT_TYPES
 from tests.clients.replay import (
     AUTH_HEADER,
     BASE_URLS,

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from reconciler.config import load_config
-from reconciler.runner import CLIENT_TYPES, Reconciler
+from reconciler.cycle import CLIENT_TYPES, Reconciler
 from reconciler.store import Store
 from tests.contract.spec_support import Contract
 

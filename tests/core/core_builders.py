@@ -1,7 +1,8 @@
 """Small builders for the core's inputs, shared by the tests under tests/core.
 
-Evidence for a film is assembled the way the runner does it: the Jellyfin match is chosen by
-`core.match_item` from the items the index holds, with the ids the request and Shoko provide.
+Evidence for a film is assembled the way the cycle does it (`reconciler.cycle.evidence`): the
+Jellyfin match is chosen by `core.match_item` from the items the index holds, with the ids the
+request and Shoko provide.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core import (
@@ -28,6 +28,7 @@ from reconciler.models import (
     SERVICES,
     HistoryFacts,
     JellyfinItem,
+    Phase,
     QueueRecord,
     RadarrMovie,
     RequestState,
@@ -168,7 +169,8 @@ recorded_states = st.builds(
     state=st.sampled_from(list(RequestState)),
     since=moments,
     detail=st.sampled_from(["", "before"]),
-    phase=st.sampled_from(["", "waiting_for_shoko", "waiting_for_jellyfin", "downloading"]),
+    phase=st.sampled_from([None, Phase.WAITING_FOR_SHOKO, Phase.WAITING_FOR_JELLYFIN,
+                           Phase.DOWNLOADING]),
     phase_since=st.one_of(st.none(), moments),
 )
 currents = st.one_of(st.none(), recorded_states)
@@ -183,7 +185,7 @@ seerr_deleted = weighted(False, False, False, True)
 def matches(
     chosen: JellyfinMatch | None, direct: st.SearchStrategy[JellyfinItem]
 ) -> st.SearchStrategy[JellyfinMatch | None]:
-    """The match the runner would pass (`chosen`), none, or any item handed in directly."""
+    """The match the cycle would pass (`chosen`), none, or any item handed in directly."""
     handed = st.builds(JellyfinMatch, item=direct, key=st.sampled_from(KEYS))
     return st.one_of(st.just(chosen), st.just(chosen), st.none(), handed)
 
@@ -191,7 +193,7 @@ def matches(
 @st.composite
 def films(draw: st.DrawFn) -> Evidence:
     """A film's evidence. The Jellyfin match is chosen from random items by match_item (as the
-    runner does), or absent, or any random item handed in directly."""
+    cycle does), or absent, or any random item handed in directly."""
     shoko = draw(st.one_of(st.none(), shoko_files))
     chosen = match_item(draw(indexed_items()), film_match_ids(TMDB, shoko), "Movie")
     return Evidence(
@@ -242,9 +244,85 @@ def shows(draw: st.DrawFn) -> Evidence:
 
 requests = st.one_of(films(), shows())
 
+# Evidence aimed at the branch properties (b) are about: Jellyseerr approved the request, it is
+# not gone, every service it depends on answered (or only Shoko did not), and Jellyfin's index
+# holds real files, so that most examples are decided available and (b) has something to check.
+def mostly(aimed: st.SearchStrategy[Evidence],
+           general: st.SearchStrategy[Evidence]) -> st.SearchStrategy[Evidence]:
+    """`aimed` mostly, else `general` (so nothing else goes unexplored). Hypothesis favours
+    the ends of a range, so the rare pick is one from its middle."""
+    return st.integers(0, 6).flatmap(lambda n: general if n == 3 else aimed)
+
+
+seerr_approved = st.sampled_from([SeerrStatus.APPROVED, SeerrStatus.COMPLETED])
+answered = weighted(frozenset(), frozenset(), frozenset({"shoko"}))
+# Real files, most carrying the film's TMDB id (the common case), else any ids.
+film_files = st.builds(
+    JellyfinItem,
+    id=st.sampled_from(["a", "b", "c"]),
+    type=st.just("Movie"),
+    name=st.just("Film"),
+    location_type=st.sampled_from(["FileSystem", "Remote"]),
+    path=st.just("/media/film.mkv"),
+    provider_ids=st.integers(0, 4).flatmap(
+        lambda n: provider_ids if n == 2 else st.sampled_from(RIGHT_IDS[:3])),
+)
+
+
+@st.composite
+def films_in_jellyfin(draw: st.DrawFn) -> Evidence:
+    """A film Jellyfin most likely lists: the match chosen by match_item from real files (most
+    carrying one of the film's ids), or any random item handed in directly."""
+    shoko = draw(st.one_of(st.none(), shoko_files))
+    items = draw(st.lists(film_files, min_size=1, max_size=3))
+    chosen = match_item(items, film_match_ids(TMDB, shoko), "Movie")
+    handed = st.builds(JellyfinMatch, item=jellyfin_items(), key=st.sampled_from(KEYS))
+    return Evidence(
+        request=seerr(draw(seerr_approved)),
+        is_anime=draw(st.booleans()),
+        shoko_enabled=draw(st.booleans()),
+        movie=draw(st.one_of(st.none(), radarr_movies)),
+        movie_history=draw(histories),
+        queue=draw(queues),
+        shoko=shoko,
+        # Now and then any item handed in, which decide must check itself.
+        jellyfin=draw(handed) if draw(st.integers(0, 6)) == 3 else chosen,
+        unknown=draw(answered),
+    )
+
+
+@st.composite
+def shows_in_jellyfin(draw: st.DrawFn) -> Evidence:
+    """A show whose requested episodes have mostly aired and are mostly listed in Jellyfin,
+    each matched by match_episode from real files numbered like it (or not matched)."""
+    episodes = []
+    for n in range(draw(st.integers(min_value=1, max_value=3))):
+        shoko = draw(st.one_of(st.none(), shoko_files))
+        ep = SonarrEpisode(
+            id=n, series_id=9, season=1, episode=n + 1,
+            air_date_utc=draw(weighted("2025-01-01T20:00:00Z", "2099-01-01T00:00:00Z",
+                                       iso(MOMENTS[0]))),
+            has_file=draw(st.booleans()),
+            file_path=f"/data/tv/S/{n}.mkv",
+        )
+        candidates = draw(st.lists(listed_items(1, n + 1), min_size=1, max_size=2))
+        chosen = match_episode(candidates, 1, n + 1, shoko.episode_ids if shoko else ())
+        episodes.append(EpisodeEvidence(
+            episode=ep, history=draw(histories), queue=draw(queues), shoko=shoko,
+            jellyfin=None if draw(st.integers(0, 6)) == 3 else chosen,
+        ))
+    return Evidence(
+        request=seerr(draw(seerr_approved), "tv", draw(st.sampled_from([(), (1,)]))),
+        is_anime=draw(st.booleans()),
+        shoko_enabled=draw(st.booleans()),
+        series=series((1,)),
+        episodes=tuple(episodes),
+        unknown=draw(answered),
+    )
+
 
 def recorded(decision: Decision, before: Current | None, now: datetime) -> Current:
-    """The state as the runner records it after `decision` (`Runner._apply`)."""
+    """The state as the cycle records it after `decision` (`reconciler.cycle.apply`)."""
     if before is None:
         return Current(decision.state, now, decision.detail, decision.phase, now)
     if decision.held:
@@ -303,13 +381,15 @@ def carries_request_id(item: JellyfinItem, evidence: Evidence) -> bool:
 
 
 @PROPS
-@given(evidence=films(), before=currents)
+@given(evidence=mostly(films_in_jellyfin(), films()), before=currents)
 def test_film_is_never_available_without_a_playable_item_carrying_its_ids(
     evidence: Evidence, before: Current | None
 ) -> None:
     """A film is decided available only with a playable Movie item carrying one of its ids."""
     decision = decide(evidence, before, NOW)
-    if decision.state is RequestState.AVAILABLE and not decision.held:
+    decided = decision.state is RequestState.AVAILABLE and not decision.held
+    event("film decided available" if decided else "film not available")
+    if decided:
         match = evidence.jellyfin
         assert match is not None
         assert match.item.is_playable
@@ -319,14 +399,16 @@ def test_film_is_never_available_without_a_playable_item_carrying_its_ids(
 
 
 @PROPS
-@given(evidence=shows(), before=currents)
+@given(evidence=mostly(shows_in_jellyfin(), shows()), before=currents)
 def test_show_is_never_available_unless_every_aired_requested_episode_is_playable(
     evidence: Evidence, before: Current | None
 ) -> None:
     """A show is decided available only when each requested, aired episode has a playable
     Jellyfin episode, and at least one has aired."""
     decision = decide(evidence, before, NOW)
-    if decision.state is not RequestState.AVAILABLE or decision.held:
+    decided = decision.state is RequestState.AVAILABLE and not decision.held
+    event("show decided available" if decided else "show not available")
+    if not decided:
         return
     assert evidence.series is not None
     seasons = set(evidence.request.seasons) or set(evidence.series.monitored_seasons) - {0}

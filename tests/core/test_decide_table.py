@@ -1,6 +1,7 @@
 """`core.decide` as tables: (what the services said, the state before) → (state, via, detail).
 
-Film evidence is assembled like the runner does it: the Jellyfin match is chosen by
+Film evidence is assembled like the cycle does it (`reconciler.cycle.evidence`): the Jellyfin
+match is chosen by
 `match_item` from the items the index holds, so "virtual item", "placeholder" and "wrong type"
 rows exercise the whole path from Jellyfin's items to the decision.
 """
@@ -227,10 +228,12 @@ def test_imported_film_not_in_jellyfin_says_so() -> None:
     assert detail.endswith("; waiting for Jellyfin")
 
 
-def test_importing_while_waiting_for_jellyfin_names_the_file_to_nudge() -> None:
-    """A film imported but not listed tells the nudge which file Jellyfin should find."""
+def test_importing_while_not_in_jellyfin_waits_for_jellyfin() -> None:
+    """A film imported but not listed is in the phase the nudge looks for (it then finds the
+    film's file in Radarr's observation: `reconciler.cycle.nudge.waiting_path`)."""
     decision = decide(film(radarr=ON_DISK), None, NOW)
-    assert decision.waiting_path == FILM_PATH
+    assert decision.phase == "waiting_for_jellyfin"
+    assert FILM_PATH in decision.detail
 
 
 def test_available_records_the_matched_item_and_key() -> None:
@@ -595,11 +598,10 @@ def test_partially_available_progress_is_the_playable_share() -> None:
     assert decision.progress == pytest.approx(2 / 3)
 
 
-def test_show_waiting_for_jellyfin_names_an_episode_file() -> None:
-    """A show whose files are imported but not listed hands the nudge an episode's path."""
+def test_show_imported_but_not_listed_waits_for_jellyfin() -> None:
+    """A show whose files are imported but not listed is in the phase the nudge looks for."""
     decision = decide(show(aired_season()), None, NOW)
     assert decision.phase == "waiting_for_jellyfin"
-    assert decision.waiting_path == episode_path(1, 1)
 
 
 def test_unmatched_anime_episode_past_the_deadline_is_named() -> None:
@@ -614,16 +616,17 @@ def test_unmatched_anime_episode_past_the_deadline_is_named() -> None:
 
 def test_a_client_warning_on_a_running_download_keeps_it_downloading_with_the_warning() -> None:
     """qBittorrent reporting a stalled torrent is not a step back to `indexed`."""
-    from reconciler.core import download_stage
+    from reconciler.core import DownloadFacts, download_stage
     from reconciler.models import HistoryFacts, QueueRecord
 
     record = QueueRecord(download_id="d1", status="warning", tracked_status="warning",
                          tracked_state="downloading", size=100.0, sizeleft=40.0,
                          messages=("The download is stalled with no connections",))
-    stage = download_stage(arr="radarr", has_file=False, file_path=None,
-                           history=HistoryFacts(grabbed_at="2026-01-01T00:00:00Z"),
-                           queue=[record], is_anime=False, shoko_enabled=False, shoko=None,
-                           playable=None, in_arr=True)
+    stage = download_stage(DownloadFacts(
+        arr="radarr", has_file=False, file_path=None,
+        history=HistoryFacts(grabbed_at="2026-01-01T00:00:00Z"),
+        queue=[record], is_anime=False, shoko_enabled=False, shoko=None,
+        playable=None, in_arr=True))
     assert stage.state == "downloading"
     assert stage.progress == 0.6
     assert "stalled" in stage.detail

@@ -168,19 +168,19 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_bad(
         running = asyncio.create_task(daemon.run(stop))
         try:
             await await_until(lambda: daemon.cycles >= 2, what="the first cycles")
-            old_clients = dict(daemon.reconciler.clients)
+            old_clients = dict(daemon.reconciler.clients.items())
 
             config.path.write_text(good_text + "\n[nonsense]\nbogus = 1\n")
             assert await daemon.reload() is False
             assert daemon.config is config
-            assert daemon.reconciler.clients == old_clients
+            assert dict(daemon.reconciler.clients.items()) == old_clients
 
             config.path.write_text(good_text.replace("poll_interval = 1\n",
                                                      "poll_interval = 2\n", 1))
             assert await daemon.reload() is True
             assert daemon.config is not config
             assert daemon.reconciler.config is daemon.config
-            assert daemon.reconciler.clients != old_clients
+            assert dict(daemon.reconciler.clients.items()) != old_clients
             assert all(c._http.is_closed for c in old_clients.values())
             assert 2.0 in daemon.intervals.values()
             cycles = daemon.cycles

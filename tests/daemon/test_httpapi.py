@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from reconciler.config import Config, load_config
 from reconciler.httpapi import HttpApi, HttpServer, Metrics, health, start_http_server
 from reconciler.models import RequestState
-from reconciler.runner import CycleResult, PollOutcome
+from reconciler.results import CycleResult, PollOutcome, Transition
 from reconciler.store import RequestRow, Store
 from reconciler.views import request_json, show_json
 from tests.daemon.daemon_support import Clock
@@ -186,7 +186,8 @@ def test_metrics_in_prometheus_text_format(config: Config, filled: Store,
         "jellyfin": PollOutcome("jellyfin", ok=True, calls=4, started=T0,
                                 finished=T0 + timedelta(seconds=0.2)),
     }
-    metrics.record_cycle(CycleResult(polls, [(3, "approved", "downloading", "radarr")], 0, []))
+    moved = [Transition(3, "approved", "downloading", "radarr")]
+    metrics.record_cycle(CycleResult(polls, moved, 0, []))
     status, ctype, raw = get(srv.url + "/metrics")
     assert status == 200 and ctype.startswith("text/plain")
     values = samples(raw.decode())

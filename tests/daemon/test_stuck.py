@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cycle import Reconciler
 from reconciler.notify import notifier_for
-from reconciler.runner import Reconciler
 from reconciler.store import Store
 from simstack import SimulatedStack, World
 from tests.daemon.daemon_support import AppriseTarget, Clock, write_config

@@ -4,6 +4,7 @@ message and a non-zero exit, with no traceback, and overwrites nothing."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -76,11 +77,20 @@ def test_a_directory_given_as_config_is_named_and_exits_2(tmp_path: Path) -> Non
     assert "is a directory" in one_clear_line(result)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_config_file_is_named_and_exits_2(stack: SimulatedStack,
-                                                       tmp_path: Path) -> None:
+def test_an_unreadable_config_file_is_named_and_exits_2(
+        stack: SimulatedStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write_config(stack, tmp_path)
     path.chmod(0)
+    if os.geteuid() == 0:
+        # Root reads files whatever their mode: the refusal any other user gets is injected.
+        real_read = Path.read_bytes
+
+        def refuse(self: Path) -> bytes:
+            if self == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real_read(self)
+
+        monkeypatch.setattr(Path, "read_bytes", refuse)
     try:
         result = run_reconcile("--config", str(path), "--once")
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from reconciler.config import load_config
-from reconciler.runner import Reconciler, make_clients
+from reconciler.cycle import Reconciler, make_clients
 from reconciler.store import Store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -1,0 +1,84 @@
+"""What every poller is handed: the store, the typed observations, the settings, the clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
+
+from reconciler import core
+from reconciler.config import Config
+from reconciler.cycle.observations import Observations, SeenRequest
+from reconciler.models import SeerrRequest
+from reconciler.results import PollOutcome
+from reconciler.services.http import ServiceClient
+from reconciler.store import Store, from_iso
+
+T = TypeVar("T")
+
+# Listings "since" a watermark start this much earlier: clocks drift, and records seen twice are
+# recognised (by id, by digest) and cost nothing.
+WATERMARK_OVERLAP = timedelta(minutes=2)
+# How many look-ups (titles, histories, episodes) run at once against one service.
+CONCURRENCY = 4
+
+
+@dataclass
+class PollContext:
+    store: Store
+    seen: Observations
+    config: Config
+    clock: Callable[[], datetime]
+
+    def full_due(self, service: str) -> bool:
+        """No complete listing yet, or the last one is older than `full_sync_interval`."""
+        last = self.store.last_poll(service, ok=True, full=True)
+        if last is None:
+            return True
+        started = from_iso(last.started)
+        interval = timedelta(seconds=self.config.model.reconciler.full_sync_interval)
+        return started is None or self.clock() - started >= interval
+
+    def watermark(self, service: str) -> datetime | None:
+        """Where the last successful poll of `service` left off (the server's clock)."""
+        return from_iso(self.store.last_watermark(service))
+
+    def tracked(self, media_type: str) -> list[SeerrRequest]:
+        """Requests of `media_type` still worth polling the *arr for."""
+        return [s.request for s in self.seen.seerr_requests().values()
+                if s.request.media_type == media_type and core.is_tracked(s.request, s.absent)]
+
+    def live_requests(self) -> list[SeenRequest]:
+        """Requests not (yet) confirmed gone from Jellyseerr."""
+        return [s for s in self.seen.seerr_requests().values() if not core.seerr_gone(s.absent)]
+
+
+async def bounded(calls: list[Awaitable[T]], limit: int = CONCURRENCY) -> list[T]:
+    """Await `calls` a few at a time, in order. The first failure fails them all (the poll)."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with gate:
+            return await call
+
+    tasks = [asyncio.ensure_future(one(c)) for c in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:  # nothing may outlive the poll that started it
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+class Poller(Protocol):
+    """One service's poll: reads what changed and writes it as observations."""
+
+    service: str
+
+    @property
+    def client(self) -> ServiceClient: ...
+
+    async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None: ...

@@ -1,0 +1,94 @@
+"""Assemble each request's `core.Evidence` from the observations and the Jellyfin index."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from reconciler import core
+from reconciler.core import AnimeRules, EpisodeEvidence, Evidence, MatchIds
+from reconciler.cycle.observations import Observations, SeenRequest, series_key
+from reconciler.models import HistoryFacts, JellyfinItem, QueueRecord
+from reconciler.store import Store
+
+
+@dataclass
+class EvidenceSource:
+    """Where evidence comes from this cycle: what the services said, and the rules to read it."""
+
+    store: Store
+    seen: Observations
+    anime: AnimeRules
+    shoko_enabled: bool
+    unknown: frozenset[str]
+
+    def evidence(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
+        """The request's evidence, and the ids its Jellyfin items may carry."""
+        if seen_request.request.media_type == "movie":
+            return self._film(seen_request)
+        return self._show(seen_request)
+
+    def _film(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
+        req, seen = seen_request.request, self.seen
+        movie = seen.movie(req.tmdb_id)
+        shoko = seen.shoko_movie(req.tmdb_id)
+        history = (seen.movie_history(movie.id) or HistoryFacts()) if movie else HistoryFacts()
+        queue = seen.queue("radarr", movie.id) if movie else ()
+        ids = core.film_match_ids(req.tmdb_id, shoko)
+        match = core.match_item(self.store.items_by_provider(ids.pairs()), ids, "Movie")
+        return Evidence(
+            request=req, seerr_deleted=core.seerr_gone(seen_request.absent),
+            is_anime=self.anime.film(movie, shoko), shoko_enabled=self.shoko_enabled,
+            movie=movie, movie_history=history, queue=queue, shoko=shoko, jellyfin=match,
+            unknown=self.unknown,
+        ), ids
+
+    def _show(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
+        req, seen, store = seen_request.request, self.seen, self.store
+        series = seen.series(series_key(req))
+        show_ids = seen.shoko_show(req.tmdb_id)
+        ids = MatchIds(tmdb=req.tmdb_id, tvdb=req.tvdb_id or (series.tvdb_id if series else None),
+                       shoko_series=tuple(show_ids),
+                       anidb=tuple(a for anidb in show_ids.values() for a in anidb))
+        episodes: list[EpisodeEvidence] = []
+        if series is not None:
+            jf_episodes = [e for item in _series_items(store.items_by_provider(ids.pairs()), ids)
+                           for e in store.episodes_of(item.id)]
+            queue_by_ep: dict[int, list[QueueRecord]] = defaultdict(list)
+            for record in seen.queue("sonarr", series.id):
+                if record.episode_id is not None:
+                    queue_by_ep[record.episode_id].append(record)
+            histories = seen.episode_histories(series.id) or {}
+            for ep in seen.episodes(series.id) or []:
+                shoko = seen.shoko_episode(ep.id)
+                match = core.match_episode(jf_episodes, ep.season, ep.episode,
+                                           shoko.episode_ids if shoko else ())
+                episodes.append(EpisodeEvidence(
+                    episode=ep,
+                    history=histories.get(ep.id, HistoryFacts()),
+                    queue=tuple(queue_by_ep.get(ep.id, ())),
+                    shoko=shoko,
+                    jellyfin=match,
+                ))
+        return Evidence(
+            request=req, seerr_deleted=core.seerr_gone(seen_request.absent),
+            is_anime=self.anime.show(series, (e.shoko for e in episodes)),
+            shoko_enabled=self.shoko_enabled, series=series, episodes=tuple(episodes),
+            unknown=self.unknown,
+        ), ids
+
+
+def _series_items(candidates: list[JellyfinItem], ids: MatchIds) -> list[JellyfinItem]:
+    """The Jellyfin Series items of a show: all those carrying its most trusted kind of id that
+    any carries, under any of its values. One show may sit in two libraries, a replaced item
+    stays in the index until its removal is confirmed, and Shokofin makes one Series per Shoko
+    series (a season split over two anime is two); their episodes all count."""
+    series = [i for i in candidates if i.type == "Series"]
+    values: dict[str, set[str]] = defaultdict(set)
+    for key, value in ids.pairs():
+        values[key].add(value)
+    for key, wanted in values.items():
+        found = [i for i in series if (i.provider_id(key) or "").strip() in wanted]
+        if found:
+            return found
+    return []

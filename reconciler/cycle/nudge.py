@@ -1,0 +1,99 @@
+"""Nudge Jellyfin: ask it to scan the library that should hold a file it has not listed.
+
+A request waiting for Jellyfin (phase `waiting_for_jellyfin`) past `refresh_grace` gets one scan
+of the library holding its file (`core.plan_nudges` picks which, at most one per library per
+`refresh_min_interval`), recorded in its timeline; then patience, and the stuck flag.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from reconciler import core
+from reconciler.config import Config
+from reconciler.cycle.observations import Observations, SeriesKey
+from reconciler.logs import get_logger
+from reconciler.models import Phase, RequestState
+from reconciler.services.http import ServiceError
+from reconciler.services.jellyfin import JellyfinClient
+from reconciler.store import RequestRow, Store, from_iso, iso
+
+log = get_logger("reconciler.cycle")
+
+# How a request to scan Jellyfin is recorded in the timelines of the requests it was for.
+NUDGE_VIA = "reconciler"
+NUDGE_DETAIL = "asked Jellyfin to scan"
+
+
+async def nudge(client: JellyfinClient, store: Store, seen: Observations, config: Config,
+                now: datetime) -> list[str]:
+    """Ask Jellyfin to scan for the requests that wait for it; returns the libraries asked."""
+    settings = config.jellyfin
+    grace = timedelta(seconds=settings.refresh_grace)
+    due = []
+    for row in store.requests(phase=Phase.WAITING_FOR_JELLYFIN):
+        since = row.phase_since
+        if since is not None and now - since >= grace:
+            due.append(core.Waiting(row.id, waiting_path(store, seen, row), since,
+                                    nudged=_nudged_since(store, row.id, since)))
+    due = [w for w in due if not w.nudged]
+    if not due:
+        return []
+    last = {k.split(":", 1)[1]: t for k, v in store.metas("refresh:").items()
+            if (t := from_iso(v)) is not None}
+    interval = timedelta(seconds=settings.refresh_min_interval)
+    whole = last.get("*")
+    if whole is not None and now - whole < interval:
+        return []
+    try:
+        libraries = await client.libraries()
+    except ServiceError as exc:
+        log.warning("jellyfin.libraries_unavailable", error=exc.message)
+        libraries = []
+    done = []
+    for planned in core.plan_nudges(due, libraries, last, now, grace, interval):
+        try:
+            await client.refresh_library(planned.library)
+        except ServiceError as exc:
+            log.warning("jellyfin.refresh_failed", library=planned.label, error=exc.message)
+            continue
+        store.set_meta(f"refresh:{planned.key}", iso(now) or "")
+        detail = f"{NUDGE_DETAIL} {planned.label}"
+        for rid in planned.request_ids:
+            waiting_row = store.request(rid)
+            if waiting_row is not None:
+                store.add_timeline(rid, now, waiting_row.state.value,
+                                   waiting_row.state.value, NUDGE_VIA, detail)
+        log.info("jellyfin.refresh_requested", library=planned.label,
+                 requests=list(planned.request_ids))
+        done.append(planned.label)
+    return done
+
+
+def _nudged_since(store: Store, request_id: int, since: datetime) -> bool:
+    """A scan was asked for this request since `since` (its timeline says so)."""
+    for entry in reversed(store.timeline(request_id)):
+        at = from_iso(entry.at)
+        if at is None or at < since:
+            return False
+        if entry.via == NUDGE_VIA and entry.detail.startswith(NUDGE_DETAIL):
+            return True
+    return False
+
+
+def waiting_path(store: Store, seen: Observations, row: RequestRow) -> str | None:
+    """The file Jellyfin should list for the request: it picks the library to scan."""
+    if row.media_type == "movie":
+        movie = seen.movie(row.tmdb_id)
+        return (movie.file_path or movie.path) if movie else None
+    if row.sonarr_series_id is None:
+        return None
+    # The file of an episode Jellyfin should list, else any file of the series.
+    waiting = {e.sonarr_episode_id for e in store.episodes(row.id)
+               if e.state in (RequestState.IMPORTING, RequestState.ANIME_MATCHING)}
+    files = [ep for ep in seen.episodes(row.sonarr_series_id) or [] if ep.file_path]
+    if files:
+        return str(min(files, key=lambda ep: ep.id not in waiting).file_path)
+    key = SeriesKey.of(row.tvdb_id, row.tmdb_id)
+    series = seen.series(key) if key is not None else None
+    return series.path if series else None

@@ -1,0 +1,269 @@
+"""What the services were last seen to say, typed: the only module that knows the store's
+observation subjects ("request:42", "movie:603", "episodes:7", ...) and their JSON shapes.
+
+Pollers write through it, the evidence reads through it; neither builds a subject string or
+reads a raw dict. Each kind of observation has a reader and a writer here:
+
+| service    | subject                           | value                                        |
+|------------|-----------------------------------|----------------------------------------------|
+| jellyseerr | `request:{id}`                    | `SeerrRequest` + complete listings without it |
+| jellyseerr | `title:{media_type}:{tmdb}`       | display title                                |
+| radarr     | `movie:{tmdb}`                    | `RadarrMovie`, `{}` when Radarr has none      |
+| radarr     | `queue:{movie id}`                | `QueueRecord` list (tracked films only)       |
+| radarr     | `history:{movie id}`              | `HistoryFacts`                               |
+| radarr     | `tags`                            | tag id -> label                              |
+| sonarr     | `series:tvdb:{id}` / `series:tmdb:{id}` | `SonarrSeries`, `{}` when Sonarr has none |
+| sonarr     | `episodes:{series id}`            | `SonarrEpisode` list                         |
+| sonarr     | `queue:{series id}`               | `QueueRecord` list                           |
+| sonarr     | `history:{series id}`             | episode id -> `HistoryFacts`                 |
+| shoko      | `movie:{tmdb}`                    | the film's `ShokoFile`, `{}` when none        |
+| shoko      | `episode:{sonarr episode id}`     | the episode's `ShokoFile`, `{}` when none     |
+| shoko      | `show:{tmdb}`                     | the show's Shoko series and their AniDB ids   |
+
+Writes go through `Store.put_observation`, which writes only what changed. Reads are memoised
+per stored text (the store hands out one parsed object per text), so an unchanged observation
+is turned into its dataclass once, not every cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from reconciler.models import (
+    HistoryFacts,
+    QueueRecord,
+    RadarrMovie,
+    SeerrRequest,
+    ShokoFile,
+    SonarrEpisode,
+    SonarrSeries,
+)
+from reconciler.store import Store
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SeenRequest:
+    """A Jellyseerr request as last listed, and in how many complete listings since it was
+    missing (0 while it is listed)."""
+
+    request: SeerrRequest
+    absent: int = 0
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    """How a show's Sonarr series is looked up: by its TVDB id, else its TMDB id."""
+
+    tvdb_id: int | None
+    tmdb_id: int | None
+
+    @classmethod
+    def of(cls, tvdb_id: int | None, tmdb_id: int | None) -> SeriesKey | None:
+        if tvdb_id is None and tmdb_id is None:
+            return None
+        return cls(tvdb_id, tmdb_id)
+
+    @property
+    def subject(self) -> str:
+        if self.tvdb_id is not None:
+            return f"series:tvdb:{self.tvdb_id}"
+        return f"series:tmdb:{self.tmdb_id}"
+
+
+def series_key(request: SeerrRequest) -> SeriesKey | None:
+    return SeriesKey.of(request.tvdb_id, request.tmdb_id)
+
+
+# ---------------------------------------------------------------- JSON shapes
+
+
+def _seen_request(data: Mapping[str, Any]) -> SeenRequest:
+    fields = dict(data)  # stored observations are shared and read-only
+    absent = int(fields.pop("absent", 0))
+    fields["seasons"] = tuple(fields.get("seasons") or ())
+    return SeenRequest(SeerrRequest(**fields), absent)
+
+
+def _movie(data: Mapping[str, Any]) -> RadarrMovie | None:
+    return RadarrMovie(**{**data, "tags": tuple(data["tags"])}) if data else None
+
+
+def _series(data: Mapping[str, Any]) -> SonarrSeries | None:
+    if not data:
+        return None
+    return SonarrSeries(**{**data, "monitored_seasons": tuple(data["monitored_seasons"])})
+
+
+def _episodes(data: Sequence[Mapping[str, Any]]) -> list[SonarrEpisode]:
+    return [SonarrEpisode(**e) for e in data]
+
+
+def _queue(data: Sequence[Mapping[str, Any]]) -> tuple[QueueRecord, ...]:
+    return tuple(QueueRecord(**{**r, "messages": tuple(r["messages"])}) for r in data)
+
+
+def _shoko_file(data: Mapping[str, Any]) -> ShokoFile | None:
+    if not data:
+        return None
+    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return ShokoFile(**fields)
+
+
+def _episode_histories(data: Mapping[str, Any]) -> dict[int, HistoryFacts]:
+    return {int(k): HistoryFacts(**v) for k, v in data.items()}
+
+
+def _shoko_show(data: Sequence[Sequence[Any]]) -> dict[int, tuple[int, ...]]:
+    return {int(s[0]): tuple(int(a) for a in s[1]) for s in data}
+
+
+# ---------------------------------------------------------------- the accessors
+
+
+class Observations:
+    """Typed reads and writes of the observations in `store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        # (service, subject) -> (the parsed JSON it was made from, the typed value)
+        self._typed: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def _read(self, service: str, subject: str, data: Any,
+              convert: Callable[[Any], T]) -> T:
+        key = (service, subject)
+        hit = self._typed.get(key)
+        if hit is None or hit[0] is not data:
+            if len(self._typed) > 200_000:
+                self._typed.clear()
+            hit = self._typed[key] = (data, convert(data))
+        value: T = hit[1]
+        return value
+
+    def _get(self, service: str, subject: str, convert: Callable[[Any], T],
+             missing: T) -> T:
+        data = self.store.observation(service, subject)
+        if data is None:
+            return missing
+        return self._read(service, subject, data, convert)
+
+    def _put(self, service: str, subject: str, data: Any, now: datetime) -> bool:
+        return self.store.put_observation(service, subject, data, now)
+
+    # -- Jellyseerr
+
+    def seerr_requests(self) -> dict[int, SeenRequest]:
+        """Every request Jellyseerr was seen to hold, by id."""
+        return {int(subject.split(":")[1]): self._read("jellyseerr", subject, data, _seen_request)
+                for subject, data in self.store.observations("jellyseerr", "request:").items()}
+
+    def put_seerr_request(self, request: SeerrRequest, absent: int, now: datetime) -> bool:
+        return self._put("jellyseerr", f"request:{request.id}",
+                         {**asdict(request), "absent": absent}, now)
+
+    def title(self, media_type: str, tmdb_id: int | None) -> str | None:
+        title = self.store.observation("jellyseerr", f"title:{media_type}:{tmdb_id}")
+        return str(title) if title else None
+
+    def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime) -> bool:
+        return self._put("jellyseerr", f"title:{media_type}:{tmdb_id}", title, now)
+
+    # -- Radarr
+
+    def movie(self, tmdb_id: int | None) -> RadarrMovie | None:
+        """The film as Radarr last described it; None when unknown or not in Radarr."""
+        return self._get("radarr", f"movie:{tmdb_id}", _movie, None)
+
+    def put_movie(self, tmdb_id: int, movie: RadarrMovie | None, now: datetime) -> bool:
+        return self._put("radarr", f"movie:{tmdb_id}", asdict(movie) if movie else {}, now)
+
+    def radarr_tags(self) -> dict[int, str] | None:
+        """Radarr's tags (id -> label); None until read once."""
+        tags = self.store.observation("radarr", "tags")
+        return None if tags is None else {int(k): str(v) for k, v in tags.items()}
+
+    def put_radarr_tags(self, tags: dict[int, str], now: datetime) -> bool:
+        return self._put("radarr", "tags", tags, now)
+
+    def movie_history(self, movie_id: int) -> HistoryFacts | None:
+        """What Radarr's history says about the film; None when never read."""
+        return self._get("radarr", f"history:{movie_id}", lambda d: HistoryFacts(**d), None)
+
+    def put_movie_history(self, movie_id: int, facts: HistoryFacts, now: datetime) -> bool:
+        return self._put("radarr", f"history:{movie_id}", asdict(facts), now)
+
+    # -- Radarr and Sonarr queues
+
+    def queue(self, service: str, subject_id: int) -> tuple[QueueRecord, ...]:
+        """The queue records of one film (Radarr, by movie id) or series (Sonarr)."""
+        return self._get(service, f"queue:{subject_id}", _queue, ())
+
+    def replace_queues(self, service: str, grouped: Mapping[int, Sequence[QueueRecord]],
+                       now: datetime) -> None:
+        """The queue as it is now: `grouped` by film or series; the others' records go."""
+        for k, records in grouped.items():
+            rows = sorted((asdict(r) for r in records),
+                          key=lambda r: (r["download_id"], r.get("episode_id") or 0))
+            self._put(service, f"queue:{k}", rows, now)
+        stale = [s for s in self.store.observations(service, "queue:")
+                 if int(s.split(":")[1]) not in grouped]
+        self.store.drop_observations(service, stale)
+
+    # -- Sonarr
+
+    def series(self, key: SeriesKey | None) -> SonarrSeries | None:
+        """The show's series as Sonarr last described it; None when unknown or not in Sonarr."""
+        if key is None:
+            return None
+        return self._get("sonarr", key.subject, _series, None)
+
+    def series_seen(self, key: SeriesKey) -> bool:
+        """Sonarr was asked about this show before (and had it)."""
+        return bool(self.store.observation("sonarr", key.subject))
+
+    def put_series(self, key: SeriesKey, series: SonarrSeries | None, now: datetime) -> bool:
+        return self._put("sonarr", key.subject, asdict(series) if series else {}, now)
+
+    def episodes(self, series_id: int) -> list[SonarrEpisode] | None:
+        """The series' episodes as Sonarr last listed them; None when never listed."""
+        return self._get("sonarr", f"episodes:{series_id}", _episodes, None)
+
+    def put_episodes(self, series_id: int, episodes: Sequence[SonarrEpisode],
+                     now: datetime) -> bool:
+        return self._put("sonarr", f"episodes:{series_id}", [asdict(e) for e in episodes], now)
+
+    def episode_histories(self, series_id: int) -> dict[int, HistoryFacts] | None:
+        """What Sonarr's history says about each episode of the series; None when never read."""
+        return self._get("sonarr", f"history:{series_id}", _episode_histories, None)
+
+    def put_episode_histories(self, series_id: int, facts: Mapping[int, HistoryFacts],
+                              now: datetime) -> bool:
+        data = {str(k): asdict(v) for k, v in facts.items()}
+        return self._put("sonarr", f"history:{series_id}", dict(sorted(data.items())), now)
+
+    # -- Shoko
+
+    def shoko_movie(self, tmdb_id: int | None) -> ShokoFile | None:
+        return self._get("shoko", f"movie:{tmdb_id}", _shoko_file, None)
+
+    def put_shoko_movie(self, tmdb_id: int, file: ShokoFile | None, now: datetime) -> bool:
+        return self._put("shoko", f"movie:{tmdb_id}", asdict(file) if file else {}, now)
+
+    def shoko_episode(self, episode_id: int) -> ShokoFile | None:
+        return self._get("shoko", f"episode:{episode_id}", _shoko_file, None)
+
+    def put_shoko_episode(self, episode_id: int, file: ShokoFile | None, now: datetime) -> bool:
+        return self._put("shoko", f"episode:{episode_id}", asdict(file) if file else {}, now)
+
+    def shoko_show(self, tmdb_id: int | None) -> dict[int, tuple[int, ...]]:
+        """The show's Shoko series: Shoko series id -> its AniDB anime ids."""
+        return self._get("shoko", f"show:{tmdb_id}", _shoko_show, {})
+
+    def put_shoko_show(self, tmdb_id: int | None, shows: Mapping[int, set[int]],
+                       now: datetime) -> bool:
+        return self._put("shoko", f"show:{tmdb_id}",
+                         [[sid, sorted(anidb)] for sid, anidb in sorted(shows.items())], now)

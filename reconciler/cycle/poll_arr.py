@@ -1,0 +1,96 @@
+"""What the Radarr and Sonarr pollers share: the queue, and history folded into facts."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import TypeVar
+
+from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
+from reconciler.models import HistoryEvent, HistoryFacts, QueueRecord
+from reconciler.services.arr import ArrClient
+
+F = TypeVar("F")
+
+
+async def recent_history(client: ArrClient, since: datetime | None) -> list[HistoryEvent]:
+    """History since the last poll (on the server's clock), with an overlap; events seen
+    before are recognised by id when folded in, so the overlap costs nothing."""
+    if since is None:
+        return []
+    return await client.history_since(since - WATERMARK_OVERLAP)
+
+
+def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
+                key: Callable[[QueueRecord], int | None], tracked: set[int],
+                now: datetime) -> None:
+    """Keep the queue records of tracked films or series (by `key`), drop the rest."""
+    grouped: dict[int, list[QueueRecord]] = defaultdict(list)
+    for record in queue:
+        k = key(record)
+        if k is not None and k in tracked:
+            grouped[k].append(record)
+    ctx.seen.replace_queues(service, grouped, now)
+
+
+async def store_history(
+    events: Sequence[HistoryEvent],
+    key: Callable[[HistoryEvent], int | None],
+    tracked: Mapping[int, object],
+    *,
+    prior: Callable[[int], F | None],
+    fold: Callable[[F | None, list[HistoryEvent]], F],
+    write: Callable[[int, F], bool],
+    fetch: Callable[[int], Awaitable[list[HistoryEvent]]],
+    needs_history: Callable[[int], bool],
+) -> set[int]:
+    """Fold history events into per-subject facts; fetch the full history of new subjects.
+
+    Returns the subjects whose facts changed: something happened to them since the last
+    poll, so their film or episodes are worth reading again."""
+    by_subject: dict[int, list[HistoryEvent]] = defaultdict(list)
+    for event in events:
+        k = key(event)
+        if k is not None and k in tracked:
+            by_subject[k].append(event)
+    priors = {s: prior(s) for s in tracked}
+    new = [s for s in tracked if priors[s] is None and needs_history(s)]
+    for subject, past in zip(new, await bounded([fetch(s) for s in new]), strict=True):
+        by_subject[subject] = list(past) + by_subject.get(subject, [])
+    changed = set()
+    for subject in tracked:
+        if subject not in by_subject:
+            continue
+        if write(subject, fold(priors[subject], by_subject[subject])):
+            changed.add(subject)
+    return changed
+
+
+def fold_film(prior: HistoryFacts | None, events: list[HistoryEvent]) -> HistoryFacts:
+    """Radarr: one film's facts."""
+    return fold(prior or HistoryFacts(), events)
+
+
+def fold_episodes(prior: dict[int, HistoryFacts] | None,
+                  events: list[HistoryEvent]) -> dict[int, HistoryFacts]:
+    """Sonarr: one series' facts, per episode id."""
+    per_episode = dict(prior or {})
+    by_episode: dict[int, list[HistoryEvent]] = defaultdict(list)
+    for e in events:
+        if e.episode_id is not None:
+            by_episode[e.episode_id].append(e)
+    for episode_id, evs in by_episode.items():
+        per_episode[episode_id] = fold(per_episode.get(episode_id, HistoryFacts()), evs)
+    return per_episode
+
+
+def fold(facts: HistoryFacts, events: list[HistoryEvent]) -> HistoryFacts:
+    """Fold events into `facts`; events already folded in (by id) are skipped."""
+    for e in sorted(events, key=lambda e: e.id):
+        if e.id <= facts.last_event_id:
+            continue
+        facts = replace(facts.merge_event(e.event_type, e.date, e.source_title, e.message),
+                        last_event_id=e.id)
+    return facts

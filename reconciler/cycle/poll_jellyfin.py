@@ -1,0 +1,95 @@
+"""Poll Jellyfin: keep the local index of its items (ids, types, ProviderIds, paths) current.
+
+Strategy: every `[jellyfin] poll_interval` (`active_poll_interval` while something moves).
+Jellyfin cannot filter items by ProviderId value, so the index is filled once by a paged
+listing of the whole library (`page_size` items a page), then kept current with the items saved
+since the watermark (`MinDateLastSaved`, minus an overlap). A complete listing runs every
+`full_sync_interval`; it is also the proof of absence: an item missing from one is checked by
+id, and leaves the index after two cycles without it. Every `verify_interval` the items that
+made requests available are checked by id.
+Watermark: the `Date` header of the first page (Jellyfin's own clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext
+from reconciler.results import PollOutcome
+from reconciler.services.jellyfin import JellyfinClient
+from reconciler.store import from_iso, iso
+
+
+class JellyfinPoller:
+    service = "jellyfin"
+
+    def __init__(self, client: JellyfinClient) -> None:
+        self.client = client
+
+    async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
+        settings = ctx.config.jellyfin
+        store = ctx.store
+        watermark = ctx.watermark("jellyfin")
+        full = watermark is None or ctx.full_due("jellyfin")
+        since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
+        seen: set[str] = set()
+        total = 0
+        server_date = None
+        indexing: asyncio.Future[int] | None = None
+        try:
+            async for page in self.client.item_pages(min_date_last_saved=since,
+                                                     page_size=settings.page_size):
+                server_date = server_date or page.server_date
+                total = page.total
+                if indexing is not None:
+                    await indexing
+                # Index this page in a thread while the next one is fetched. Only one of the two
+                # ever touches the store at a time: this coroutine waits for the thread first.
+                indexing = asyncio.ensure_future(
+                    asyncio.to_thread(store.index_items, page.items))
+                if full:
+                    seen.update(i.id for i in page.items)
+            if indexing is not None:
+                await indexing
+        except BaseException:
+            if indexing is not None and not indexing.done():
+                await asyncio.wait([indexing])  # never roll back under a running writer
+            raise
+        # A listing that ended before the total it announced proves nothing about absence.
+        full = full and len(seen) >= total
+        missing = store.all_item_ids() - seen if full else set()
+        if full:
+            # A complete listing is itself the check that every item still exists.
+            store.set_meta("jellyfin:verified_at", iso(ctx.clock()) or "")
+        # Items missing since an earlier cycle are checked by id first; an item counts as
+        # absent at most once per cycle, so removal takes two consecutive cycles.
+        checked = await self._verify_items(ctx)
+        store.mark_items_absent(missing - checked)
+        outcome.full = full
+        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    async def _verify_items(self, ctx: PollContext) -> set[str]:
+        """Check by id that items which made requests available still exist (and those missing
+        from an earlier listing); returns the ids checked."""
+        store = ctx.store
+        suspects = set(store.items_pending_absence())
+        last = store.meta("jellyfin:verified_at")
+        interval = timedelta(seconds=ctx.config.jellyfin.verify_interval)
+        now = ctx.clock()
+        if last is None or now - (from_iso(last) or now) >= interval:
+            for row in store.requests():
+                if row.jellyfin_item_id:
+                    suspects.add(row.jellyfin_item_id)
+                for ep in store.episodes(row.id) if row.media_type == "tv" else []:
+                    if ep.jellyfin_item_id:
+                        suspects.add(ep.jellyfin_item_id)
+            if suspects:
+                store.set_meta("jellyfin:verified_at", iso(now) or "")
+        if not suspects:
+            return set()
+        ids = sorted(suspects)
+        present = await self.client.items_by_ids(ids)
+        store.index_items(present)
+        store.mark_items_absent(set(ids) - {i.id for i in present})
+        return suspects

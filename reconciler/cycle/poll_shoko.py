@@ -1,0 +1,106 @@
+"""Poll Shoko: whether it found and matched the files of anime films and episodes.
+
+Strategy: nothing is listed. Every `[shoko] poll_interval` (`active_poll_interval` while
+something moves), each film that Radarr has a file for and that is not available yet is looked
+up by its file's path tail and by its TMDB id (Shokofin may present a film Radarr does not tag
+anime). For each anime show, the Shoko series linked to its TMDB id are
+asked for until one is known, and every episode file not matched yet (and not playable yet) is
+looked up by path; a matched file is kept, since Shoko does not unmatch files on its own.
+Runs after Radarr and Sonarr in the cycle, so it looks up the paths they just reported.
+Watermark: none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from reconciler import core
+from reconciler.cycle.context import PollContext
+from reconciler.cycle.observations import series_key
+from reconciler.models import RequestState, SeerrRequest, ShokoFile
+from reconciler.results import PollOutcome
+from reconciler.services.shoko import ShokoClient, path_tail
+from reconciler.store import RequestRow
+
+# Requests that need nothing more from Shoko.
+SETTLED = frozenset({RequestState.AVAILABLE, RequestState.DELETED, RequestState.DECLINED})
+
+
+class ShokoPoller:
+    service = "shoko"
+
+    def __init__(self, client: ShokoClient) -> None:
+        self.client = client
+
+    async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
+        now = ctx.clock()
+        rows = {r.id: r for r in ctx.store.requests()}
+        for seen_request in ctx.live_requests():
+            req = seen_request.request
+            row = rows.get(req.id)
+            if row is not None and row.state in SETTLED:
+                continue
+            if req.media_type == "movie" and req.tmdb_id is not None:
+                # Every film with a file Jellyfin does not list yet, judged on this cycle's
+                # Radarr facts (not the last decision, which would make Shoko's answer, and the
+                # state, lag a cycle behind): Shokofin may present a film not tagged anime.
+                movie = ctx.seen.movie(req.tmdb_id)
+                if movie is None or not movie.has_file:
+                    continue
+                found = await self._movie_file(movie.file_path, req.tmdb_id)
+                ctx.seen.put_shoko_movie(req.tmdb_id, found, now)
+            elif req.media_type == "tv" and row is not None:
+                await self._show(ctx, req, row, now)
+
+    async def _movie_file(self, path: str | None, tmdb_id: int) -> ShokoFile | None:
+        """The film's file in Shoko, found by path tail and by TMDB id; either way counts."""
+        by_path = await self.client.files_by_path(path) if path else []
+        by_id = await self.client.files_by_tmdb_movie(tmdb_id)
+        if path:
+            tail = path_tail(path, 1).lower()
+            by_path = [f for f in by_path
+                       if f.relative_path.replace("\\", "/").lower().endswith(tail)] or by_path
+        candidates = by_path + [f for f in by_id if f.id not in {p.id for p in by_path}]
+        return _best_file(candidates)
+
+    async def _show(self, ctx: PollContext, req: SeerrRequest, row: RequestRow,
+                    now: datetime) -> None:
+        series = ctx.seen.series(series_key(req))
+        if series is None or not (row.is_anime or core.is_anime_series(series)):
+            return
+        # The show's Shoko series (id -> AniDB ids), which Shokofin's Series items carry: those
+        # Shoko links to the TMDB show, asked again while none is known (Shoko learns the link
+        # only once it has matched files), plus those of every matched episode file.
+        shows: dict[int, set[int]] = {
+            sid: set(anidb) for sid, anidb in ctx.seen.shoko_show(req.tmdb_id).items()}
+        if req.tmdb_id is not None and not shows:
+            for sid, anidb in await self.client.series_by_tmdb_show(req.tmdb_id):
+                shows.setdefault(sid, set()).update(anidb)
+        available = {e.sonarr_episode_id for e in ctx.store.episodes(req.id)
+                     if e.state == RequestState.AVAILABLE}
+        for ep in ctx.seen.episodes(series.id) or []:
+            if not ep.has_file or not ep.file_path:
+                continue
+            prior = ctx.seen.shoko_episode(ep.id)
+            found = prior
+            # Matched already (Shoko does not unmatch files on its own), or playable anyway.
+            if not (prior is not None and prior.matched) and ep.id not in available:
+                found = _best_file(await self.client.files_by_path(ep.file_path))
+                ctx.seen.put_shoko_episode(ep.id, found, now)
+            if found is not None and found.matched:
+                _add_series(shows, found)
+        ctx.seen.put_shoko_show(req.tmdb_id, shows, now)
+
+
+def _add_series(shows: dict[int, set[int]], file: ShokoFile) -> None:
+    """Fold a matched file's Shoko series and their AniDB ids into `shows`."""
+    paired = len(file.series_ids) == len(file.anidb_series_ids)
+    for i, sid in enumerate(file.series_ids):
+        anidb = (file.anidb_series_ids[i],) if paired else file.anidb_series_ids
+        shows.setdefault(sid, set()).update(anidb)
+
+
+def _best_file(files: list[ShokoFile]) -> ShokoFile | None:
+    """A matched file first (it carries the ids), else any file Shoko has seen."""
+    matched = [f for f in files if f.matched]
+    return (matched or files)[0] if files else None

@@ -1,0 +1,118 @@
+"""Poll Sonarr: the tracked shows' series and episodes, their queue records and history.
+
+Strategy: every `[sonarr] poll_interval` (`active_poll_interval` while something moves) the
+poll reads the whole queue (every page) and the history since the watermark.
+A show's series is found once when first tracked (by TVDB id, else in the series list by TMDB
+id), then kept; every `full_sync_interval` the whole series list is read instead. Episodes are
+read when a series is new, at each full listing, from two hours before one of its episodes airs
+until it has aired (`AIRING_WINDOW`: Sonarr's history has no event for an episode airing or
+being rescheduled), and when the series' history changed (the series is then read again too).
+A newly tracked series with missing files gets its full history once.
+Watermark: the `Date` header of the queue response (Sonarr's own clock).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
+from reconciler.cycle.observations import SeriesKey, series_key
+from reconciler.cycle.poll_arr import fold_episodes, recent_history, store_history, store_queue
+from reconciler.models import SeerrRequest, SonarrEpisode, SonarrSeries, parse_time
+from reconciler.results import PollOutcome
+from reconciler.services.sonarr import SonarrClient
+from reconciler.store import from_iso, iso
+
+# A series whose episode airs within this window (or aired since the last poll) is re-read every
+# Sonarr poll: its history has no event for an episode airing or being rescheduled.
+AIRING_WINDOW = timedelta(hours=2)
+
+
+class SonarrPoller:
+    service = "sonarr"
+
+    def __init__(self, client: SonarrClient) -> None:
+        self.client = client
+
+    async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
+        client, seen = self.client, ctx.seen
+        now = ctx.clock()
+        tracked = ctx.tracked("tv")
+        watermark = ctx.watermark("sonarr")
+        full = watermark is None or ctx.full_due("sonarr")
+        queue, server_date = await client.queue()
+        events = await recent_history(client, watermark or server_date)
+        library: list[SonarrSeries] | None = await client.all_series() if full else None
+        series_keys: dict[int, SeriesKey] = {}
+        for req in tracked:
+            key = series_key(req)
+            if key is None:
+                continue
+            series: SonarrSeries | None
+            if library is not None:
+                series = _find_series(library, req)
+            elif seen.series_seen(key):
+                series = seen.series(key)
+            elif req.tvdb_id is not None:
+                series = await client.series_by_tvdb(req.tvdb_id)
+                if series is None and req.tmdb_id is not None:
+                    library = await client.all_series()
+                    series = _find_series(library, req)
+            else:
+                library = await client.all_series()
+                series = _find_series(library, req)
+            seen.put_series(key, series, now)
+            if series is not None:
+                series_keys[series.id] = key
+        last = ctx.store.last_poll("sonarr", ok=True)
+        since = from_iso(last.started) if last is not None else None
+        fetched = set()
+        for sid in series_keys:
+            known = seen.episodes(sid)
+            if full or known is None or _airing(known, since, now):
+                fetched.add(sid)
+        await self._store_episodes(ctx, sorted(fetched), now)
+        store_queue(ctx, "sonarr", queue, lambda r: r.series_id, set(series_keys), now)
+        changed = await store_history(
+            events, lambda e: e.series_id, series_keys,
+            prior=seen.episode_histories, fold=fold_episodes,
+            write=lambda sid, facts: seen.put_episode_histories(sid, facts, now),
+            fetch=client.series_history,
+            needs_history=lambda sid: any(not e.has_file for e in seen.episodes(sid) or []),
+        )
+        # Grabs, imports, failures and deletions: read those series and episodes again.
+        again = sorted(changed - fetched)
+        for sid, series in zip(again, await bounded([client.series(sid) for sid in again]),
+                               strict=True):
+            seen.put_series(series_keys[sid], series, now)
+        await self._store_episodes(ctx, again, now)
+        outcome.full = full
+        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    async def _store_episodes(self, ctx: PollContext, series_ids: list[int],
+                              now: datetime) -> None:
+        lists = await bounded([self.client.episodes(sid) for sid in series_ids])
+        for sid, episodes in zip(series_ids, lists, strict=True):
+            ctx.seen.put_episodes(sid, episodes, now)
+
+
+def _airing(episodes: list[SonarrEpisode], since: datetime | None, now: datetime) -> bool:
+    """An episode airs within `AIRING_WINDOW`, or aired since the last poll (`since`)."""
+    start = (since - WATERMARK_OVERLAP) if since is not None else now
+    for e in episodes:
+        aired = parse_time(e.air_date_utc)
+        if aired is not None and start < aired <= now + AIRING_WINDOW:
+            return True
+    return False
+
+
+def _find_series(library: list[SonarrSeries], req: SeerrRequest) -> SonarrSeries | None:
+    if req.tvdb_id is not None:
+        for s in library:
+            if s.tvdb_id == req.tvdb_id:
+                return s
+    if req.tmdb_id is not None:
+        for s in library:
+            if s.tmdb_id == req.tmdb_id:
+                return s
+    return None

@@ -1,0 +1,222 @@
+"""One reconcile cycle: poll the services, store what changed, decide every request, act.
+
+The stages, in the order data flows (each a module of this package):
+poll (`poll_*.py`: what each service says now, written as `observations`) → `evidence`
+(per request, typed) → `core.decide` (pure) → `apply` (the new row) → `nudge` (ask Jellyfin to
+scan). All of a cycle's writes happen in one transaction, so a crash leaves the previous
+consistent state; each poll sits in a savepoint of it. A service that fails to answer is
+recorded as failed and is *unknown* to the decision.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from reconciler import core
+from reconciler.config import Config
+from reconciler.core import AnimeRules, Current
+from reconciler.cycle.apply import apply
+from reconciler.cycle.clients import Clients, make_clients
+from reconciler.cycle.context import PollContext, Poller
+from reconciler.cycle.evidence import EvidenceSource
+from reconciler.cycle.nudge import nudge
+from reconciler.cycle.observations import Observations
+from reconciler.cycle.poll_jellyfin import JellyfinPoller
+from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
+from reconciler.cycle.poll_radarr import RadarrPoller
+from reconciler.cycle.poll_shoko import ShokoPoller
+from reconciler.cycle.poll_sonarr import SonarrPoller
+from reconciler.logs import get_logger, scrub
+from reconciler.models import ACTIVE_STATES, Phase
+from reconciler.results import CycleResult, PollOutcome, Transition
+from reconciler.services.http import ServiceClient, ServiceError
+from reconciler.store import RequestRow, Store
+
+log = get_logger("reconciler.cycle")
+
+
+def pollers(clients: Clients) -> list[Poller]:
+    """One poller per configured service, in poll order."""
+    out: list[Poller] = []
+    if clients.jellyseerr is not None:
+        out.append(JellyseerrPoller(clients.jellyseerr))
+    if clients.radarr is not None:
+        out.append(RadarrPoller(clients.radarr))
+    if clients.sonarr is not None:
+        out.append(SonarrPoller(clients.sonarr))
+    if clients.shoko is not None:
+        out.append(ShokoPoller(clients.shoko))
+    if clients.jellyfin is not None:
+        out.append(JellyfinPoller(clients.jellyfin))
+    return out
+
+
+class Reconciler:
+    """Holds the clients and the store; `cycle()` runs one poll-and-decide pass."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clients: Clients | Mapping[str, ServiceClient] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.seen = Observations(store)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.outages: dict[str, str] = {}
+        self.config = config
+        self.clients = Clients.of(clients) if clients is not None else make_clients(config)
+        self.pollers = pollers(self.clients)
+        # Hooks run inside the cycle's transaction, so what they write commits with it.
+        self.on_transition: list[Callable[[RequestRow, str | None], None]] = []
+        self.after_reconcile: list[Callable[[datetime], None]] = []
+
+    def reconfigure(self, config: Config,
+                    clients: Clients | Mapping[str, ServiceClient] | None = None) -> Clients:
+        """Use `config` and `clients` (default: made from `config`) from the next cycle on;
+        returns the old clients, for the caller to close. Outages of services no longer
+        configured are forgotten."""
+        new = Clients.of(clients) if clients is not None else make_clients(config)
+        old = self.clients
+        self.config = config
+        self.clients = new
+        self.pollers = pollers(self.clients)
+        self.outages = {k: v for k, v in self.outages.items() if k in config.services}
+        return old
+
+    async def aclose(self) -> None:
+        await self.clients.aclose()
+
+    def active(self) -> bool:
+        """Something is moving (a download, an import, a match): the daemon polls faster."""
+        return any(r.state in ACTIVE_STATES for r in self.store.requests())
+
+    # ------------------------------------------------------------ the cycle
+
+    async def cycle(self, services: Iterable[str] | None = None) -> CycleResult:
+        """Poll `services` (default: all configured), then reconcile every request."""
+        wanted = set(services) if services is not None else None
+        self.store.rows_written = 0
+        polls: dict[str, PollOutcome] = {}
+        ctx = PollContext(self.store, self.seen, self.config, self.clock)
+        with self.store.transaction():
+            # One after another: each poll's writes sit in a savepoint of the cycle's
+            # transaction (rolled back if the poll fails), and savepoints nest, they do not
+            # interleave. Shoko goes after the *arr, whose imported paths it looks up.
+            for poller in self.pollers:
+                if wanted is None or poller.service in wanted:
+                    polls[poller.service] = await self._poll(poller, ctx)
+            for outcome in polls.values():
+                self.store.record_poll(
+                    outcome.service, outcome.started, outcome.finished or self.clock(),
+                    outcome.ok, outcome.error, outcome.calls, outcome.bytes,
+                    outcome.watermark, outcome.full,
+                )
+            unknown = self._unknown_services(polls)
+            now = self.clock()
+            transitions = self._reconcile(now, unknown)
+            nudges: list[str] = []
+            if self.clients.jellyfin is not None and "jellyfin" not in unknown:
+                nudges = await nudge(self.clients.jellyfin, self.store, self.seen, self.config,
+                                     now)
+            for hook in self.after_reconcile:
+                hook(now)
+        self._log_outages(polls)
+        return CycleResult(polls, transitions, self.store.rows_written, nudges)
+
+    async def _poll(self, poller: Poller, ctx: PollContext) -> PollOutcome:
+        name, client = poller.service, poller.client
+        client.stats.reset()
+        outcome = PollOutcome(service=name, ok=True, started=self.clock())
+        t0 = time.monotonic()
+        try:
+            with self.store.savepoint(f"poll_{name}"):
+                await poller.poll(ctx, outcome)
+        except ServiceError as exc:
+            outcome.ok = False
+            outcome.error = scrub(exc.message)
+        except sqlite3.Error:
+            # The local database failed (e.g. the disk is full), not the service: the cycle
+            # stops and rolls back whole.
+            raise
+        except Exception as exc:  # a bug or an unexpected payload must not stop other services
+            outcome.ok = False
+            outcome.error = scrub(f"unexpected error: {type(exc).__name__}: {exc}")
+            log.exception("service.poll_crashed", service=name)
+        outcome.calls = client.stats.calls
+        outcome.bytes = client.stats.bytes
+        outcome.finished = self.clock()
+        log.debug("service.polled", service=name, ok=outcome.ok, calls=outcome.calls,
+                  seconds=round(time.monotonic() - t0, 3), error=outcome.error)
+        return outcome
+
+    def _unknown_services(self, polls: dict[str, PollOutcome]) -> frozenset[str]:
+        """Services whose latest poll (this cycle or, if not polled now, the last) failed."""
+        unknown = set()
+        for name in self.clients.names():
+            if name in polls:
+                if not polls[name].ok:
+                    unknown.add(name)
+                continue
+            last = self.store.last_poll(name)
+            if last is None or not last.ok:
+                unknown.add(name)
+        return frozenset(unknown)
+
+    def _log_outages(self, polls: dict[str, PollOutcome]) -> None:
+        for name, outcome in polls.items():
+            if not outcome.ok and name not in self.outages:
+                self.outages[name] = outcome.error or "failed"
+                log.warning("service.outage_started", service=name, error=outcome.error)
+            elif outcome.ok and name in self.outages:
+                del self.outages[name]
+                log.info("service.outage_ended", service=name)
+
+    # ------------------------------------------------------------ deciding
+
+    def _reconcile(self, now: datetime, unknown: frozenset[str]) -> list[Transition]:
+        model = self.config.model
+        transitions = []
+        rows = {r.id: r for r in self.store.requests()}
+        source = EvidenceSource(
+            self.store, self.seen,
+            AnimeRules.configured(model.anime.radarr_tags, self.seen.radarr_tags() or {},
+                                  model.anime.root_folders),
+            shoko_enabled="shoko" in self.clients, unknown=unknown)
+        deadline = timedelta(seconds=model.shoko.unrecognised_after if model.shoko else 1800)
+        deadlines = core.Deadlines(**{k: timedelta(seconds=v)
+                                      for k, v in model.stuck.model_dump().items()})
+        for seen_request in self.seen.seerr_requests().values():
+            req = seen_request.request
+            before = rows.get(req.id)
+            if core.deletion_settled(before.state if before else None, seen_request.absent):
+                continue
+            evidence, ids = source.evidence(seen_request)
+            current = None
+            if before is not None:
+                current = Current(before.state, before.state_since, before.detail or "",
+                                  Phase.parse(before.phase), before.phase_since)
+            decision = core.decide(evidence, current, now, unrecognised_after=deadline)
+            applied = apply(req, before, decision, evidence, ids, now,
+                            title=self.seen.title(req.media_type, req.tmdb_id),
+                            deadlines=deadlines)
+            row = applied.row
+            if applied.episodes is not None:
+                self.store.save_episodes(req.id, applied.episodes)
+            self.store.save_request(row, before)
+            if decision.transition:
+                from_state = before.state.value if before else None
+                self.store.add_timeline(req.id, now, from_state, decision.state.value,
+                                        decision.via, decision.detail)
+                transitions.append(Transition(req.id, from_state, decision.state.value,
+                                              decision.via))
+                log.info("request.transitioned", request_id=req.id, title=row.title,
+                         from_=from_state, to=decision.state.value, via=decision.via,
+                         detail=decision.detail)
+                for hook in self.on_transition:
+                    hook(row, from_state)
+        return transitions

@@ -1,0 +1,194 @@
+"""The rows the store reads and writes, and the timestamp format it keeps: plain values, no SQL.
+
+Timestamps are stored as ISO 8601 UTC strings in whole seconds with a `Z` (`iso`/`from_iso`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from reconciler.models import JellyfinItem, RequestState
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def from_iso(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass
+class RequestRow:
+    """A tracked request as stored."""
+
+    id: int
+    media_type: str
+    title: str | None
+    tmdb_id: int | None
+    tvdb_id: int | None
+    is4k: bool
+    is_anime: bool
+    seerr_status: int | None
+    seasons: list[int]
+    radarr_movie_id: int | None
+    sonarr_series_id: int | None
+    jellyfin_item_id: str | None
+    jellyfin_key: str | None
+    shoko_ids: dict[str, list[int]]
+    state: RequestState
+    state_since: datetime
+    via: str | None
+    detail: str | None
+    progress: float | None
+    phase: str | None
+    phase_since: datetime | None
+    progress_since: datetime | None
+    stuck_reason: str | None
+    stuck_since: datetime | None
+    episodes_available: int | None
+    episodes_aired: int | None
+    absent_count: int
+    created_at: str | None
+    updated_at: str | None
+
+    @classmethod
+    def from_db(cls, row: dict[str, Any]) -> RequestRow:
+        return cls(
+            id=row["id"],
+            media_type=row["media_type"],
+            title=row["title"],
+            tmdb_id=row["tmdb_id"],
+            tvdb_id=row["tvdb_id"],
+            is4k=bool(row["is4k"]),
+            is_anime=bool(row["is_anime"]),
+            seerr_status=row["seerr_status"],
+            seasons=json.loads(row["seasons"] or "[]"),
+            radarr_movie_id=row["radarr_movie_id"],
+            sonarr_series_id=row["sonarr_series_id"],
+            jellyfin_item_id=row["jellyfin_item_id"],
+            jellyfin_key=row["jellyfin_key"],
+            shoko_ids=json.loads(row["shoko_ids"] or "{}"),
+            state=RequestState(row["state"]),
+            state_since=from_iso(row["state_since"]) or utcnow(),
+            via=row["via"],
+            detail=row["detail"],
+            progress=row["progress"],
+            phase=row["phase"],
+            phase_since=from_iso(row["phase_since"]),
+            progress_since=from_iso(row["progress_since"]),
+            stuck_reason=row["stuck_reason"],
+            stuck_since=from_iso(row.get("stuck_since")),
+            episodes_available=row["episodes_available"],
+            episodes_aired=row["episodes_aired"],
+            absent_count=row["absent_count"] or 0,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    def to_db(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "media_type": self.media_type,
+            "title": self.title,
+            "tmdb_id": self.tmdb_id,
+            "tvdb_id": self.tvdb_id,
+            "is4k": int(self.is4k),
+            "is_anime": int(self.is_anime),
+            "seerr_status": self.seerr_status,
+            "seasons": dump_json(self.seasons),
+            "radarr_movie_id": self.radarr_movie_id,
+            "sonarr_series_id": self.sonarr_series_id,
+            "jellyfin_item_id": self.jellyfin_item_id,
+            "jellyfin_key": self.jellyfin_key,
+            "shoko_ids": dump_json(self.shoko_ids),
+            "state": self.state.value,
+            "state_since": iso(self.state_since),
+            "via": self.via,
+            "detail": self.detail,
+            "progress": self.progress,
+            "phase": self.phase,
+            "phase_since": iso(self.phase_since),
+            "progress_since": iso(self.progress_since),
+            "stuck_reason": self.stuck_reason,
+            "stuck_since": iso(self.stuck_since),
+            "episodes_available": self.episodes_available,
+            "episodes_aired": self.episodes_aired,
+            "absent_count": self.absent_count,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: str
+    from_state: str | None
+    to_state: str
+    via: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    season: int
+    episode: int
+    sonarr_episode_id: int | None
+    air_date: str | None
+    state: str
+    via: str | None
+    jellyfin_item_id: str | None
+
+
+@dataclass(frozen=True)
+class PollRow:
+    service: str
+    started: str
+    finished: str | None
+    ok: bool
+    error: str | None
+    http_calls: int
+    http_bytes: int
+    watermark: str | None
+    full: bool
+
+
+def item_digest(item: JellyfinItem, provider_json: str) -> str:
+    """What the index keeps of an item, hashed: equal digests mean nothing to write."""
+    fields = (item.type, item.name, item.location_type, item.is_placeholder, item.path,
+              item.series_id, item.season, item.episode, item.episode_end)
+    payload = "\x1f".join(map(str, fields)) + "\x1f" + provider_json
+    return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
+
+
+def item_from_row(row: dict[str, Any]) -> JellyfinItem:
+    return JellyfinItem(
+        id=row["id"],
+        type=row["type"],
+        name=row["name"] or "",
+        location_type=row["location_type"],
+        is_placeholder=bool(row["is_placeholder"]),
+        path=row["path"],
+        series_id=row["series_id"],
+        season=row["season"],
+        episode=row["episode"],
+        episode_end=row["episode_end"],
+        provider_ids=json.loads(row["provider_ids"] or "{}"),
+        date_last_saved=row["date_last_saved"],
+    )
