@@ -98,7 +98,7 @@ def test_urls_and_open_endpoints(stack: SimulatedStack) -> None:
     assert get(stack.urls["shoko"] + "/api/v3/Init/Status").json()["State"] == "Started"
     info = get(stack.urls["jellyfin"] + "/System/Info/Public").json()
     assert info["ProductName"] == "Jellyfin Server" and info["Version"].startswith("10.11")
-    assert get(stack.urls["jellyseerr"] + OPEN["jellyseerr"]).json()["version"] == "2.7.3"
+    assert get(stack.urls["jellyseerr"] + OPEN["jellyseerr"]).json()["version"] == "3.2.0"
 
 
 @pytest.mark.parametrize("service", sorted(PROTECTED))
@@ -107,9 +107,13 @@ def test_auth_rejected_and_accepted(stack: SimulatedStack, service: str) -> None
     missing = get(url)
     wrong = get(url, headers=WRONG_KEY[service])
     if service == "jellyseerr":
-        for r in (missing, wrong):
-            assert r.status_code == 403
-            assert r.json() == {"message": "You do not have permission to access this endpoint"}
+        # as recorded on real 2.2.3 - 3.1.0: the OpenAPI validator's 401 for a missing key
+        assert missing.status_code == 401
+        assert missing.json() == {"message": "cookie 'connect.sid' required", "errors": [
+            {"path": PROTECTED[service], "message": "cookie 'connect.sid' required"}]}
+        assert wrong.status_code == 403
+        assert wrong.json() == {"status": 403,
+                                "error": "You do not have permission to access this endpoint"}
     else:
         for r in (missing, wrong):
             assert r.status_code == 401
