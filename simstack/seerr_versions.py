@@ -101,15 +101,14 @@ SEERR_3_1 = SeerrProfile(
     all_hides_completed=False, service_errors=True, count_completed=True, can_remove=True,
     user_tokens=False, avatar_etag=True, jellyfin_users=True, shuffle_ties=True,
     title_errors_500=True)
-# The default: Seerr 3.x shapes with `updatedAt` bumped again (PR #2823). Its title look-ups keep
-# the simulator's historical 404 for an unknown TMDB id and its timestamps keep milliseconds, and
-# ties keep a fixed order, so that the tests written before the profiles keep their meaning.
+# The default: Seerr 3.x as recorded on 3.1.0, but with `updatedAt` bumped again (PR #2823).
+# Its bumped timestamps keep milliseconds (the simulator's historical clock resolution).
 SEERR_BUMPING = SeerrProfile(
     "seerr-bumping", "seerr", "3.2.0", bumps_updated_at=True, whole_seconds=False,
     request_params=_WITH_TYPE, filters=_FILTERS_NEW, has_completed=True, has_blocklist=True,
     all_hides_completed=False, service_errors=True, count_completed=True, can_remove=True,
-    user_tokens=False, avatar_etag=True, jellyfin_users=True, shuffle_ties=False,
-    title_errors_500=False)
+    user_tokens=False, avatar_etag=True, jellyfin_users=True, shuffle_ties=True,
+    title_errors_500=True)
 
 PROFILES: dict[str, SeerrProfile] = {p.name: p for p in (
     OVERSEERR_1_33, JELLYSEERR_2_1, JELLYSEERR_2_2, JELLYSEERR_2_7, SEERR_3_1, SEERR_BUMPING)}

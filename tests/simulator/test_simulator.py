@@ -193,7 +193,9 @@ def test_jellyseerr_media_status_completes_requests(stack: SimulatedStack,
         assert req["media"]["serviceUrl"].endswith("/movie/603")
         movie = c.get("/api/v1/movie/603").json()
         assert movie["title"] == "The Matrix" and movie["mediaInfo"]["requests"][0]["id"] == rid
-        assert c.get("/api/v1/movie/1").status_code == 404
+        unknown = c.get("/api/v1/movie/1")  # Seerr wraps every TMDB failure in this 500
+        assert unknown.status_code == 500
+        assert unknown.json() == {"message": "Unable to retrieve movie."}
         seerr.add_title(1399, "tv", "Game of Thrones", date="2011-04-17", seasons={1: 10, 2: 10})
         tv = c.get("/api/v1/tv/1399").json()
         assert tv["name"] == "Game of Thrones" and len(tv["seasons"]) == 2
