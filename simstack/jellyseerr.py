@@ -474,6 +474,52 @@ class JellyseerrWorld(SubWorld):
             self.get_request(request_id)
             del self.requests[request_id]
 
+    def load_listing(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Load requests given in the API's own shape (e.g. a recorded `/request` listing and
+        `/request/{id}` answers): their users, media, seasons, ids, statuses and dates, as they
+        are. Replaces nothing already loaded under another id."""
+        with self.lock:
+            for row in rows:
+                for key in ("requestedBy", "modifiedBy"):
+                    self._load_user(row.get(key))
+                m = row["media"]
+                media = self.media.get((m["mediaType"], m["tmdbId"]))
+                if media is None:
+                    media = SeerrMedia(
+                        m["id"], m["mediaType"], m["tmdbId"], m.get("tvdbId"), m.get("imdbId"),
+                        m["status"], m["status4k"], _parse_js(m["createdAt"]),
+                        _parse_js(m["updatedAt"]), _parse_js(m["lastSeasonChange"]),
+                        _parse_js(m["mediaAddedAt"]) if m.get("mediaAddedAt") else None,
+                        m.get("serviceId"), m.get("serviceId4k"), m.get("externalServiceId"),
+                        m.get("externalServiceId4k"), m.get("externalServiceSlug"),
+                        m.get("externalServiceSlug4k"), m.get("jellyfinMediaId"),
+                        m.get("jellyfinMediaId4k"))
+                    self.media[(media.media_type, media.tmdb_id)] = media
+                    self._next_media = max(self._next_media, media.id + 1)
+                seasons = [SeerrSeason(x["id"], x["seasonNumber"], x["status"],
+                                       _parse_js(x["createdAt"]), _parse_js(x["updatedAt"]))
+                           for x in row.get("seasons") or []]
+                self._next_season = max([self._next_season] + [x.id + 1 for x in seasons])
+                modified = row.get("modifiedBy")
+                self.requests[row["id"]] = SeerrRequest(
+                    row["id"], row["status"], media, row["type"], row["is4k"],
+                    _parse_js(row["createdAt"]), _parse_js(row["updatedAt"]),
+                    row["requestedBy"]["id"], modified["id"] if modified else None,
+                    row.get("serverId"), row.get("profileId"), row.get("rootFolder"), seasons,
+                    row.get("languageProfileId"), row.get("tags"),
+                    bool(row.get("isAutoRequest")))
+                self._next_request = max(self._next_request, row["id"] + 1)
+
+    def _load_user(self, u: Mapping[str, Any] | None) -> None:
+        if not u:
+            return
+        name = u.get("jellyfinUsername") or u.get("plexUsername") or u.get("username") or ""
+        self.users[u["id"]] = SeerrUser(
+            u["id"], name, u.get("username"), u["email"],
+            u.get("jellyfinUserId") or hex_id("seerr-user", u["id"], name), u["permissions"],
+            u["userType"], _parse_js(u["createdAt"]), _parse_js(u["updatedAt"]))
+        self._next_user = max(self._next_user, u["id"] + 1)
+
     # -- media -------------------------------------------------------------------------------
 
     def get_media(self, tmdb_id: int, media_type: str | None = None) -> SeerrMedia:
@@ -633,9 +679,10 @@ class JellyseerrWorld(SubWorld):
             "externalServiceSlug4k": media.external_service_slug4k,
             "ratingKey": None,
             "ratingKey4k": None,
-            "jellyfinMediaId": media.jellyfin_media_id,
-            "jellyfinMediaId4k": media.jellyfin_media_id4k,
         }
+        if self.profile.jellyfin_media:
+            out.update({"jellyfinMediaId": media.jellyfin_media_id,
+                        "jellyfinMediaId4k": media.jellyfin_media_id4k})
         if with_seasons:
             out["seasons"] = self._media_seasons(media)
         if with_requests:
@@ -704,6 +751,11 @@ class JellyseerrWorld(SubWorld):
         }
         if self.profile.can_remove and not single:
             out["canRemove"] = self.can_remove(req)
+        if self.profile.profile_name and not single and req.profile_id is not None:
+            kind = "radarr" if req.type == "movie" else "sonarr"
+            server = next((s for s in self.servers[kind] if s.id == req.server_id), None)
+            if server is not None:
+                out["profileName"] = server.active_profile_name
         return out
 
     def render_title(self, title: SeerrTitle) -> dict[str, Any]:
@@ -789,6 +841,10 @@ class _NoTitle:
 _NO_TITLE: Any = _NoTitle()
 
 
+def _parse_js(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _check_type(media_type: str) -> None:
     if media_type not in ("movie", "tv"):
         raise ValueError(f"media_type must be 'movie' or 'tv', not {media_type!r}")
@@ -859,17 +915,18 @@ class JellyseerrApp(App):
     def dispatch(self, req: Request) -> Response:
         # The OpenAPI validator runs first: an unknown parameter is 400 even with a wrong key,
         # and a missing key is its 401 "cookie 'connect.sid' required".
+        # Its security check (is there a key at all?) comes first.
         route = next((r for r in self.routes if r.pattern.match(req.path)), None)
         if route is None:
             return self.not_found(req)
-        if req.method == "GET" and req.path.rstrip("/") == "/api/v1/request":
-            bad = self._validate_request_query(req)
-            if bad is not None:
-                return bad
         if route.auth and req.header("X-Api-Key") is None:
             message = "cookie 'connect.sid' required"
             return Response(401, {"message": message,
                                   "errors": [{"path": req.path, "message": message}]})
+        if req.method == "GET" and req.path.rstrip("/") == "/api/v1/request":
+            bad = self._validate_request_query(req)
+            if bad is not None:
+                return bad
         return super().dispatch(req)
 
     def _validate_request_query(self, req: Request) -> Response | None:

@@ -61,6 +61,10 @@ class SeerrProfile:
     jellyfin_users: bool          # users have jellyfin fields and `warnings` (not Overseerr)
     shuffle_ties: bool            # ties in `updatedAt` come out in no fixed order (3.1.0)
     title_errors_500: bool        # unknown TMDB id: 500 "Unable to retrieve movie." (real)
+    # list items name their *arr quality profile (`profileName`) when their server is known
+    profile_name: bool = False
+    # media carry `jellyfinMediaId[4k]` (not Overseerr)
+    jellyfin_media: bool = True
 
     @property
     def commit_tag(self) -> str:
@@ -76,13 +80,13 @@ OVERSEERR_1_33 = SeerrProfile(
     request_params=_BASE, filters=_FILTERS_OLD, has_completed=False, has_blocklist=False,
     all_hides_completed=False, service_errors=False, count_completed=False, can_remove=False,
     user_tokens=False, avatar_etag=False, jellyfin_users=False, shuffle_ties=False,
-    title_errors_500=True)
+    title_errors_500=True, jellyfin_media=False)
 JELLYSEERR_2_1 = SeerrProfile(
     "jellyseerr-2.1", "jellyseerr", "2.1.0", bumps_updated_at=True, whole_seconds=True,
     request_params=_BASE, filters=_FILTERS_OLD, has_completed=False, has_blocklist=True,
     all_hides_completed=False, service_errors=False, count_completed=False, can_remove=False,
     user_tokens=True, avatar_etag=False, jellyfin_users=True, shuffle_ties=False,
-    title_errors_500=True)
+    title_errors_500=True, profile_name=True)
 JELLYSEERR_2_2 = SeerrProfile(
     "jellyseerr-2.2", "jellyseerr", "2.2.3", bumps_updated_at=True, whole_seconds=True,
     request_params=_WITH_DIR, filters=_FILTERS_OLD, has_completed=False, has_blocklist=True,
