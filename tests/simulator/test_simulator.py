@@ -399,8 +399,12 @@ def test_shoko_path_ends_with(stack: SimulatedStack, world: World) -> None:
         assert xref["SeriesID"]["TMDB"]["Movie"] == [533514]
         assert xref["EpisodeIDs"][0]["ID"] == eid
         assert xref["EpisodeIDs"][0]["TMDB"]["Movie"] == [533514]
+        # Shoko 5.x: PathEndsWith's includeXRefs defaults to true
         plain = c.get("/api/v3/File/PathEndsWith", params={"path": "The.Movie.mkv"}).json()
-        assert "SeriesIDs" not in plain[0]
+        assert plain[0]["SeriesIDs"][0]["SeriesID"]["ID"] == sid
+        bare = c.get("/api/v3/File/PathEndsWith",
+                     params={"path": "The.Movie.mkv", "includeXRefs": "false"}).json()
+        assert "SeriesIDs" not in bare[0]
         assert c.get("/api/v3/File/PathEndsWith").status_code == 400
 
 
