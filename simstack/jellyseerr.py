@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 from simstack._base import SubWorld
 from simstack._util import hex_id, iso_js
 from simstack.clock import Clock
-from simstack.seerr_versions import SEERR_BUMPING, SeerrProfile, profile_for
+from simstack.seerr_versions import SeerrProfile, default_profile, profile_for
 from simstack.server import App, Request, Response
 
 PENDING, APPROVED, DECLINED, FAILED, COMPLETED = 1, 2, 3, 4, 5
@@ -198,7 +198,7 @@ class JellyseerrWorld(SubWorld):
     def __init__(self, world: Clock, profile: SeerrProfile | str | None = None) -> None:
         super().__init__(world)
         self.profile: SeerrProfile = (profile_for(profile) if isinstance(profile, str)
-                                      else profile or SEERR_BUMPING)
+                                      else profile or default_profile())
         # TMDB unreachable: every `/movie/{id}`, `/tv/{id}` answers 500 (see `set_tmdb_down`)
         self.tmdb_down = False
         self.servers: dict[str, list[ArrServer]] = {"radarr": [], "sonarr": []}
@@ -1010,6 +1010,12 @@ class JellyseerrApp(App):
         sort = req.query.get("sort") or "added"
         descending = (req.query.get("sortDirection") or "desc") != "asc"
         with self.world.lock:
+            down = [s for s in self.sw.servers["sonarr"] + self.sw.servers["radarr"]
+                    if not s.reachable]
+            if down and self.sw.profile.list_fails_on_arr_error:
+                kind = down[0].kind.capitalize()
+                return Response(500, {"message": f"[{kind}] Failed to retrieve profiles: "
+                                                 "fetch failed"})
             selected = self._selected(req)
             self._order(selected, sort, descending, take)
             page = selected[skip:skip + take]

@@ -14,6 +14,7 @@ first release carrying the fix; nothing was recorded from it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SEERR_3_1",
     "SEERR_BUMPING",
     "SeerrProfile",
+    "default_profile",
     "profile_for",
 ]
 
@@ -65,6 +67,9 @@ class SeerrProfile:
     profile_name: bool = False
     # media carry `jellyfinMediaId[4k]` (not Overseerr)
     jellyfin_media: bool = True
+    # the request list answers 500 "[Sonarr] Failed to retrieve profiles: fetch failed" while a
+    # configured Radarr/Sonarr is unreachable (Jellyseerr 2.1.0; fixed in 2.2.0)
+    list_fails_on_arr_error: bool = False
 
     @property
     def commit_tag(self) -> str:
@@ -86,7 +91,7 @@ JELLYSEERR_2_1 = SeerrProfile(
     request_params=_BASE, filters=_FILTERS_OLD, has_completed=False, has_blocklist=True,
     all_hides_completed=False, service_errors=False, count_completed=False, can_remove=False,
     user_tokens=True, avatar_etag=False, jellyfin_users=True, shuffle_ties=False,
-    title_errors_500=True, profile_name=True)
+    title_errors_500=True, profile_name=True, list_fails_on_arr_error=True)
 JELLYSEERR_2_2 = SeerrProfile(
     "jellyseerr-2.2", "jellyseerr", "2.2.3", bumps_updated_at=True, whole_seconds=True,
     request_params=_WITH_DIR, filters=_FILTERS_OLD, has_completed=False, has_blocklist=True,
@@ -116,6 +121,13 @@ SEERR_BUMPING = SeerrProfile(
 
 PROFILES: dict[str, SeerrProfile] = {p.name: p for p in (
     OVERSEERR_1_33, JELLYSEERR_2_1, JELLYSEERR_2_2, JELLYSEERR_2_7, SEERR_3_1, SEERR_BUMPING)}
+
+
+def default_profile() -> SeerrProfile:
+    """`SEERR_BUMPING`, or the profile named by `$SIMSTACK_JELLYSEERR_VERSION` (to run a whole
+    test suite against one version)."""
+    chosen = os.environ.get("SIMSTACK_JELLYSEERR_VERSION")
+    return profile_for(chosen) if chosen else SEERR_BUMPING
 
 
 def profile_for(version: str) -> SeerrProfile:

@@ -46,6 +46,7 @@ most (default: all).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -126,6 +127,8 @@ class ShokoWorld(SubWorld):
 
     def __init__(self, world: Clock) -> None:
         super().__init__(world)
+        # `$SIMSTACK_SHOKO_VERSION` runs a whole test suite against another version
+        self.version = os.environ.get("SIMSTACK_SHOKO_VERSION") or type(self).version
         self.import_folders: dict[int, ShokoImportFolder] = {}
         self.files: dict[int, ShokoFile] = {}
         self.series: dict[int, ShokoSeries] = {}

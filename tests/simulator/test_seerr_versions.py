@@ -255,3 +255,25 @@ def test_unknown_route_answers_the_validators_404(seerr: tuple[World, httpx.Clie
 def test_every_profile_is_listed() -> None:
     assert {p.version for p in PROFILES.values()} == {"1.33.2", "2.1.0", "2.2.3", "2.7.3",
                                                       "3.1.0", "3.2.0"}
+
+
+def test_2_1_fails_the_whole_list_while_an_arr_is_unreachable() -> None:
+    world = World(T0, jellyseerr_version="2.1.0")
+    world.jellyseerr.add_request(10)
+    world.jellyseerr.set_arr_reachable("sonarr", 0, False)
+    with SimulatedStack(world, services=["jellyseerr"]) as stack:
+        key = {"X-Api-Key": stack.api_keys["jellyseerr"]}
+        url = stack.urls["jellyseerr"]
+        failed = httpx.get(url + "/api/v1/request", params=LIST, headers=key)
+        assert failed.status_code == 500
+        assert failed.json() == {"message": "[Sonarr] Failed to retrieve profiles: fetch failed"}
+        world.jellyseerr.set_arr_reachable("sonarr", 0, True)
+        assert httpx.get(url + "/api/v1/request", params=LIST, headers=key).status_code == 200
+
+
+def test_the_environment_chooses_the_default_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIMSTACK_JELLYSEERR_VERSION", "2.7.3")
+    monkeypatch.setenv("SIMSTACK_SHOKO_VERSION", "6.0.0")
+    world = World()
+    assert world.jellyseerr.profile.version == "2.7.3" and world.shoko.major == 6
+    assert World(jellyseerr_version="3.1.0").jellyseerr.profile is SEERR_3_1
