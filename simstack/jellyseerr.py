@@ -1,35 +1,59 @@
-"""Fake Jellyseerr (API v1, Jellyseerr 2.7 / Seerr shapes).
+"""Fake Jellyseerr (API v1) as Overseerr 1.33, Jellyseerr 2.1 / 2.2 / 2.7 or Seerr 3.x answer it.
+
+The version played is `world.jellyseerr.profile` (`simstack.seerr_versions`; choose it with
+`World(jellyseerr_version="3.1.0")`, a profile name, or assign a `SeerrProfile`). The default,
+`SEERR_BUMPING`, is Seerr 3.x as recorded on 3.1.0 but with `updatedAt` bumped by changes again
+(seerr PR #2823). Everything a profile changes is listed on `SeerrProfile`.
 
 World verbs (`world.jellyseerr`):
 
 - `add_request(tmdb_id, media_type="movie", title=None, *, tvdb_id=None, imdb_id=None,
   status=APPROVED, seasons=None, is4k=False, external_service_id=None, requested_by=1,
-  media_status=None, server_id=0, profile_id=1, root_folder=None, jellyfin_media_id=None,
-  is_auto_request=False) -> request_id`. One `media` row per (media_type, tmdb_id), shared by its
-  requests, as in Jellyseerr. Default media status: PENDING for a pending request, else
-  PROCESSING. Registers title details (for `/movie/{id}`, `/tv/{id}`) when unknown.
+  media_status=None, server_id=<default server>, profile_id=1, root_folder=None,
+  jellyfin_media_id=None, is_auto_request=False, tags=[], language_profile_id=<1 on TV>)
+  -> request_id`. One `media` row per (media_type, tmdb_id), shared by its requests, as in
+  Jellyseerr. Default media status: PENDING for a pending request, else PROCESSING. Registers
+  title details (for `/movie/{id}`, `/tv/{id}`) when unknown. `tags=None` renders `null`.
 - `set_request_status(request_id, status, *, modified_by=1)`, `set_season_status(request_id,
-  season_number, status)`, `update_request(request_id, **fields)`, `touch_request(request_id)`,
-  `delete_request(request_id)`: each bumps the request's `updatedAt` (except delete).
+  season_number, status)`, `update_request(request_id, **fields)`, `delete_request(request_id)`:
+  they bump `updatedAt` where the version does (Overseerr, Jellyseerr <= 2.5, the default) and
+  leave it on 2.6 - 3.1 (frozen). `touch_request(request_id)` always sets it.
 - `set_media_status(tmdb_id, status, *, media_type=None, is4k=False, complete_requests=True)`:
-  bumps the media's `updatedAt`; reaching AVAILABLE also marks the media's APPROVED requests
-  COMPLETED (and bumps their `updatedAt`), as Jellyseerr >= 2.6 does.
+  reaching AVAILABLE also marks the media's APPROVED requests COMPLETED on versions with status 5.
+- `blocklist(tmdb_id, *, media_type=None)`: media status 6; `filter=all` stops listing its
+  requests, which still answer by id.
 - `update_media(tmdb_id, *, media_type=None, **fields)`: e.g. `external_service_id`,
-  `jellyfin_media_id`, `status4k` (bumps the media's `updatedAt`).
-- `add_title(tmdb_id, media_type, title, ...)`, `add_user(username, ...) -> user_id`.
+  `jellyfin_media_id`, `status4k`.
+- `add_title(tmdb_id, media_type, title, ...)`, `add_user(username, ..., local_username=...)`
+  (`local_username=None`: a Jellyfin user with `username: null`), `set_tmdb_down(down=True)`
+  (every title look-up answers 500 "Unable to retrieve movie." / "series.").
+- `add_arr_server(kind, *, hostname, port, name=None, is4k=False, is_default=None, ...) -> id`,
+  `remove_arr_server(kind, id)`, `set_arr_reachable(kind, id, reachable)` (3.x lists unreachable
+  ones in `serviceErrors`; 2.1 fails the request list), `point_server_at(kind, id, url)`. One
+  Radarr and one Sonarr (id 0) exist; the stack points them at its fake servers.
+- `load_listing(rows)`: requests in the API's own shape (a recorded listing) with their users,
+  media, seasons, ids and dates.
 
 Constants: request status PENDING=1, APPROVED=2, DECLINED=3, FAILED=4, COMPLETED=5; media status
 MEDIA_UNKNOWN=1, MEDIA_PENDING=2, MEDIA_PROCESSING=3, MEDIA_PARTIALLY_AVAILABLE=4,
-MEDIA_AVAILABLE=5, MEDIA_BLOCKLISTED=6, MEDIA_DELETED=7.
+MEDIA_AVAILABLE=5, MEDIA_BLOCKLISTED=6, MEDIA_DELETED=7 (2.2.x and older: no 5 / 7).
 
-HTTP (`X-Api-Key`): a wrong or missing key gets **403**
-`{"message":"You do not have permission to access this endpoint"}` like the real server (the
-`unauthorized` fault answers the same). `GET /api/v1/status` needs no key.
+HTTP (`X-Api-Key`), as recorded on the real servers: no key is the OpenAPI validator's **401**
+`{"message":"cookie 'connect.sid' required","errors":[...]}`; then the query of
+`GET /api/v1/request` is validated (400 `Unknown query parameter 'x'` for a parameter the
+version's spec lacks, 400 for a bad `filter`/`sort`/... enum value); then a wrong key is **403**
+`{"status":403,"error":"You do not have permission to access this endpoint"}` (the
+`unauthorized` fault answers the same). An unknown route is 404 `{"message":"not found",
+"errors":[{"path":..,"message":"not found"}]}`. `GET /api/v1/status` needs no key. Served:
+`/status`, `/auth/me`, `/request` (list items with `canRemove` where the version has it: true only
+when the media's *arr server is configured), `/request/count` (`available` = APPROVED requests
+whose media is available; `completed` on 3.x), `/request/{id}` (`media.seasons`, users with
+`settings`, no `canRemove`), `/media`, `/movie/{id}`, `/tv/{id}`, `/settings/radarr`,
+`/settings/sonarr` (with the *arr API keys, as the real ones).
 
 Spec vs. reality: the real server sends `serverId`/`profileId`/`rootFolder` null on some TV
-requests and `plexUsername`/`username` null for Jellyfin users, which the published schema does
-not allow; the fake defaults them to schema-valid values (0, 1, "/movies" or "/tv", the user name)
-and omits `plexUsername`. Pass `server_id=None` etc. to get the real nulls.
+requests; the fake defaults them to schema-valid values (the default server, 1, "/movies" or
+"/tv"). Pass `server_id=None` etc. to get the real nulls.
 """
 
 from __future__ import annotations

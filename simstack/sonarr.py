@@ -31,7 +31,8 @@ HTTP as Radarr's (see `simstack.radarr`): `/ping`, `/api/v3/system/status`,
 `/api/v3/series[?tvdbId=]`, `/api/v3/series/{id}`, `/api/v3/episode?seriesId=[&seasonNumber=]
 [&episodeIds=][&includeEpisodeFile=][&includeSeries=]`, `/api/v3/episode/{id}`,
 `/api/v3/episodefile?seriesId=`, `/api/v3/episodefile/{id}`, `/api/v3/queue`,
-`/api/v3/queue/details`, `/api/v3/history` (paged), `/api/v3/history/since`,
+`/api/v3/queue/details[?seriesId=&episodeIds=]` (unpaged), `/api/v3/history` (paged),
+`/api/v3/history/since`,
 `/api/v3/history/series`, `/api/v3/tag`.
 """
 
