@@ -277,3 +277,16 @@ def test_the_environment_chooses_the_default_profile(monkeypatch: pytest.MonkeyP
     world = World()
     assert world.jellyseerr.profile.version == "2.7.3" and world.shoko.major == 6
     assert World(jellyseerr_version="3.1.0").jellyseerr.profile is SEERR_3_1
+
+
+def test_assigning_a_profile_changes_a_running_world() -> None:
+    world = World(T0)
+    with SimulatedStack(world, services=["jellyseerr"]) as stack:
+        url = stack.urls["jellyseerr"] + "/api/v1/status"
+        assert httpx.get(url).json()["version"] == "3.2.0"
+        world.jellyseerr.profile = profile_for("overseerr-1.33")
+        assert httpx.get(url).json()["version"] == "1.33.2"
+        listing = httpx.get(stack.urls["jellyseerr"] + "/api/v1/request",
+                            params={**LIST, "sortDirection": "desc"},
+                            headers={"X-Api-Key": stack.api_keys["jellyseerr"]})
+        assert listing.status_code == 400
