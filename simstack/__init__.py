@@ -14,7 +14,8 @@ with a simulated clock. For end-to-end tests, `reconcile demo`, fault tests and 
         ...
 
 Modules: `clock` (Clock: time, timers, the lock), `world` (World: the clock and the five
-services' state), `jellyseerr`, `radarr`, `sonarr` (with `_arr`), `shoko`, `jellyfin` (state,
+services' state), `seerr_versions` (the Jellyseerr version profiles),
+`jellyseerr`, `radarr`, `sonarr` (with `_arr`), `shoko`, `jellyfin` (state,
 verbs and the fake server of each service; their docstrings list the verbs and endpoints),
 `faults` (fault kinds), `stack` (SimulatedStack), `server` (HTTP plumbing). Imports nothing
 from `reconciler`: the fakes are not the product.

@@ -234,10 +234,14 @@ class ArrWorld(SubWorld):
         with self.lock:
             dl = self.downloads.pop(download_id)
             for target in self._targets(dl):
+                # Radarr/Sonarr HistoryService.Handle(DownloadIgnoredEvent): these data keys
                 self._add_history("downloadIgnored", dl.title, dl.quality, dl.download_id, {
                     "downloadClient": dl.download_client,
                     "downloadClientName": dl.download_client,
                     "message": message,
+                    "releaseGroup": dl.release_group or "",
+                    "size": str(dl.size),
+                    "indexer": dl.indexer,
                 }, target)
 
     def remove_download(self, download_id: str) -> None:
@@ -472,6 +476,13 @@ class ArrApp(App):
         total = len(records)
         start = (page - 1) * page_size
         selected = records[start:start + page_size] if page_size > 0 else []
+        if not selected and page > 1 and page_size > 0:
+            # QueueController: past the end, the "last" page again, computed with C#'s integer
+            # division (`Math.Ceiling((decimal)(TotalRecords / PageSize))`): 25 records in pages
+            # of 10 give page 2 again, not page 3.
+            page = max(total // page_size, 1)
+            start = (page - 1) * page_size
+            selected = records[start:start + page_size]
         return Response(200, {
             "page": page,
             "pageSize": page_size,

@@ -48,7 +48,13 @@ the `ItemFields.DateLastSaved` value fills nothing) — a client learns its wate
 `Date` header. `GET /Items/{id}`, `GET /Users/{userId}/Items` (same as /Items),
 `GET /Shows/{seriesId}/Episodes` (`Season`, `SeasonId`, `IsMissing`, `StartIndex`, `Limit`,
 `Fields`; 404 for an unknown series), `GET /Library/VirtualFolders`, `GET /System/Info`,
-`POST /Library/Refresh`, `POST /Items/{id}/Refresh`, `POST /Library/Media/Updated` (all 204).
+`POST /Library/Refresh`, `POST /Items/{id}/Refresh`, `POST /Library/Media/Updated` (all 204),
+`GET /ScheduledTasks` (`isHidden`; the "Scan Media Library" task, Key "RefreshLibrary", Idle or
+Running, see `library_scan_duration`).
+
+Shokofin: `set_shokofin_tmdb_episode(item_id, tmdb_id, movie=False)` gives an item the
+`"Shoko Episode": "t<TMDB episode id>"` (or `"T<TMDB movie id>"`) that recent Shokofin writes for
+episodes it builds from TMDB data (`IdPrefix.TmdbShow = 't'`, `TmdbMovie = 'T'`).
 """
 
 from __future__ import annotations
@@ -136,6 +142,15 @@ class RefreshCall:
     query: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
+class LibraryScan:
+    """One run of the library scan task: Running until `ended`, then Completed or Cancelled."""
+
+    started: datetime
+    ended: datetime | None = None
+    status: str = "Running"  # Running | Completed | Cancelled
+
+
 def _by_key(item: JfItem) -> tuple[str, str]:
     return item.key
 
@@ -176,6 +191,13 @@ class JellyfinWorld(SubWorld):
         self.pending: dict[str, JfItem] = {}
         self.scan_on_refresh = True
         self.scan_delay = 0.0
+        # The "Scan Media Library" task (Key "RefreshLibrary") run by POST /Library/Refresh:
+        # 0 = instant (then `scan_delay` applies); > 0 = it runs that many simulated seconds
+        # (State "Running" in /ScheduledTasks) and lists the pending items when it completes.
+        # Another POST /Library/Refresh while it runs cancels it and starts it again
+        # (`CancelIfRunningAndQueue`), recorded in `library_scans`.
+        self.library_scan_duration = 0.0
+        self.library_scans: list[LibraryScan] = []
         self.refresh_calls: list[RefreshCall] = []
         self.refresh_hook: Callable[[RefreshCall], None] | None = None
         self._sorted: list[JfItem] = []  # listed items by (SortName, Id)
@@ -441,6 +463,15 @@ class JellyfinWorld(SubWorld):
         with self.lock:
             return list(self.pending)
 
+    def set_shokofin_tmdb_episode(self, item_id: str, tmdb_id: int, *,
+                                  movie: bool = False) -> None:
+        """`"Shoko Episode": "t123"` (a TMDB episode) or `"T123"` (a TMDB film), as Shokofin
+        writes for episodes it built from TMDB data rather than from a Shoko episode."""
+        with self.lock:
+            ids = dict(self._get_any(item_id).provider_ids)
+            ids["Shoko Episode"] = ("T" if movie else "t") + str(tmdb_id)
+            self.update_item(item_id, provider_ids=ids)
+
     # -- scanning ----------------------------------------------------------------------------
 
     def scan(self, library_id: str | None = None, *, path: str | None = None,
@@ -484,6 +515,9 @@ class JellyfinWorld(SubWorld):
                 self.refresh_hook(call)
             if not self.scan_on_refresh:
                 return
+            if kind == "library" and self.library_scan_duration > 0:
+                self._start_library_scan()
+                return
 
             def run() -> None:
                 if kind == "library":
@@ -501,6 +535,62 @@ class JellyfinWorld(SubWorld):
                 self.world.call_later(self.scan_delay, run)
             else:
                 run()
+
+    @property
+    def running_scan(self) -> LibraryScan | None:
+        with self.lock:
+            last = self.library_scans[-1] if self.library_scans else None
+            return last if last is not None and last.status == "Running" else None
+
+    @property
+    def scan_restarts(self) -> int:
+        """How many running library scans a POST /Library/Refresh cancelled and restarted."""
+        with self.lock:
+            return sum(1 for run in self.library_scans if run.status == "Cancelled")
+
+    def _start_library_scan(self) -> None:
+        now = self.now
+        running = self.running_scan
+        if running is not None:  # CancelIfRunningAndQueue
+            running.status, running.ended = "Cancelled", now
+        run = LibraryScan(now)
+        self.library_scans.append(run)
+
+        def finish() -> None:
+            if run.status != "Running":
+                return
+            self.scan()
+            run.status, run.ended = "Completed", self.now
+
+        self.world.call_later(self.library_scan_duration, finish)
+
+    def render_scheduled_tasks(self) -> list[dict[str, Any]]:
+        running = self.running_scan
+        last = next((r for r in reversed(self.library_scans) if r.status != "Running"), None)
+        scan_id = hex_id("jellyfin-task", "RefreshLibrary")
+        task: dict[str, Any] = {
+            "Name": "Scan Media Library", "State": "Running" if running else "Idle",
+            "Id": scan_id,
+            "Triggers": [{"Type": "IntervalTrigger", "IntervalTicks": 432000000000}],
+            "Description": "Scans your media library for new files and refreshes metadata.",
+            "Category": "Library", "IsHidden": False, "Key": "RefreshLibrary"}
+        if running is not None:
+            elapsed = (self.now - running.started).total_seconds()
+            task["CurrentProgressPercentage"] = min(
+                99.0, 100.0 * elapsed / max(self.library_scan_duration, 1e-9))
+        if last is not None and last.ended is not None:
+            task["LastExecutionResult"] = {
+                "StartTimeUtc": iso_jellyfin(last.started),
+                "EndTimeUtc": iso_jellyfin(last.ended),
+                "Status": last.status, "Name": "Scan Media Library", "Key": "RefreshLibrary",
+                "Id": scan_id}
+        chapters = {
+            "Name": "Extract Chapter Images", "State": "Idle",
+            "Id": hex_id("jellyfin-task", "RefreshChapterImages"),
+            "Triggers": [{"Type": "DailyTrigger", "TimeOfDayTicks": 72000000000}],
+            "Description": "Creates thumbnails for videos that have chapters.",
+            "Category": "Library", "IsHidden": False, "Key": "RefreshChapterImages"}
+        return [task, chapters]
 
     # -- bulk --------------------------------------------------------------------------------
 
@@ -901,6 +991,7 @@ class JellyfinApp(AspNetApp):
         self.route("POST", "/Library/Refresh", self.refresh_library)
         self.route("POST", r"/Items/(?P<id>[^/]+)/Refresh", self.refresh_item)
         self.route("POST", "/Library/Media/Updated", self.media_updated)
+        self.route("GET", "/ScheduledTasks", self.scheduled_tasks)
 
     def authenticate(self, req: Request) -> bool:
         return self._token(req) == self.api_key
@@ -1021,6 +1112,14 @@ class JellyfinApp(AspNetApp):
         with self.world.lock:
             return Response(200, [self.jw.render_virtual_folder(lib)
                                   for lib in self.jw.libraries.values()])
+
+    def scheduled_tasks(self, req: Request) -> Response:
+        hidden = req.query.get_bool("isHidden", None)
+        with self.world.lock:
+            tasks = self.jw.render_scheduled_tasks()
+        if hidden is not None:
+            tasks = [t for t in tasks if t["IsHidden"] == hidden]
+        return Response(200, tasks)
 
     def refresh_library(self, req: Request) -> Response:
         self.jw.record_refresh("library", query=req.query.first_values())

@@ -1,49 +1,76 @@
-"""Fake Jellyseerr (API v1, Jellyseerr 2.7 / Seerr shapes).
+"""Fake Jellyseerr (API v1) as Overseerr 1.33, Jellyseerr 2.1 / 2.2 / 2.7 or Seerr 3.x answer it.
+
+The version played is `world.jellyseerr.profile` (`simstack.seerr_versions`; choose it with
+`World(jellyseerr_version="3.1.0")`, a profile name, or assign a `SeerrProfile`). The default,
+`SEERR_BUMPING`, is Seerr 3.x as recorded on 3.1.0 but with `updatedAt` bumped by changes again
+(seerr PR #2823). Everything a profile changes is listed on `SeerrProfile`.
 
 World verbs (`world.jellyseerr`):
 
 - `add_request(tmdb_id, media_type="movie", title=None, *, tvdb_id=None, imdb_id=None,
   status=APPROVED, seasons=None, is4k=False, external_service_id=None, requested_by=1,
-  media_status=None, server_id=0, profile_id=1, root_folder=None, jellyfin_media_id=None,
-  is_auto_request=False) -> request_id`. One `media` row per (media_type, tmdb_id), shared by its
-  requests, as in Jellyseerr. Default media status: PENDING for a pending request, else
-  PROCESSING. Registers title details (for `/movie/{id}`, `/tv/{id}`) when unknown.
+  media_status=None, server_id=<default server>, profile_id=1, root_folder=None,
+  jellyfin_media_id=None, is_auto_request=False, tags=[], language_profile_id=<1 on TV>)
+  -> request_id`. One `media` row per (media_type, tmdb_id), shared by its requests, as in
+  Jellyseerr. Default media status: PENDING for a pending request, else PROCESSING. Registers
+  title details (for `/movie/{id}`, `/tv/{id}`) when unknown. `tags=None` renders `null`.
 - `set_request_status(request_id, status, *, modified_by=1)`, `set_season_status(request_id,
-  season_number, status)`, `update_request(request_id, **fields)`, `touch_request(request_id)`,
-  `delete_request(request_id)`: each bumps the request's `updatedAt` (except delete).
+  season_number, status)`, `update_request(request_id, **fields)`, `delete_request(request_id)`:
+  they bump `updatedAt` where the version does (Overseerr, Jellyseerr <= 2.5, the default) and
+  leave it on 2.6 - 3.1 (frozen). `touch_request(request_id)` always sets it.
 - `set_media_status(tmdb_id, status, *, media_type=None, is4k=False, complete_requests=True)`:
-  bumps the media's `updatedAt`; reaching AVAILABLE also marks the media's APPROVED requests
-  COMPLETED (and bumps their `updatedAt`), as Jellyseerr >= 2.6 does.
+  reaching AVAILABLE also marks the media's APPROVED requests COMPLETED on versions with status 5.
+- `blocklist(tmdb_id, *, media_type=None)`: media status 6; `filter=all` stops listing its
+  requests, which still answer by id.
 - `update_media(tmdb_id, *, media_type=None, **fields)`: e.g. `external_service_id`,
-  `jellyfin_media_id`, `status4k` (bumps the media's `updatedAt`).
-- `add_title(tmdb_id, media_type, title, ...)`, `add_user(username, ...) -> user_id`.
+  `jellyfin_media_id`, `status4k`.
+- `add_title(tmdb_id, media_type, title, ...)`, `add_user(username, ..., local_username=...)`
+  (`local_username=None`: a Jellyfin user with `username: null`), `set_tmdb_down(down=True)`
+  (every title look-up answers 500 "Unable to retrieve movie." / "series.").
+- `add_arr_server(kind, *, hostname, port, name=None, is4k=False, is_default=None, ...) -> id`,
+  `remove_arr_server(kind, id)`, `set_arr_reachable(kind, id, reachable)` (3.x lists unreachable
+  ones in `serviceErrors`; 2.1 fails the request list), `point_server_at(kind, id, url)`. One
+  Radarr and one Sonarr (id 0) exist; the stack points them at its fake servers.
+- `load_listing(rows)`: requests in the API's own shape (a recorded listing) with their users,
+  media, seasons, ids and dates.
 
 Constants: request status PENDING=1, APPROVED=2, DECLINED=3, FAILED=4, COMPLETED=5; media status
 MEDIA_UNKNOWN=1, MEDIA_PENDING=2, MEDIA_PROCESSING=3, MEDIA_PARTIALLY_AVAILABLE=4,
-MEDIA_AVAILABLE=5, MEDIA_BLOCKLISTED=6, MEDIA_DELETED=7.
+MEDIA_AVAILABLE=5, MEDIA_BLOCKLISTED=6, MEDIA_DELETED=7 (2.2.x and older: no 5 / 7).
 
-HTTP (`X-Api-Key`): a wrong or missing key gets **403**
-`{"message":"You do not have permission to access this endpoint"}` like the real server (the
-`unauthorized` fault answers the same). `GET /api/v1/status` needs no key.
+HTTP (`X-Api-Key`), as recorded on the real servers: no key is the OpenAPI validator's **401**
+`{"message":"cookie 'connect.sid' required","errors":[...]}`; then the query of
+`GET /api/v1/request` is validated (400 `Unknown query parameter 'x'` for a parameter the
+version's spec lacks, 400 for a bad `filter`/`sort`/... enum value); then a wrong key is **403**
+`{"status":403,"error":"You do not have permission to access this endpoint"}` (the
+`unauthorized` fault answers the same). An unknown route is 404 `{"message":"not found",
+"errors":[{"path":..,"message":"not found"}]}`. `GET /api/v1/status` needs no key. Served:
+`/status`, `/auth/me`, `/request` (list items with `canRemove` where the version has it: true only
+when the media's *arr server is configured), `/request/count` (`available` = APPROVED requests
+whose media is available; `completed` on 3.x), `/request/{id}` (`media.seasons`, users with
+`settings`, no `canRemove`), `/media`, `/movie/{id}`, `/tv/{id}`, `/settings/radarr`,
+`/settings/sonarr` (with the *arr API keys, as the real ones).
 
 Spec vs. reality: the real server sends `serverId`/`profileId`/`rootFolder` null on some TV
-requests and `plexUsername`/`username` null for Jellyfin users, which the published schema does
-not allow; the fake defaults them to schema-valid values (0, 1, "/movies" or "/tv", the user name)
-and omits `plexUsername`. Pass `server_id=None` etc. to get the real nulls.
+requests; the fake defaults them to schema-valid values (the default server, 1, "/movies" or
+"/tv"). Pass `server_id=None` etc. to get the real nulls.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from simstack._base import SubWorld
 from simstack._util import hex_id, iso_js
 from simstack.clock import Clock
+from simstack.seerr_versions import SeerrProfile, default_profile, profile_for
 from simstack.server import App, Request, Response
 
 PENDING, APPROVED, DECLINED, FAILED, COMPLETED = 1, 2, 3, 4, 5
@@ -57,6 +84,7 @@ _UNSET: Any = object()
 class SeerrUser:
     id: int
     username: str
+    local_username: str | None
     email: str
     jellyfin_user_id: str
     permissions: int
@@ -132,6 +160,55 @@ class SeerrTitle:
     original_language: str
 
 
+@dataclass(eq=False)
+class ArrServer:
+    """A Radarr or Sonarr server configured in Seerr (`/api/v1/settings/radarr|sonarr`)."""
+
+    id: int
+    kind: str
+    name: str
+    hostname: str
+    port: int
+    base_url: str
+    use_ssl: bool
+    is4k: bool
+    is_default: bool
+    active_profile_id: int
+    active_profile_name: str
+    active_directory: str
+    api_key: str
+    external_url: str
+    reachable: bool = True
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.use_ssl else "http"
+        return f"{scheme}://{self.hostname}:{self.port}{self.base_url}"
+
+    def render(self, flavour: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "name": self.name, "hostname": self.hostname, "port": self.port,
+            "apiKey": self.api_key, "useSsl": self.use_ssl, "baseUrl": self.base_url,
+            "activeProfileId": self.active_profile_id,
+            "activeProfileName": self.active_profile_name,
+            "activeDirectory": self.active_directory, "tags": [], "is4k": self.is4k,
+        }
+        if self.kind == "radarr":
+            out["minimumAvailability"] = "released"
+        else:
+            out.update({"activeLanguageProfileId": 1, "activeAnimeProfileId": None,
+                        "activeAnimeLanguageProfileId": None,
+                        "activeAnimeProfileName": None, "activeAnimeDirectory": None,
+                        "animeTags": [], "seriesType": "standard",
+                        "animeSeriesType": "anime", "enableSeasonFolders": True})
+            if flavour == "overseerr":  # no series types in Overseerr 1.33
+                for key in ("animeTags", "seriesType", "animeSeriesType"):
+                    del out[key]
+        out.update({"isDefault": self.is_default, "externalUrl": self.external_url,
+                    "syncEnabled": False, "preventSearch": False, "tagRequests": False})
+        return out
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "untitled"
 
@@ -139,15 +216,18 @@ def _slug(text: str) -> str:
 class JellyseerrWorld(SubWorld):
     """Jellyseerr's requests, media, titles and users. See the module docstring."""
 
-    version = "2.7.3"
-    commit_tag = "v2.7.3"
-    radarr_url = "http://radarr:7878"
-    sonarr_url = "http://sonarr:8989"
     jellyfin_url = "http://jellyfin:8096"
     jellyfin_server_id = "05647f36ec63477298d28772721b3d1b"
 
-    def __init__(self, world: Clock) -> None:
+    def __init__(self, world: Clock, profile: SeerrProfile | str | None = None) -> None:
         super().__init__(world)
+        self.profile: SeerrProfile = (profile_for(profile) if isinstance(profile, str)
+                                      else profile or default_profile())
+        # TMDB unreachable: every `/movie/{id}`, `/tv/{id}` answers 500 (see `set_tmdb_down`)
+        self.tmdb_down = False
+        self.servers: dict[str, list[ArrServer]] = {"radarr": [], "sonarr": []}
+        self.add_arr_server("radarr", hostname="radarr", port=7878, active_directory="/movies")
+        self.add_arr_server("sonarr", hostname="sonarr", port=8989, active_directory="/tv")
         self.requests: dict[int, SeerrRequest] = {}
         self.media: dict[tuple[str, int], SeerrMedia] = {}
         self.titles: dict[tuple[str, int], SeerrTitle] = {}
@@ -158,15 +238,99 @@ class JellyseerrWorld(SubWorld):
         self._next_user = 1
         self.add_user("admin", permissions=2)
 
+    # -- the profile, the *arr servers, TMDB ------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self.profile.version
+
+    @property
+    def commit_tag(self) -> str:
+        return self.profile.commit_tag
+
+    @property
+    def radarr_url(self) -> str:
+        return self.servers["radarr"][0].url if self.servers["radarr"] else "http://radarr:7878"
+
+    @property
+    def sonarr_url(self) -> str:
+        return self.servers["sonarr"][0].url if self.servers["sonarr"] else "http://sonarr:8989"
+
+    def add_arr_server(self, kind: str, *, name: str | None = None, hostname: str,
+                       port: int, base_url: str = "", use_ssl: bool = False,
+                       is4k: bool = False, is_default: bool | None = None,
+                       active_profile_id: int = 1, active_profile_name: str = "Any",
+                       active_directory: str | None = None, api_key: str = "",
+                       external_url: str = "") -> int:
+        """Configure one more Radarr (`kind="radarr"`) or Sonarr server; returns its id (0, 1, ..
+        per kind, as Seerr numbers them). The first of a kind and quality is the default."""
+        if kind not in self.servers:
+            raise ValueError(f"kind must be 'radarr' or 'sonarr', not {kind!r}")
+        with self.lock:
+            existing = self.servers[kind]
+            sid = max((s.id for s in existing), default=-1) + 1
+            if is_default is None:
+                is_default = not any(s.is_default and s.is4k == is4k for s in existing)
+            existing.append(ArrServer(
+                sid, kind, name or kind.capitalize() + (f" {sid}" if sid else ""), hostname,
+                port, base_url, use_ssl, is4k, is_default, active_profile_id,
+                active_profile_name,
+                active_directory or ("/movies" if kind == "radarr" else "/tv"), api_key,
+                external_url))
+            return sid
+
+    def point_server_at(self, kind: str, server_id: int, url: str) -> None:
+        """Set a configured server's hostname, port and base URL from `url`."""
+        parts = urlsplit(url)
+        with self.lock:
+            for server in self.servers[kind]:
+                if server.id == server_id:
+                    server.hostname = parts.hostname or server.hostname
+                    server.port = parts.port or (443 if parts.scheme == "https" else 80)
+                    server.use_ssl = parts.scheme == "https"
+                    server.base_url = parts.path.rstrip("/")
+                    return
+            raise KeyError(f"no {kind} server {server_id}")
+
+    def remove_arr_server(self, kind: str, server_id: int) -> None:
+        with self.lock:
+            self.servers[kind] = [s for s in self.servers[kind] if s.id != server_id]
+
+    def set_arr_reachable(self, kind: str, server_id: int, reachable: bool) -> None:
+        """An unreachable server is listed in `serviceErrors` (3.x) of the request list."""
+        with self.lock:
+            for server in self.servers[kind]:
+                if server.id == server_id:
+                    server.reachable = reachable
+                    return
+            raise KeyError(f"no {kind} server {server_id}")
+
+    def set_tmdb_down(self, down: bool = True) -> None:
+        """TMDB unreachable: every title look-up answers Seerr's 500 "Unable to retrieve ..."."""
+        with self.lock:
+            self.tmdb_down = down
+
+    def _stamp(self) -> datetime:
+        """Now, as the database writes it (whole seconds on the real profiles)."""
+        now = self.now
+        return now.replace(microsecond=0) if self.profile.whole_seconds else now
+
+    def _bump(self) -> datetime | None:
+        """The new `updatedAt` of a changed row, or None where the version freezes it."""
+        return self._stamp() if self.profile.bumps_updated_at else None
+
     # -- users and titles --------------------------------------------------------------------
 
     def add_user(self, username: str, *, email: str | None = None, permissions: int = 32,
-                 user_type: int = 3) -> int:
+                 user_type: int = 3, local_username: str | None = _UNSET) -> int:
+        """`local_username=None`: a Jellyfin user with no local username (`username: null`)."""
         with self.lock:
             uid = self._next_user
             self._next_user += 1
-            now = self.now
-            self.users[uid] = SeerrUser(uid, username, email or f"{username}@example.org",
+            now = self._stamp()
+            self.users[uid] = SeerrUser(uid, username,
+                                        username if local_username is _UNSET else local_username,
+                                        email or f"{username}@example.org",
                                         hex_id("seerr-user", uid, username), permissions,
                                         user_type, now, now)
             return uid
@@ -193,10 +357,14 @@ class JellyseerrWorld(SubWorld):
                     requested_by: int = 1, media_status: int | None = None,
                     server_id: int | None = _UNSET, profile_id: int | None = 1,
                     root_folder: str | None = _UNSET, jellyfin_media_id: str | None = None,
-                    is_auto_request: bool = False, tags: list[int] | None = None) -> int:
+                    is_auto_request: bool = False, tags: list[int] | None = _UNSET,
+                    language_profile_id: int | None = _UNSET) -> int:
+        """`tags=None` is the real NULL column (rendered `null`); the default is `[]`.
+        `language_profile_id` defaults to 1 on TV requests (as Seerr stores), null on films."""
         _check_type(media_type)
+        self._check_status(status, media_status)
         with self.lock:
-            now = self.now
+            now = self._stamp()
             key = (media_type, tmdb_id)
             if key not in self.titles:
                 self.add_title(tmdb_id, media_type, title or f"Title {tmdb_id}",
@@ -233,14 +401,32 @@ class JellyseerrWorld(SubWorld):
                 season_list.append(SeerrSeason(self._next_season, number, status, now, now))
                 self._next_season += 1
             if server_id is _UNSET:
-                server_id = 0
+                server_id = self._default_server(media_type, is4k)
             if root_folder is _UNSET:
                 root_folder = "/movies" if media_type == "movie" else "/tv"
+            if language_profile_id is _UNSET:
+                language_profile_id = 1 if media_type == "tv" else None
             self.requests[rid] = SeerrRequest(
                 rid, status, media, media_type, is4k, now, now, requested_by,
                 requested_by if status != PENDING else None, server_id, profile_id, root_folder,
-                season_list, None, tags if tags is not None else [], is_auto_request)
+                season_list, language_profile_id, [] if tags is _UNSET else tags,
+                is_auto_request)
             return rid
+
+    def _default_server(self, media_type: str, is4k: bool) -> int:
+        servers = self.servers["radarr" if media_type == "movie" else "sonarr"]
+        for server in servers:
+            if server.is_default and server.is4k == is4k:
+                return server.id
+        return servers[0].id if servers else 0
+
+    def _check_status(self, status: int | None, media_status: int | None) -> None:
+        if not self.profile.has_completed and (status == COMPLETED
+                                               or media_status == MEDIA_DELETED):
+            raise ValueError(f"{self.profile.flavour} {self.version} has no request status 5 "
+                             "(completed) or media status 7 (deleted)")
+        if not self.profile.has_blocklist and media_status == MEDIA_BLOCKLISTED:
+            raise ValueError(f"{self.profile.flavour} {self.version} has no blocklist")
 
     def _set_external(self, media: SeerrMedia, service_id: int, is4k: bool) -> None:
         slug = str(media.tmdb_id) if media.media_type == "movie" else _slug(
@@ -248,11 +434,11 @@ class JellyseerrWorld(SubWorld):
         if is4k:
             media.external_service_id4k = service_id
             media.external_service_slug4k = slug
-            media.service_id4k = 0
+            media.service_id4k = self._default_server(media.media_type, True)
         else:
             media.external_service_id = service_id
             media.external_service_slug = slug
-            media.service_id = 0
+            media.service_id = self._default_server(media.media_type, False)
 
     def get_request(self, request_id: int) -> SeerrRequest:
         with self.lock:
@@ -262,14 +448,18 @@ class JellyseerrWorld(SubWorld):
                 raise KeyError(f"no Jellyseerr request {request_id}") from None
 
     def set_request_status(self, request_id: int, status: int, *, modified_by: int = 1) -> None:
+        self._check_status(status, None)
         with self.lock:
             req = self.get_request(request_id)
             req.status = status
             req.modified_by = modified_by
+            stamp = self._bump()
             for season in req.seasons:
                 season.status = status
-                season.updated_at = self.now
-            req.updated_at = self.now
+                if stamp:
+                    season.updated_at = stamp
+            if stamp:
+                req.updated_at = stamp
             if status == APPROVED:
                 media = req.media
                 current = media.status4k if req.is4k else media.status
@@ -282,11 +472,11 @@ class JellyseerrWorld(SubWorld):
             for season in req.seasons:
                 if season.season_number == season_number:
                     season.status = status
-                    season.updated_at = self.now
+                    season.updated_at = self._bump() or season.updated_at
                     break
             else:
                 raise KeyError(f"request {request_id} has no season {season_number}")
-            req.updated_at = self.now
+            req.updated_at = self._bump() or req.updated_at
 
     def update_request(self, request_id: int, **fields: Any) -> None:
         """Set `SeerrRequest` attributes (e.g. `profile_id`, `root_folder`, `is4k`)."""
@@ -296,16 +486,63 @@ class JellyseerrWorld(SubWorld):
                 if not hasattr(req, name) or name in ("id", "media"):
                     raise AttributeError(f"SeerrRequest has no settable field {name!r}")
                 setattr(req, name, value)
-            req.updated_at = self.now
+            req.updated_at = self._bump() or req.updated_at
 
     def touch_request(self, request_id: int) -> None:
+        """Set `updatedAt` to now, on every profile (a direct database write)."""
         with self.lock:
-            self.get_request(request_id).updated_at = self.now
+            self.get_request(request_id).updated_at = self._stamp()
 
     def delete_request(self, request_id: int) -> None:
         with self.lock:
             self.get_request(request_id)
             del self.requests[request_id]
+
+    def load_listing(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Load requests given in the API's own shape (e.g. a recorded `/request` listing and
+        `/request/{id}` answers): their users, media, seasons, ids, statuses and dates, as they
+        are. Replaces nothing already loaded under another id."""
+        with self.lock:
+            for row in rows:
+                for key in ("requestedBy", "modifiedBy"):
+                    self._load_user(row.get(key))
+                m = row["media"]
+                media = self.media.get((m["mediaType"], m["tmdbId"]))
+                if media is None:
+                    media = SeerrMedia(
+                        m["id"], m["mediaType"], m["tmdbId"], m.get("tvdbId"), m.get("imdbId"),
+                        m["status"], m["status4k"], _parse_js(m["createdAt"]),
+                        _parse_js(m["updatedAt"]), _parse_js(m["lastSeasonChange"]),
+                        _parse_js(m["mediaAddedAt"]) if m.get("mediaAddedAt") else None,
+                        m.get("serviceId"), m.get("serviceId4k"), m.get("externalServiceId"),
+                        m.get("externalServiceId4k"), m.get("externalServiceSlug"),
+                        m.get("externalServiceSlug4k"), m.get("jellyfinMediaId"),
+                        m.get("jellyfinMediaId4k"))
+                    self.media[(media.media_type, media.tmdb_id)] = media
+                    self._next_media = max(self._next_media, media.id + 1)
+                seasons = [SeerrSeason(x["id"], x["seasonNumber"], x["status"],
+                                       _parse_js(x["createdAt"]), _parse_js(x["updatedAt"]))
+                           for x in row.get("seasons") or []]
+                self._next_season = max([self._next_season] + [x.id + 1 for x in seasons])
+                modified = row.get("modifiedBy")
+                self.requests[row["id"]] = SeerrRequest(
+                    row["id"], row["status"], media, row["type"], row["is4k"],
+                    _parse_js(row["createdAt"]), _parse_js(row["updatedAt"]),
+                    row["requestedBy"]["id"], modified["id"] if modified else None,
+                    row.get("serverId"), row.get("profileId"), row.get("rootFolder"), seasons,
+                    row.get("languageProfileId"), row.get("tags"),
+                    bool(row.get("isAutoRequest")))
+                self._next_request = max(self._next_request, row["id"] + 1)
+
+    def _load_user(self, u: Mapping[str, Any] | None) -> None:
+        if not u:
+            return
+        name = u.get("jellyfinUsername") or u.get("plexUsername") or u.get("username") or ""
+        self.users[u["id"]] = SeerrUser(
+            u["id"], name, u.get("username"), u["email"],
+            u.get("jellyfinUserId") or hex_id("seerr-user", u["id"], name), u["permissions"],
+            u["userType"], _parse_js(u["createdAt"]), _parse_js(u["updatedAt"]))
+        self._next_user = max(self._next_user, u["id"] + 1)
 
     # -- media -------------------------------------------------------------------------------
 
@@ -319,27 +556,40 @@ class JellyseerrWorld(SubWorld):
 
     def set_media_status(self, tmdb_id: int, status: int, *, media_type: str | None = None,
                          is4k: bool = False, complete_requests: bool = True) -> None:
+        """Reaching AVAILABLE marks the media's APPROVED requests COMPLETED (versions with
+        status 5 only; on older ones they stay APPROVED, as there)."""
+        self._check_status(None, status)
         with self.lock:
             media = self.get_media(tmdb_id, media_type)
             self._set_media_status(media, status, is4k)
-            if complete_requests and status == MEDIA_AVAILABLE:
+            if (complete_requests and status == MEDIA_AVAILABLE
+                    and self.profile.has_completed):
+                stamp = self._bump()
                 for req in self.requests.values():
                     if req.media is media and req.is4k == is4k and req.status == APPROVED:
                         req.status = COMPLETED
                         for season in req.seasons:
                             season.status = COMPLETED
-                            season.updated_at = self.now
-                        req.updated_at = self.now
+                            season.updated_at = stamp or season.updated_at
+                        req.updated_at = stamp or req.updated_at
+
+    def blocklist(self, tmdb_id: int, *, media_type: str | None = None) -> None:
+        """Blocklist the media (status 6): `filter=all` stops listing its requests, which
+        still answer 200 by id."""
+        self._check_status(None, MEDIA_BLOCKLISTED)
+        with self.lock:
+            self._set_media_status(self.get_media(tmdb_id, media_type), MEDIA_BLOCKLISTED,
+                                   False)
 
     def _set_media_status(self, media: SeerrMedia, status: int, is4k: bool) -> None:
-        now = self.now
+        now = self._stamp()
         if is4k:
             media.status4k = status
         else:
             media.status = status
         if status in (MEDIA_AVAILABLE, MEDIA_PARTIALLY_AVAILABLE) and media.media_added_at is None:
             media.media_added_at = now
-        media.updated_at = now
+        media.updated_at = self._bump() or media.updated_at
 
     def update_media(self, tmdb_id: int, *, media_type: str | None = None,
                      **fields: Any) -> None:
@@ -353,40 +603,84 @@ class JellyseerrWorld(SubWorld):
                     raise AttributeError(f"SeerrMedia has no settable field {name!r}")
                 else:
                     setattr(media, name, value)
-            media.updated_at = self.now
+            media.updated_at = self._bump() or media.updated_at
 
     # -- rendering ---------------------------------------------------------------------------
 
-    def render_user(self, user_id: int | None) -> dict[str, Any] | None:
+    def render_user(self, user_id: int | None, *,
+                    with_settings: bool = False) -> dict[str, Any] | None:
         if user_id is None:
             return None
         user = self.users.get(user_id)
         if user is None:
             return None
+        profile = self.profile
         count = sum(1 for r in self.requests.values() if r.requested_by == user_id)
-        return {
-            "permissions": user.permissions,
-            "warnings": [],
-            "id": user.id,
-            "email": user.email,
-            "jellyfinUsername": user.username,
-            "username": user.username,
-            "recoveryLinkExpirationDate": None,
-            "userType": user.user_type,
-            "plexId": None,
-            "jellyfinUserId": user.jellyfin_user_id,
-            "avatar": f"/avatarproxy/{user.jellyfin_user_id}?v=1757624411000",
+        out: dict[str, Any] = {"permissions": user.permissions}
+        if profile.jellyfin_users:
+            out["warnings"] = []
+        out.update({"id": user.id, "email": user.email})
+        if profile.jellyfin_users:
+            out.update({"plexUsername": None, "jellyfinUsername": user.username})
+        else:  # Overseerr: Plex users
+            out["plexUsername"] = user.username
+        out.update({"username": user.local_username, "recoveryLinkExpirationDate": None,
+                    "userType": user.user_type})
+        if profile.jellyfin_users:
+            out.update({"plexId": None, "jellyfinUserId": user.jellyfin_user_id})
+            if profile.user_tokens:
+                out.update({"plexToken": None, "jellyfinAuthToken": None,
+                            "jellyfinDeviceId": None})
+            out["avatar"] = f"/avatarproxy/{user.jellyfin_user_id}?v=1757624411000"
+        else:
+            out.update({"plexId": 1000 + user.id,
+                        "avatar": f"https://plex.tv/users/{user.jellyfin_user_id}/avatar"})
+        if profile.avatar_etag:
+            out.update({"avatarETag": None, "avatarVersion": None})
+        out.update({
             "movieQuotaLimit": None,
             "movieQuotaDays": None,
             "tvQuotaLimit": None,
             "tvQuotaDays": None,
             "createdAt": iso_js(user.created_at),
             "updatedAt": iso_js(user.updated_at),
-            "requestCount": count,
-            "displayName": user.username,
-        }
+        })
+        if with_settings:
+            out["settings"] = self._render_user_settings(user)
+        out.update({"requestCount": count, "displayName": user.username})
+        return out
 
-    def render_media(self, media: SeerrMedia, *, with_requests: bool = False) -> dict[str, Any]:
+    def _render_user_settings(self, user: SeerrUser) -> dict[str, Any]:
+        old = self.profile.flavour == "overseerr" or self.profile.version.startswith("2.1.")
+        out: dict[str, Any] = {"id": user.id, "locale": ""}
+        if old:
+            out["region"] = None
+        else:
+            out.update({"discoverRegion": None, "streamingRegion": None})
+        out.update({"originalLanguage": None, "pgpKey": None, "discordId": None,
+                    "pushbulletAccessToken": None, "pushoverApplicationToken": None,
+                    "pushoverUserKey": None})
+        if self.profile.flavour != "overseerr":
+            out["pushoverSound"] = None
+        out["telegramChatId"] = None
+        if not old:
+            out["telegramMessageThreadId"] = None
+        out.update({"telegramSendSilently": None, "watchlistSyncMovies": None,
+                    "watchlistSyncTv": None,
+                    "notificationTypes": {"email": 8190, "discord": 0, "pushbullet": 0,
+                                          "pushover": 0, "slack": 0, "telegram": 0,
+                                          "webhook": 0, "webpush": 8190}})
+        return out
+
+    def _server(self, media: SeerrMedia, is4k: bool) -> ArrServer | None:
+        sid = media.service_id4k if is4k else media.service_id
+        if sid is None:
+            return None
+        kind = "radarr" if media.media_type == "movie" else "sonarr"
+        return next((s for s in self.servers[kind] if s.id == sid), None)
+
+    def render_media(self, media: SeerrMedia, *, with_requests: bool = False,
+                     with_seasons: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "downloadStatus": [],
             "downloadStatus4k": [],
@@ -409,9 +703,12 @@ class JellyseerrWorld(SubWorld):
             "externalServiceSlug4k": media.external_service_slug4k,
             "ratingKey": None,
             "ratingKey4k": None,
-            "jellyfinMediaId": media.jellyfin_media_id,
-            "jellyfinMediaId4k": media.jellyfin_media_id4k,
         }
+        if self.profile.jellyfin_media:
+            out.update({"jellyfinMediaId": media.jellyfin_media_id,
+                        "jellyfinMediaId4k": media.jellyfin_media_id4k})
+        if with_seasons:
+            out["seasons"] = self._media_seasons(media)
         if with_requests:
             out["requests"] = [self.render_request(r) for r in sorted(
                 self.requests.values(), key=lambda r: r.id) if r.media is media]
@@ -419,14 +716,39 @@ class JellyseerrWorld(SubWorld):
             out["mediaUrl"] = (f"{self.jellyfin_url}/web/index.html#!/details?id="
                                f"{media.jellyfin_media_id}&context=home&serverId="
                                f"{self.jellyfin_server_id}")
-        if media.service_id is not None and media.external_service_slug:
-            base = self.radarr_url if media.media_type == "movie" else self.sonarr_url
-            kind = "movie" if media.media_type == "movie" else "series"
-            out["serviceUrl"] = f"{base}/{kind}/{media.external_service_slug}"
+        kind = "movie" if media.media_type == "movie" else "series"
+        for is4k, slug, key in ((False, media.external_service_slug, "serviceUrl"),
+                                (True, media.external_service_slug4k, "serviceUrl4k")):
+            server = self._server(media, is4k)
+            if server is not None and slug:
+                base = server.external_url or server.url
+                out[key] = f"{base}/{kind}/{slug}"
         return out
 
-    def render_request(self, req: SeerrRequest) -> dict[str, Any]:
-        return {
+    def _media_seasons(self, media: SeerrMedia) -> list[dict[str, Any]]:
+        """The media's seasons (`season` rows): one per season any of its requests asked for,
+        with the best status a request of it has reached."""
+        seasons: dict[int, dict[str, Any]] = {}
+        for req in sorted(self.requests.values(), key=lambda r: r.id):
+            if req.media is not media:
+                continue
+            for s in req.seasons:
+                row = seasons.setdefault(s.season_number, {
+                    "id": media.id * 100 + s.season_number, "seasonNumber": s.season_number,
+                    "status": MEDIA_UNKNOWN, "status4k": MEDIA_UNKNOWN,
+                    "createdAt": iso_js(s.created_at), "updatedAt": iso_js(s.updated_at)})
+                status = media.status4k if req.is4k else media.status
+                row["status4k" if req.is4k else "status"] = status
+        return [seasons[n] for n in sorted(seasons)]
+
+    def can_remove(self, req: SeerrRequest) -> bool:
+        """Seerr: the request's media sits on a configured *arr server."""
+        return self._server(req.media, req.is4k) is not None
+
+    def render_request(self, req: SeerrRequest, *, single: bool = False) -> dict[str, Any]:
+        """A list item, or (`single`) the `GET /request/{id}` shape: `media.seasons`, users
+        with `settings`, no `canRemove`."""
+        out = {
             "id": req.id,
             "status": req.status,
             "createdAt": iso_js(req.created_at),
@@ -439,7 +761,7 @@ class JellyseerrWorld(SubWorld):
             "languageProfileId": req.language_profile_id,
             "tags": list(req.tags) if req.tags is not None else None,
             "isAutoRequest": req.is_auto_request,
-            "media": self.render_media(req.media),
+            "media": self.render_media(req.media, with_seasons=single),
             "seasons": [{
                 "id": s.id,
                 "seasonNumber": s.season_number,
@@ -447,11 +769,18 @@ class JellyseerrWorld(SubWorld):
                 "createdAt": iso_js(s.created_at),
                 "updatedAt": iso_js(s.updated_at),
             } for s in req.seasons],
-            "modifiedBy": self.render_user(req.modified_by),
-            "requestedBy": self.render_user(req.requested_by),
+            "modifiedBy": self.render_user(req.modified_by, with_settings=single),
+            "requestedBy": self.render_user(req.requested_by, with_settings=single),
             "seasonCount": len(req.seasons),
-            "canRemove": True,
         }
+        if self.profile.can_remove and not single:
+            out["canRemove"] = self.can_remove(req)
+        if self.profile.profile_name and not single and req.profile_id is not None:
+            kind = "radarr" if req.type == "movie" else "sonarr"
+            server = next((s for s in self.servers[kind] if s.id == req.server_id), None)
+            if server is not None:
+                out["profileName"] = server.active_profile_name
+        return out
 
     def render_title(self, title: SeerrTitle) -> dict[str, Any]:
         media = self.media.get((title.media_type, title.tmdb_id))
@@ -536,6 +865,10 @@ class _NoTitle:
 _NO_TITLE: Any = _NoTitle()
 
 
+def _parse_js(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _check_type(media_type: str) -> None:
     if media_type not in ("movie", "tv"):
         raise ValueError(f"media_type must be 'movie' or 'tv', not {media_type!r}")
@@ -558,6 +891,12 @@ _FILTER_MEDIA: dict[str, tuple[int, ...]] = {
 }
 
 
+def _validation_error(path: str, message: str, **extra: str) -> Response:
+    """express-openapi-validator's 400 (Seerr validates the query before the API key)."""
+    return Response(400, {"message": message,
+                          "errors": [{"path": path, "message": message, **extra}]})
+
+
 class JellyseerrApp(App):
     service = "jellyseerr"
     server_header = ""
@@ -574,8 +913,11 @@ class JellyseerrApp(App):
         self.route("GET", base + "/request", self.list_requests)
         self.route("GET", base + "/request/count", self.count_requests)
         self.route("GET", base + r"/request/(?P<id>[^/]+)", self.get_request)
+        self.route("GET", base + "/media", self.list_media)
         self.route("GET", base + r"/movie/(?P<id>[^/]+)", self.get_movie)
         self.route("GET", base + r"/tv/(?P<id>[^/]+)", self.get_tv)
+        self.route("GET", base + "/settings/radarr", self.settings_radarr)
+        self.route("GET", base + "/settings/sonarr", self.settings_sonarr)
 
     def authenticate(self, req: Request) -> bool:
         return req.header("X-Api-Key") == self.api_key
@@ -584,13 +926,54 @@ class JellyseerrApp(App):
         return "X-Api-Key" if req.header("X-Api-Key") is not None else None
 
     def unauthorized(self) -> Response:
-        return Response(403, {"message": "You do not have permission to access this endpoint"})
+        return Response(403, {"status": 403,
+                              "error": "You do not have permission to access this endpoint"})
 
     def not_found(self, req: Request) -> Response:
-        return Response(404, {"message": "Not Found", "errors": []})
+        return Response(404, {"message": "not found",
+                              "errors": [{"path": req.path, "message": "not found"}]})
 
     def error_response(self, status: int) -> Response:
         return Response(status, {"message": "Something went wrong."})
+
+    def dispatch(self, req: Request) -> Response:
+        # The OpenAPI validator runs first: an unknown parameter is 400 even with a wrong key,
+        # and a missing key is its 401 "cookie 'connect.sid' required".
+        # Its security check (is there a key at all?) comes first.
+        route = next((r for r in self.routes if r.pattern.match(req.path)), None)
+        if route is None:
+            return self.not_found(req)
+        if route.auth and req.header("X-Api-Key") is None:
+            message = "cookie 'connect.sid' required"
+            return Response(401, {"message": message,
+                                  "errors": [{"path": req.path, "message": message}]})
+        if req.method == "GET" and req.path.rstrip("/") == "/api/v1/request":
+            bad = self._validate_request_query(req)
+            if bad is not None:
+                return bad
+        return super().dispatch(req)
+
+    def _validate_request_query(self, req: Request) -> Response | None:
+        profile = self.sw.profile
+        for name in req.query.raw:
+            if name not in profile.request_params:
+                return _validation_error(f".query.{name}", f"Unknown query parameter '{name}'")
+        enums = {"filter": profile.filters, "sort": ("added", "modified"),
+                 "sortDirection": ("asc", "desc"), "mediaType": ("movie", "tv", "all")}
+        for name, allowed in enums.items():
+            value = req.query.get(name)
+            if value is not None and name in profile.request_params and value not in allowed:
+                detail = "should be equal to one of the allowed values: " + ", ".join(allowed)
+                return Response(400, {
+                    "message": f"request.query.{name} {detail}",
+                    "errors": [{"path": f".query.{name}", "message": detail,
+                                "errorCode": "enum.openapi.validation"}]})
+        for name in ("take", "skip", "requestedBy"):
+            value = req.query.get(name)
+            if value is not None and not re.fullmatch(r"-?\d+(\.\d+)?", value):
+                return _validation_error(f".query.{name}",
+                                         f"request.query.{name} should be number")
+        return None
 
     # -- handlers ----------------------------------------------------------------------------
 
@@ -601,12 +984,18 @@ class JellyseerrApp(App):
 
     def me(self, req: Request) -> Response:
         with self.world.lock:
-            return Response(200, self.sw.render_user(1))
+            return Response(200, self.sw.render_user(1, with_settings=True))
 
     def _selected(self, req: Request) -> list[SeerrRequest]:
+        profile = self.sw.profile
         flt = req.query.get("filter") or "all"
         req_statuses = _FILTER_REQ.get(flt, _ALL_REQ)
         media_statuses = _FILTER_MEDIA.get(flt, _ALL_MEDIA)
+        if flt == "available" and not profile.has_completed:
+            req_statuses = (APPROVED,)
+        if flt == "all" and profile.all_hides_completed:  # 2.2.x
+            req_statuses = tuple(s for s in req_statuses if s != COMPLETED)
+            media_statuses = tuple(s for s in media_statuses if s != MEDIA_DELETED)
         media_type = req.query.get("mediaType") or "all"
         requested_by = req.query.get_int("requestedBy")
         out = []
@@ -623,26 +1012,49 @@ class JellyseerrApp(App):
             out.append(r)
         return out
 
+    def _order(self, rows: list[Any], sort: str, descending: bool, take: int) -> None:
+        """Sort in place: by id (`added`) or `updatedAt` (`modified`). Ties in `updatedAt`
+        come out by id, or (3.1.0) in an order seeded by the world's seed and `take`: stable
+        while paging with one `take`, different for another, as measured."""
+        if sort != "modified":
+            rows.sort(key=lambda r: r.id, reverse=descending)
+            return
+        if not self.sw.profile.shuffle_ties:
+            rows.sort(key=lambda r: (r.updated_at, r.id), reverse=descending)
+            return
+        rng = random.Random(f"{self.world.seed}/{take}")
+        tiebreak = {r.id: rng.random() for r in sorted(rows, key=lambda r: r.id)}
+        rows.sort(key=lambda r: (r.updated_at.replace(microsecond=r.updated_at.microsecond
+                                                      // 1000 * 1000), tiebreak[r.id]),
+                  reverse=descending)
+
     def list_requests(self, req: Request) -> Response:
         take = req.query.get_int("take", 10) or 10
         skip = max(0, req.query.get_int("skip", 0) or 0)
         sort = req.query.get("sort") or "added"
         descending = (req.query.get("sortDirection") or "desc") != "asc"
         with self.world.lock:
+            down = [s for s in self.sw.servers["sonarr"] + self.sw.servers["radarr"]
+                    if not s.reachable]
+            if down and self.sw.profile.list_fails_on_arr_error:
+                kind = down[0].kind.capitalize()
+                return Response(500, {"message": f"[{kind}] Failed to retrieve profiles: "
+                                                 "fetch failed"})
             selected = self._selected(req)
-            if sort == "modified":
-                selected.sort(key=lambda r: (r.updated_at, r.id), reverse=descending)
-            else:
-                selected.sort(key=lambda r: r.id, reverse=descending)
+            self._order(selected, sort, descending, take)
             page = selected[skip:skip + take]
             total = len(selected)
             results = [self.sw.render_request(r) for r in page]
-        return Response(200, {
-            "pageInfo": {"pages": math.ceil(total / take), "pageSize": take, "results": total,
-                         "page": math.ceil(skip / take) + 1},
-            "results": results,
-            "serviceErrors": {"radarr": [], "sonarr": []},
-        })
+            body: dict[str, Any] = {
+                "pageInfo": {"pages": math.ceil(total / take), "pageSize": take,
+                             "results": total, "page": math.ceil(skip / take) + 1},
+                "results": results,
+            }
+            if self.sw.profile.service_errors:
+                body["serviceErrors"] = {
+                    kind: [{"id": s.id, "name": s.name} for s in servers if not s.reachable]
+                    for kind, servers in self.sw.servers.items()}
+        return Response(200, body)
 
     def count_requests(self, req: Request) -> Response:
         with self.world.lock:
@@ -651,7 +1063,7 @@ class JellyseerrApp(App):
             def mstatus(r: SeerrRequest) -> int:
                 return r.media.status4k if r.is4k else r.media.status
 
-            return Response(200, {
+            body = {
                 "total": len(reqs),
                 "movie": sum(1 for r in reqs if r.type == "movie"),
                 "tv": sum(1 for r in reqs if r.type == "tv"),
@@ -660,9 +1072,13 @@ class JellyseerrApp(App):
                 "declined": sum(1 for r in reqs if r.status == DECLINED),
                 "processing": sum(1 for r in reqs if r.status == APPROVED
                                   and mstatus(r) != MEDIA_AVAILABLE),
-                "available": sum(1 for r in reqs if mstatus(r) == MEDIA_AVAILABLE),
-                "completed": sum(1 for r in reqs if r.status == COMPLETED),
-            })
+                # as the real servers count: APPROVED requests whose media is available
+                "available": sum(1 for r in reqs if r.status == APPROVED
+                                 and mstatus(r) == MEDIA_AVAILABLE),
+            }
+            if self.sw.profile.count_completed:
+                body["completed"] = sum(1 for r in reqs if r.status == COMPLETED)
+            return Response(200, body)
 
     def get_request(self, req: Request) -> Response:
         rid = req.params["id"]
@@ -670,13 +1086,58 @@ class JellyseerrApp(App):
             found = self.sw.requests.get(int(rid)) if rid.isdigit() else None
             if found is None:
                 return Response(404, {"message": "Request not found."})
-            return Response(200, self.sw.render_request(found))
+            return Response(200, self.sw.render_request(found, single=True))
+
+    def list_media(self, req: Request) -> Response:
+        """`GET /api/v1/media`: `sort=added` (default, by id) or `modified` (`updatedAt`),
+        newest first; `filter` by media status as Seerr does."""
+        take = req.query.get_int("take", 20) or 20
+        skip = max(0, req.query.get_int("skip", 0) or 0)
+        sort = req.query.get("sort") or "added"
+        flt = req.query.get("filter") or "all"
+        wanted = {"available": (MEDIA_AVAILABLE,),
+                  "partial": (MEDIA_PARTIALLY_AVAILABLE,),
+                  "processing": (MEDIA_PROCESSING,), "pending": (MEDIA_PENDING,),
+                  "allavailable": (MEDIA_AVAILABLE, MEDIA_PARTIALLY_AVAILABLE),
+                  "deleted": (MEDIA_DELETED,)}.get(flt)
+        with self.world.lock:
+            rows = [m for m in self.sw.media.values()
+                    if (wanted is None and m.status != MEDIA_BLOCKLISTED)
+                    or (wanted is not None and m.status in wanted)]
+            if sort == "modified":
+                rows.sort(key=lambda m: (m.updated_at, m.id), reverse=True)
+            else:
+                rows.sort(key=lambda m: m.id, reverse=True)
+            total = len(rows)
+            results = [self.sw.render_media(m, with_seasons=True)
+                       for m in rows[skip:skip + take]]
+        return Response(200, {
+            "pageInfo": {"pages": math.ceil(total / take), "pageSize": take, "results": total,
+                         "page": math.ceil(skip / take) + 1},
+            "results": results})
+
+    def _settings(self, kind: str) -> Response:
+        with self.world.lock:
+            return Response(200, [s.render(self.sw.profile.flavour)
+                                  for s in self.sw.servers[kind]])
+
+    def settings_radarr(self, req: Request) -> Response:
+        return self._settings("radarr")
+
+    def settings_sonarr(self, req: Request) -> Response:
+        return self._settings("sonarr")
 
     def _title(self, req: Request, media_type: str) -> Response:
         tid = req.params["id"]
+        failed = {"message": "Unable to retrieve movie." if media_type == "movie"
+                  else "Unable to retrieve series."}
         with self.world.lock:
+            if self.sw.tmdb_down:
+                return Response(500, failed)
             title = self.sw.titles.get((media_type, int(tid))) if tid.isdigit() else None
             if title is None:
+                if self.sw.profile.title_errors_500:
+                    return Response(500, failed)
                 what = "Movie" if media_type == "movie" else "TV show"
                 return Response(404, {"message": f"{what} not found."})
             return Response(200, self.sw.render_title(title))

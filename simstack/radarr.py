@@ -5,7 +5,10 @@ World verbs (`world.radarr`), besides the download verbs of `simstack._arr`:
 - `add_tag(label) -> tag_id`
 - `add_movie(tmdb_id, title, *, year=None, imdb_id=None, root_folder="/data/movies", path=None,
   tags=(), monitored=True, quality_profile_id=1, status="released",
-  minimum_availability="released", runtime=110) -> movie_id` (`tags` may mix ids and labels)
+  minimum_availability="released", runtime=110, in_cinemas=None, digital_release=None,
+  physical_release=None) -> movie_id` (`tags` may mix ids and labels; `status` announced |
+  inCinemas | released; the dates default to 1 Jan / 1 Jun of `year`, None omits one;
+  `isAvailable` follows Radarr's rule; `update_movie(id, digital_release=...)` moves them).
 - `update_movie(movie_id, **fields)`, `remove_movie(movie_id)`, `get_movie(movie_id)`,
   `find_movie(tmdb_id)`
 - `grab(movie_id, *, size=4 GiB, title=None, quality=None, protocol="torrent",
@@ -20,8 +23,10 @@ World verbs (`world.radarr`), besides the download verbs of `simstack._arr`:
   `rename_file(movie_id, relative_path)` (history "movieFileRenamed").
 
 HTTP (`X-Api-Key` header or `apikey` query; 401 with an empty body otherwise; `/ping` open):
-`/api/v3/system/status`, `/api/v3/movie[?tmdbId=]`, `/api/v3/movie/{id}`, `/api/v3/queue`
-(paged, default pageSize 10, sortKey "timeleft"), `/api/v3/queue/details`, `/api/v3/history`
+`/api/v3/system/status`, `/api/v3/movie[?tmdbId=][&excludeLocalCovers=]`, `/api/v3/movie/{id}`,
+`/api/v3/queue` (paged, default pageSize 10, sortKey "timeleft" ascending; past the end the last
+page again, as Radarr does), `/api/v3/queue/details[?movieId=&includeMovie=]` (unpaged),
+`/api/v3/history`
 (paged), `/api/v3/history/since?date=` (date >= given, ascending, like Radarr's repository),
 `/api/v3/history/movie?movieId=` (descending), `/api/v3/tag`. `eventType` accepts the int code or
 the name.
@@ -32,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simstack._arr import ArrApp, ArrWorld, Download, HistoryEvent
@@ -73,11 +78,17 @@ class RadarrMovie:
     added: datetime
     status: str = "released"
     minimum_availability: str = "released"
+    in_cinemas: datetime | None = None
+    digital_release: datetime | None = None
+    physical_release: datetime | None = None
     original_title: str | None = None
     overview: str = ""
     runtime: int = 110
     genres: list[str] = field(default_factory=list)
     file: RadarrMovieFile | None = None
+
+
+_YEAR_DEFAULT: Any = object()  # a release date derived from the film's year
 
 
 def _clean_title(title: str) -> str:
@@ -127,7 +138,12 @@ class RadarrWorld(ArrWorld):
                   path: str | None = None, tags: Iterable[int | str] = (),
                   monitored: bool = True, quality_profile_id: int = 1,
                   status: str = "released", minimum_availability: str = "released",
-                  runtime: int = 110, genres: Iterable[str] = ()) -> int:
+                  runtime: int = 110, genres: Iterable[str] = (),
+                  in_cinemas: datetime | None = _YEAR_DEFAULT,
+                  digital_release: datetime | None = _YEAR_DEFAULT,
+                  physical_release: datetime | None = _YEAR_DEFAULT) -> int:
+        """Release dates default to 1 January (cinemas) and 1 June (digital, physical) of
+        `year`; `status` is "announced", "inCinemas" or "released"."""
         with self.lock:
             if self.find_movie(tmdb_id) is not None:
                 raise ValueError(f"Radarr already has tmdb {tmdb_id}")
@@ -138,7 +154,12 @@ class RadarrWorld(ArrWorld):
             self.movies[mid] = RadarrMovie(
                 mid, tmdb_id, title, year, imdb_id, root,
                 path or f"{root}/{title} ({year})", self._resolve_tags(tags), monitored,
-                quality_profile_id, self.now, status, minimum_availability, title, "",
+                quality_profile_id, self.now, status, minimum_availability,
+                datetime(year, 1, 1, tzinfo=UTC) if in_cinemas is _YEAR_DEFAULT else in_cinemas,
+                datetime(year, 6, 1, tzinfo=UTC) if digital_release is _YEAR_DEFAULT
+                else digital_release,
+                datetime(year, 6, 1, tzinfo=UTC) if physical_release is _YEAR_DEFAULT
+                else physical_release, title, "",
                 runtime, list(genres))
             return mid
 
@@ -299,6 +320,23 @@ class RadarrWorld(ArrWorld):
             qualityCutoffNotMet=False,
         )
 
+    def is_available(self, movie: RadarrMovie) -> bool:
+        """Radarr's `Movie.IsAvailable()`: by `minimumAvailability` against the status and the
+        release dates (a film with no home release counts as released 90 days after cinemas)."""
+        now = self.now
+        if movie.minimum_availability in ("announced", "tba"):
+            return True
+        if movie.minimum_availability == "inCinemas" and (
+                movie.status in ("inCinemas", "released")
+                or (movie.in_cinemas is not None and movie.in_cinemas <= now)):
+            return True
+        if movie.status == "released":
+            return True
+        homes = [d for d in (movie.physical_release, movie.digital_release) if d is not None]
+        if homes:
+            return min(homes) <= now
+        return movie.in_cinemas is not None and movie.in_cinemas + timedelta(days=90) <= now
+
     def render_movie(self, movie: RadarrMovie) -> dict[str, Any]:
         f = movie.file
         size = f.size if f else 0
@@ -313,8 +351,12 @@ class RadarrWorld(ArrWorld):
             sizeOnDisk=size,
             status=movie.status,
             overview=movie.overview,
-            inCinemas=f"{movie.year}-01-01T00:00:00Z",
-            releaseDate=f"{movie.year}-06-01T00:00:00Z",
+            inCinemas=iso_net(movie.in_cinemas) if movie.in_cinemas else None,
+            physicalRelease=iso_net(movie.physical_release) if movie.physical_release else None,
+            digitalRelease=iso_net(movie.digital_release) if movie.digital_release else None,
+            releaseDate=iso_net(min(d for d in (movie.digital_release, movie.physical_release)
+                                    if d)) if movie.digital_release or movie.physical_release
+            else None,
             images=[
                 {"coverType": "poster", "url": f"/MediaCover/{movie.id}/poster.jpg",
                  "remoteUrl": f"https://image.tmdb.org/t/p/original/p{movie.tmdb_id}.jpg"},
@@ -331,7 +373,7 @@ class RadarrWorld(ArrWorld):
             movieFileId=f.id if f else 0,
             monitored=movie.monitored,
             minimumAvailability=movie.minimum_availability,
-            isAvailable=movie.status == "released",
+            isAvailable=self.is_available(movie),
             folderName=movie.path,
             runtime=movie.runtime,
             cleanTitle=_clean_title(movie.title),
@@ -400,7 +442,13 @@ class RadarrApp(ArrApp):
             if tmdb_id is not None:
                 movie = self.rw.find_movie(tmdb_id)
                 return Response(200, [self.rw.render_movie(movie)] if movie else [])
-            return Response(200, [self.rw.render_movie(m) for m in self.rw.movies.values()])
+            movies = [self.rw.render_movie(m) for m in self.rw.movies.values()]
+        if req.query.get_bool("excludeLocalCovers", False):
+            # MovieController skips MapCoversToLocal: the images keep their remote URL
+            for rendered in movies:
+                for image in rendered.get("images", []):
+                    image["url"] = image["remoteUrl"]
+        return Response(200, movies)
 
     def get_movie(self, req: Request) -> Response:
         with self.world.lock:
@@ -412,6 +460,9 @@ class RadarrApp(ArrApp):
     def _records(self, req: Request) -> list[tuple[Download, dict[str, Any]]]:
         include = bool(req.query.get_bool("includeMovie", False))
         movie_ids = {int(x) for x in req.query.get_list("movieIds") if x.lstrip("-").isdigit()}
+        movie_id = req.query.get_int("movieId")  # /queue/details' one filter
+        if movie_id is not None and req.path.lower().endswith("/details"):
+            movie_ids = {movie_id}
         out = []
         for dl in self.rw.downloads.values():
             if movie_ids and dl.movie_id not in movie_ids:

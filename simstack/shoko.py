@@ -8,6 +8,9 @@ World verbs (`world.shoko`):
 - `match_file(file_id, series_id, episode_ids, *, replace=True)`: adds the cross-references and
   sets `Imported` (once) and `Updated` to now. `unmatch_file(file_id)`, `remove_file(file_id)`,
   `set_file_accessible(file_id, accessible)`, `ignore_file(file_id, ignored=True)`.
+- `link_to_anidb_pending(file_id, anidb_series_id, anidb_episode_ids)`: linked to AniDB before
+  Shoko has the series/episodes: the cross-reference has `"ID": null` (5.x shape) until
+  `add_series`/`add_episode` create them with those AniDB ids. Off unless called.
 - `add_series(anidb_id, name, *, tmdb_movie_ids=(), tmdb_show_ids=(), tvdb_ids=(),
   imdb_ids=()) -> shoko_series_id`, `update_series(series_id, **fields)`.
 - `add_episode(series_id, anidb_id, *, name=None, tmdb_episode_ids=(), tmdb_movie_ids=(),
@@ -22,11 +25,18 @@ HTTP (header `apikey`, or query `apikey`; 401 with an empty body otherwise):
 "Uptime": ..., "DatabaseBlocked": {"Blocked": false}}` — State is a string enum: Starting,
 Started, Failed, Waiting; set `world.shoko.state`), `GET /api/v3/Init/Version` (open),
 `POST /api/auth` (`{"user","pass","device"}` -> `{"apikey"}`),
-`GET /api/v3/File/PathEndsWith?path=&includeXRefs=&limit=` (also `/File/PathEndsWith/{path}`),
+`GET /api/v3/File/PathEndsWith?path=&includeXRefs=&include=&limit=` (also
+`/File/PathEndsWith/{path}`),
 `GET /api/v3/File/{id}`, `GET /api/v3/Series/{id}`, `GET /api/v3/Series/{id}/Episode`
 (`{"Total", "List"}`), `GET /api/v3/Episode/{id}`, `GET /api/v3/Tmdb/Movie/{id}/Shoko/Series`,
 `/Shoko/Episode`, `/Shoko/File` (a page `{"Total", "List"}`; cross-references with
 `include=XRefs`), `GET /api/v3/Tmdb/Show/{id}/Shoko/Series`.
+
+Versions (`world.shoko.version`, or `World(shoko_version=...)`): "5.1.0.0" (default; TvDB-era
+cross-references), "5.3.3" (the v5.3.3 cross-reference shape: nullable ids, no `TvDB`, episodes
+with `ReleaseGroup`, `ED2K`, `FileSize`, `Percentage{Start,End,Size,Group}`, `Source`), "6.0.0"
+(that shape; `includeXRefs` ignored, only `include=XRefs` adds `SeriesIDs`). On 5.x PathEndsWith
+defaults `includeXRefs` to true, `/File/{id}` to false.
 
 PathEndsWith matches like Shoko: on the file's full server path (import folder path + relative
 path), case-insensitive, with `/` and `\\` equivalent, de-duplicated by file, `limit` files at
@@ -36,6 +46,7 @@ most (default: all).
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,6 +79,8 @@ class ShokoFile:
     updated: datetime
     imported: datetime | None = None
     xrefs: list[tuple[int, list[int]]] = field(default_factory=list)
+    # AniDB links whose Shoko series/episodes may not exist yet: (AniDB anime, [AniDB episodes])
+    anidb_links: list[tuple[int, list[int]]] = field(default_factory=list)
     ignored: bool = False
     variation: bool = False
     accessible: bool = True
@@ -114,6 +127,8 @@ class ShokoWorld(SubWorld):
 
     def __init__(self, world: Clock) -> None:
         super().__init__(world)
+        # `$SIMSTACK_SHOKO_VERSION` runs a whole test suite against another version
+        self.version = os.environ.get("SIMSTACK_SHOKO_VERSION") or type(self).version
         self.import_folders: dict[int, ShokoImportFolder] = {}
         self.files: dict[int, ShokoFile] = {}
         self.series: dict[int, ShokoSeries] = {}
@@ -170,6 +185,30 @@ class ShokoWorld(SubWorld):
             if f.imported is None:
                 f.imported = self.now
             f.updated = self.now
+
+    def link_to_anidb_pending(self, file_id: int, anidb_series_id: int,
+                              anidb_episode_ids: Iterable[int]) -> None:
+        """Link a file to AniDB before Shoko has created the series/episodes (the window while
+        Shoko fetches AniDB metadata): its cross-reference carries `"ID": null` for each part
+        that does not exist yet, in the 5.x shape. Adding the series/episodes with those AniDB
+        ids (`add_series`, `add_episode`) closes the window."""
+        with self.lock:
+            f = self.get_file(file_id)
+            f.anidb_links.append((anidb_series_id, list(anidb_episode_ids)))
+            if f.imported is None:
+                f.imported = self.now
+            f.updated = self.now
+
+    @property
+    def major(self) -> int:
+        return int(self.version.split(".")[0])
+
+    @property
+    def v5_xrefs(self) -> bool:
+        """Cross-references in the v5.3 shape (no TvDB; `ReleaseGroup`, `ED2K`, `FileSize`,
+        `Percentage`, `Source` on episodes); the default 5.1.0.0 keeps the TvDB-era shape."""
+        parts = tuple(int(p) for p in self.version.split(".")[:2] if p.isdigit())
+        return parts >= (5, 3)
 
     def unmatch_file(self, file_id: int) -> None:
         with self.lock:
@@ -276,6 +315,45 @@ class ShokoWorld(SubWorld):
                 "TMDB": {"Episode": list(ep.tmdb_episode_ids),
                          "Movie": self.episode_movies(ep), "Show": list(ep.tmdb_show_ids)}}
 
+    def _v5_series_xref(self, series: ShokoSeries | None, anidb_id: int) -> dict[str, Any]:
+        movies, shows = self.series_tmdb(series) if series else ([], [])
+        return {"ID": series.id if series else None, "AniDB": anidb_id,
+                "TMDB": {"Movie": movies, "Show": shows}}
+
+    def _v5_episode_xref(self, f: ShokoFile, ep: ShokoEpisode | None, anidb_id: int,
+                         digest: str) -> dict[str, Any]:
+        return {"ID": ep.id if ep else None, "AniDB": anidb_id,
+                "TMDB": {"Episode": list(ep.tmdb_episode_ids) if ep else [],
+                         "Movie": self.episode_movies(ep) if ep else [],
+                         "Show": list(ep.tmdb_show_ids) if ep else []},
+                "ReleaseGroup": None, "ED2K": digest[:32].upper(), "FileSize": f.size,
+                "Percentage": {"Start": 0, "End": 100, "Size": 100, "Group": 1},
+                "Source": "User"}
+
+    def _render_xrefs(self, f: ShokoFile, digest: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for sid, eids in f.xrefs:
+            if sid not in self.series:
+                continue
+            if not self.v5_xrefs:
+                out.append({"SeriesID": self._series_ids(self.series[sid]),
+                            "EpisodeIDs": [self._episode_ids(self.episodes[e]) for e in eids
+                                           if e in self.episodes]})
+                continue
+            series = self.series[sid]
+            out.append({"SeriesID": self._v5_series_xref(series, series.anidb_id),
+                        "EpisodeIDs": [self._v5_episode_xref(f, self.episodes[e],
+                                                             self.episodes[e].anidb_id, digest)
+                                       for e in eids if e in self.episodes]})
+        for anidb_sid, anidb_eids in f.anidb_links:
+            pending = next((x for x in self.series.values() if x.anidb_id == anidb_sid), None)
+            episodes = {e.anidb_id: e for e in self.episodes.values()
+                        if pending is not None and e.series_id == pending.id}
+            out.append({"SeriesID": self._v5_series_xref(pending, anidb_sid),
+                        "EpisodeIDs": [self._v5_episode_xref(f, episodes.get(a), a, digest)
+                                       for a in anidb_eids]})
+        return out
+
     def render_file(self, f: ShokoFile, *, xrefs: bool, absolute: bool = False) -> dict[str, Any]:
         digest = hashlib.sha1(f"shoko-file-{f.id}-{f.relative_path}".encode()).hexdigest()
         location: dict[str, Any] = {
@@ -304,11 +382,7 @@ class ShokoWorld(SubWorld):
             "IsVariation": f.variation,
         }
         if xrefs:
-            out["SeriesIDs"] = [{
-                "SeriesID": self._series_ids(self.series[sid]),
-                "EpisodeIDs": [self._episode_ids(self.episodes[e]) for e in eids
-                               if e in self.episodes],
-            } for sid, eids in f.xrefs if sid in self.series]
+            out["SeriesIDs"] = self._render_xrefs(f, digest)
         return out
 
     def _files_of_episode(self, eid: int) -> int:
@@ -421,7 +495,7 @@ class ShokoApp(AspNetApp):
         suffix = req.params.get("path") or req.query.get("path")
         if not suffix:
             return self.bad_request("The path field is required.")
-        xrefs = bool(req.query.get_bool("includeXRefs", False))
+        xrefs = self._wants_xrefs(req, default=True)
         absolute = bool(req.query.get_bool("includeAbsolutePaths", False))
         limit = req.query.get_int("limit", 0)
         with self.world.lock:
@@ -429,13 +503,22 @@ class ShokoApp(AspNetApp):
             return Response(200, [self.kw.render_file(f, xrefs=xrefs, absolute=absolute)
                                   for f in files])
 
+    def _wants_xrefs(self, req: Request, *, default: bool) -> bool:
+        """5.x: `includeXRefs` (PathEndsWith defaults it to true). 6.x ignores it: only
+        `include=XRefs` adds the cross-references."""
+        if self.kw.major >= 6:
+            include = {v.strip().lower() for x in req.query.get_list("include")
+                       for v in x.split(",")}
+            return "xrefs" in include
+        return bool(req.query.get_bool("includeXRefs", default))
+
     def get_file(self, req: Request) -> Response:
         with self.world.lock:
             f = self.kw.files.get(int(req.params["id"]))
             if f is None:
                 return self.not_found(req)
             return Response(200, self.kw.render_file(
-                f, xrefs=bool(req.query.get_bool("includeXRefs", False)),
+                f, xrefs=self._wants_xrefs(req, default=False),
                 absolute=bool(req.query.get_bool("includeAbsolutePaths", False))))
 
     def get_series(self, req: Request) -> Response:

@@ -31,7 +31,8 @@ HTTP as Radarr's (see `simstack.radarr`): `/ping`, `/api/v3/system/status`,
 `/api/v3/series[?tvdbId=]`, `/api/v3/series/{id}`, `/api/v3/episode?seriesId=[&seasonNumber=]
 [&episodeIds=][&includeEpisodeFile=][&includeSeries=]`, `/api/v3/episode/{id}`,
 `/api/v3/episodefile?seriesId=`, `/api/v3/episodefile/{id}`, `/api/v3/queue`,
-`/api/v3/queue/details`, `/api/v3/history` (paged), `/api/v3/history/since`,
+`/api/v3/queue/details[?seriesId=&episodeIds=]` (unpaged), `/api/v3/history` (paged),
+`/api/v3/history/since`,
 `/api/v3/history/series`, `/api/v3/tag`.
 """
 
@@ -697,11 +698,18 @@ class SonarrApp(ArrApp):
         include_series = bool(req.query.get_bool("includeSeries", False))
         include_episode = bool(req.query.get_bool("includeEpisode", False))
         series_ids = {int(x) for x in req.query.get_list("seriesIds") if x.lstrip("-").isdigit()}
+        episode_ids: set[int] = set()
+        if req.path.lower().endswith("/details"):  # QueueDetailsController's filters
+            series_id = req.query.get_int("seriesId")
+            series_ids = {series_id} if series_id is not None else set()
+            episode_ids = {int(x) for x in req.query.get_list("episodeIds") if x.isdigit()}
         out = []
         for dl in self.sw.downloads.values():
             if series_ids and dl.series_id not in series_ids:
                 continue
             for rec in self.sw.render_queue_records(dl, include_series, include_episode):
+                if episode_ids and rec.get("episodeId") not in episode_ids:
+                    continue
                 out.append((dl, rec))
         return out
 

@@ -98,10 +98,9 @@ class SimulatedStack:
         if "jellyfin" in self.runners:
             self.world.jellyfin.local_address = self.runners["jellyfin"].url
         seerr = self.world.jellyseerr
-        if "radarr" in self.runners:
-            seerr.radarr_url = self.runners["radarr"].url
-        if "sonarr" in self.runners:
-            seerr.sonarr_url = self.runners["sonarr"].url
+        for kind in ("radarr", "sonarr"):
+            if kind in self.runners and seerr.servers[kind]:
+                seerr.point_server_at(kind, seerr.servers[kind][0].id, self.runners[kind].url)
         if "jellyfin" in self.runners:
             seerr.jellyfin_url = self.runners["jellyfin"].url
             seerr.jellyfin_server_id = self.world.jellyfin.server_id

@@ -10,6 +10,10 @@
     world.shoko       # ShokoWorld: import folders, files, series, episodes
     world.jellyfin    # JellyfinWorld: libraries, items, pending (unscanned) items, refresh calls
 
+`World(jellyseerr_version="3.1.0")` (or a profile name such as "jellyseerr-2.2", or a
+`SeerrProfile`; `simstack.seerr_versions`) makes Jellyseerr answer as that version; the default is
+`SEERR_BUMPING`. `World(shoko_version="6")` makes Shoko Server answer as 6.x (default 5.x).
+
 Every verb takes `world.lock` (an RLock), so a script may mutate the world from any thread
 between (or during) polls; wrap several verbs in `with world.lock:` to make them atomic as seen by
 the servers. All dates the fakes produce come from `world.now`.
@@ -27,6 +31,7 @@ from simstack.clock import Clock
 from simstack.jellyfin import JellyfinWorld
 from simstack.jellyseerr import JellyseerrWorld
 from simstack.radarr import RadarrWorld
+from simstack.seerr_versions import SeerrProfile
 from simstack.shoko import ShokoWorld
 from simstack.sonarr import SonarrWorld
 
@@ -37,10 +42,13 @@ class World(Clock):
     """The simulated media stack's state. See the module docstring."""
 
     def __init__(self, now: datetime | None = None, *, realtime: bool = False,
-                 seed: int = 0) -> None:
+                 seed: int = 0, jellyseerr_version: str | SeerrProfile | None = None,
+                 shoko_version: str | None = None) -> None:
         super().__init__(now, realtime=realtime, seed=seed)
-        self.jellyseerr = JellyseerrWorld(self)
+        self.jellyseerr = JellyseerrWorld(self, jellyseerr_version)
         self.radarr = RadarrWorld(self)
         self.sonarr = SonarrWorld(self)
         self.shoko = ShokoWorld(self)
+        if shoko_version is not None:
+            self.shoko.version = shoko_version
         self.jellyfin = JellyfinWorld(self)

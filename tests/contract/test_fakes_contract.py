@@ -292,3 +292,52 @@ def test_the_clients_send_only_the_specs_parameters(
 
 def test_no_request_reached_a_fake_without_its_key(exchanges: list[Exchange]) -> None:
     assert all(e.status not in (401, 403) for e in exchanges)
+
+
+# -- what the fakes serve beyond today's client calls, on every Jellyseerr version --------------
+
+# (service, path, query): the endpoints and answers added for the real-server profiles
+EXTRA_CALLS: list[tuple[str, str, dict[str, str]]] = [
+    ("jellyseerr", "/api/v1/status", {}),
+    ("jellyseerr", "/api/v1/auth/me", {}),
+    ("jellyseerr", "/api/v1/request", {"take": "20", "skip": "0", "filter": "all",
+                                       "sort": "modified"}),
+    ("jellyseerr", "/api/v1/request/1", {}),
+    ("jellyseerr", "/api/v1/request/2", {}),
+    ("jellyseerr", "/api/v1/request/count", {}),
+    ("jellyseerr", "/api/v1/media", {"take": "20", "skip": "0", "sort": "modified"}),
+    ("jellyseerr", "/api/v1/settings/radarr", {}),
+    ("jellyseerr", "/api/v1/settings/sonarr", {}),
+    ("jellyseerr", f"/api/v1/movie/{MATRIX}", {}),
+    ("radarr", "/api/v3/queue/details", {"includeMovie": "true"}),
+    ("radarr", "/api/v3/queue", {"page": "9", "pageSize": "1"}),
+    ("radarr", "/api/v3/movie", {"excludeLocalCovers": "true"}),
+    ("sonarr", "/api/v3/queue/details", {"includeSeries": "true"}),
+    ("jellyfin", "/ScheduledTasks", {"isHidden": "false"}),
+]
+# The published spec is Seerr's: it describes the Jellyseerr 2.x and Seerr 3.x shapes, but not
+# Overseerr 1.33's, whose media have no `jellyfinMediaId` (the spec requires it), as recorded.
+SPEC_VERSIONS = ["2.1.0", "2.2.3", "2.7.3", "3.1.0", None]
+
+
+@pytest.mark.parametrize("version", SPEC_VERSIONS)
+def test_the_profiles_extra_endpoints_answer_in_the_published_shapes(
+        version: str | None, contract: Callable[[str], Contract]) -> None:
+    world = simulator.World(datetime(2026, 3, 1, 12, 0, tzinfo=UTC), jellyseerr_version=version)
+    script_world(world)
+    world.jellyfin.library_scan_duration = 600
+    problems: list[str] = []
+    with simulator.SimulatedStack(world) as stack:
+        headers = {"jellyseerr": {"X-Api-Key": stack.api_keys["jellyseerr"]},
+                   "radarr": {"X-Api-Key": stack.api_keys["radarr"]},
+                   "sonarr": {"X-Api-Key": stack.api_keys["sonarr"]},
+                   "jellyfin": {"X-Emby-Token": stack.api_keys["jellyfin"]}}
+        httpx.post(stack.urls["jellyfin"] + "/Library/Refresh", headers=headers["jellyfin"])
+        for service, path, query in EXTRA_CALLS:
+            answer = httpx.get(stack.urls[service] + path, params=query,
+                               headers=headers[service])
+            assert answer.status_code == 200, (service, path, answer.text[:300])
+            problems += contract(service).response_problems(
+                "GET", path, answer.status_code, answer.headers.get("Content-Type", ""),
+                answer.content)
+    assert not problems, "\n".join(problems)

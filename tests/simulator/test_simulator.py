@@ -98,7 +98,7 @@ def test_urls_and_open_endpoints(stack: SimulatedStack) -> None:
     assert get(stack.urls["shoko"] + "/api/v3/Init/Status").json()["State"] == "Started"
     info = get(stack.urls["jellyfin"] + "/System/Info/Public").json()
     assert info["ProductName"] == "Jellyfin Server" and info["Version"].startswith("10.11")
-    assert get(stack.urls["jellyseerr"] + OPEN["jellyseerr"]).json()["version"] == "2.7.3"
+    assert get(stack.urls["jellyseerr"] + OPEN["jellyseerr"]).json()["version"] == "3.2.0"
 
 
 @pytest.mark.parametrize("service", sorted(PROTECTED))
@@ -107,9 +107,13 @@ def test_auth_rejected_and_accepted(stack: SimulatedStack, service: str) -> None
     missing = get(url)
     wrong = get(url, headers=WRONG_KEY[service])
     if service == "jellyseerr":
-        for r in (missing, wrong):
-            assert r.status_code == 403
-            assert r.json() == {"message": "You do not have permission to access this endpoint"}
+        # as recorded on real 2.2.3 - 3.1.0: the OpenAPI validator's 401 for a missing key
+        assert missing.status_code == 401
+        assert missing.json() == {"message": "cookie 'connect.sid' required", "errors": [
+            {"path": PROTECTED[service], "message": "cookie 'connect.sid' required"}]}
+        assert wrong.status_code == 403
+        assert wrong.json() == {"status": 403,
+                                "error": "You do not have permission to access this endpoint"}
     else:
         for r in (missing, wrong):
             assert r.status_code == 401
@@ -189,7 +193,9 @@ def test_jellyseerr_media_status_completes_requests(stack: SimulatedStack,
         assert req["media"]["serviceUrl"].endswith("/movie/603")
         movie = c.get("/api/v1/movie/603").json()
         assert movie["title"] == "The Matrix" and movie["mediaInfo"]["requests"][0]["id"] == rid
-        assert c.get("/api/v1/movie/1").status_code == 404
+        unknown = c.get("/api/v1/movie/1")  # Seerr wraps every TMDB failure in this 500
+        assert unknown.status_code == 500
+        assert unknown.json() == {"message": "Unable to retrieve movie."}
         seerr.add_title(1399, "tv", "Game of Thrones", date="2011-04-17", seasons={1: 10, 2: 10})
         tv = c.get("/api/v1/tv/1399").json()
         assert tv["name"] == "Game of Thrones" and len(tv["seasons"]) == 2
@@ -393,8 +399,12 @@ def test_shoko_path_ends_with(stack: SimulatedStack, world: World) -> None:
         assert xref["SeriesID"]["TMDB"]["Movie"] == [533514]
         assert xref["EpisodeIDs"][0]["ID"] == eid
         assert xref["EpisodeIDs"][0]["TMDB"]["Movie"] == [533514]
+        # Shoko 5.x: PathEndsWith's includeXRefs defaults to true
         plain = c.get("/api/v3/File/PathEndsWith", params={"path": "The.Movie.mkv"}).json()
-        assert "SeriesIDs" not in plain[0]
+        assert plain[0]["SeriesIDs"][0]["SeriesID"]["ID"] == sid
+        bare = c.get("/api/v3/File/PathEndsWith",
+                     params={"path": "The.Movie.mkv", "includeXRefs": "false"}).json()
+        assert "SeriesIDs" not in bare[0]
         assert c.get("/api/v3/File/PathEndsWith").status_code == 400
 
 
