@@ -45,7 +45,7 @@ Id; Id is always the last tie-break, so paging is stable), `StartIndex`, `Limit`
 `Fields` gates `Path`, `ProviderIds`, `DateCreated`, `Etag`, `SortName`, `ParentId`,
 `MediaSources`; **`DateLastSaved` is never served** (BaseItemDto has no such property in 10.11:
 the `ItemFields.DateLastSaved` value fills nothing) — a client learns its watermark from the
-`Date` header. `GET /Items/{id}`, `GET /Users/{userId}/Items` (same as /Items),
+`Date` header. `GET /Items/{id}`,
 `GET /Shows/{seriesId}/Episodes` (`Season`, `SeasonId`, `IsMissing`, `StartIndex`, `Limit`,
 `Fields`; 404 for an unknown series), `GET /Library/VirtualFolders`, `GET /System/Info`,
 `POST /Library/Refresh`, `POST /Items/{id}/Refresh`, `POST /Library/Media/Updated` (all 204),
@@ -981,10 +981,7 @@ class JellyfinApp(AspNetApp):
     def setup_routes(self) -> None:
         self.route("GET", "/System/Info/Public", self.info_public, auth=False)
         self.route("GET", "/System/Info", self.info)
-        self.route("GET", "/System/Ping", self.ping, auth=False)
-        self.route("POST", "/System/Ping", self.ping, auth=False)
         self.route("GET", "/Items", self.items)
-        self.route("GET", r"/Users/(?P<user>[0-9a-fA-F-]+)/Items", self.items)
         self.route("GET", r"/Items/(?P<id>[0-9a-fA-F-]{32,36})", self.get_item)
         self.route("GET", r"/Shows/(?P<id>[^/]+)/Episodes", self.episodes)
         self.route("GET", "/Library/VirtualFolders", self.virtual_folders)
@@ -1020,9 +1017,6 @@ class JellyfinApp(AspNetApp):
         return None
 
     # -- handlers ----------------------------------------------------------------------------
-
-    def ping(self, req: Request) -> Response:
-        return Response(200, "Jellyfin Server")
 
     def _public(self) -> dict[str, Any]:
         return {"LocalAddress": self.jw.local_address, "ServerName": self.jw.server_name,

@@ -24,19 +24,16 @@ HTTP (header `apikey`, or query `apikey`; 401 with an empty body otherwise):
 `GET /api/v3/Init/Status` (open; `{"State": "Started", "StartupMessage": null, "StartTime": ...,
 "Uptime": ..., "DatabaseBlocked": {"Blocked": false}}` — State is a string enum: Starting,
 Started, Failed, Waiting; set `world.shoko.state`), `GET /api/v3/Init/Version` (open),
-`POST /api/auth` (`{"user","pass","device"}` -> `{"apikey"}`),
-`GET /api/v3/File/PathEndsWith?path=&includeXRefs=&include=&limit=` (also
-`/File/PathEndsWith/{path}`),
-`GET /api/v3/File/{id}`, `GET /api/v3/Series/{id}`, `GET /api/v3/Series/{id}/Episode`
-(`{"Total", "List"}`), `GET /api/v3/Episode/{id}`, `GET /api/v3/Tmdb/Movie/{id}/Shoko/Series`,
-`/Shoko/Episode`, `/Shoko/File` (a page `{"Total", "List"}`; cross-references with
-`include=XRefs`), `GET /api/v3/Tmdb/Show/{id}/Shoko/Series`.
+`GET /api/v3/File/PathEndsWith?path=&includeXRefs=&include=&limit=`,
+`GET /api/v3/Series/{id}`, `GET /api/v3/Episode/{id}`, `GET /api/v3/Tmdb/Movie/{id}/Shoko/Series`,
+`/Shoko/File` (a page `{"Total", "List"}`; cross-references with `include=XRefs`),
+`GET /api/v3/Tmdb/Show/{id}/Shoko/Series`. Only what reconciler or a test calls is served.
 
 Versions (`world.shoko.version`, or `World(shoko_version=...)`): "5.1.0.0" (default; TvDB-era
 cross-references), "5.3.3" (the v5.3.3 cross-reference shape: nullable ids, no `TvDB`, episodes
 with `ReleaseGroup`, `ED2K`, `FileSize`, `Percentage{Start,End,Size,Group}`, `Source`), "6.0.0"
 (that shape; `includeXRefs` ignored, only `include=XRefs` adds `SeriesIDs`). On 5.x PathEndsWith
-defaults `includeXRefs` to true, `/File/{id}` to false.
+defaults `includeXRefs` to true.
 
 PathEndsWith matches like Shoko: on the file's full server path (import folder path + relative
 path), case-insensitive, with `/` and `\\` equivalent, de-duplicated by file, `limit` files at
@@ -122,8 +119,6 @@ class ShokoWorld(SubWorld):
 
     version = "5.1.0.0"
     state = "Started"
-    username = "admin"
-    password = ""
 
     def __init__(self, world: Clock) -> None:
         super().__init__(world)
@@ -442,15 +437,10 @@ class ShokoApp(AspNetApp):
         v3 = "/api/v3"
         self.route("GET", v3 + "/Init/Status", self.init_status, auth=False)
         self.route("GET", v3 + "/Init/Version", self.init_version, auth=False)
-        self.route("POST", "/api/auth", self.login, auth=False)
         self.route("GET", v3 + "/File/PathEndsWith", self.path_ends_with)
-        self.route("GET", v3 + r"/File/PathEndsWith/(?P<path>.+)", self.path_ends_with)
-        self.route("GET", v3 + r"/File/(?P<id>\d+)", self.get_file)
         self.route("GET", v3 + r"/Series/(?P<id>\d+)", self.get_series)
-        self.route("GET", v3 + r"/Series/(?P<id>\d+)/Episode", self.series_episodes)
         self.route("GET", v3 + r"/Episode/(?P<id>\d+)", self.get_episode)
         self.route("GET", v3 + r"/Tmdb/Movie/(?P<id>\d+)/Shoko/Series", self.movie_series)
-        self.route("GET", v3 + r"/Tmdb/Movie/(?P<id>\d+)/Shoko/Episode", self.movie_episodes)
         self.route("GET", v3 + r"/Tmdb/Movie/(?P<id>\d+)/Shoko/File", self.movie_files)
         self.route("GET", v3 + r"/Tmdb/Show/(?P<id>\d+)/Shoko/Series", self.show_series)
 
@@ -483,14 +473,6 @@ class ShokoApp(AspNetApp):
         return Response(200, {"Server": {"Version": self.kw.version, "ReleaseChannel": "Stable",
                                          "Commit": "0000000", "Tag": f"v{self.kw.version}"}})
 
-    def login(self, req: Request) -> Response:
-        body = req.json()
-        if not isinstance(body, dict):
-            return self.bad_request("The body is required.")
-        if body.get("user") != self.kw.username or (body.get("pass") or "") != self.kw.password:
-            return Response(401, raw=b"", content_type="text/plain")
-        return Response(200, {"apikey": self.api_key})
-
     def path_ends_with(self, req: Request) -> Response:
         suffix = req.params.get("path") or req.query.get("path")
         if not suffix:
@@ -512,33 +494,12 @@ class ShokoApp(AspNetApp):
             return "xrefs" in include
         return bool(req.query.get_bool("includeXRefs", default))
 
-    def get_file(self, req: Request) -> Response:
-        with self.world.lock:
-            f = self.kw.files.get(int(req.params["id"]))
-            if f is None:
-                return self.not_found(req)
-            return Response(200, self.kw.render_file(
-                f, xrefs=self._wants_xrefs(req, default=False),
-                absolute=bool(req.query.get_bool("includeAbsolutePaths", False))))
-
     def get_series(self, req: Request) -> Response:
         with self.world.lock:
             series = self.kw.series.get(int(req.params["id"]))
             if series is None:
                 return self.not_found(req)
             return Response(200, self.kw.render_series(series))
-
-    def series_episodes(self, req: Request) -> Response:
-        page_size = req.query.get_int("pageSize", 20)
-        page = max(1, req.query.get_int("page", 1) or 1)
-        with self.world.lock:
-            series = self.kw.series.get(int(req.params["id"]))
-            if series is None:
-                return self.not_found(req)
-            eps = [self.kw.episodes[e] for e in series.episode_ids]
-            chunk = eps[(page - 1) * page_size:page * page_size] if page_size else eps
-            return Response(200, {"Total": len(eps),
-                                  "List": [self.kw.render_episode(e) for e in chunk]})
 
     def get_episode(self, req: Request) -> Response:
         with self.world.lock:
@@ -558,13 +519,6 @@ class ShokoApp(AspNetApp):
             if not series and not episodes:
                 return self.not_found(req)
             return Response(200, [self.kw.render_series(s) for s in series])
-
-    def movie_episodes(self, req: Request) -> Response:
-        with self.world.lock:
-            series, episodes = self._movie_refs(int(req.params["id"]))
-            if not series and not episodes:
-                return self.not_found(req)
-            return Response(200, [self.kw.render_episode(e) for e in episodes])
 
     def movie_files(self, req: Request) -> Response:
         # As Shoko's GetShokoFilesByMovieID: a page `{"Total", "List"}` (pageSize default 100,

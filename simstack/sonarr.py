@@ -29,8 +29,7 @@ World verbs (`world.sonarr`), besides the download verbs of `simstack._arr`:
 
 HTTP as Radarr's (see `simstack.radarr`): `/ping`, `/api/v3/system/status`,
 `/api/v3/series[?tvdbId=]`, `/api/v3/series/{id}`, `/api/v3/episode?seriesId=[&seasonNumber=]
-[&episodeIds=][&includeEpisodeFile=][&includeSeries=]`, `/api/v3/episode/{id}`,
-`/api/v3/episodefile?seriesId=`, `/api/v3/episodefile/{id}`, `/api/v3/queue`,
+[&episodeIds=][&includeEpisodeFile=][&includeSeries=]`, `/api/v3/queue`,
 `/api/v3/queue/details[?seriesId=&episodeIds=]` (unpaged), `/api/v3/history` (paged),
 `/api/v3/history/since`,
 `/api/v3/history/series`, `/api/v3/tag`.
@@ -618,9 +617,6 @@ class SonarrApp(ArrApp):
         self.route("GET", v3 + "/series", self.list_series)
         self.route("GET", v3 + r"/series/(?P<id>-?\d+)", self.get_series)
         self.route("GET", v3 + "/episode", self.list_episodes)
-        self.route("GET", v3 + r"/episode/(?P<id>-?\d+)", self.get_episode)
-        self.route("GET", v3 + "/episodefile", self.list_files)
-        self.route("GET", v3 + r"/episodefile/(?P<id>-?\d+)", self.get_file)
         self.route("GET", v3 + "/queue", self.queue)
         self.route("GET", v3 + "/queue/details", self.queue_details)
         self.route("GET", v3 + "/history", self.history_paged)
@@ -667,32 +663,6 @@ class SonarrApp(ArrApp):
             return Response(200, [self.sw.render_episode(e, include_file=include_file,
                                                          include_series=include_series)
                                   for e in eps])
-
-    def get_episode(self, req: Request) -> Response:
-        with self.world.lock:
-            ep = self.sw.episodes.get(int(req.params["id"]))
-            if ep is None:
-                return self.missing()
-            return Response(200, self.sw.render_episode(ep, include_file=True,
-                                                        include_series=True))
-
-    def list_files(self, req: Request) -> Response:
-        series_id = req.query.get_int("seriesId")
-        ids = {int(x) for x in req.query.get_list("episodeFileIds") if x.isdigit()}
-        with self.world.lock:
-            files = [f for f in self.sw.files.values()
-                     if (series_id is None or f.series_id == series_id)
-                     and (not ids or f.id in ids)]
-            if series_id is None and not ids:
-                return self.bad_request("seriesId or episodeFileIds must be provided")
-            return Response(200, [self.sw.render_episode_file(f) for f in files])
-
-    def get_file(self, req: Request) -> Response:
-        with self.world.lock:
-            f = self.sw.files.get(int(req.params["id"]))
-            if f is None:
-                return self.missing()
-            return Response(200, self.sw.render_episode_file(f))
 
     def _records(self, req: Request) -> list[tuple[Download, dict[str, Any]]]:
         include_series = bool(req.query.get_bool("includeSeries", False))
