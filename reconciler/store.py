@@ -8,6 +8,9 @@ Invariants:
 - Writes happen only when something changed: an idle cycle writes nothing but its poll rows.
   Cursors (watermarks, last full listing) live in the poll rows for that reason.
 - Secrets never reach this module.
+- Nothing grows with time alone: `prune` deletes old poll records and sent notifications in
+  small batches (never a row that a watermark, `/healthz` or the de-duplication of messages
+  still reads), and the file gives freed pages back (`auto_vacuum = INCREMENTAL`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +30,7 @@ import sqlite_utils
 
 from reconciler.models import JellyfinItem, RequestState, normalise_provider_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):
@@ -174,8 +177,32 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("requests").add_column("stuck_since", str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    # `prune` finds old poll records by their start, not by scanning the table.
+    db.table("polls").create_index(["started"], if_not_exists=True)
+
+
+def _vacuum_incremental(conn: sqlite3.Connection) -> None:
+    """After migration 3, outside any transaction: an existing file switches to incremental
+    auto-vacuum, which SQLite applies only by rewriting it once (a new file has it from the
+    start, see `Store._configure`)."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != _AUTO_VACUUM_INCREMENTAL:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]
+# Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
+# is raised only after it, so an interrupted step is done again at the next start.
+AFTER_COMMIT = {3: _vacuum_incremental}
 assert len(MIGRATIONS) == SCHEMA_VERSION
+_AUTO_VACUUM_INCREMENTAL = 2
+
+# Pruning: rows per DELETE and statements per call (a cycle never stalls on a backlog, which
+# later cycles work off), and at most this many free pages handed back to the file per call.
+PRUNE_BATCH = 500
+PRUNE_BATCHES = 20
+VACUUM_PAGES = 2048
 
 
 # ---------------------------------------------------------------- rows
@@ -304,6 +331,15 @@ class EpisodeRow:
 
 
 @dataclass(frozen=True)
+class PruneCounts:
+    """What one `Store.prune` call deleted, and the pages it gave back to the file system."""
+
+    polls: int
+    notifications: int
+    pages_freed: int
+
+
+@dataclass(frozen=True)
 class PollRow:
     service: str
     started: str
@@ -377,18 +413,26 @@ class Store:
             if version < SCHEMA_VERSION:
                 raise StoreError("database needs migrating; run `reconcile --once` first")
             return
+        if version == 0:
+            # Only before the first table (and before WAL writes the header) is this free.
+            self.conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         for step in range(version, SCHEMA_VERSION):
+            after = AFTER_COMMIT.get(step + 1)
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 MIGRATIONS[step](self.db)
-                self.conn.execute(f"PRAGMA user_version = {step + 1}")
+                if after is None:
+                    self.conn.execute(f"PRAGMA user_version = {step + 1}")
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
+            if after is not None:
+                after(self.conn)
+                self.conn.execute(f"PRAGMA user_version = {step + 1}")
 
     def close(self) -> None:
         self.conn.close()
@@ -742,6 +786,107 @@ class Store:
             "SELECT request_id, event, key, sent_at FROM notifications WHERE sent_at IS NOT NULL"
         ).fetchall()
         return [dict(r) for r in rows]
+
+    # -- retention
+
+    def prune(self, now: datetime, retain_polls: float,
+              retain_notifications: float) -> PruneCounts:
+        """Delete poll records older than `retain_polls` seconds and sent notifications older
+        than `retain_notifications`, at most `PRUNE_BATCH * PRUNE_BATCHES` of each per call,
+        then hand up to `VACUUM_PAGES` free pages back to the file system.
+
+        Kept whatever their age: per service, the latest poll, the latest ok one, the latest
+        full one, the latest ok and full one and the latest ok one with a watermark (what
+        `last_poll` and `last_watermark` read for watermarks, full syncs and `/healthz`); per
+        request, event and target, the newest sent notification (its key stops a repeat).
+        Outside a transaction each batch commits on its own (short write locks); inside one,
+        the deletes join it."""
+        polls = self._prune_polls(iso(now - timedelta(seconds=retain_polls)) or "")
+        notes = self._prune_notifications(
+            iso(now - timedelta(seconds=retain_notifications)) or "")
+        pages = 0
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if free and self.conn.execute("PRAGMA auto_vacuum").fetchone()[0] \
+                == _AUTO_VACUUM_INCREMENTAL:
+            # One page per step: sqlite3 stops a statement without result rows after one step.
+            with self._batch():
+                for _ in range(min(free, VACUUM_PAGES)):
+                    self.conn.execute("PRAGMA incremental_vacuum(1)")
+            pages = free - int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return PruneCounts(polls, notes, pages)
+
+    @contextmanager
+    def _batch(self) -> Iterator[None]:
+        """One short transaction of its own, or the caller's when one is open."""
+        if self._in_tx or self.conn.in_transaction:
+            yield
+            return
+        with self.transaction():
+            yield
+
+    def polls_in_use(self, services: Iterable[str]) -> set[int]:
+        """Ids of the poll records that `last_poll` / `last_watermark` can return."""
+        keep: set[int] = set()
+        for service in services:
+            for where in ("", " AND ok = 1", " AND full = 1", " AND ok = 1 AND full = 1",
+                          " AND ok = 1 AND watermark IS NOT NULL"):
+                row = self.conn.execute(
+                    f"SELECT id FROM polls WHERE service = ?{where} ORDER BY id DESC LIMIT 1",
+                    (service,)).fetchone()
+                if row is not None:
+                    keep.add(int(row[0]))
+        return keep
+
+    def _prune_polls(self, cutoff: str) -> int:
+        services = [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT service FROM polls WHERE started < ?", (cutoff,))]
+        if not services:
+            return 0
+        keep = self.polls_in_use(services)
+        deleted = 0
+        for _ in range(PRUNE_BATCHES):
+            ids = [r[0] for r in self.conn.execute(
+                "SELECT id FROM polls WHERE started < ? ORDER BY started LIMIT ?",
+                (cutoff, PRUNE_BATCH + len(keep)))]
+            doomed = [i for i in ids if i not in keep][:PRUNE_BATCH]
+            if not doomed:
+                break
+            with self._batch():
+                deleted += max(0, self._write(
+                    f"DELETE FROM polls WHERE id IN ({','.join('?' for _ in doomed)})", doomed))
+            if len(ids) < PRUNE_BATCH + len(keep):
+                break
+        return deleted
+
+    def _prune_notifications(self, cutoff: str) -> int:
+        # The key ends in "@TARGET": the newest sent row per (request, event, target) stays.
+        sql = (
+            "DELETE FROM notifications WHERE rowid IN (SELECT n.rowid FROM notifications n "
+            "WHERE n.sent_at IS NOT NULL AND n.sent_at < ? AND EXISTS (SELECT 1 FROM "
+            "notifications m WHERE m.request_id = n.request_id AND m.event = n.event "
+            "AND m.sent_at IS NOT NULL "
+            "AND substr(m.key, instr(m.key, '@')) = substr(n.key, instr(n.key, '@')) "
+            "AND (m.sent_at > n.sent_at OR (m.sent_at = n.sent_at AND m.key > n.key))) "
+            "LIMIT ?)"
+        )
+        deleted = 0
+        for _ in range(PRUNE_BATCHES):
+            with self._batch():
+                count = max(0, self._write(sql, (cutoff, PRUNE_BATCH)))
+            deleted += count
+            if count < PRUNE_BATCH:
+                break
+        return deleted
+
+    def oldest_poll(self) -> str | None:
+        """When the oldest poll record still kept started (ISO time), if any."""
+        row = self.conn.execute("SELECT min(started) FROM polls").fetchone()
+        return row[0] if row else None
+
+    def size_bytes(self) -> int:
+        """The database's pages in use and free (the main file, without its WAL)."""
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        return int(pages) * int(self.conn.execute("PRAGMA page_size").fetchone()[0])
 
     # -- checks
 
