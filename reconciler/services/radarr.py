@@ -35,8 +35,8 @@ class RadarrClient(ArrClient):
     queue_include = {"includeMovie": False}
 
     async def movies(self) -> list[RadarrMovie]:
-        data = require(self.name, await self.get("/api/v3/movie"), list, "/api/v3/movie")
-        return [parse_movie(m) for m in data]
+        """The whole library (unpaged in Radarr's API): parsed as a stream, film by film."""
+        return await self.stream_list("/api/v3/movie", parse_movie)
 
     async def movie_by_tmdb(self, tmdb_id: int) -> RadarrMovie | None:
         data = require(self.name, await self.get("/api/v3/movie", {"tmdbId": tmdb_id}), list,
