@@ -168,7 +168,7 @@ def test_the_whole_library_listing_is_streamed_up_to_max_response_mb(
     ("wrong_shape", {"variant": "swap"}, "expected a JSON list"),
     ("truncated_json", {"mode": "body"}, "malformed JSON"),
     ("malformed_json", {"body": "[{\"id\": 1,, }]"}, "malformed JSON"),
-    ("malformed_json", {"body": "not json"}, "malformed JSON"),
+    ("malformed_json", {"body": "garbage"}, "malformed JSON"),
     ("html_login", {}, "HTML page"),
 ])
 def test_a_streamed_listing_that_is_not_a_json_list_is_a_bad_response(
