@@ -363,7 +363,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._in_tx = False
         self.rows_written = 0
-        self._parsed: dict[str, Any] = {}
+        self._parsed: dict[tuple[str, str], tuple[str, Any]] = {}
 
     # -- opening
 
@@ -537,29 +537,32 @@ class Store:
 
     # -- observations
 
-    def _parse(self, text: str) -> Any:
-        """Parsed observation JSON, memoised by its text: most observations do not change from
-        one cycle to the next, and parsing them again is most of a steady cycle's CPU time.
-        Callers must treat the result as read-only."""
-        cached = self._parsed.get(text)
-        if cached is None:
-            if len(self._parsed) > 200_000:
-                self._parsed.clear()
-            cached = self._parsed[text] = json.loads(text)
-        return cached
+    def _parse(self, service: str, subject: str, text: str) -> Any:
+        """Parsed observation JSON, memoised per subject while its text stays the same: most
+        observations do not change from one cycle to the next, and parsing them again is most
+        of a steady cycle's CPU time. One entry per subject, so the memo is as large as the
+        observations table, never larger with time (a download's progress changes its text
+        every cycle). The same text hands out the same object; callers must treat it as
+        read-only."""
+        hit = self._parsed.get((service, subject))
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        parsed = json.loads(text)
+        self._parsed[(service, subject)] = (text, parsed)
+        return parsed
 
     def observation(self, service: str, subject: str) -> Any | None:
         row = self.conn.execute(
             "SELECT data FROM observations WHERE service = ? AND subject = ?", (service, subject)
         ).fetchone()
-        return self._parse(row[0]) if row else None
+        return self._parse(service, subject, row[0]) if row else None
 
     def observations(self, service: str, prefix: str = "") -> dict[str, Any]:
         rows = self.conn.execute(
             "SELECT subject, data FROM observations WHERE service = ? AND subject LIKE ?",
             (service, prefix.replace("%", r"\%") + "%"),
         ).fetchall()
-        return {r[0]: self._parse(r[1]) for r in rows}
+        return {r[0]: self._parse(service, r[0], r[1]) for r in rows}
 
     def put_observation(self, service: str, subject: str, data: Any, at: datetime) -> bool:
         """Record the latest observation of `subject`; written only when it changed."""
@@ -579,6 +582,7 @@ class Store:
     def drop_observations(self, service: str, subjects: Iterable[str]) -> int:
         count = 0
         for subject in subjects:
+            self._parsed.pop((service, subject), None)
             count += max(0, self._write(
                 "DELETE FROM observations WHERE service = ? AND subject = ?", (service, subject)))
         return count
