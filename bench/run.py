@@ -277,16 +277,18 @@ def main(argv: list[str] | None = None) -> int:
 def soak_main(as_json: bool, check: bool) -> int:
     from bench import soak
 
-    def progress(sample: soak.Sample) -> None:
-        if not as_json:
-            print(soak.row(sample), flush=True)
+    # The weekly table as it goes; with --json it goes to stderr (stdout holds only the JSON).
+    table = sys.stderr if as_json else sys.stdout
 
-    if not as_json:
-        print(soak.header(), flush=True)
+    def progress(sample: soak.Sample) -> None:
+        print(soak.row(sample), file=table, flush=True)
+
+    print(soak.header(), file=table, flush=True)
     with tempfile.TemporaryDirectory(prefix="reconciler-soak-") as tmp:
         report = soak.run_soak(Path(tmp), progress=progress)
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
+        print(soak.render(report), file=table)
     else:
         print()
         print(soak.render(report))
