@@ -154,13 +154,14 @@ def stream_movies(client: RadarrClient) -> Any:
 def test_the_whole_library_listing_is_streamed_up_to_max_response_mb(
         radarr: SimulatedStack) -> None:
     radarr.set_fault("radarr", "huge", path="/api/v3/movie", size_mb=20, distinct=True)
+    # The whole call has a deadline (here 30 s): a loaded machine needs a few for 20 MB.
     films = stream_movies(client_for(radarr.url("radarr"), radarr.api_keys["radarr"],
-                                     max_mb=64))
-    assert isinstance(films, list) and len(films) > 5000
+                                     max_mb=64, timeout=30.0, retry_budget=30.0))
+    assert isinstance(films, list) and len(films) > 5000, films
     assert len({f.tmdb_id for f in films}) == len(films) and films[0].tmdb_id == 603
     radarr.set_fault("radarr", "huge", path="/api/v3/movie", size_mb=20)
     error = stream_movies(client_for(radarr.url("radarr"), radarr.api_keys["radarr"],
-                                     max_mb=8))
+                                     max_mb=8, timeout=30.0, retry_budget=30.0))
     assert isinstance(error, BadResponse) and "exceeds 8 MB" in error.message
 
 
