@@ -89,7 +89,7 @@ def test_a_100000_item_library_is_listed_in_pages_within_bounded_memory(tmp_path
 def every_cycle_full_scenario(stack: SimulatedStack, directory: Path) -> Scenario:
     """The five-request scenario after its first cycle, configured so that every cycle is a
     full sync (the whole-library listings are read each time) with the default response cap."""
-    sc = build_scenario(stack, directory, timeout=60.0, retry_budget=30.0, max_response_mb=256,
+    sc = build_scenario(stack, directory, timeout=60.0, retry_budget=60.0, max_response_mb=256,
                         reconciler_extra="full_sync_interval = 0.001")
     first = sc.once()
     assert first.code == 0, first.stderr
