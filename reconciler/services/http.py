@@ -257,7 +257,7 @@ class ServiceClient:
             )
         if status in RETRY_STATUSES:
             raise _Retryable(status, _retry_after(response.headers.get("Retry-After")))
-        if status == 404 or self.is_not_found(status, bytes(body), path):
+        if status == 404 or (status >= 400 and self.is_not_found(status, bytes(body), path)):
             raise NotFound(self.name, f"HTTP {status} for {path}")
         if status >= 400:
             raise ServiceUnavailable(self.name, f"HTTP {status} from {path}")
