@@ -1,4 +1,5 @@
-"""Run the benchmark: `python -m bench [--requests N] [--active-share F] [--library N] [--json]`.
+"""Run the benchmark: `python -m bench [--requests N] [--active-share F] [--library N] [--json]`,
+or the soak: `python -m bench --soak [--json]` (see `bench/soak.py`).
 
 It starts the simulated Jellyseerr, Radarr, Sonarr, Shoko and Jellyfin in a child process, runs
 the reconciler's real cycle (`Reconciler.cycle`, real HTTP, a real SQLite file) in this one, and
@@ -251,8 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
+    parser.add_argument("--soak", action="store_true",
+                        help="run the soak instead: 200 requests, 10,000 items, 90 simulated "
+                             "days in steps of an hour (see bench/soak.py)")
     args = parser.parse_args(argv)
     logs.configure("json", "error")
+    if args.soak:
+        return soak_main(args.json, args.check)
     sizes = Sizes(requests=args.requests, active=int(args.requests * args.active_share),
                   library=args.library)
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
@@ -264,6 +270,29 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(render(report))
     if args.check and not all(report.targets.values()):
+        return 1
+    return 0
+
+
+def soak_main(as_json: bool, check: bool) -> int:
+    from bench import soak
+
+    # The weekly table as it goes; with --json it goes to stderr (stdout holds only the JSON).
+    table = sys.stderr if as_json else sys.stdout
+
+    def progress(sample: soak.Sample) -> None:
+        print(soak.row(sample), file=table, flush=True)
+
+    print(soak.header(), file=table, flush=True)
+    with tempfile.TemporaryDirectory(prefix="reconciler-soak-") as tmp:
+        report = soak.run_soak(Path(tmp), progress=progress)
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+        print(soak.render(report), file=table)
+    else:
+        print()
+        print(soak.render(report))
+    if check and not all(report.targets().values()):
         return 1
     return 0
 

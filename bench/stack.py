@@ -13,6 +13,7 @@ from simstack import SimulatedStack, World
 
 TV_SHARE = 0.2  # a fifth of the tracked requests are shows
 EPISODES_PER_SHOW = 8
+CHURN_KEPT_STEPS = 24  # an unrequested film stays this many churn steps before it goes
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class BenchWorld:
         self.rng = random.Random(sizes.seed)
         self.downloads: list[tuple[str, str, int]] = []  # (service, download id, subject id)
         self.items = 0
+        self._churned = 0
+        self._churn_queue: list[tuple[int, str]] = []
         self._build()
 
     def _build(self) -> None:
@@ -78,6 +81,36 @@ class BenchWorld:
             jf.populate(rest, seed=sizes.seed)
         self.items = sizes.library
 
+    def creep(self, steps_left: int) -> int:
+        """Move every active download forward by its share of what is left up to 98 %: progress
+        keeps moving at every step and never finishes (the soak's downloads)."""
+        for service, did, _ in self.downloads:
+            arr = self.world.radarr if service == "radarr" else self.world.sonarr
+            dl = arr.get_download(did)
+            done = 1.0 - dl.sizeleft / dl.size
+            arr.progress(did, done + max(0.0, 0.98 - done) / max(1, steps_left))
+        return len(self.downloads)
+
+    def churn(self, n: int) -> int:
+        """Add `n` films unrelated to any request to Radarr and Jellyfin, and remove the `n`
+        oldest such films added before (the library changes, its size does not)."""
+        w = self.world
+        for _ in range(n):
+            self._churned += 1
+            tmdb = 7_000_000 + self._churned
+            title = f"Unrequested {self._churned}"
+            mid = w.radarr.add_movie(tmdb, title, year=2000 + self._churned % 25)
+            w.radarr.import_file(mid)
+            item = w.jellyfin.add_movie(title, tmdb_id=tmdb, year=2000 + self._churned % 25)
+            self._churn_queue.append((mid, item))
+        removed = 0
+        while len(self._churn_queue) > n * CHURN_KEPT_STEPS:
+            mid, item = self._churn_queue.pop(0)
+            w.radarr.remove_movie(mid)
+            w.jellyfin.remove_item(item)
+            removed += 1
+        return removed
+
     def change(self, n: int) -> int:
         """Move `n` active downloads forward a little (what a steady-state cycle sees)."""
         moved = 0
@@ -102,6 +135,12 @@ def _serve(conn: Connection, sizes: Sizes) -> None:
                 return
             if command == "change":
                 conn.send(bench.change(int(arg)))
+            elif command == "now":
+                conn.send(bench.world.now)
+            elif command == "creep":
+                conn.send(bench.creep(int(arg)))
+            elif command == "churn":
+                conn.send(bench.churn(int(arg)))
             elif command == "advance":
                 bench.world.advance(float(arg))
                 conn.send(None)

@@ -125,6 +125,9 @@ def cmd_once(config: Config) -> int:
                     result = await reconciler.cycle()
                 finally:
                     await reconciler.aclose()
+                settings = config.model.reconciler  # retention, as the daemon does per cycle
+                store.retention.prune(reconciler.clock(), settings.retain_polls,
+                            settings.retain_notifications)
                 log.info("cycle.finished", ok=result.ok, failed=result.failed,
                          transitions=len(result.transitions), rows_written=result.rows_written)
                 return result.exit_code

@@ -65,6 +65,10 @@ class ReconcilerSection(_Section):
     retry_budget: Duration = 20.0
     # A larger response is refused (the service is then unknown for the cycle), never held.
     max_response_mb: int = Field(default=256, ge=1, le=4096)
+    # Poll records and sent notifications older than these are pruned (in small batches, each
+    # cycle); the ones a watermark or /healthz still reads are always kept.
+    retain_polls: Duration = 14 * 86400.0
+    retain_notifications: Duration = 90 * 86400.0
 
 
 class ServiceSection(_Section):

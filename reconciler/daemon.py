@@ -232,7 +232,22 @@ class Daemon:
         log.debug("cycle.finished", services=services or "all", ok=result.ok,
                   failed=result.failed, transitions=len(result.transitions),
                   rows_written=result.rows_written, seconds=round(time.monotonic() - t0, 3))
+        self._prune()
         self._pace()
+
+    def _prune(self) -> None:
+        """Retention, after each cycle (still under the cycle lock): a bounded batch of old
+        poll records and sent notifications goes, so nothing grows with time alone."""
+        settings = self.config.model.reconciler
+        try:
+            counts = self.store.retention.prune(self.reconciler.clock(), settings.retain_polls,
+                                      settings.retain_notifications)
+        except sqlite3.Error as exc:  # a full disk, say: the next cycle tries again
+            log.warning("store.prune_failed", error=str(exc))
+            return
+        if counts.polls or counts.notifications:
+            log.debug("store.pruned", polls=counts.polls, notifications=counts.notifications,
+                      pages_freed=counts.pages_freed)
 
     def _on_scheduler_event(self, event: JobEvent) -> None:
         kind = "skipped_busy" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"

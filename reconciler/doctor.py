@@ -136,10 +136,15 @@ def check_database(path: Path, report: Report) -> None:
         return
     try:
         counts = store.counts()
+        oldest = store.retention.oldest_poll()
     finally:
         store.close()
+    size = sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal"))
+               if p.exists())
     report.add(OK, "database", f"{path} is writable (schema {SCHEMA_VERSION}, "
-                               f"{counts['requests']} requests tracked)")
+                               f"{counts['requests']} requests tracked, "
+                               f"{size / (1024 * 1024):.1f} MB, oldest poll record "
+                               f"{oldest or 'none yet'})")
 
 
 # ---------------------------------------------------------------- services

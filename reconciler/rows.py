@@ -192,3 +192,12 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
         provider_ids=json.loads(row["provider_ids"] or "{}"),
         date_last_saved=row["date_last_saved"],
     )
+
+
+@dataclass(frozen=True)
+class PruneCounts:
+    """What one `Retention.prune` call deleted, and the pages it gave back to the file system."""
+
+    polls: int
+    notifications: int
+    pages_freed: int

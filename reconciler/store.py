@@ -10,11 +10,14 @@ Invariants:
   Cursors (watermarks, last full listing) live in the poll rows for that reason.
 - Secrets never reach this module. The rows it reads and writes are plain values in `rows.py`
   (re-exported here).
+- Nothing grows with time alone: `Store.retention` (`store_retention.Retention`, the store's
+  other module) deletes old poll records and sent notifications in small batches (never a row
+  that a watermark, `/healthz` or the de-duplication of messages still reads), and the file
+  gives freed pages back (`auto_vacuum = INCREMENTAL`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -40,13 +43,15 @@ from reconciler.rows import (
     item_from_row,
     utcnow,
 )
+from reconciler.store_pages import PageReads
+from reconciler.store_retention import AUTO_VACUUM_INCREMENTAL, Retention
 
 __all__ = [
     "SCHEMA_VERSION", "EpisodeRow", "PollRow", "RequestRow", "Store", "StoreError",
     "TimelineEntry", "from_iso", "iso", "utcnow",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):
@@ -173,7 +178,24 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("requests").add_column("stuck_since", str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    # Retention finds old poll records by their start, not by scanning the table.
+    db.table("polls").create_index(["started"], if_not_exists=True)
+
+
+def _vacuum_incremental(conn: sqlite3.Connection) -> None:
+    """After migration 3, outside any transaction: an existing file switches to incremental
+    auto-vacuum, which SQLite applies only by rewriting it once (a new file has it from the
+    start, see `_configure`)."""
+    if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != AUTO_VACUUM_INCREMENTAL:
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+        conn.execute("VACUUM")
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]
+# Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
+# is raised only after it, so an interrupted step is done again at the next start.
+AFTER_COMMIT = {3: _vacuum_incremental}
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -188,7 +210,9 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._in_tx = False
         self.rows_written = 0
-        self._parsed: dict[str, Any] = {}
+        self._parsed: dict[tuple[str, str], tuple[str, Any]] = {}
+        self.retention = Retention(self.conn, self._write, self.transaction)
+        self.pages = PageReads(self.conn)
 
     # -- opening
 
@@ -318,29 +342,29 @@ class Store:
 
     # -- observations
 
-    def _parse(self, text: str) -> Any:
-        """Parsed observation JSON, memoised by its text: most observations do not change from
-        one cycle to the next, and parsing them again is most of a steady cycle's CPU time.
-        Callers must treat the result as read-only."""
-        cached = self._parsed.get(text)
-        if cached is None:
-            if len(self._parsed) > 200_000:
-                self._parsed.clear()
-            cached = self._parsed[text] = json.loads(text)
-        return cached
+    def _parse(self, service: str, subject: str, text: str) -> Any:
+        """Parsed observation JSON, memoised per subject while its text stays the same (most
+        do not change from one cycle to the next, and parsing is most of a steady cycle's CPU).
+        One entry per subject, so the memo never grows with time; callers treat it read-only."""
+        hit = self._parsed.get((service, subject))
+        if hit is not None and hit[0] == text:
+            return hit[1]
+        parsed = json.loads(text)
+        self._parsed[(service, subject)] = (text, parsed)
+        return parsed
 
     def observation(self, service: str, subject: str) -> Any | None:
         row = self.conn.execute(
             "SELECT data FROM observations WHERE service = ? AND subject = ?", (service, subject)
         ).fetchone()
-        return self._parse(row[0]) if row else None
+        return self._parse(service, subject, row[0]) if row else None
 
     def observations(self, service: str, prefix: str = "") -> dict[str, Any]:
         rows = self.conn.execute(
             "SELECT subject, data FROM observations WHERE service = ? AND subject LIKE ?",
             (service, prefix.replace("%", r"\%") + "%"),
         ).fetchall()
-        return {r[0]: self._parse(r[1]) for r in rows}
+        return {r[0]: self._parse(service, r[0], r[1]) for r in rows}
 
     def put_observation(self, service: str, subject: str, data: Any, at: datetime) -> bool:
         """Record the latest observation of `subject`; written only when it changed."""
@@ -360,6 +384,7 @@ class Store:
     def drop_observations(self, service: str, subjects: Iterable[str]) -> int:
         count = 0
         for subject in subjects:
+            self._parsed.pop((service, subject), None)
             count += max(0, self._write(
                 "DELETE FROM observations WHERE service = ? AND subject = ?", (service, subject)))
         return count
@@ -563,30 +588,6 @@ class Store:
 
     # -- the status page (read-only queries)
 
-    def change_marker(self) -> str:
-        """A short digest of what the status page shows: it moves when a request, its
-        timeline or its episodes change, and not when an idle poll is recorded."""
-        digest = hashlib.blake2b(digest_size=8)
-        for sql in (
-            "SELECT id, title, state, state_since, via, detail, progress, phase, stuck_reason, "
-            "episodes_available, episodes_aired FROM requests ORDER BY id",
-            "SELECT max(id) FROM timeline",
-            "SELECT request_id, season, episode, state, air_date FROM episodes "
-            "ORDER BY request_id, season, episode",
-        ):
-            for row in self.conn.execute(sql):
-                digest.update(repr(tuple(row)).encode())
-        return digest.hexdigest()
-
-    def next_air_dates(self, after: datetime) -> dict[int, str]:
-        """Per request, the earliest episode air date after `after` (ISO text as stored)."""
-        rows = self.conn.execute(
-            "SELECT request_id, min(air_date) FROM episodes WHERE air_date > ? "
-            "GROUP BY request_id",
-            (iso(after),),
-        )
-        return {int(r[0]): str(r[1]) for r in rows}
-
 
 @dataclass
 class _IndexPlan:
@@ -667,19 +668,27 @@ def _configure(conn: sqlite3.Connection, readonly: bool) -> None:
         if version < SCHEMA_VERSION:
             raise StoreError("database needs migrating; run `reconcile --once` first")
         return
+    if version == 0:
+        # Only before the first table (and before WAL writes the header) is this free.
+        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     db = sqlite_utils.Database(conn)
     for step in range(version, SCHEMA_VERSION):
+        after = AFTER_COMMIT.get(step + 1)
         conn.execute("BEGIN IMMEDIATE")
         try:
             MIGRATIONS[step](db)
-            conn.execute(f"PRAGMA user_version = {step + 1}")
+            if after is None:
+                conn.execute(f"PRAGMA user_version = {step + 1}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if after is not None:
+            after(conn)
+            conn.execute(f"PRAGMA user_version = {step + 1}")
 
 
 def _check_sqlite_header(path: Path) -> None:

@@ -30,9 +30,11 @@ Kinds (options in brackets):
   depth), "null_ids" (id-like keys set to null), "unknown_enum" (enum strings such as status,
   eventType, Type, LocationType become "unexpectedValue"; Jellyseerr's numeric statuses become 99),
   "empty_object" (`{}`), "null" (`null`).
-- `huge` [size_mb=32]: a valid JSON response of about `size_mb` MB, streamed with chunked
-  transfer-encoding: the real payload's list (or its `records`/`results`/`Items`/... list)
-  repeated, or padding records when empty.
+- `huge` [size_mb=32, distinct=False]: a valid JSON response of about `size_mb` MB, streamed
+  with chunked transfer-encoding (generated as it is sent, never held): the real payload's list
+  (or its `records`/`results`/`Items`/... list) repeated, or padding records when empty. With
+  `distinct`, each repetition shifts the elements' top-level `id`/`tmdbId`/`tvdbId` so that
+  every element is a different record (a large library rather than one film many times).
 - `unauthorized`: the service's authentication failure (401, or 403 for Jellyseerr) even with
   the right key.
 """
@@ -228,18 +230,24 @@ def _bad_enums(obj: dict[str, Any]) -> None:
                 obj[key] = 99
 
 
-def huge_chunks(payload: Any, size_mb: float) -> Iterator[bytes]:
+_DISTINCT_KEYS = ("id", "tmdbId", "tvdbId")
+
+
+def huge_chunks(payload: Any, size_mb: float, distinct: bool = False) -> Iterator[bytes]:
     """A streamed JSON document of about `size_mb` MB built from `payload`'s shape."""
     target = int(size_mb * 1024 * 1024)
     head, elements, tail = _split_for_repeat(payload)
     if not elements:
         elements = [{"id": 0, "padding": "x" * 1000}]
     encoded = [json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode() for e in elements]
+    pieces: Iterator[bytes] = itertools.cycle(encoded)
+    if distinct:
+        pieces = _renumbered(elements)
     yield head
     sent = len(head)
     buf = bytearray()
     first = True
-    for piece in itertools.cycle(encoded):
+    for piece in pieces:
         if not first:
             buf += b","
         buf += piece
@@ -253,6 +261,17 @@ def huge_chunks(payload: Any, size_mb: float) -> Iterator[bytes]:
     if buf:
         yield bytes(buf)
     yield tail
+
+
+def _renumbered(elements: list[Any]) -> Iterator[bytes]:
+    """`elements` encoded again and again, ids shifted by a large step per repetition."""
+    step = 10_000_000
+    for rep in itertools.count():
+        for e in elements:
+            if rep and isinstance(e, dict):
+                e = {k: v + rep * step if k in _DISTINCT_KEYS and isinstance(v, int)
+                     and not isinstance(v, bool) else v for k, v in e.items()}
+            yield json.dumps(e, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _split_for_repeat(payload: Any) -> tuple[bytes, list[Any], bytes]:

@@ -443,8 +443,10 @@ class JellyfinWorld(SubWorld):
     def remove_item(self, item_id: str) -> None:
         with self.lock:
             item = self._get_any(item_id)
-            doomed = [item] + [it for pool in (self.items, self.pending) for it in pool.values()
-                               if it is not item and item.id in (it.series_id, it.season_id)]
+            doomed = [item]
+            if item.type in ("Series", "Season"):  # only they have episodes to take along
+                doomed += [it for pool in (self.items, self.pending) for it in pool.values()
+                           if it is not item and item.id in (it.series_id, it.season_id)]
             for it in doomed:
                 if it.id in self.pending:
                     del self.pending[it.id]

@@ -452,7 +452,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif kind == "huge":
             payload = response.payload if response.is_json else None
             self._send_chunked(200, JSON_CT,
-                               _faults.huge_chunks(payload, float(fault.opt("size_mb", 32))))
+                               _faults.huge_chunks(payload, float(fault.opt("size_mb", 32)),
+                                                   bool(fault.opt("distinct", False))))
         else:  # pragma: no cover - every kind is handled above
             self._send_response(response)
 

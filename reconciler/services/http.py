@@ -7,14 +7,16 @@ import asyncio
 import email.utils
 import functools
 import json
+import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import ijson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -28,6 +30,15 @@ from tenacity.stop import stop_base
 from reconciler.config import ServiceConfig
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
+# What one ordinary call (a page, one item, a status) may send: no page is legitimately more
+# than a few MB, and a body is held whole before it is parsed. Only the whole-library
+# listings, parsed as a stream (`stream_list`), may go up to the configured `max_body`.
+CALL_MAX_BYTES = 16 * 1024 * 1024
+# In a streamed listing, the most bytes between two `}`: bounds what the parser buffers for one
+# record (or one absurd string) while it is incomplete.
+RECORD_MAX_BYTES = 16 * 1024 * 1024
+_HTML_START = re.compile(rb"\s*<")
+T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = "reconciler/0.1 (+https://github.com/reconciler)"
 
@@ -133,8 +144,18 @@ class ServiceClient:
         await self.aclose()
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None, *,
-                  timeout: float | None = None) -> Any:
-        return (await self.request("GET", path, params=params, timeout=timeout)).data
+                  timeout: float | None = None, max_bytes: int | None = None) -> Any:
+        return (await self.request("GET", path, params=params, timeout=timeout,
+                                   max_bytes=max_bytes)).data
+
+    async def stream_list(self, path: str, parse: Callable[[Any], T],
+                          params: Mapping[str, Any] | None = None) -> list[T]:
+        """A top-level JSON list read as a stream: each element is handed to `parse` as soon as
+        it is complete and only what `parse` returns is kept, so the raw listing (up to
+        `max_body` bytes) is never held. For the unpaged whole-library listings."""
+        parsed = await self.request("GET", path, params=params, max_bytes=self.max_body,
+                                    stream=parse)
+        return list(parsed.data)
 
     async def request(
         self,
@@ -145,12 +166,19 @@ class ServiceClient:
         json_body: Any = None,
         expect_json: bool = True,
         timeout: float | None = None,
+        max_bytes: int | None = None,
+        stream: Callable[[Any], Any] | None = None,
     ) -> JsonResponse:
         """One call with bounded retries on transient failures; raises a ServiceError.
+
         `timeout` bounds the whole call, retries included (else the service's timeout per
-        attempt and its retry budget)."""
+        attempt and its retry budget). A body larger than `max_bytes` (default
+        `CALL_MAX_BYTES`, never above the configured `max_body`) is refused as it arrives. With
+        `stream`, a successful answer must be a JSON list and `data` is the list of
+        `stream(element)`, parsed as the bytes arrive."""
         budget = self.retry_budget if timeout is None else min(self.retry_budget, timeout)
         deadline = time.monotonic() + budget
+        cap = min(self.max_body, CALL_MAX_BYTES if max_bytes is None else max_bytes)
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -171,7 +199,7 @@ class ServiceClient:
             async for attempt in retrying:
                 with attempt:
                     return await self._once(method, path, params, json_body, expect_json,
-                                            deadline, timeout)
+                                            deadline, cap, stream, timeout)
         except _Retryable as exc:
             hint = f", Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else ""
             raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}{hint}") from exc
@@ -192,7 +220,8 @@ class ServiceClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _once(self, method: str, path: str, params: Mapping[str, Any] | None,
-                    json_body: Any, expect_json: bool, deadline: float,
+                    json_body: Any, expect_json: bool, deadline: float, cap: int,
+                    stream: Callable[[Any], Any] | None,
                     timeout: float | None = None) -> JsonResponse:
         per_call = max(0.1, min(self.config.timeout * 2, deadline - time.monotonic() + 1))
         if timeout is not None:
@@ -208,10 +237,35 @@ class ServiceClient:
             response = await self._http.send(request, stream=True)
             try:
                 self.stats.calls += 1
-                body = await self._read_capped(response, path)
+                self._refuse_announced(response, path, cap)
+                if stream is not None and response.status_code < 300 and expect_json:
+                    items = await self._parse_stream(response, path, cap, stream)
+                    return JsonResponse(items, _http_date(response.headers.get("Date")))
+                # An error answer is read only for its few words (it never carries data).
+                body = await self._read_capped(response, path,
+                                               cap if response.status_code < 300
+                                               else min(cap, CALL_MAX_BYTES))
             finally:
                 await response.aclose()
         self.stats.bytes += len(body)
+        status = response.status_code
+        self._check_status(response, body, path)
+        server_date = _http_date(response.headers.get("Date"))
+        if not expect_json:
+            return JsonResponse(None, server_date)
+        if not body or body.isspace():
+            if status == 204:
+                return JsonResponse(None, server_date)
+            raise BadResponse(self.name, f"empty response from {path}")
+        self._refuse_html(response, body, path)
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            raise BadResponse(self.name, f"malformed JSON from {path}") from exc
+        return JsonResponse(data, server_date)
+
+    def _check_status(self, response: httpx.Response, body: bytes | bytearray,
+                      path: str) -> None:
         status = response.status_code
         if status in (401, 403):
             raise AuthFailed(
@@ -221,46 +275,91 @@ class ServiceClient:
             )
         if status in RETRY_STATUSES:
             raise _Retryable(status, _retry_after(response.headers.get("Retry-After")))
-        if status == 404 or self.is_not_found(status, body, path):
+        if status == 404 or (status >= 400 and self.is_not_found(status, bytes(body), path)):
             raise NotFound(self.name, f"HTTP {status} for {path}")
         if status == 400:
             raise QueryRejected(self.name, f"HTTP 400 from {path}: {_message(body)}")
         if status >= 400:
             raise ServiceUnavailable(self.name, f"HTTP {status} from {path}")
-        server_date = _http_date(response.headers.get("Date"))
-        if not expect_json:
-            return JsonResponse(None, server_date)
-        if not body.strip():
-            if status == 204:
-                return JsonResponse(None, server_date)
-            raise BadResponse(self.name, f"empty response from {path}")
+
+    def _refuse_html(self, response: httpx.Response, head: bytes | bytearray,
+                     path: str) -> None:
         ctype = response.headers.get("Content-Type", "")
-        if "html" in ctype.lower() or body.lstrip()[:1] == b"<":
+        if "html" in ctype.lower() or _HTML_START.match(head):
             raise BadResponse(
                 self.name,
                 f"{path} answered with an HTML page, not JSON (a login page or proxy in front "
                 f"of {self.config.url}?)",
             )
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
-            raise BadResponse(self.name, f"malformed JSON from {path}") from exc
-        return JsonResponse(data, server_date)
 
-    async def _read_capped(self, response: httpx.Response, path: str) -> bytes:
-        """The decoded body, refusing to hold more than `max_body` bytes of it."""
-        chunks = []
+    def _too_big(self, path: str, cap: int) -> BadResponse:
+        return BadResponse(self.name, f"response from {path} exceeds {_mb(cap)}")
+
+    def _refuse_announced(self, response: httpx.Response, path: str, cap: int) -> None:
+        """A Content-Length past the cap is refused before a byte of the body is read."""
+        length = response.headers.get("Content-Length", "")
+        encoded = response.headers.get("Content-Encoding", "identity").lower()
+        if length.isdigit() and encoded == "identity" and int(length) > cap:
+            raise self._too_big(path, cap)
+
+    async def _read_capped(self, response: httpx.Response, path: str,
+                           cap: int) -> bytearray:
+        """The decoded body, refusing to hold more than `cap` bytes of it (counted as they
+        arrive, after decompression; one growing buffer, never a second copy)."""
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                if len(body) + len(chunk) > cap:
+                    raise self._too_big(path, cap)
+                body += chunk
+        except httpx.DecodingError as exc:
+            raise BadResponse(self.name, f"cannot decode the response from {path}") from exc
+        return body
+
+    async def _parse_stream(self, response: httpx.Response, path: str, cap: int,
+                            parse: Callable[[Any], Any]) -> list[Any]:
+        """Parse a JSON list element by element as its bytes arrive (see `stream_list`)."""
+        done: list[Any] = ijson.sendable_list()
+        parser = ijson.items_coro(done, "item", use_float=True)
+        out: list[Any] = []
         size = 0
+        since_record = 0
+        started = False
         try:
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
-                if size > self.max_body:
-                    raise BadResponse(self.name, f"response from {path} exceeds "
-                                                 f"{self.max_body // (1024 * 1024)} MB")
-                chunks.append(chunk)
+                if size > cap:
+                    raise self._too_big(path, cap)
+                close = chunk.rfind(b"}")
+                since_record = since_record + len(chunk) if close < 0 \
+                    else len(chunk) - close - 1
+                if since_record > RECORD_MAX_BYTES:
+                    raise BadResponse(self.name, f"a record in the response from {path} "
+                                                 f"exceeds {_mb(RECORD_MAX_BYTES)}")
+                if not started and chunk.strip():
+                    started = True
+                    self._refuse_html(response, chunk, path)
+                    first = chunk.lstrip()[:1]
+                    if first != b"[":
+                        # A JSON value of another kind, or not JSON at all.
+                        raise BadResponse(self.name, f"{path}: expected a JSON list"
+                                          if first in b'{"-0123456789tfn' else
+                                          f"malformed JSON from {path}")
+                parser.send(chunk)
+                for element in done:
+                    out.append(parse(element))
+                del done[:]
+            if not started:
+                raise BadResponse(self.name, f"empty response from {path}")
+            parser.close()
+            out += [parse(element) for element in done]
         except httpx.DecodingError as exc:
             raise BadResponse(self.name, f"cannot decode the response from {path}") from exc
-        return b"".join(chunks)
+        except ijson.JSONError as exc:
+            raise BadResponse(self.name, f"malformed JSON from {path}") from exc
+        finally:
+            self.stats.bytes += size
+        return out
 
 
 class _RetryAfterBeyond(stop_base):
@@ -301,7 +400,7 @@ def _tls_refused(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     return None
 
 
-def _message(body: bytes) -> str:
+def _message(body: bytes | bytearray) -> str:
     """The `message` of a JSON error body (express-openapi-validator, ASP.NET problem details),
     shortened; else a placeholder. Never the raw body, which may echo the query."""
     try:
@@ -310,6 +409,10 @@ def _message(body: bytes) -> str:
         return "the query was refused"
     text = data.get("message") or data.get("title") if isinstance(data, dict) else None
     return str(text)[:200] if text else "the query was refused"
+
+
+def _mb(size: int) -> str:
+    return f"{size // (1024 * 1024)} MB" if size >= 1024 * 1024 else f"{size} bytes"
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

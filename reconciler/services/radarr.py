@@ -36,11 +36,10 @@ class RadarrClient(ArrClient):
     queue_include = {"includeMovie": False}
 
     async def movies(self) -> list[RadarrMovie]:
-        """Every film. `excludeLocalCovers`: else Radarr stats every cover file on disk to
-        stamp image URLs reconciler never reads (MovieController.AllMovie)."""
-        data = require(self.name, await self.get("/api/v3/movie", {"excludeLocalCovers": True}),
-                       list, "/api/v3/movie")
-        return [parse_movie(m) for m in data]
+        """The whole library (unpaged in Radarr's API): parsed as a stream, film by film.
+        `excludeLocalCovers`: else Radarr stats every cover file on disk to stamp image URLs
+        reconciler never reads (MovieController.AllMovie)."""
+        return await self.stream_list("/api/v3/movie", parse_movie, {"excludeLocalCovers": True})
 
     async def movie_by_tmdb(self, tmdb_id: int) -> RadarrMovie | None:
         data = require(self.name, await self.get("/api/v3/movie", {

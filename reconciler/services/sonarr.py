@@ -53,8 +53,8 @@ class SonarrClient(ArrClient):
     queue_include: dict[str, object] = {}
 
     async def all_series(self) -> list[SonarrSeries]:
-        data = require(self.name, await self.get("/api/v3/series"), list, "/api/v3/series")
-        return [parse_series(s) for s in data]
+        """The whole library (unpaged in Sonarr's API): parsed as a stream, series by series."""
+        return await self.stream_list("/api/v3/series", parse_series)
 
     async def series_by_tvdb(self, tvdb_id: int) -> SonarrSeries | None:
         data = require(self.name, await self.get("/api/v3/series", {"tvdbId": tvdb_id}), list,

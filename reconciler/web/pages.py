@@ -127,8 +127,8 @@ class StatusPages:
         try:
             now = self.clock()
             rows = store.requests()
-            next_air = store.next_air_dates(now)
-            marker = store.change_marker()
+            next_air = store.pages.next_air_dates(now)
+            marker = store.pages.change_marker()
         finally:
             store.close()
         views = [p.present(r, now, next_air.get(r.id)) for r in rows]
@@ -139,7 +139,7 @@ class StatusPages:
         if store is None:
             return None
         try:
-            return store.change_marker()
+            return store.pages.change_marker()
         finally:
             store.close()
 
@@ -195,10 +195,10 @@ class StatusPages:
             if row is None:
                 return None
             now = self.clock()
-            next_air = store.next_air_dates(now).get(row.id)
+            next_air = store.pages.next_air_dates(now).get(row.id)
             entries = store.timeline(row.id)
             episodes = store.episodes(row.id) if row.media_type == "tv" else []
-            marker = store.change_marker()
+            marker = store.pages.change_marker()
         finally:
             store.close()
         timeline = [TimelineView(parse_time(t.at), _state_name(t.from_state),

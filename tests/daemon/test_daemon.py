@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import MutableMapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from reconciler.store import Store, StoreError
 from simstack import SimulatedStack, World
 from tests.daemon.daemon_support import (
     AppriseTarget,
+    Clock,
     await_until,
     free_port,
     wait_until,
@@ -316,3 +318,36 @@ def test_one_owner_reload_signal_and_sigterm_mid_cycle(tmp_path: Path, world: Wo
     once = subprocess.run([sys.executable, "-m", "reconciler", "--config", str(config.path),
                            "--once"], capture_output=True, text=True, timeout=30)
     assert once.returncode == 0, once.stderr
+
+
+def test_each_cycle_prunes_old_poll_records_keeping_the_latest(tmp_path: Path,
+                                                               stack: SimulatedStack) -> None:
+    """Retention runs after the daemon's cycles: poll records older than `retain_polls` go,
+    the latest of each service (what /healthz and the watermarks read) stays."""
+    config = write_config(stack, tmp_path, reconciler_extra='retain_polls = "1d"')
+    clock = Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    store = Store.open(config.database)
+    old = clock.now - timedelta(days=3)
+    for i in range(50):
+        at = old + timedelta(minutes=i)
+        store.record_poll("radarr", at, at, True, None, 1, 1, full=True,
+                          watermark=at.isoformat())
+    store.record_poll("shoko", old, old, True, None, 1, 1)  # a service no longer configured
+
+    async def one_cycle() -> None:
+        daemon = Daemon(config, store, clock=clock)
+        try:
+            await daemon._cycle(None)
+        finally:
+            await daemon.reconciler.aclose()
+
+    try:
+        asyncio.run(one_cycle())
+        polls = store.conn.execute("SELECT service, started FROM polls").fetchall()
+    finally:
+        store.close()
+    started = {service: sorted(s for svc, s in polls if svc == service)
+               for service in ("jellyseerr", "radarr", "jellyfin", "shoko")}
+    assert started["radarr"] == ["2026-03-01T12:00:00Z"]  # this cycle's poll; the old 50 went
+    assert started["jellyseerr"] == started["jellyfin"] == ["2026-03-01T12:00:00Z"]
+    assert started["shoko"] == ["2026-02-26T12:00:00Z"]  # its latest poll is kept

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 
 from reconciler.config import Config, load_config
 from reconciler.doctor import run_doctor
+from reconciler.store import Store
 from simstack import SimulatedStack, World
 
 PORTS = {"jellyseerr": 5055, "radarr": 7878, "sonarr": 8989, "shoko": 8111, "jellyfin": 8096}
@@ -224,3 +227,14 @@ def test_doctor_fails_when_jellyseerr_refuses_the_poller_s_query(tmp_path: Path)
     assert any(line.startswith("✗ jellyseerr: Jellyseerr 2.7.3 refused the poller's query: "
                                "HTTP 400 from /api/v1/request: Unknown query parameter "
                                "'sortDirection'") for line in lines), lines
+
+
+def test_the_database_line_shows_its_size_and_oldest_poll_record(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    store = Store.open(config.database)
+    when = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    store.record_poll("radarr", when, when, True, None, 1, 1)
+    store.close()
+    _, lines = doctor(config, FakeStack())
+    line = next(line for line in lines if line.startswith("✓ database:"))
+    assert re.search(r", \d+\.\d MB, oldest poll record 2026-11-20T08:00:00Z\)$", line), line

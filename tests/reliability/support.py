@@ -38,9 +38,11 @@ def write_config(stack: SimulatedStack, directory: Path, *, database: Path | Non
                  retry_budget: float = RETRY_BUDGET,
                  max_response_mb: int = MAX_RESPONSE_MB,
                  service_extra: dict[str, str] | None = None,
+                 reconciler_extra: str = "",
                  extra: str = "", mode: int = 0o600) -> Path:
     """A config for `stack` with a small retry budget and response cap; `timeouts` overrides
-    `timeout` per service; `service_extra` adds lines to a service's section."""
+    `timeout` per service; `service_extra` adds lines to a service's section, and
+    `reconciler_extra` to [reconciler]."""
     db = database if database is not None else directory / "reconciler.db"
     lines = [
         "[reconciler]",
@@ -49,6 +51,7 @@ def write_config(stack: SimulatedStack, directory: Path, *, database: Path | Non
         'log_level = "debug"',
         f"retry_budget = {retry_budget}",
         f"max_response_mb = {max_response_mb}",
+        *([reconciler_extra] if reconciler_extra else []),
     ]
     for service in stack.services:
         lines += ["", f"[{service}]", f"url = {toml_str(stack.url(service))}",

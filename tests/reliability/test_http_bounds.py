@@ -130,6 +130,55 @@ def test_a_huge_response_is_refused_once_past_the_cap(radarr: SimulatedStack) ->
     assert took < 8
 
 
+def test_an_ordinary_call_is_refused_past_the_small_cap_whatever_max_response_mb(
+        radarr: SimulatedStack) -> None:
+    """A page or a single item is never legitimately many MB: `max_response_mb` (here 64)
+    only bounds the streamed whole-library listings."""
+    radarr.set_fault("radarr", "huge", size_mb=40)
+    client = client_for(radarr.url("radarr"), radarr.api_keys["radarr"], max_mb=64)
+    error, _ = call(client, "/api/v3/queue")
+    assert isinstance(error, BadResponse) and "exceeds 16 MB" in error.message
+
+
+def stream_movies(client: RadarrClient) -> Any:
+    async def go() -> Any:
+        try:
+            return await client.movies()
+        except ServiceError as exc:
+            return exc
+        finally:
+            await client.aclose()
+    return asyncio.run(go())
+
+
+def test_the_whole_library_listing_is_streamed_up_to_max_response_mb(
+        radarr: SimulatedStack) -> None:
+    radarr.set_fault("radarr", "huge", path="/api/v3/movie", size_mb=20, distinct=True)
+    # The whole call has a deadline (here 30 s): a loaded machine needs a few for 20 MB.
+    films = stream_movies(client_for(radarr.url("radarr"), radarr.api_keys["radarr"],
+                                     max_mb=64, timeout=30.0, retry_budget=30.0))
+    assert isinstance(films, list) and len(films) > 5000, films
+    assert len({f.tmdb_id for f in films}) == len(films) and films[0].tmdb_id == 603
+    radarr.set_fault("radarr", "huge", path="/api/v3/movie", size_mb=20)
+    error = stream_movies(client_for(radarr.url("radarr"), radarr.api_keys["radarr"],
+                                     max_mb=8, timeout=30.0, retry_budget=30.0))
+    assert isinstance(error, BadResponse) and "exceeds 8 MB" in error.message
+
+
+@pytest.mark.parametrize(("kind", "options", "message"), [
+    ("wrong_shape", {"variant": "swap"}, "expected a JSON list"),
+    ("truncated_json", {"mode": "body"}, "malformed JSON"),
+    ("malformed_json", {"body": "[{\"id\": 1,, }]"}, "malformed JSON"),
+    ("malformed_json", {"body": "garbage"}, "malformed JSON"),
+    ("html_login", {}, "HTML page"),
+])
+def test_a_streamed_listing_that_is_not_a_json_list_is_a_bad_response(
+        radarr: SimulatedStack, kind: str, options: dict[str, Any], message: str) -> None:
+    radarr.set_fault("radarr", kind, path="/api/v3/movie", **options)
+    error = stream_movies(client_for(radarr.url("radarr"), radarr.api_keys["radarr"]))
+    assert isinstance(error, BadResponse) and message in error.message, error
+
+
 def test_a_connection_refused_fails_fast(radarr: SimulatedStack) -> None:
     radarr.set_fault("radarr", "refuse")
     error, took = call(client_for(radarr.url("radarr"), radarr.api_keys["radarr"],

@@ -289,7 +289,7 @@ def test_livez_follows_the_scheduler(config: Config, store: Store) -> None:
 
 def test_events_stream_a_change(config: Config, store: Store) -> None:
     client, api = make_client(config)
-    marker = store.change_marker()
+    marker = store.pages.change_marker()
     with client.stream("GET", "/events", params={"since": "stale"}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
@@ -306,7 +306,7 @@ def test_events_stream_a_change(config: Config, store: Store) -> None:
 def test_events_stay_quiet_while_nothing_changes_and_end_on_shutdown(
         config: Config, store: Store) -> None:
     client, api = make_client(config)
-    marker = store.change_marker()
+    marker = store.pages.change_marker()
     with client.stream("GET", "/events", params={"since": marker}) as r:
         lines = []
         for line in r.iter_lines():
@@ -318,15 +318,15 @@ def test_events_stay_quiet_while_nothing_changes_and_end_on_shutdown(
 
 def test_the_change_marker_moves_with_what_the_page_shows_not_with_polls(
         store: Store) -> None:
-    before = store.change_marker()
+    before = store.pages.change_marker()
     with store.transaction():
         store.record_poll("radarr", NOW, NOW, True, None, 1, 10)
-    assert store.change_marker() == before
+    assert store.pages.change_marker() == before
     row = store.request(2)
     assert row is not None
     with store.transaction():
         store.save_request(type(row)(**{**row.__dict__, "progress": 0.5}), row)
-    assert store.change_marker() != before
+    assert store.pages.change_marker() != before
 
 
 def basic(user: str, password: str) -> dict[str, str]:
