@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler.runner import Reconciler
+from reconciler.cycle import Reconciler
 
 from bench.stack import Sizes, StackProcess
 from reconciler.config import load_config
