@@ -21,10 +21,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler.cycle import Reconciler
-
 from bench.stack import Sizes, StackProcess
 from reconciler.config import load_config
+from reconciler.cycle import Reconciler
 from reconciler.store import Store
 
 DAYS = 90
