@@ -292,6 +292,11 @@ def _queue_stage(record: QueueRecord) -> str:
     return "indexed"
 
 
+# An anime file linked to AniDB whose Shoko series or episode does not exist yet.
+PENDING_METADATA_DETAIL = ("imported; Shoko is still fetching the anime's metadata from AniDB "
+                           "before it can match the file")
+
+
 @dataclass(frozen=True)
 class DownloadFacts:
     """What is known about one film or episode, for `download_stage`."""
@@ -328,6 +333,11 @@ def download_stage(facts: DownloadFacts) -> Stage:
                 return Stage(S.ANIME_MATCHING, "shoko", "matched by Shoko; waiting for Jellyfin",
                              P.WAITING_FOR_JELLYFIN)
             detail = "imported; waiting for Shoko to match the file"
+            if shoko is not None and shoko.pending_metadata:
+                # Linked to AniDB, its Shoko series or episode not created yet (a null `ID` in
+                # the cross-reference): Shoko matches it by itself once the metadata is in.
+                return Stage(S.ANIME_MATCHING, "shoko", PENDING_METADATA_DETAIL,
+                             P.WAITING_FOR_SHOKO)
             if (
                 current is not None
                 and current.phase == P.WAITING_FOR_SHOKO
@@ -371,6 +381,14 @@ def download_stage(facts: DownloadFacts) -> Stage:
         reason = messages or history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}", P.FAILED)
 
+    ignored_last = _latest(history.ignored_at, history.failed_at)
+    if history.ignored_at and ignored_last and not _latest(history.grabbed_at,
+                                                           history.ignored_at):
+        # Radarr 9 / Sonarr 7 `downloadIgnored`: removed from the queue without blocklisting;
+        # the *arr will not grab again by itself.
+        why = f" ({history.ignored_message})" if history.ignored_message else ""
+        return Stage(S.FAILED, arr, f"the download was removed in {name}{why} and nothing new "
+                     "was grabbed", P.FAILED)
     if history.failed_at and not _latest(history.grabbed_at, history.failed_at):
         reason = history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", P.FAILED)
