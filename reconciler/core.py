@@ -248,6 +248,12 @@ def match_episode(
     return None
 
 
+def shoko_file_ids(shoko: ShokoFile | None) -> tuple[int, ...]:
+    """The Shoko file id a Shokofin episode of this file carries (`Shoko File`): Shokofin
+    presents only files Shoko knows, and the id names exactly one file."""
+    return (shoko.id,) if shoko is not None else ()
+
+
 def _id_parts(value: object) -> set[str]:
     return {part.strip() for part in str(value).split(",")} - {""}
 
@@ -571,8 +577,8 @@ def _decide_show(
     for ev in sorted(wanted, key=lambda e: (e.episode.season, e.episode.episode)):
         ep = ev.episode
         shoko_episodes = ev.shoko.episode_ids if ev.shoko else ()
-        match = match_episode([ev.jellyfin.item], ep.season, ep.episode, shoko_episodes) \
-            if ev.jellyfin else None
+        match = match_episode([ev.jellyfin.item], ep.season, ep.episode, shoko_episodes,
+                              shoko_file_ids(ev.shoko)) if ev.jellyfin else None
         stage = download_stage(DownloadFacts(
             arr="sonarr",
             has_file=ep.has_file,

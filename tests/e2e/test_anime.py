@@ -182,9 +182,17 @@ class Anime:
 
 
 @pytest.fixture
-def anime(tmp_path: Path) -> Iterator[Anime]:
-    with SimulatedStack(World()) as stack:
+def anime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Anime]:
+    """The anime stack; parametrized indirectly with a Shoko version, e.g. "6.0.0"."""
+    version = getattr(request, "param", None)
+    world = World(shoko_version=version) if version else World()
+    with SimulatedStack(world) as stack:
         yield Anime(stack, tmp_path)
+
+
+# Shoko Server 5.x takes `includeXRefs` (default true), 6.x only `include=XRefs`; 5.3 and later
+# send the nullable-id cross-reference shape. The representative journeys run on each.
+SHOKO_VERSIONS = pytest.mark.parametrize("anime", ["5.3.3", "6.0.0"], indirect=True)
 
 
 def timeline_pairs(data: dict[str, Any]) -> list[tuple[str | None, str]]:
@@ -211,6 +219,7 @@ def imported_and_matched(anime: Anime, tmdb_id: int = YOUR_NAME, title: str = "Y
 # ---------------------------------------------------------------- the 37-second gap
 
 
+@SHOKO_VERSIONS
 def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not_listed_it(
         anime: Anime) -> None:
     anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
@@ -493,6 +502,7 @@ def test_film_whose_imported_file_shoko_knows_is_anime_without_tag_or_root(
 # ---------------------------------------------------------------- series through Sonarr
 
 
+@SHOKO_VERSIONS
 def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime) -> None:
     w = anime.world
     tvdb, tmdb = 424536, 209867
@@ -711,3 +721,106 @@ def test_shoko_down_for_a_cycle_holds_anime_requests_and_exits_3(anime: Anime) -
     assert (request["jellyfin_item_id"], request["matched_by"]) == (item, "Shoko File")
     states = [t["to"] for t in anime.show(film.request_id)["timeline"]]
     assert "importing" not in states
+
+
+# ---------------------------------------------------------------- Shoko still fetching metadata
+
+
+@pytest.mark.parametrize("anime", ["5.1.0.0", "5.3.3", "6.0.0"], indirect=True)
+def test_a_file_whose_shoko_ids_are_still_null_waits_and_every_other_request_moves(
+        anime: Anime) -> None:
+    """Linked to AniDB before Shoko has created its series and episode: the cross-reference's
+    `ID` is null. That request waits, saying why; the cycle (and the other film) goes on."""
+    waiting = anime.film(YOUR_NAME, "Your Name")
+    other = anime.film(SILENT_VOICE, "A Silent Voice")
+    assert anime.once() == 0
+    anime.import_film(waiting)
+    anime.import_film(other)
+    fid = anime.shoko_file_for(waiting)
+    anime.world.shoko.link_to_anidb_pending(fid, YOUR_NAME_ANIDB, [YOUR_NAME_ANIDB_EPISODE])
+    other_match = anime.shoko_match(anime.shoko_file_for(other), other.title,
+                                    SILENT_VOICE_ANIDB, SILENT_VOICE_ANIDB_EPISODE)
+    item = anime.shokofin_movie("A Silent Voice", other_match)
+    assert anime.once() == 0
+    request = anime.request(waiting.request_id)
+    assert (request["state"], request["via"]) == ("anime_matching", "shoko")
+    assert request["detail"] == ("imported; Shoko is still fetching the anime's metadata from "
+                                 "AniDB before it can match the file")
+    other_request = anime.request(other.request_id)
+    assert (other_request["state"], other_request["jellyfin_item_id"]) == ("available", item)
+    assert anime.once() == 0  # and again: the null ids never fail the Shoko poll
+    assert anime.request(waiting.request_id)["state"] == "anime_matching"
+
+    # Shoko has the anime now: the same cross-reference carries its ids.
+    sid = anime.world.shoko.add_series(YOUR_NAME_ANIDB, "Kimi no Na wa.")
+    eid = anime.world.shoko.add_episode(sid, YOUR_NAME_ANIDB_EPISODE, name="Complete Movie")
+    assert anime.once() == 0
+    request = anime.request(waiting.request_id)
+    assert request["detail"] == "matched by Shoko; waiting for Jellyfin"
+    assert request["shoko_ids"]["series"] == [sid]
+    assert request["shoko_ids"]["episode"] == [eid]
+    match = ShokoMatch(fid, sid, eid, YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE)
+    anime.shokofin_movie("Your Name", match)
+    assert anime.once() == 0
+    assert anime.request(waiting.request_id)["state"] == "available"
+
+
+# ---------------------------------------------------------------- Shokofin's t/T episode ids
+
+
+def _anime_show_on_disk(anime: Anime, tvdb: int, tmdb: int, name: str,
+                        anidb: int) -> tuple[int, int, list[int], list[int]]:
+    """An anime show of two episodes, imported and matched by Shoko: (request id, Shoko series,
+    Shoko file ids, Shoko episode ids)."""
+    w = anime.world
+    rid = w.jellyseerr.add_request(tmdb, "tv", name, tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, name, tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    assert anime.once() == 0
+    did = w.sonarr.grab(sid, season=1)
+    file_ids = w.sonarr.import_download(did)
+    series_path = w.sonarr.get_series(sid).path
+    shoko_series = w.shoko.add_series(anidb, name, tmdb_show_ids=[tmdb])
+    files, episodes = [], []
+    for n, sonarr_file in enumerate(file_ids, start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        eid = w.shoko.add_episode(shoko_series, anidb * 10 + n)
+        w.shoko.match_file(fid, shoko_series, [eid])
+        files.append(fid)
+        episodes.append(eid)
+    return rid, shoko_series, files, episodes
+
+
+@pytest.mark.parametrize("movie", [False, True], ids=["t-tmdb-episode", "T-tmdb-movie"])
+def test_a_shokofin_episode_id_built_from_tmdb_never_prevents_a_match_by_shoko_file(
+        anime: Anime, movie: bool) -> None:
+    """Recent Shokofin writes `Shoko Episode: t<TMDB episode>` (or `T<TMDB film>`) for
+    episodes it builds from TMDB data; its numbering differs from Sonarr's here, so only the
+    `Shoko File` id pairs them, and it still does."""
+    rid, shoko_series, files, _ = _anime_show_on_disk(anime, 424540, 209870, "Dandadan", 17900)
+    w = anime.world
+    series_item = w.jellyfin.add_series("Dandadan", library="Anime",
+                                        provider_ids={"Shoko Series": shoko_series})
+    for n, fid in enumerate(files, start=1):
+        ep_item = w.jellyfin.add_episode(series_item, 2, n, provider_ids={"Shoko File": fid})
+        w.jellyfin.set_shokofin_tmdb_episode(ep_item, 5_000_000 + n, movie=movie)
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["episodes_available"]) == ("available", 2)
+
+
+def test_a_shokofin_episode_id_built_from_tmdb_never_prevents_a_match_by_number(
+        anime: Anime) -> None:
+    """No `Shoko File` id, the same numbering as Sonarr's, and a `t<id>` Shoko Episode value
+    (which names no Shoko episode): matched by season and number."""
+    rid, shoko_series, _, _ = _anime_show_on_disk(anime, 424541, 209871, "Kaiju No. 8", 17901)
+    w = anime.world
+    series_item = w.jellyfin.add_series("Kaiju No. 8", library="Anime",
+                                        provider_ids={"Shoko Series": shoko_series})
+    for n in (1, 2):
+        ep_item = w.jellyfin.add_episode(series_item, 1, n)
+        w.jellyfin.set_shokofin_tmdb_episode(ep_item, 5_100_000 + n)
+    assert anime.once() == 0
+    data = anime.show(rid)
+    assert (data["request"]["state"], data["request"]["episodes_available"]) == ("available", 2)
