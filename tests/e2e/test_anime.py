@@ -250,11 +250,12 @@ def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not
     def never_available() -> None:
         assert anime.request(film.request_id)["state"] == "anime_matching"
 
-    # After the grace period reconciler asks Jellyfin to scan the library holding the file.
+    # After the grace period reconciler tells Jellyfin about the file: it lies under the
+    # library's folder, so Jellyfin scans just that folder (no library scan is started).
     anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1, each=never_available)
     calls = anime.refresh_calls()
     assert len(calls) == 1
-    assert (calls[0].kind, calls[0].library_id) == ("item", anime.anime_movies_library)
+    assert (calls[0].kind, calls[0].paths) == ("media_updated", (film.path,))
 
     # Jellyfin is still scanning: more cycles, still not available, and no second refresh.
     for _ in range(3):
@@ -274,8 +275,8 @@ def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not
         ("anime_matching", "available"),
     ]
     nudge = data["timeline"][-2]
-    assert (nudge["via"], nudge["detail"]) == ("reconciler",
-                                               "asked Jellyfin to scan 'Anime Movies'")
+    assert (nudge["via"], nudge["detail"]) == (
+        "reconciler", "asked Jellyfin to scan the new file in 'Anime Movies'")
 
 
 def test_two_anime_films_waiting_in_one_library_cause_one_refresh_call(anime: Anime) -> None:
@@ -296,13 +297,15 @@ def test_two_anime_films_waiting_in_one_library_cause_one_refresh_call(anime: An
     for _ in range(3):
         assert anime.once() == 0
     calls = anime.refresh_calls()
-    assert [(c.kind, c.library_id) for c in calls] == [("item", anime.anime_movies_library)]
+    assert [(c.kind, sorted(c.paths)) for c in calls] == [
+        ("media_updated", sorted(f.path for f in films))]
     assert anime.stack.count("jellyfin", "POST", "/Library/Refresh") == 0
     for film in films:
         data = anime.show(film.request_id)
         assert data["request"]["state"] == "anime_matching"
         nudges = [t for t in data["timeline"] if t["via"] == "reconciler"]
-        assert [t["detail"] for t in nudges] == ["asked Jellyfin to scan 'Anime Movies'"]
+        assert [t["detail"] for t in nudges] == [
+            "asked Jellyfin to scan the new files in 'Anime Movies'"]
 
 
 def test_a_film_jellyfin_still_lacks_after_its_refresh_is_not_refreshed_again(
@@ -327,7 +330,7 @@ def test_a_film_jellyfin_still_lacks_after_its_refresh_is_not_refreshed_again(
     assert len(anime.refresh_calls()) == 2
     nudged = [t["detail"] for t in anime.show(film.request_id)["timeline"]
               if t["via"] == "reconciler"]
-    assert nudged == ["asked Jellyfin to scan 'Anime Movies'"]
+    assert nudged == ["asked Jellyfin to scan the new file in 'Anime Movies'"]
 
 
 def test_a_file_in_no_jellyfin_library_makes_reconciler_refresh_the_whole_library(
@@ -345,6 +348,72 @@ def test_a_file_in_no_jellyfin_library_makes_reconciler_refresh_the_whole_librar
     assert [c.kind for c in anime.refresh_calls()] == ["library"]
     timeline = anime.show(film.request_id)["timeline"]
     assert timeline[-1]["detail"] == "asked Jellyfin to scan the whole library"
+
+
+def test_a_file_under_another_mount_root_refreshes_its_library(anime: Anime) -> None:
+    """Radarr sees the film under /srv/media, Jellyfin's library folder is /data/anime/movies:
+    Jellyfin would not know the path, so the library (found by its folder names) is refreshed,
+    a queued refresh that cancels nothing."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
+    film = anime.film(603, "The Matrix", year=1999, root="/srv/media/anime/movies", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert anime.once() == 0
+    assert [(c.kind, c.library_id) for c in anime.refresh_calls()] == [
+        ("item", anime.anime_movies_library)]
+    assert anime.show(film.request_id)["timeline"][-1]["detail"] == (
+        "asked Jellyfin to scan 'Anime Movies'")
+
+
+def _after(seconds: float) -> Callable[[], bool]:
+    """A condition that holds once `seconds` have passed from now."""
+    until = time.monotonic() + seconds
+    return lambda: time.monotonic() > until
+
+
+def test_a_running_library_scan_is_never_restarted_by_requests_waiting_one_after_another(
+        anime: Anime) -> None:
+    """Files in no Jellyfin library need the whole library scanned, and `POST /Library/Refresh`
+    cancels a running scan and starts it again. While `GET /ScheduledTasks` shows the scan
+    running, the next requests wait for it; once it is over, one scan is asked for them all."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="0.2s")
+    jf = anime.world.jellyfin
+    jf.scan_on_refresh = True
+    jf.library_scan_duration = 600.0  # simulated seconds: it runs until the test moves time on
+    first = anime.film(603, "The Matrix", year=1999, root="/srv/elsewhere", tags=())
+    later = [anime.film(604, "The Matrix Reloaded", year=2003, root="/srv/elsewhere", tags=()),
+             anime.film(605, "The Matrix Revolutions", year=2003, root="/srv/elsewhere",
+                        tags=())]
+    assert anime.once() == 0
+    anime.import_film(first)
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert [c.kind for c in anime.refresh_calls()] == ["library"]
+    assert jf.running_scan is not None
+
+    for film in later:  # imported one after another while the scan runs
+        anime.import_film(film)
+        assert anime.once() == 0
+        anime.cycles_until(_after(0.5))  # past the grace period and the interval
+        assert anime.request(film.request_id)["state"] == "importing"
+    assert len(anime.refresh_calls()) == 1
+    assert jf.scan_restarts == 0
+    assert anime.stack.count("jellyfin", "GET", "/ScheduledTasks") >= 2
+    for film in later:
+        assert not [t for t in anime.show(film.request_id)["timeline"]
+                    if t["via"] == "reconciler"]
+
+    anime.world.advance(600)  # the scan completes
+    assert jf.running_scan is None
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 2)
+    for _ in range(3):
+        assert anime.once() == 0
+    assert [c.kind for c in anime.refresh_calls()] == ["library", "library"]
+    assert jf.scan_restarts == 0
+    for film in later:
+        details = [t["detail"] for t in anime.show(film.request_id)["timeline"]
+                   if t["via"] == "reconciler"]
+        assert details == ["asked Jellyfin to scan the whole library"]
 
 
 # ---------------------------------------------------------------- finding the file in Shoko
@@ -588,7 +657,9 @@ def test_a_new_episode_jellyfin_does_not_list_gets_one_scan_while_the_show_is_pa
     for _ in range(3):
         assert anime.once() == 0
     calls = anime.refresh_calls()
-    assert [(c.kind, c.library_id) for c in calls] == [("item", anime.anime_shows_library)]
+    assert [c.kind for c in calls] == ["media_updated"]
+    [path] = calls[0].paths
+    assert path.startswith(f"{series_path}/") and "E02" in path  # the episode Jellyfin lacks
     assert anime.request(rid)["state"] == "partially_available"
 
 
