@@ -463,9 +463,14 @@ def test_shokofin_item_carrying_the_tmdb_id_under_either_key_is_matched_by_it(
     assert (request["jellyfin_item_id"], request["matched_by"]) == (item, key)
 
 
-def test_shokofin_item_carrying_only_an_anidb_id_is_matched_by_it(anime: Anime) -> None:
+@pytest.mark.parametrize("anidb", [YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE],
+                         ids=["anime-id-current-shokofin", "episode-id-older-shokofin"])
+def test_shokofin_item_carrying_only_an_anidb_id_is_matched_by_it(
+        anime: Anime, anidb: int) -> None:
+    """Current Shokofin writes the AniDB *anime* id on a film, an older one (b9f17ce) wrote the
+    AniDB *episode* id; 4.2.x writes neither (only the Shoko ids)."""
     film, match = imported_and_matched(anime)
-    item = anime.shokofin_movie("Your Name", match, only={"AniDB": YOUR_NAME_ANIDB_EPISODE})
+    item = anime.shokofin_movie("Your Name", match, only={"AniDB": anidb})
     assert anime.once() == 0
     request = anime.request(film.request_id)
     assert request["state"] == "available"
