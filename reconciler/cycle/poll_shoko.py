@@ -87,8 +87,10 @@ class ShokoPoller:
                 continue
             prior = ctx.seen.shoko_episode(ep.id)
             found = prior
-            # Matched already (Shoko does not unmatch files on its own), or playable anyway.
-            if not (prior is not None and prior.matched) and ep.id not in available:
+            # Matched already (Shoko does not unmatch files on its own; asked again while a
+            # cross-reference still waits for its Shoko ids), or playable anyway.
+            settled = prior is not None and prior.matched and not prior.pending_metadata
+            if not settled and ep.id not in available:
                 found = _best_file(await self.client.files_by_path(ep.file_path))
                 ctx.seen.put_shoko_episode(ep.id, found, now)
             if found is not None and found.matched:

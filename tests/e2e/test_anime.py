@@ -900,3 +900,40 @@ def test_a_shokofin_episode_id_built_from_tmdb_never_prevents_a_match_by_number(
     assert anime.once() == 0
     data = anime.show(rid)
     assert (data["request"]["state"], data["request"]["episodes_available"]) == ("available", 2)
+
+
+def test_episodes_whose_shoko_ids_are_still_null_wait_then_match(anime: Anime) -> None:
+    """The same window for a show: Sonarr imported both episodes, Shoko linked them to AniDB
+    before creating the anime; once it has, the episodes match and Jellyfin's count them."""
+    w = anime.world
+    tvdb, tmdb, anidb = 424542, 209872, 17902
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Pending", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Pending", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    assert anime.once() == 0
+    file_ids = w.sonarr.import_download(w.sonarr.grab(sid, season=1))
+    series_path = w.sonarr.get_series(sid).path
+    shoko_files = []
+    for n, sonarr_file in enumerate(file_ids, start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        w.shoko.link_to_anidb_pending(fid, anidb, [anidb * 10 + n])
+        shoko_files.append(fid)
+    assert anime.once() == 0
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["via"]) == ("anime_matching", "shoko")
+    assert "Shoko is still fetching the anime's metadata from AniDB" in request["detail"]
+
+    shoko_series = w.shoko.add_series(anidb, "Pending", tmdb_show_ids=[tmdb])
+    episodes = [w.shoko.add_episode(shoko_series, anidb * 10 + n) for n in (1, 2)]
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert "matched by Shoko; waiting for Jellyfin" in request["detail"]
+    assert request["shoko_ids"]["series"] == [shoko_series]
+    item = w.jellyfin.add_series("Pending", library="Anime",
+                                 provider_ids={"Shoko Series": shoko_series})
+    for n, (fid, eid) in enumerate(zip(shoko_files, episodes, strict=True), start=1):
+        w.jellyfin.add_episode(item, 1, n, provider_ids={"Shoko File": fid, "Shoko Episode": eid})
+    assert anime.once() == 0
+    assert anime.request(rid)["state"] == "available"
