@@ -387,11 +387,10 @@ def download_stage(facts: DownloadFacts) -> Stage:
         reason = messages or history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}", P.FAILED)
 
-    ignored_last = _latest(history.ignored_at, history.failed_at)
-    if history.ignored_at and ignored_last and not _latest(history.grabbed_at,
-                                                           history.ignored_at):
-        # Radarr 9 / Sonarr 7 `downloadIgnored`: removed from the queue without blocklisting;
-        # the *arr will not grab again by itself.
+    if _latest(history.ignored_at, history.failed_at) and not _latest(history.grabbed_at,
+                                                                      history.ignored_at):
+        # `downloadIgnored` (history event 9 in Radarr, 7 in Sonarr): removed from the queue
+        # without blocklisting; the *arr will not grab again by itself.
         why = f" ({history.ignored_message})" if history.ignored_message else ""
         return Stage(S.FAILED, arr, f"the download was removed in {name}{why} and nothing new "
                      "was grabbed", P.FAILED)

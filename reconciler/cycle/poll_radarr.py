@@ -3,7 +3,7 @@
 Strategy: every `[radarr] poll_interval` (`active_poll_interval` while something moves) the
 poll reads the whole queue (`/api/v3/queue/details`, unpaged, so no record is skipped or
 counted twice while downloads move; the paged queue sorted by `added` where details answers 404)
-and the history since the watermark (a `downloadIgnored` event, Radarr 9's "removed without
+and the history since the watermark (a `downloadIgnored` event, Radarr's "removed without
 blocklisting", makes the film failed until the next grab).
 A film is read once when first tracked (by TMDB id), then again only when its history changed
 (a grab, import, failure, deletion or rename); every `full_sync_interval` the whole film list

@@ -3,7 +3,7 @@
 Strategy: every `[sonarr] poll_interval` (`active_poll_interval` while something moves) the
 poll reads the whole queue (`/api/v3/queue/details` without `includeEpisode`: each record
 names its episode; the paged queue sorted by `added` where details answers 404) and the history
-since the watermark (per episode; Sonarr 7's `downloadIgnored` makes that episode failed until
+since the watermark (per episode; Sonarr's `downloadIgnored` makes that episode failed until
 the next grab).
 A show's series is found once when first tracked (by TVDB id, else in the series list by TMDB
 id), then kept; every `full_sync_interval` the whole series list is read instead. Episodes are

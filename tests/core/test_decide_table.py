@@ -159,7 +159,7 @@ FIRST_SIGHT = [
                      failed_at=ago(hours=2))),
                  S.INDEXED, "radarr", "grabbed", "The.Matrix.1999.2160p",
                  id="grab-after-failure-is-indexed"),
-    # Radarr 9 / Sonarr 7 `downloadIgnored`: removed from the queue, not blocklisted
+    # `downloadIgnored` (history event 9 in Radarr, 7 in Sonarr): removed, not blocklisted
     pytest.param(film(radarr=movie(), history=IGNORED), S.FAILED, "radarr", "failed",
                  "the download was removed in Radarr (Manually ignored) and nothing new was "
                  "grabbed", id="ignored-download-nothing-new-grabbed"),

@@ -164,7 +164,7 @@ def test_a_request_the_listing_hides_but_jellyseerr_still_has_is_not_deleted(
                          ids=["queue-details", "paged-queue-fallback"])
 def test_a_download_removed_in_radarr_without_a_new_grab_is_failed_until_the_next_grab(
         film_stack: Any, tmp_path: Path, queue_details: bool) -> None:
-    """Radarr 9's `downloadIgnored` (removed from the queue, not blocklisted): Radarr will not
+    """Radarr's `downloadIgnored` (removed from the queue, not blocklisted): Radarr will not
     grab again by itself, so the request is failed until someone grabs. The queue is read from
     `/api/v3/queue/details`, or, where that answers 404, from the paged queue in a stable order;
     the film listing never makes Radarr stat its cover files."""

@@ -425,7 +425,7 @@ def test_a_series_is_read_again_every_poll_only_while_an_episode_airs_within_two
 
 def test_an_episode_download_removed_in_sonarr_is_failed_until_it_is_grabbed_again(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
-    """Sonarr 7's `downloadIgnored`, per episode: the episode whose download was removed
+    """Sonarr's `downloadIgnored`, per episode: the episode whose download was removed
     without blocklisting is failed (Sonarr will not grab it again by itself) and holds the show
     back; the other episode keeps its own state; a new grab moves it on."""
     world = tv_stack.world
