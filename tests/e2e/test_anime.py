@@ -416,6 +416,23 @@ def test_a_running_library_scan_is_never_restarted_by_requests_waiting_one_after
         assert details == ["asked Jellyfin to scan the whole library"]
 
 
+def test_no_whole_library_scan_while_jellyfin_cannot_say_whether_one_runs(anime: Anime) -> None:
+    """`GET /ScheduledTasks` failing is unknown, not "idle": no `POST /Library/Refresh` (it
+    might restart a running scan) until Jellyfin answers again."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="0.2s")
+    anime.stack.set_fault("jellyfin", "status", code=500, path="/ScheduledTasks")
+    film = anime.film(603, "The Matrix", year=1999, root="/srv/elsewhere", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    anime.cycles_until(lambda: anime.stack.count("jellyfin", "GET", "/ScheduledTasks") >= 2)
+    assert anime.refresh_calls() == []
+    assert anime.request(film.request_id)["state"] == "importing"
+
+    anime.stack.clear_fault("jellyfin")
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert [c.kind for c in anime.refresh_calls()] == ["library"]
+
+
 # ---------------------------------------------------------------- finding the file in Shoko
 
 
