@@ -248,6 +248,12 @@ def match_episode(
     return None
 
 
+def shoko_file_ids(shoko: ShokoFile | None) -> tuple[int, ...]:
+    """The Shoko file id a Shokofin episode of this file carries (`Shoko File`): Shokofin
+    presents only files Shoko knows, and the id names exactly one file."""
+    return (shoko.id,) if shoko is not None else ()
+
+
 def _id_parts(value: object) -> set[str]:
     return {part.strip() for part in str(value).split(",")} - {""}
 
@@ -292,6 +298,11 @@ def _queue_stage(record: QueueRecord) -> str:
     return "indexed"
 
 
+# An anime file linked to AniDB whose Shoko series or episode does not exist yet.
+PENDING_METADATA_DETAIL = ("imported; Shoko is still fetching the anime's metadata from AniDB "
+                           "before it can match the file")
+
+
 @dataclass(frozen=True)
 class DownloadFacts:
     """What is known about one film or episode, for `download_stage`."""
@@ -328,6 +339,11 @@ def download_stage(facts: DownloadFacts) -> Stage:
                 return Stage(S.ANIME_MATCHING, "shoko", "matched by Shoko; waiting for Jellyfin",
                              P.WAITING_FOR_JELLYFIN)
             detail = "imported; waiting for Shoko to match the file"
+            if shoko is not None and shoko.pending_metadata:
+                # Linked to AniDB, its Shoko series or episode not created yet (a null `ID` in
+                # the cross-reference): Shoko matches it by itself once the metadata is in.
+                return Stage(S.ANIME_MATCHING, "shoko", PENDING_METADATA_DETAIL,
+                             P.WAITING_FOR_SHOKO)
             if (
                 current is not None
                 and current.phase == P.WAITING_FOR_SHOKO
@@ -371,6 +387,13 @@ def download_stage(facts: DownloadFacts) -> Stage:
         reason = messages or history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}", P.FAILED)
 
+    if _latest(history.ignored_at, history.failed_at) and not _latest(history.grabbed_at,
+                                                                      history.ignored_at):
+        # `downloadIgnored` (history event 9 in Radarr, 7 in Sonarr): removed from the queue
+        # without blocklisting; the *arr will not grab again by itself.
+        why = f" ({history.ignored_message})" if history.ignored_message else ""
+        return Stage(S.FAILED, arr, f"the download was removed in {name}{why} and nothing new "
+                     "was grabbed", P.FAILED)
     if history.failed_at and not _latest(history.grabbed_at, history.failed_at):
         reason = history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", P.FAILED)
@@ -553,8 +576,8 @@ def _decide_show(
     for ev in sorted(wanted, key=lambda e: (e.episode.season, e.episode.episode)):
         ep = ev.episode
         shoko_episodes = ev.shoko.episode_ids if ev.shoko else ()
-        match = match_episode([ev.jellyfin.item], ep.season, ep.episode, shoko_episodes) \
-            if ev.jellyfin else None
+        match = match_episode([ev.jellyfin.item], ep.season, ep.episode, shoko_episodes,
+                              shoko_file_ids(ev.shoko)) if ev.jellyfin else None
         stage = download_stage(DownloadFacts(
             arr="sonarr",
             has_file=ep.has_file,
@@ -686,18 +709,41 @@ class Waiting:
     nudged: bool = False
 
 
+# How Jellyfin is asked, gentlest first: report the new files (`POST /Library/Media/Updated`:
+# Jellyfin scans just their folders), refresh one library (`POST /Items/{id}/Refresh`, queued),
+# or scan every library (`POST /Library/Refresh`, which cancels and restarts a running scan, so
+# it is only sent when none runs).
+MEDIA_UPDATED = "media_updated"
+LIBRARY_ITEM = "library_item"
+WHOLE_LIBRARY = "whole_library"
+
+
 @dataclass(frozen=True)
 class Nudge:
     library: Library | None  # None: refresh the whole library
     request_ids: tuple[int, ...] = field(default=())
+    # The files to report, as Jellyfin sees them (under one of the library's folders); set only
+    # when every request of the nudge has one.
+    paths: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return self.library.item_id if self.library else "*"
 
     @property
+    def kind(self) -> str:
+        if self.library is None:
+            return WHOLE_LIBRARY
+        return MEDIA_UPDATED if self.paths else LIBRARY_ITEM
+
+    @property
     def label(self) -> str:
-        return f"'{self.library.name}'" if self.library else "the whole library"
+        if self.library is None:
+            return "the whole library"
+        if self.paths:
+            files = "the new file" if len(self.paths) == 1 else "the new files"
+            return f"{files} in '{self.library.name}'"
+        return f"'{self.library.name}'"
 
 
 def library_for(path: str | None, libraries: Sequence[Library]) -> Library | None:
@@ -713,13 +759,26 @@ def library_for(path: str | None, libraries: Sequence[Library]) -> Library | Non
     for lib in libraries:
         for loc in lib.locations:
             root = loc.replace("\\", "/").rstrip("/")
-            if root and (norm == root or norm.startswith(root + "/")):
-                score = 1000 + len(root)
-            else:
-                score = _shared_tail(root, norm)
+            score = 1000 + len(root) if _under(norm, root) else _shared_tail(root, norm)
             if score >= 2 and (best is None or score > best[0]):
                 best = (score, lib)
     return best[1] if best else None
+
+
+def jellyfin_path(path: str | None, library: Library | None) -> str | None:
+    """`path` when Jellyfin sees the file there (it lies under one of the library's folders),
+    else None (another mount root: only a refresh of the library can find it)."""
+    if not path or library is None:
+        return None
+    norm = path.replace("\\", "/").rstrip("/")
+    for loc in library.locations:
+        if _under(norm, loc.replace("\\", "/").rstrip("/")):
+            return path
+    return None
+
+
+def _under(path: str, root: str) -> bool:
+    return bool(root) and (path == root or path.startswith(root + "/"))
 
 
 def _shared_tail(root: str, path: str) -> int:
@@ -741,26 +800,38 @@ def plan_nudges(
     now: datetime,
     grace: timedelta,
     min_interval: timedelta,
+    *,
+    scan_running: bool = False,
 ) -> list[Nudge]:
-    """Which Jellyfin libraries to ask to scan now: at most one per library per interval, and
-    only for requests past the grace period that no scan was asked for yet in this wait."""
-    due: dict[str, Nudge] = {}
+    """How to ask Jellyfin to find the files it lacks, now: for requests past the grace period
+    that no scan was asked for yet in this wait, at most one nudge per library per interval.
+
+    Per library, the gentlest way that reaches every file: report the files when all of them lie
+    under the library's folders (`Nudge.paths`, `POST /Library/Media/Updated`), else refresh
+    the library. A file in no known library needs the whole library scanned; that waits while
+    a library scan is running (`scan_running`: asking again would cancel and restart it), and
+    while any library was refreshed within the interval."""
+    groups: dict[str, tuple[Library | None, list[Waiting]]] = {}
     for w in waiting:
         if w.nudged or now - w.waiting_since < grace:
             continue
         lib = library_for(w.path, libraries)
-        nudge = due.get(lib.item_id if lib else "*") or Nudge(library=lib)
-        due[nudge.key] = Nudge(library=lib, request_ids=(*nudge.request_ids, w.request_id))
+        groups.setdefault(lib.item_id if lib else "*", (lib, []))[1].append(w)
     result = []
     whole = last_refresh.get("*")
-    for key, nudge in due.items():
+    for key, (lib, waits) in groups.items():
+        if key == "*" and scan_running:
+            continue
         # A whole-library scan scans every library, so it waits until none was just refreshed.
         times = last_refresh.values() if key == "*" else (last_refresh.get(key), whole)
-        recent = [t for t in times if t is not None and now - t < min_interval]
-        if not recent:
-            result.append(nudge)
+        if any(t is not None and now - t < min_interval for t in times):
+            continue
+        paths = [jellyfin_path(w.path, lib) for w in waits]
+        result.append(Nudge(library=lib, request_ids=tuple(w.request_id for w in waits),
+                            paths=tuple(dict.fromkeys(p for p in paths if p))
+                            if all(paths) else ()))
     if any(n.library is None for n in result):
-        # ... and it stands in for the libraries' own scans in the same plan.
+        # ... and it stands in for the libraries' own nudges in the same plan.
         return [Nudge(library=None, request_ids=tuple(i for n in result for i in n.request_ids))]
     return result
 

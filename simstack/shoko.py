@@ -29,11 +29,11 @@ Started, Failed, Waiting; set `world.shoko.state`), `GET /api/v3/Init/Version` (
 `/Shoko/File` (a page `{"Total", "List"}`; cross-references with `include=XRefs`),
 `GET /api/v3/Tmdb/Show/{id}/Shoko/Series`. Only what reconciler or a test calls is served.
 
-Versions (`world.shoko.version`, or `World(shoko_version=...)`): "5.1.0.0" (default; TvDB-era
-cross-references), "5.3.3" (the v5.3.3 cross-reference shape: nullable ids, no `TvDB`, episodes
-with `ReleaseGroup`, `ED2K`, `FileSize`, `Percentage{Start,End,Size,Group}`, `Source`), "6.0.0"
-(that shape; `includeXRefs` ignored, only `include=XRefs` adds `SeriesIDs`). On 5.x PathEndsWith
-defaults `includeXRefs` to true.
+Versions (`world.shoko.version`, or `World(shoko_version=...)`): "5.3.3" (default; the v5.3.3
+cross-reference shape: nullable ids, no `TvDB`, episodes with `ReleaseGroup`, `ED2K`, `FileSize`,
+`Percentage{Start,End,Size,Group}`, `Source`), "5.1.0.0" (an older 5.x: the same, plus `TvDB` in
+the ids as up to 5.0.x), "6.0.0" (the 5.3.3 shape; `includeXRefs` ignored, only `include=XRefs`
+adds `SeriesIDs`). On 5.x PathEndsWith defaults `includeXRefs` to true.
 
 PathEndsWith matches like Shoko: on the file's full server path (import folder path + relative
 path), case-insensitive, with `/` and `\\` equivalent, de-duplicated by file, `limit` files at
@@ -117,7 +117,7 @@ def _norm(path: str) -> str:
 class ShokoWorld(SubWorld):
     """Shoko's import folders, files, series and episodes. See the module docstring."""
 
-    version = "5.1.0.0"
+    version = "5.3.3"
     state = "Started"
 
     def __init__(self, world: Clock) -> None:
@@ -201,7 +201,7 @@ class ShokoWorld(SubWorld):
     @property
     def v5_xrefs(self) -> bool:
         """Cross-references in the v5.3 shape (no TvDB; `ReleaseGroup`, `ED2K`, `FileSize`,
-        `Percentage`, `Source` on episodes); the default 5.1.0.0 keeps the TvDB-era shape."""
+        `Percentage`, `Source` on episodes); 5.1.0.0 keeps `TvDB` in the ids."""
         parts = tuple(int(p) for p in self.version.split(".")[:2] if p.isdigit())
         return parts >= (5, 3)
 
@@ -331,9 +331,14 @@ class ShokoWorld(SubWorld):
             if sid not in self.series:
                 continue
             if not self.v5_xrefs:
+                # TvDB still in the ids (as up to 5.0.x); the episode cross-reference fields
+                # every v5 release sends.
                 out.append({"SeriesID": self._series_ids(self.series[sid]),
-                            "EpisodeIDs": [self._episode_ids(self.episodes[e]) for e in eids
-                                           if e in self.episodes]})
+                            "EpisodeIDs": [
+                                {**self._v5_episode_xref(f, self.episodes[e],
+                                                         self.episodes[e].anidb_id, digest),
+                                 "TvDB": list(self.episodes[e].tvdb_ids)}
+                                for e in eids if e in self.episodes]})
                 continue
             series = self.series[sid]
             out.append({"SeriesID": self._v5_series_xref(series, series.anidb_id),

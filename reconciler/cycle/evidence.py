@@ -62,7 +62,8 @@ class EvidenceSource:
             for ep in seen.episodes(series.id) or []:
                 shoko = seen.shoko_episode(ep.id)
                 match = core.match_episode(jf_episodes, ep.season, ep.episode,
-                                           shoko.episode_ids if shoko else ())
+                                           shoko.episode_ids if shoko else (),
+                                           core.shoko_file_ids(shoko))
                 episodes.append(EpisodeEvidence(
                     episode=ep,
                     history=histories.get(ep.id, HistoryFacts()),

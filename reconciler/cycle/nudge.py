@@ -1,8 +1,12 @@
-"""Nudge Jellyfin: ask it to scan the library that should hold a file it has not listed.
+"""Nudge Jellyfin: ask it to find a file it has not listed, never restarting a running scan.
 
-A request waiting for Jellyfin (phase `waiting_for_jellyfin`) past `refresh_grace` gets one scan
-of the library holding its file (`core.plan_nudges` picks which, at most one per library per
-`refresh_min_interval`), recorded in its timeline; then patience, and the stuck flag.
+A request waiting for Jellyfin (phase `waiting_for_jellyfin`) past `refresh_grace` gets one nudge
+(`core.plan_nudges` picks how, at most one per library per `refresh_min_interval`), recorded in
+its timeline; then patience, and the stuck flag. Gentlest first: the file's path reported with
+`POST /Library/Media/Updated` when it lies under one of the library's folders (Jellyfin scans
+just that folder), else the library refreshed (`POST /Items/{id}/Refresh`, queued); a file in no
+known library needs the whole library scanned (`POST /Library/Refresh`), asked only when
+`GET /ScheduledTasks` shows no library scan running, since that call cancels and restarts it.
 """
 
 from __future__ import annotations
@@ -50,10 +54,22 @@ async def nudge(client: JellyfinClient, store: Store, seen: Observations, config
     except ServiceError as exc:
         log.warning("jellyfin.libraries_unavailable", error=exc.message)
         libraries = []
-    done = []
-    for planned in core.plan_nudges(due, libraries, last, now, grace, interval):
+    plan = core.plan_nudges(due, libraries, last, now, grace, interval)
+    if any(n.kind == core.WHOLE_LIBRARY for n in plan):
+        # Only now is it worth asking whether a scan runs (one call, not one per cycle).
         try:
-            await client.refresh_library(planned.library)
+            running = await client.library_scan_running()
+        except ServiceError as exc:
+            log.warning("jellyfin.scheduled_tasks_unavailable", error=exc.message)
+            running = True  # unknown: do not risk restarting a scan
+        if running:
+            log.info("jellyfin.library_scan_running")
+            plan = core.plan_nudges(due, libraries, last, now, grace, interval,
+                                    scan_running=True)
+    done = []
+    for planned in plan:
+        try:
+            await _send(client, planned)
         except ServiceError as exc:
             log.warning("jellyfin.refresh_failed", library=planned.label, error=exc.message)
             continue
@@ -64,10 +80,17 @@ async def nudge(client: JellyfinClient, store: Store, seen: Observations, config
             if waiting_row is not None:
                 store.add_timeline(rid, now, waiting_row.state.value,
                                    waiting_row.state.value, NUDGE_VIA, detail)
-        log.info("jellyfin.refresh_requested", library=planned.label,
+        log.info("jellyfin.refresh_requested", library=planned.label, how=planned.kind,
                  requests=list(planned.request_ids))
         done.append(planned.label)
     return done
+
+
+async def _send(client: JellyfinClient, planned: core.Nudge) -> None:
+    if planned.kind == core.MEDIA_UPDATED:
+        await client.report_media_updated(planned.paths)
+    else:
+        await client.refresh_library(planned.library)
 
 
 def _nudged_since(store: Store, request_id: int, since: datetime) -> bool:

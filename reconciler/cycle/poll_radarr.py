@@ -1,10 +1,14 @@
 """Poll Radarr: the tracked films, their queue records and history.
 
 Strategy: every `[radarr] poll_interval` (`active_poll_interval` while something moves) the
-poll reads the whole queue (every page) and the history since the watermark.
+poll reads the whole queue (`/api/v3/queue/details`, unpaged, so no record is skipped or
+counted twice while downloads move; the paged queue sorted by `added` where details answers 404)
+and the history since the watermark (a `downloadIgnored` event, Radarr's "removed without
+blocklisting", makes the film failed until the next grab).
 A film is read once when first tracked (by TMDB id), then again only when its history changed
 (a grab, import, failure, deletion or rename); every `full_sync_interval` the whole film list
-is read instead. A newly tracked film without a file gets its full history once. Tags are read
+is read instead (`excludeLocalCovers=true`: Radarr need not stat every cover file). A newly
+tracked film without a file gets its full history once. Tags are read
 when a film carries a tag not seen before (and at each full listing).
 Watermark: the `Date` header of the queue response (Radarr's own clock).
 """

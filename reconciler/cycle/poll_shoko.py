@@ -6,6 +6,10 @@ up by its file's path tail and by its TMDB id (Shokofin may present a film Radar
 anime). For each anime show, the Shoko series linked to its TMDB id are
 asked for until one is known, and every episode file not matched yet (and not playable yet) is
 looked up by path; a matched file is kept, since Shoko does not unmatch files on its own.
+Files are asked for with their cross-references in both dialects (`includeXRefs`, Shoko 5.x;
+`include=XRefs`, Shoko 6). A cross-reference whose Shoko `ID` is still null (linked to AniDB, the
+series or episode not created yet) is no error: the file counts as not matched yet
+(`ShokoFile.pending_metadata`, said in the request's detail) and is asked for again next poll.
 Runs after Radarr and Sonarr in the cycle, so it looks up the paths they just reported.
 Watermark: none.
 """
@@ -83,8 +87,10 @@ class ShokoPoller:
                 continue
             prior = ctx.seen.shoko_episode(ep.id)
             found = prior
-            # Matched already (Shoko does not unmatch files on its own), or playable anyway.
-            if not (prior is not None and prior.matched) and ep.id not in available:
+            # Matched already (Shoko does not unmatch files on its own; asked again while a
+            # cross-reference still waits for its Shoko ids), or playable anyway.
+            settled = prior is not None and prior.matched and not prior.pending_metadata
+            if not settled and ep.id not in available:
                 found = _best_file(await self.client.files_by_path(ep.file_path))
                 ctx.seen.put_shoko_episode(ep.id, found, now)
             if found is not None and found.matched:

@@ -1,7 +1,10 @@
 """Poll Sonarr: the tracked shows' series and episodes, their queue records and history.
 
 Strategy: every `[sonarr] poll_interval` (`active_poll_interval` while something moves) the
-poll reads the whole queue (every page) and the history since the watermark.
+poll reads the whole queue (`/api/v3/queue/details` without `includeEpisode`: each record
+names its episode; the paged queue sorted by `added` where details answers 404) and the history
+since the watermark (per episode; Sonarr's `downloadIgnored` makes that episode failed until
+the next grab).
 A show's series is found once when first tracked (by TVDB id, else in the series list by TMDB
 id), then kept; every `full_sync_interval` the whole series list is read instead. Episodes are
 read when a series is new, at each full listing, from two hours before one of its episodes airs

@@ -8,8 +8,9 @@ against the timeline the real reconciler wrote.
 
 The simulated Jellyfin does not scan on its own here: items the script "drops on disk" appear at
 fixed times, except the anime film, which Jellyfin lists only after the reconciler asked it to
-scan (a refresh call), `SCAN_DELAY` later. So the film can only become available through the
-reconciler's own nudge.
+scan (a refresh call, or a report of its file under the library's folder: Shokofin then builds
+the film's entry in its virtual folder), `SCAN_DELAY` later. So the film can only become
+available through the reconciler's own nudge.
 """
 
 from __future__ import annotations
@@ -212,13 +213,14 @@ class DemoScript:
 
     def _on_refresh(self, call: RefreshCall) -> None:
         """A refresh call reached the fake Jellyfin (server thread, world lock held)."""
-        anime_library = call.library_id == self._libraries["anime"]
+        anime_library = call.library_id == self._libraries["anime"] or any(
+            _under(p, ANIME) for p in call.paths)
         if call.kind == "library" or anime_library:
             self.anime.refreshes.append(call.at)
         if self.announce_refreshes:
             what = "every library" if call.kind == "library" else (
                 f"library {self._library_name(call.library_id)}" if call.library_id
-                else "an item")
+                else "a new file" if call.paths else "an item")
             self._emit(f"Jellyfin was asked to scan {what}; the scan takes "
                        f"{self.scaled(SCAN_DELAY):g} s")
         self.world.call_later(self.scaled(SCAN_DELAY), lambda: self._scan(call))
@@ -234,7 +236,10 @@ class DemoScript:
         elif call.library_id is not None:
             listed = jf.scan(call.library_id)
         else:
-            listed = [i for p in call.paths for i in jf.scan(path=p)]
+            # A file reported under the anime library's folder: Shokofin (the VFS) presents it
+            # at a path of its own, so what gets listed is that library's new entry.
+            listed = [i for p in call.paths for i in (
+                jf.scan(self._libraries["anime"]) if _under(p, ANIME) else jf.scan(path=p))]
         if self.anime.item_id in listed:
             self.anime.listed_at = self.world.now
             self._emit("Jellyfin's scan lists Spirited Away")
@@ -531,3 +536,7 @@ def _timeline(script: DemoScript) -> list[Step]:
 
     steps.sort(key=lambda s: s.at)  # stable: same-time steps keep their written order
     return steps
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")

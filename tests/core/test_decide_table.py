@@ -8,13 +8,14 @@ rows exercise the whole path from Jellyfin's items to the decision.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from reconciler.core import Current, Evidence, JellyfinMatch, MatchIds, decide, match_item
-from reconciler.models import HistoryFacts, RequestState, SeerrStatus
+from reconciler.models import HistoryFacts, RequestState, SeerrStatus, ShokoFile
 from tests.core.core_builders import (
     ANIME_PATH,
     FILM_PATH,
@@ -40,6 +41,12 @@ IMPORTED = HistoryFacts(grabbed_at=ago(hours=3), grabbed_title="The.Matrix.1999.
                         imported_at=ago(hours=2))
 FAILED = HistoryFacts(grabbed_at=ago(hours=3), grabbed_title="The.Matrix.1999.1080p",
                       failed_at=ago(hours=2), failed_message="qBittorrent: torrent errored")
+IGNORED = HistoryFacts(grabbed_at=ago(hours=3), grabbed_title="The.Matrix.1999.1080p",
+                       ignored_at=ago(hours=2), ignored_message="Manually ignored")
+# Linked to AniDB; Shoko has not created the series or episode yet (null `ID`s).
+PENDING_METADATA = ShokoFile(id=41, relative_path="/Made in Abyss/Made.in.Abyss.Dawn.mkv",
+                             anidb_series_ids=(15199,), anidb_episode_ids=(230001,),
+                             pending_metadata=True)
 ON_DISK = movie(has_file=True)
 ANIME_ON_DISK = movie(has_file=True, file_path=ANIME_PATH)
 PLAYABLE = item({"Tmdb": str(TMDB)})
@@ -152,7 +159,37 @@ FIRST_SIGHT = [
                      failed_at=ago(hours=2))),
                  S.INDEXED, "radarr", "grabbed", "The.Matrix.1999.2160p",
                  id="grab-after-failure-is-indexed"),
+    # `downloadIgnored` (history event 9 in Radarr, 7 in Sonarr): removed, not blocklisted
+    pytest.param(film(radarr=movie(), history=IGNORED), S.FAILED, "radarr", "failed",
+                 "the download was removed in Radarr (Manually ignored) and nothing new was "
+                 "grabbed", id="ignored-download-nothing-new-grabbed"),
+    pytest.param(film(radarr=movie(), history=replace(IGNORED, ignored_message=None)),
+                 S.FAILED, "radarr", "failed",
+                 "the download was removed in Radarr and nothing new was grabbed",
+                 id="ignored-download-without-a-message"),
+    pytest.param(film(radarr=movie(), history=replace(IGNORED, grabbed_at=ago(minutes=5),
+                                                      grabbed_title="The.Matrix.1999.2160p")),
+                 S.INDEXED, "radarr", "grabbed", "The.Matrix.1999.2160p",
+                 id="grab-after-an-ignored-download-is-indexed"),
+    pytest.param(film(radarr=movie(), history=replace(IGNORED, failed_at=ago(minutes=30),
+                                                      failed_message="stalled")),
+                 S.FAILED, "radarr", "failed", "download failed: stalled",
+                 id="failure-after-an-ignored-download-names-the-failure"),
+    pytest.param(film(radarr=movie(), history=IGNORED,
+                      queue=[record(size=100, sizeleft=40)]),
+                 S.DOWNLOADING, "radarr", "downloading", "downloading 60%",
+                 id="a-queued-download-outranks-an-older-ignored-one"),
+    pytest.param(film(radarr=ON_DISK, history=IGNORED), S.IMPORTING, "radarr",
+                 "waiting_for_jellyfin", "waiting for Jellyfin",
+                 id="a-file-on-disk-outranks-an-ignored-download"),
     # anime films
+    pytest.param(anime_film(shoko=PENDING_METADATA), S.ANIME_MATCHING, "shoko",
+                 "waiting_for_shoko", "Shoko is still fetching the anime's metadata from AniDB",
+                 id="anime-linked-to-anidb-shoko-ids-still-null"),
+    pytest.param(anime_film(shoko=replace(shoko_file(), pending_metadata=True)),
+                 S.ANIME_MATCHING, "shoko", "waiting_for_jellyfin",
+                 "matched by Shoko; waiting for Jellyfin",
+                 id="anime-matched-with-one-cross-reference-still-pending"),
     pytest.param(anime_film(), S.ANIME_MATCHING, "radarr", "waiting_for_shoko",
                  "waiting for Shoko to match the file", id="anime-imported-shoko-has-not-seen-it"),
     pytest.param(anime_film(shoko=shoko_file(matched=False)), S.ANIME_MATCHING, "shoko",
@@ -368,6 +405,13 @@ WITH_CURRENT = [
                  id="stays-anime-matching-while-jellyfin-has-not-listed-the-film"),
     pytest.param(film(radarr=movie(), history=FAILED), current(S.FAILED), S.FAILED, "radarr",
                  False, False, "nothing new grabbed", id="still-failed-is-no-transition"),
+    pytest.param(film(radarr=movie(), history=replace(IGNORED, ignored_at=ago(minutes=10))),
+                 current(S.DOWNLOADING), S.FAILED, "radarr", True, False,
+                 "removed in Radarr (Manually ignored) and nothing new was grabbed",
+                 id="download-ignored-while-downloading-is-failed"),
+    pytest.param(film(radarr=movie(), history=replace(IGNORED, grabbed_at=ago(minutes=5))),
+                 current(S.FAILED), S.INDEXED, "radarr", True, False, "grabbed",
+                 id="ignored-then-regrabbed-is-indexed"),
 ]
 
 
@@ -480,6 +524,15 @@ SHOWS = [
                        episode(1, 2, queue=[record(size=100, sizeleft=50)])]),
                  None, S.FAILED, "sonarr", "download failed",
                  id="a-failed-episode-holds-the-show-back"),
+    pytest.param(show([episode(1, 1, history=HistoryFacts(
+                           grabbed_at=ago(hours=3), ignored_at=ago(hours=2),
+                           ignored_message="Removed by user")),
+                       episode(1, 2, has_file=True)]),
+                 None, S.FAILED, "sonarr", "the download was removed in Sonarr (Removed by user) "
+                 "and nothing new was grabbed", id="an-ignored-episode-download-is-failed"),
+    pytest.param(show([episode(1, 1, has_file=True, shoko=PENDING_METADATA)], anime=True),
+                 None, S.ANIME_MATCHING, "shoko", "still fetching the anime's metadata",
+                 id="anime-episode-whose-shoko-ids-are-still-null"),
     pytest.param(show(aired_season(), jellyfin=[jf_episode(1, 1, end=2), jf_episode(1, 3)]),
                  None, S.AVAILABLE, "jellyfin", "all 3 aired episodes",
                  id="multi-episode-file-covers-each-episode"),

@@ -6,7 +6,17 @@ from datetime import timedelta
 
 import pytest
 
-from reconciler.core import Deadlines, Waiting, library_for, plan_nudges, stuck_reason
+from reconciler.core import (
+    LIBRARY_ITEM,
+    MEDIA_UPDATED,
+    WHOLE_LIBRARY,
+    Deadlines,
+    Waiting,
+    jellyfin_path,
+    library_for,
+    plan_nudges,
+    stuck_reason,
+)
 from reconciler.models import Library, RequestState
 from tests.core.core_builders import NOW
 
@@ -135,6 +145,55 @@ def test_whole_library_refresh_waits_for_a_recently_refreshed_library() -> None:
     waits; other libraries' own refreshes still go ahead."""
     waits = [waiting(1, "/downloads/x.mkv"), waiting(2, "/media/tv/S/e.mkv")]
     assert plan(waits, {"lib-movies": timedelta(minutes=3)}) == [("lib-shows", (2,))]
+
+
+def how(waits: list[Waiting], *, scan_running: bool = False) -> list[tuple[str, str, tuple]]:
+    """plan_nudges as (kind, label, paths)."""
+    nudges = plan_nudges(waits, LIBRARIES, {}, NOW, GRACE, INTERVAL, scan_running=scan_running)
+    return sorted((n.kind, n.label, n.paths) for n in nudges)
+
+
+def test_files_under_the_library_folder_are_reported_not_the_library_refreshed() -> None:
+    """Jellyfin sees the files where they are: it is told about them (Media/Updated) and scans
+    only their folders."""
+    assert how([waiting(1, "/media/movies/A/a.mkv"), waiting(2, "/media/movies/B/b.mkv")]) == [
+        (MEDIA_UPDATED, "the new files in 'Movies'",
+         ("/media/movies/A/a.mkv", "/media/movies/B/b.mkv"))]
+
+
+def test_a_file_under_another_mount_root_refreshes_its_library() -> None:
+    """Found by folder names only: Jellyfin would not know that path, so the library is
+    refreshed."""
+    assert how([waiting(1, "/data/anime/movies/A/a.mkv")]) == [
+        (LIBRARY_ITEM, "'Anime films'", ())]
+
+
+def test_one_file_jellyfin_would_not_know_makes_the_library_refresh_cover_all() -> None:
+    """One nudge per library: when some file cannot be reported, the library refresh finds all."""
+    assert how([waiting(1, "/media/anime/movies/A/a.mkv"),
+                waiting(2, "/data/anime/movies/B/b.mkv")]) == [(LIBRARY_ITEM, "'Anime films'", ())]
+
+
+def test_a_running_scan_holds_the_whole_library_scan_but_not_the_gentler_nudges() -> None:
+    """`POST /Library/Refresh` would cancel and restart the running scan: it waits; the other
+    library's report goes ahead."""
+    waits = [waiting(1, "/downloads/x.mkv"), waiting(2, "/media/tv/S/e.mkv")]
+    assert how(waits) == [(WHOLE_LIBRARY, "the whole library", ())]
+    assert how(waits, scan_running=True) == [
+        (MEDIA_UPDATED, "the new file in 'Shows'", ("/media/tv/S/e.mkv",))]
+    assert how([waiting(1, "/downloads/x.mkv")], scan_running=True) == []
+
+
+@pytest.mark.parametrize(("path", "library", "expected"), [
+    pytest.param("/media/movies/A/a.mkv", MOVIES, "/media/movies/A/a.mkv", id="under-folder"),
+    pytest.param("/mnt/more/tv/S/e.mkv", SHOWS, "/mnt/more/tv/S/e.mkv", id="second-folder"),
+    pytest.param("/data/movies/A/a.mkv", MOVIES, None, id="another-mount-root"),
+    pytest.param("/media/moviesextra/a.mkv", MOVIES, None, id="folder-boundary"),
+    pytest.param("/media/movies/A/a.mkv", None, None, id="no-library"),
+    pytest.param(None, MOVIES, None, id="no-path"),
+])
+def test_jellyfin_path(path: str | None, library: Library | None, expected: str | None) -> None:
+    assert jellyfin_path(path, library) == expected
 
 
 def test_request_already_nudged_in_this_wait_is_not_nudged_again() -> None:

@@ -182,9 +182,17 @@ class Anime:
 
 
 @pytest.fixture
-def anime(tmp_path: Path) -> Iterator[Anime]:
-    with SimulatedStack(World()) as stack:
+def anime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Anime]:
+    """The anime stack; parametrized indirectly with a Shoko version, e.g. "6.0.0"."""
+    version = getattr(request, "param", None)
+    world = World(shoko_version=version) if version else World()
+    with SimulatedStack(world) as stack:
         yield Anime(stack, tmp_path)
+
+
+# Shoko Server 5.x takes `includeXRefs` (default true), 6.x only `include=XRefs`; 5.3 and later
+# send the nullable-id cross-reference shape. The representative journeys run on each.
+SHOKO_VERSIONS = pytest.mark.parametrize("anime", ["5.3.3", "6.0.0"], indirect=True)
 
 
 def timeline_pairs(data: dict[str, Any]) -> list[tuple[str | None, str]]:
@@ -211,6 +219,7 @@ def imported_and_matched(anime: Anime, tmdb_id: int = YOUR_NAME, title: str = "Y
 # ---------------------------------------------------------------- the 37-second gap
 
 
+@SHOKO_VERSIONS
 def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not_listed_it(
         anime: Anime) -> None:
     anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
@@ -241,11 +250,12 @@ def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not
     def never_available() -> None:
         assert anime.request(film.request_id)["state"] == "anime_matching"
 
-    # After the grace period reconciler asks Jellyfin to scan the library holding the file.
+    # After the grace period reconciler tells Jellyfin about the file: it lies under the
+    # library's folder, so Jellyfin scans just that folder (no library scan is started).
     anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1, each=never_available)
     calls = anime.refresh_calls()
     assert len(calls) == 1
-    assert (calls[0].kind, calls[0].library_id) == ("item", anime.anime_movies_library)
+    assert (calls[0].kind, calls[0].paths) == ("media_updated", (film.path,))
 
     # Jellyfin is still scanning: more cycles, still not available, and no second refresh.
     for _ in range(3):
@@ -265,8 +275,8 @@ def test_anime_film_is_not_available_while_shoko_matched_it_and_jellyfin_has_not
         ("anime_matching", "available"),
     ]
     nudge = data["timeline"][-2]
-    assert (nudge["via"], nudge["detail"]) == ("reconciler",
-                                               "asked Jellyfin to scan 'Anime Movies'")
+    assert (nudge["via"], nudge["detail"]) == (
+        "reconciler", "asked Jellyfin to scan the new file in 'Anime Movies'")
 
 
 def test_two_anime_films_waiting_in_one_library_cause_one_refresh_call(anime: Anime) -> None:
@@ -287,13 +297,15 @@ def test_two_anime_films_waiting_in_one_library_cause_one_refresh_call(anime: An
     for _ in range(3):
         assert anime.once() == 0
     calls = anime.refresh_calls()
-    assert [(c.kind, c.library_id) for c in calls] == [("item", anime.anime_movies_library)]
+    assert [(c.kind, sorted(c.paths)) for c in calls] == [
+        ("media_updated", sorted(f.path for f in films))]
     assert anime.stack.count("jellyfin", "POST", "/Library/Refresh") == 0
     for film in films:
         data = anime.show(film.request_id)
         assert data["request"]["state"] == "anime_matching"
         nudges = [t for t in data["timeline"] if t["via"] == "reconciler"]
-        assert [t["detail"] for t in nudges] == ["asked Jellyfin to scan 'Anime Movies'"]
+        assert [t["detail"] for t in nudges] == [
+            "asked Jellyfin to scan the new files in 'Anime Movies'"]
 
 
 def test_a_film_jellyfin_still_lacks_after_its_refresh_is_not_refreshed_again(
@@ -318,7 +330,7 @@ def test_a_film_jellyfin_still_lacks_after_its_refresh_is_not_refreshed_again(
     assert len(anime.refresh_calls()) == 2
     nudged = [t["detail"] for t in anime.show(film.request_id)["timeline"]
               if t["via"] == "reconciler"]
-    assert nudged == ["asked Jellyfin to scan 'Anime Movies'"]
+    assert nudged == ["asked Jellyfin to scan the new file in 'Anime Movies'"]
 
 
 def test_a_file_in_no_jellyfin_library_makes_reconciler_refresh_the_whole_library(
@@ -336,6 +348,89 @@ def test_a_file_in_no_jellyfin_library_makes_reconciler_refresh_the_whole_librar
     assert [c.kind for c in anime.refresh_calls()] == ["library"]
     timeline = anime.show(film.request_id)["timeline"]
     assert timeline[-1]["detail"] == "asked Jellyfin to scan the whole library"
+
+
+def test_a_file_under_another_mount_root_refreshes_its_library(anime: Anime) -> None:
+    """Radarr sees the film under /srv/media, Jellyfin's library folder is /data/anime/movies:
+    Jellyfin would not know the path, so the library (found by its folder names) is refreshed,
+    a queued refresh that cancels nothing."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="1h")
+    film = anime.film(603, "The Matrix", year=1999, root="/srv/media/anime/movies", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert anime.once() == 0
+    assert [(c.kind, c.library_id) for c in anime.refresh_calls()] == [
+        ("item", anime.anime_movies_library)]
+    assert anime.show(film.request_id)["timeline"][-1]["detail"] == (
+        "asked Jellyfin to scan 'Anime Movies'")
+
+
+def _after(seconds: float) -> Callable[[], bool]:
+    """A condition that holds once `seconds` have passed from now."""
+    until = time.monotonic() + seconds
+    return lambda: time.monotonic() > until
+
+
+def test_a_running_library_scan_is_never_restarted_by_requests_waiting_one_after_another(
+        anime: Anime) -> None:
+    """Files in no Jellyfin library need the whole library scanned, and `POST /Library/Refresh`
+    cancels a running scan and starts it again. While `GET /ScheduledTasks` shows the scan
+    running, the next requests wait for it; once it is over, one scan is asked for them all."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="0.2s")
+    jf = anime.world.jellyfin
+    jf.scan_on_refresh = True
+    jf.library_scan_duration = 600.0  # simulated seconds: it runs until the test moves time on
+    first = anime.film(603, "The Matrix", year=1999, root="/srv/elsewhere", tags=())
+    later = [anime.film(604, "The Matrix Reloaded", year=2003, root="/srv/elsewhere", tags=()),
+             anime.film(605, "The Matrix Revolutions", year=2003, root="/srv/elsewhere",
+                        tags=())]
+    assert anime.once() == 0
+    anime.import_film(first)
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert [c.kind for c in anime.refresh_calls()] == ["library"]
+    assert jf.running_scan is not None
+
+    for film in later:  # imported one after another while the scan runs
+        anime.import_film(film)
+        assert anime.once() == 0
+        anime.cycles_until(_after(0.5))  # past the grace period and the interval
+        assert anime.request(film.request_id)["state"] == "importing"
+    assert len(anime.refresh_calls()) == 1
+    assert jf.scan_restarts == 0
+    assert anime.stack.count("jellyfin", "GET", "/ScheduledTasks") >= 2
+    for film in later:
+        assert not [t for t in anime.show(film.request_id)["timeline"]
+                    if t["via"] == "reconciler"]
+
+    anime.world.advance(600)  # the scan completes
+    assert jf.running_scan is None
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 2)
+    for _ in range(3):
+        assert anime.once() == 0
+    assert [c.kind for c in anime.refresh_calls()] == ["library", "library"]
+    assert jf.scan_restarts == 0
+    for film in later:
+        details = [t["detail"] for t in anime.show(film.request_id)["timeline"]
+                   if t["via"] == "reconciler"]
+        assert details == ["asked Jellyfin to scan the whole library"]
+
+
+def test_no_whole_library_scan_while_jellyfin_cannot_say_whether_one_runs(anime: Anime) -> None:
+    """`GET /ScheduledTasks` failing is unknown, not "idle": no `POST /Library/Refresh` (it
+    might restart a running scan) until Jellyfin answers again."""
+    anime.configure(refresh_grace="0.2s", refresh_min_interval="0.2s")
+    anime.stack.set_fault("jellyfin", "status", code=500, path="/ScheduledTasks")
+    film = anime.film(603, "The Matrix", year=1999, root="/srv/elsewhere", tags=())
+    assert anime.once() == 0
+    anime.import_film(film)
+    anime.cycles_until(lambda: anime.stack.count("jellyfin", "GET", "/ScheduledTasks") >= 2)
+    assert anime.refresh_calls() == []
+    assert anime.request(film.request_id)["state"] == "importing"
+
+    anime.stack.clear_fault("jellyfin")
+    anime.cycles_until(lambda: len(anime.refresh_calls()) >= 1)
+    assert [c.kind for c in anime.refresh_calls()] == ["library"]
 
 
 # ---------------------------------------------------------------- finding the file in Shoko
@@ -385,9 +480,14 @@ def test_shokofin_item_carrying_the_tmdb_id_under_either_key_is_matched_by_it(
     assert (request["jellyfin_item_id"], request["matched_by"]) == (item, key)
 
 
-def test_shokofin_item_carrying_only_an_anidb_id_is_matched_by_it(anime: Anime) -> None:
+@pytest.mark.parametrize("anidb", [YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE],
+                         ids=["anime-id-current-shokofin", "episode-id-older-shokofin"])
+def test_shokofin_item_carrying_only_an_anidb_id_is_matched_by_it(
+        anime: Anime, anidb: int) -> None:
+    """Current Shokofin writes the AniDB *anime* id on a film, an older one (b9f17ce) wrote the
+    AniDB *episode* id; 4.2.x writes neither (only the Shoko ids)."""
     film, match = imported_and_matched(anime)
-    item = anime.shokofin_movie("Your Name", match, only={"AniDB": YOUR_NAME_ANIDB_EPISODE})
+    item = anime.shokofin_movie("Your Name", match, only={"AniDB": anidb})
     assert anime.once() == 0
     request = anime.request(film.request_id)
     assert request["state"] == "available"
@@ -493,6 +593,7 @@ def test_film_whose_imported_file_shoko_knows_is_anime_without_tag_or_root(
 # ---------------------------------------------------------------- series through Sonarr
 
 
+@SHOKO_VERSIONS
 def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime) -> None:
     w = anime.world
     tvdb, tmdb = 424536, 209867
@@ -578,7 +679,9 @@ def test_a_new_episode_jellyfin_does_not_list_gets_one_scan_while_the_show_is_pa
     for _ in range(3):
         assert anime.once() == 0
     calls = anime.refresh_calls()
-    assert [(c.kind, c.library_id) for c in calls] == [("item", anime.anime_shows_library)]
+    assert [c.kind for c in calls] == ["media_updated"]
+    [path] = calls[0].paths
+    assert path.startswith(f"{series_path}/") and "E02" in path  # the episode Jellyfin lacks
     assert anime.request(rid)["state"] == "partially_available"
 
 
@@ -711,3 +814,143 @@ def test_shoko_down_for_a_cycle_holds_anime_requests_and_exits_3(anime: Anime) -
     assert (request["jellyfin_item_id"], request["matched_by"]) == (item, "Shoko File")
     states = [t["to"] for t in anime.show(film.request_id)["timeline"]]
     assert "importing" not in states
+
+
+# ---------------------------------------------------------------- Shoko still fetching metadata
+
+
+@pytest.mark.parametrize("anime", ["5.1.0.0", "5.3.3", "6.0.0"], indirect=True)
+def test_a_file_whose_shoko_ids_are_still_null_waits_and_every_other_request_moves(
+        anime: Anime) -> None:
+    """Linked to AniDB before Shoko has created its series and episode: the cross-reference's
+    `ID` is null. That request waits, saying why; the cycle (and the other film) goes on."""
+    waiting = anime.film(YOUR_NAME, "Your Name")
+    other = anime.film(SILENT_VOICE, "A Silent Voice")
+    assert anime.once() == 0
+    anime.import_film(waiting)
+    anime.import_film(other)
+    fid = anime.shoko_file_for(waiting)
+    anime.world.shoko.link_to_anidb_pending(fid, YOUR_NAME_ANIDB, [YOUR_NAME_ANIDB_EPISODE])
+    other_match = anime.shoko_match(anime.shoko_file_for(other), other.title,
+                                    SILENT_VOICE_ANIDB, SILENT_VOICE_ANIDB_EPISODE)
+    item = anime.shokofin_movie("A Silent Voice", other_match)
+    assert anime.once() == 0
+    request = anime.request(waiting.request_id)
+    assert (request["state"], request["via"]) == ("anime_matching", "shoko")
+    assert request["detail"] == ("imported; Shoko is still fetching the anime's metadata from "
+                                 "AniDB before it can match the file")
+    other_request = anime.request(other.request_id)
+    assert (other_request["state"], other_request["jellyfin_item_id"]) == ("available", item)
+    assert anime.once() == 0  # and again: the null ids never fail the Shoko poll
+    assert anime.request(waiting.request_id)["state"] == "anime_matching"
+
+    # Shoko has the anime now: the same cross-reference carries its ids.
+    sid = anime.world.shoko.add_series(YOUR_NAME_ANIDB, "Kimi no Na wa.")
+    eid = anime.world.shoko.add_episode(sid, YOUR_NAME_ANIDB_EPISODE, name="Complete Movie")
+    assert anime.once() == 0
+    request = anime.request(waiting.request_id)
+    assert request["detail"] == "matched by Shoko; waiting for Jellyfin"
+    assert request["shoko_ids"]["series"] == [sid]
+    assert request["shoko_ids"]["episode"] == [eid]
+    match = ShokoMatch(fid, sid, eid, YOUR_NAME_ANIDB, YOUR_NAME_ANIDB_EPISODE)
+    anime.shokofin_movie("Your Name", match)
+    assert anime.once() == 0
+    assert anime.request(waiting.request_id)["state"] == "available"
+
+
+# ---------------------------------------------------------------- Shokofin's t/T episode ids
+
+
+def _anime_show_on_disk(anime: Anime, tvdb: int, tmdb: int, name: str,
+                        anidb: int) -> tuple[int, int, list[int], list[int]]:
+    """An anime show of two episodes, imported and matched by Shoko: (request id, Shoko series,
+    Shoko file ids, Shoko episode ids)."""
+    w = anime.world
+    rid = w.jellyseerr.add_request(tmdb, "tv", name, tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, name, tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    assert anime.once() == 0
+    did = w.sonarr.grab(sid, season=1)
+    file_ids = w.sonarr.import_download(did)
+    series_path = w.sonarr.get_series(sid).path
+    shoko_series = w.shoko.add_series(anidb, name, tmdb_show_ids=[tmdb])
+    files, episodes = [], []
+    for n, sonarr_file in enumerate(file_ids, start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        eid = w.shoko.add_episode(shoko_series, anidb * 10 + n)
+        w.shoko.match_file(fid, shoko_series, [eid])
+        files.append(fid)
+        episodes.append(eid)
+    return rid, shoko_series, files, episodes
+
+
+@pytest.mark.parametrize("movie", [False, True], ids=["t-tmdb-episode", "T-tmdb-movie"])
+def test_a_shokofin_episode_id_built_from_tmdb_never_prevents_a_match_by_shoko_file(
+        anime: Anime, movie: bool) -> None:
+    """Recent Shokofin writes `Shoko Episode: t<TMDB episode>` (or `T<TMDB film>`) for
+    episodes it builds from TMDB data; its numbering differs from Sonarr's here, so only the
+    `Shoko File` id pairs them, and it still does."""
+    rid, shoko_series, files, _ = _anime_show_on_disk(anime, 424540, 209870, "Dandadan", 17900)
+    w = anime.world
+    series_item = w.jellyfin.add_series("Dandadan", library="Anime",
+                                        provider_ids={"Shoko Series": shoko_series})
+    for n, fid in enumerate(files, start=1):
+        ep_item = w.jellyfin.add_episode(series_item, 2, n, provider_ids={"Shoko File": fid})
+        w.jellyfin.set_shokofin_tmdb_episode(ep_item, 5_000_000 + n, movie=movie)
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["episodes_available"]) == ("available", 2)
+
+
+def test_a_shokofin_episode_id_built_from_tmdb_never_prevents_a_match_by_number(
+        anime: Anime) -> None:
+    """No `Shoko File` id, the same numbering as Sonarr's, and a `t<id>` Shoko Episode value
+    (which names no Shoko episode): matched by season and number."""
+    rid, shoko_series, _, _ = _anime_show_on_disk(anime, 424541, 209871, "Kaiju No. 8", 17901)
+    w = anime.world
+    series_item = w.jellyfin.add_series("Kaiju No. 8", library="Anime",
+                                        provider_ids={"Shoko Series": shoko_series})
+    for n in (1, 2):
+        ep_item = w.jellyfin.add_episode(series_item, 1, n)
+        w.jellyfin.set_shokofin_tmdb_episode(ep_item, 5_100_000 + n)
+    assert anime.once() == 0
+    data = anime.show(rid)
+    assert (data["request"]["state"], data["request"]["episodes_available"]) == ("available", 2)
+
+
+def test_episodes_whose_shoko_ids_are_still_null_wait_then_match(anime: Anime) -> None:
+    """The same window for a show: Sonarr imported both episodes, Shoko linked them to AniDB
+    before creating the anime; once it has, the episodes match and Jellyfin's count them."""
+    w = anime.world
+    tvdb, tmdb, anidb = 424542, 209872, 17902
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Pending", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Pending", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    assert anime.once() == 0
+    file_ids = w.sonarr.import_download(w.sonarr.grab(sid, season=1))
+    series_path = w.sonarr.get_series(sid).path
+    shoko_files = []
+    for n, sonarr_file in enumerate(file_ids, start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        w.shoko.link_to_anidb_pending(fid, anidb, [anidb * 10 + n])
+        shoko_files.append(fid)
+    assert anime.once() == 0
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert (request["state"], request["via"]) == ("anime_matching", "shoko")
+    assert "Shoko is still fetching the anime's metadata from AniDB" in request["detail"]
+
+    shoko_series = w.shoko.add_series(anidb, "Pending", tmdb_show_ids=[tmdb])
+    episodes = [w.shoko.add_episode(shoko_series, anidb * 10 + n) for n in (1, 2)]
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert "matched by Shoko; waiting for Jellyfin" in request["detail"]
+    assert request["shoko_ids"]["series"] == [shoko_series]
+    item = w.jellyfin.add_series("Pending", library="Anime",
+                                 provider_ids={"Shoko Series": shoko_series})
+    for n, (fid, eid) in enumerate(zip(shoko_files, episodes, strict=True), start=1):
+        w.jellyfin.add_episode(item, 1, n, provider_ids={"Shoko File": fid, "Shoko Episode": eid})
+    assert anime.once() == 0
+    assert anime.request(rid)["state"] == "available"

@@ -158,3 +158,53 @@ def test_a_request_the_listing_hides_but_jellyseerr_still_has_is_not_deleted(
         assert once(tmp_path) == 0
     assert show(tmp_path, kept)["request"]["state"] == "approved"
     assert show(tmp_path, gone)["request"]["state"] == "deleted"
+
+
+@pytest.mark.parametrize("queue_details", [True, False],
+                         ids=["queue-details", "paged-queue-fallback"])
+def test_a_download_removed_in_radarr_without_a_new_grab_is_failed_until_the_next_grab(
+        film_stack: Any, tmp_path: Path, queue_details: bool) -> None:
+    """Radarr's `downloadIgnored` (removed from the queue, not blocklisted): Radarr will not
+    grab again by itself, so the request is failed until someone grabs. The queue is read from
+    `/api/v3/queue/details`, or, where that answers 404, from the paged queue in a stable order;
+    the film listing never makes Radarr stat its cover files."""
+    world = film_stack.world
+    if not queue_details:
+        film_stack.set_fault("radarr", "status", code=404, path="/api/v3/queue/details")
+    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
+    did = world.radarr.grab(mid)
+    world.radarr.progress(did, 0.3)
+    assert once(tmp_path) == 0
+    request = show(tmp_path, rid)["request"]
+    assert (request["state"], request["progress"]) == ("downloading", pytest.approx(0.3, abs=0.01))
+
+    world.radarr.ignore_download(did, "Removed by user")
+    assert once(tmp_path) == 0
+    request = show(tmp_path, rid)["request"]
+    assert (request["state"], request["via"]) == ("failed", "radarr")
+    assert request["detail"] == ("the download was removed in Radarr (Removed by user) and "
+                                 "nothing new was grabbed")
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "failed"
+
+    again = world.radarr.grab(mid)
+    world.radarr.progress(again, 0.1)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "downloading"
+    assert [(t["from"], t["to"], t["via"]) for t in show(tmp_path, rid)["timeline"]] == [
+        (None, "downloading", "radarr"), ("downloading", "failed", "radarr"),
+        ("failed", "downloading", "radarr")]
+
+    paged = film_stack.requests("radarr", method="GET", path="/api/v3/queue")
+    details = film_stack.requests("radarr", method="GET", path="/api/v3/queue/details")
+    assert len(details) == 4  # asked every cycle
+    if queue_details:
+        assert paged == []
+        assert all(r.query.get("includeMovie") == "false" for r in details)
+    else:
+        assert len(paged) == 4
+        assert all((r.query.get("sortKey"), r.query.get("sortDirection")) == (
+            "added", "ascending") for r in paged)
+    listings = film_stack.requests("radarr", method="GET", path="/api/v3/movie")
+    assert listings and all(r.query.get("excludeLocalCovers") == "true" for r in listings)

@@ -421,3 +421,42 @@ def test_a_series_is_read_again_every_poll_only_while_an_episode_airs_within_two
     assert once(tmp_path) == 0
     reads = [r.query.get("seriesId") for r in tv_stack.requests("sonarr", path="/api/v3/episode")]
     assert reads == [str(soon)]
+
+
+def test_an_episode_download_removed_in_sonarr_is_failed_until_it_is_grabbed_again(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    """Sonarr's `downloadIgnored`, per episode: the episode whose download was removed
+    without blocklisting is failed (Sonarr will not grab it again by itself) and holds the show
+    back; the other episode keeps its own state; a new grab moves it on."""
+    world = tv_stack.world
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    e1, e2 = world.sonarr.episode_ids(sid, season=1)
+    first = world.sonarr.grab(sid, [e1], size=1_000_000_000)
+    second = world.sonarr.grab(sid, [e2], size=1_000_000_000)
+    world.sonarr.progress(first, 0.5)
+    world.sonarr.progress(second, 0.5)
+    assert once(tmp_path) == 0
+    assert episode_states(tmp_path, rid) == {"S01E01": "downloading", "S01E02": "downloading"}
+
+    world.sonarr.ignore_download(second, "Removed by user")
+    assert once(tmp_path) == 0
+    assert episode_states(tmp_path, rid) == {"S01E01": "downloading", "S01E02": "failed"}
+    req = request(tmp_path, rid)
+    assert (req["state"], req["via"]) == ("failed", "sonarr")
+    assert "the download was removed in Sonarr (Removed by user) and nothing new was grabbed" \
+        in req["detail"]
+
+    again = world.sonarr.grab(sid, [e2], size=1_000_000_000)
+    world.sonarr.progress(again, 0.2)
+    assert once(tmp_path) == 0
+    assert episode_states(tmp_path, rid) == {"S01E01": "downloading", "S01E02": "downloading"}
+    assert request(tmp_path, rid)["state"] == "downloading"
+    assert moves(tmp_path, rid) == [
+        (None, "downloading", "sonarr"), ("downloading", "failed", "sonarr"),
+        ("failed", "downloading", "sonarr")]
+    # Every queue record already names its episode: the episode resource is never asked for.
+    queue = tv_stack.requests("sonarr", method="GET", path="/api/v3/queue/details")
+    assert len(queue) == 3
+    assert all("includeEpisode" not in r.query for r in queue)
+    assert tv_stack.requests("sonarr", method="GET", path="/api/v3/queue") == []
