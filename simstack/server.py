@@ -191,25 +191,42 @@ class LoggedRequest:
 class Recorder:
     """Per-service counters and the request log, shared by all runners of a stack."""
 
+    # How long a read of the counters waits for answers already sent but not yet recorded.
+    SETTLE_SECONDS = 2.0
+
     def __init__(self, limit: int = 100_000) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._calls: dict[str, int] = {}
         self._bytes: dict[str, int] = {}
         self._log: deque[LoggedRequest] = deque(maxlen=limit)
+        self._in_flight = 0
+
+    def started(self) -> None:
+        """A request is being answered: reads of the counters wait for its record (the client
+        may hold the whole answer before the server thread has recorded it)."""
+        with self._lock:
+            self._in_flight += 1
+
+    def _settle(self) -> None:
+        self._lock.wait_for(lambda: self._in_flight == 0, timeout=self.SETTLE_SECONDS)
 
     def register(self, service: str) -> None:
         with self._lock:
             self._calls.setdefault(service, 0)
             self._bytes.setdefault(service, 0)
 
-    def record(self, entry: LoggedRequest) -> None:
+    def record(self, entry: LoggedRequest, *, started: bool = False) -> None:
         with self._lock:
             self._calls[entry.service] = self._calls.get(entry.service, 0) + 1
             self._bytes[entry.service] = self._bytes.get(entry.service, 0) + entry.bytes
             self._log.append(entry)
+            if started:
+                self._in_flight -= 1
+                self._lock.notify_all()
 
     def stats(self) -> dict[str, dict[str, int]]:
         with self._lock:
+            self._settle()
             return {s: {"calls": self._calls[s], "bytes": self._bytes.get(s, 0)}
                     for s in self._calls}
 
@@ -222,6 +239,7 @@ class Recorder:
 
     def entries(self) -> list[LoggedRequest]:
         with self._lock:
+            self._settle()
             return list(self._log)
 
 
@@ -343,6 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = runner.faults.take(runner.service, self.command, path)
         self._sent = 0
         self._status = 0
+        runner.recorder.started()
         try:
             self._respond(req, fault)
         except _Abort:
@@ -543,7 +562,7 @@ class _Handler(BaseHTTPRequestHandler):
             at=runner.world.now,
             fault=fault.kind if fault else None,
         )
-        runner.recorder.record(entry)
+        runner.recorder.record(entry, started=True)
 
 
 class ServiceRunner:
