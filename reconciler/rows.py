@@ -192,3 +192,13 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
         provider_ids=json.loads(row["provider_ids"] or "{}"),
         date_last_saved=row["date_last_saved"],
     )
+
+
+def display_title(row: RequestRow) -> str:
+    """The request's title as shown, or its id while none is known (a title look-up failed,
+    e.g. during a TMDB outage): "TMDB 603", else "Request #12"."""
+    if row.title:
+        return row.title
+    if row.tmdb_id is not None:
+        return f"TMDB {row.tmdb_id}"
+    return f"Request #{row.id}"
