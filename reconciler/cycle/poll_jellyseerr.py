@@ -85,52 +85,63 @@ class JellyseerrPoller:
         active_ids = {r.id for r in polled.active.requests}
         listed: dict[int, SeerrRequest] = {r.id: r for r in polled.newest.requests}
         listed.update((r.id, r) for r in polled.active.requests)
+        # What left the active filters and no listing showed: read once by id. (A cut-short
+        # active listing proves nothing about who left it.)
+        left = [rid for rid, s in known.items() if rid not in listed
+                and not core.seerr_gone(s.absent) and polled.active.complete and _was_active(s)]
+        found = await self._by_id(left)
         if not full:
-            # `filter=all`'s total counts what it lists: every request known and not hidden,
-            # plus the new ones. A difference means a removal or more new ones than a page.
-            hidden = {rid for rid, s in known.items() if s.hidden and rid not in listed}
-            expected = sum(1 for rid, s in known.items()
-                           if core.seerr_listed(s.absent, rid in hidden))
-            expected += len(listed.keys() - known.keys())
+            # `filter=all`'s total counts what it lists: every request known, not gone, not
+            # hidden, plus the new ones. A difference means a removal, or more new requests
+            # than one page: only a complete listing tells which.
+            def counted(rid: int, seen: SeenRequest) -> bool:
+                if rid in listed:
+                    return True
+                if rid in found:  # just read by id
+                    got = found[rid]
+                    return got is not None and not core.seerr_listing_hides(got)
+                return core.seerr_listed(seen.absent, seen.hidden)
+
+            expected = len(listed.keys() - known.keys()) + sum(
+                1 for rid, seen in known.items() if counted(rid, seen))
             full = polled.newest.total != expected
-        complete_ids: set[int] | None = None
+        unlisted: set[int] = set()
         if full:
             listing = await client.list_requests(filter="all", sort="added")
             listed.update((r.id, r) for r in listing.requests)
             # Absence counts only after a listing that reached the total it announced: an
             # empty page before that is a listing cut short, not a list of removals.
             if listing.complete and len(listing.requests) >= listing.total:
-                complete_ids = {r.id for r in listing.requests}
-        outcome.full = complete_ids is not None
+                outcome.full = True
+                unlisted = {rid for rid, s in known.items() if rid not in listed
+                            and not core.seerr_gone(s.absent)}
+                found.update(await self._by_id(sorted(unlisted - found.keys())))
         now = ctx.clock()
-
-        def still_active(rid: int) -> bool:
-            if rid in active_ids:
-                return True
-            # A cut-short active listing proves nothing about who left it.
-            return not polled.active.complete and rid in known and _was_active(known[rid])
-
         for rid, req in listed.items():
-            ctx.seen.put_seerr_request(req, 0, now, active=still_active(rid))
-        # Read by id: what left the active filters (and no listing showed since), and what a
-        # complete listing lacks.
-        check = [rid for rid, s in known.items() if rid not in listed
-                 and not core.seerr_gone(s.absent)
-                 and ((polled.active.complete and _was_active(s)) or complete_ids is not None)]
-        found = await bounded([client.request_by_id(rid) for rid in check])
-        for rid, got in zip(check, found, strict=True):
-            before = known[rid]
+            was = known.get(rid)
+            active = rid in active_ids or (
+                not polled.active.complete and was is not None and _was_active(was))
+            ctx.seen.put_seerr_request(req, 0, now, active=active)
+        for rid, got in found.items():
+            if rid in listed:
+                continue
             if got is not None:
-                is_hidden = complete_ids is not None or core.seerr_listing_hides(got)
-                ctx.seen.put_seerr_request(got, 0, now, hidden=is_hidden)
+                hidden = rid in unlisted or core.seerr_listing_hides(got)
+                ctx.seen.put_seerr_request(got, 0, now, hidden=hidden)
             else:
                 # 404: removed, once confirmed (the next poll lists completely to confirm it).
+                before = known[rid]
                 ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
         await self._fetch_titles(ctx, [*listed.values(), *(s.request for s in known.values()
                                                             if not core.seerr_gone(s.absent))])
         watermark = ctx.store.last_watermark("jellyseerr")
         stamps = [r.updated_at for r in listed.values() if r.updated_at]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
+
+    async def _by_id(self, ids: list[int]) -> dict[int, SeerrRequest | None]:
+        """Each request by id, a few at a time; None for a 404 (removed)."""
+        found = await bounded([self.client.request_by_id(rid) for rid in ids])
+        return dict(zip(ids, found, strict=True))
 
     async def _fetch_titles(self, ctx: PollContext, requests: Iterable[SeerrRequest]) -> None:
         """Display titles, read once per film or show (a few at a time, bounded) and kept."""

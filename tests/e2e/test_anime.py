@@ -21,7 +21,7 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
-from tests.e2e.support import rows_changed_by
+from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, rows_changed_by
 
 ANIME_MOVIES = "/data/anime/movies"
 ANIME_SHOWS = "/data/anime/shows"
@@ -182,8 +182,8 @@ class Anime:
 
 
 @pytest.fixture
-def anime(tmp_path: Path) -> Iterator[Anime]:
-    with SimulatedStack(World()) as stack:
+def anime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Anime]:
+    with SimulatedStack(World(jellyseerr_version=getattr(request, "param", None))) as stack:
         yield Anime(stack, tmp_path)
 
 
@@ -493,6 +493,7 @@ def test_film_whose_imported_file_shoko_knows_is_anime_without_tag_or_root(
 # ---------------------------------------------------------------- series through Sonarr
 
 
+@pytest.mark.parametrize("anime", SEERR_VERSIONS, ids=SEERR_IDS, indirect=True)
 def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime) -> None:
     w = anime.world
     tvdb, tmdb = 424536, 209867

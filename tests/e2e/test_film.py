@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from simstack import SimulatedStack, World
-from tests.e2e.support import once, rows_changed_by, show
+from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, once, rows_changed_by, show
 
 TMDB = 603
 
 
 @pytest.fixture
-def film_stack(tmp_path: Path) -> Any:
-    world = World()
+def film_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    world = World(jellyseerr_version=getattr(request, "param", None))
     with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin")) as stack:
         world.jellyfin.add_library("Movies", ["/data/movies"], "movies")
         stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
@@ -34,12 +34,19 @@ def state(tmp_path: Path, request_id: int) -> str:
 
 
 
+@pytest.mark.parametrize("film_stack", SEERR_VERSIONS, ids=SEERR_IDS, indirect=True)
 def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
         film_stack: Any, tmp_path: Path) -> None:
+    from simstack.jellyseerr import APPROVED, PENDING
+
     world = film_stack.world
-    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix", status=PENDING)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "requested"
+    world.jellyseerr.set_request_status(rid, APPROVED)
     assert once(tmp_path) == 0
     assert state(tmp_path, rid) == "approved"
+    assert show(tmp_path, rid)["request"]["title"] == "The Matrix"
 
     mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
     assert once(tmp_path) == 0
@@ -80,7 +87,7 @@ def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
 
     timeline = show(tmp_path, rid)["timeline"]
     assert [(t["from"], t["to"]) for t in timeline] == [
-        (None, "approved"), ("approved", "indexed"), ("indexed", "downloading"),
+        (None, "requested"), ("requested", "approved"), ("approved", "indexed"), ("indexed", "downloading"),
         ("downloading", "download_done"), ("download_done", "importing"),
         ("importing", "available"),
     ]
