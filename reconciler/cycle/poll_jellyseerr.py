@@ -170,16 +170,20 @@ class JellyseerrPoller:
                 answered += 1
                 return media_type, tmdb_id, title
 
-        results = await asyncio.gather(*(one(m, t) for m, t in wanted))
+        outage = ctx.seen.titles_outage()
+        results = []
+        if outage is not None:  # during an outage one look-up probes it before the others
+            results.append(await one(*wanted[0]))
+            wanted = wanted[1:]
+        results += await asyncio.gather(*(one(m, t) for m, t in wanted))
         now = ctx.clock()
         for media_type, tmdb_id, title in results:
             if title:
                 ctx.seen.put_title(media_type, tmdb_id, title, now)
-        outage = ctx.seen.titles_outage()
         if failures and outage is None:
             error = scrub(failures[0])
             log.warning("jellyseerr.titles_unavailable", error=error,
-                        titles_missing=len(wanted))
+                        titles_missing=len(results))
             ctx.seen.put_titles_outage({"since": iso(now) or "", "error": error}, now)
         elif not failures and answered and outage is not None:
             log.info("jellyseerr.titles_available", since=outage.get("since"))

@@ -87,9 +87,9 @@ def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
 
     timeline = show(tmp_path, rid)["timeline"]
     assert [(t["from"], t["to"]) for t in timeline] == [
-        (None, "requested"), ("requested", "approved"), ("approved", "indexed"), ("indexed", "downloading"),
-        ("downloading", "download_done"), ("download_done", "importing"),
-        ("importing", "available"),
+        (None, "requested"), ("requested", "approved"), ("approved", "indexed"),
+        ("indexed", "downloading"), ("downloading", "download_done"),
+        ("download_done", "importing"), ("importing", "available"),
     ]
     assert timeline[-1]["via"] == "jellyfin"
 
