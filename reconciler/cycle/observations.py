@@ -183,6 +183,15 @@ class Observations:
     def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime) -> bool:
         return self._put("jellyseerr", f"title:{media_type}:{tmdb_id}", title, now)
 
+    def titled(self) -> set[tuple[str, int]]:
+        """(media_type, tmdb id) of every film and show whose title is stored."""
+        out = set()
+        for subject in self.store.observations("jellyseerr", "title:"):
+            _, media_type, tmdb = subject.split(":", 2)
+            if tmdb.isdigit():
+                out.add((media_type, int(tmdb)))
+        return out
+
     def titles_outage(self) -> dict[str, str] | None:
         """Since when title look-ups fail (`{"since": iso, "error": text}`); None while they
         work."""

@@ -147,8 +147,8 @@ class JellyseerrPoller:
         """Display titles, read once per film or show (a few at a time, bounded) and kept."""
         client = self.client
         missing = {(r.media_type, r.tmdb_id) for r in requests if r.tmdb_id is not None}
-        wanted = sorted((m, t) for m, t in missing
-                        if t is not None and ctx.seen.title(m, t) is None)
+        titled = ctx.seen.titled()
+        wanted = sorted((m, t) for m, t in missing if t is not None and (m, t) not in titled)
         if not wanted:
             return
         wanted = wanted[:MAX_TITLES_PER_POLL]
