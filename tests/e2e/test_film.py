@@ -135,8 +135,9 @@ def test_a_second_cycle_with_no_change_writes_no_rows(film_stack: Any, tmp_path:
 
 def test_requests_approved_in_the_same_second_as_the_last_seen_change_are_all_picked_up(
         film_stack: Any, tmp_path: Path) -> None:
-    """Jellyseerr's `updatedAt` has whole seconds: a bulk approval can give more requests than
-    one incremental page the very timestamp reconciler saw last. Paging stops only past it."""
+    """A bulk approval of more requests than one page, all in the same second: every one is
+    seen by the next poll (the pending and processing filters are read whole; `updatedAt`,
+    whole seconds or frozen, decides nothing)."""
     from simstack.jellyseerr import APPROVED, PENDING
 
     world = film_stack.world  # its clock stands still: every change has the same updatedAt

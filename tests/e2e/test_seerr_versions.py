@@ -189,3 +189,25 @@ def test_a_tmdb_outage_leaves_the_id_as_title_logs_once_and_titles_come_back(
     assert not events(again, "jellyseerr.titles_available")
     assert not events(again, "jellyseerr.titles_unavailable")
     assert last_seerr_poll(tmp_path) == (STEADY, False)
+
+
+@pytest.mark.parametrize("stack", ["2.1.0"], indirect=True)
+def test_jellyseerr_2_1_failing_its_list_while_an_arr_is_down_moves_nothing(
+        stack: SimulatedStack, tmp_path: Path) -> None:
+    """Jellyseerr 2.1 answers its request list with 500 while a Radarr/Sonarr it knows is
+    unreachable: Jellyseerr is unknown for that cycle (exit 3, nothing moves), and the cycle
+    after the *arr is back recovers by itself."""
+    world = stack.world
+    rid = world.jellyseerr.add_request(603, "movie", "The Matrix")
+    cycle(tmp_path)
+    assert request(tmp_path, rid)["state"] == "approved"
+
+    world.jellyseerr.set_arr_reachable("sonarr", 0, False)
+    world.radarr.grab(world.radarr.add_movie(603, "The Matrix", year=1999))
+    result = run_reconcile("--config", str(tmp_path / "config.toml"), "--once")
+    assert result.code == 3
+    assert request(tmp_path, rid)["state"] == "approved"
+
+    world.jellyseerr.set_arr_reachable("sonarr", 0, True)
+    cycle(tmp_path)
+    assert request(tmp_path, rid)["state"] == "indexed"
