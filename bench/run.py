@@ -72,6 +72,7 @@ class Baseline:
 class Report:
     machine: dict[str, Any]
     sizes: dict[str, int]
+    seerr: str = ""  # the simulated Jellyseerr's profile and version
     cycles: list[CycleStats] = field(default_factory=list)
     baseline: Baseline | None = None
     targets: dict[str, bool] = field(default_factory=dict)
@@ -145,6 +146,7 @@ async def bench(sizes: Sizes, steady_cycles: int, changes: int, baseline_sample:
         sizes={"requests": sizes.requests, "active": sizes.active, "library": sizes.library},
     )
     with StackProcess(sizes) as stack:
+        report.seerr = str(stack.info.get("seerr", ""))
         config_path = workdir / "config.toml"
         config_path.write_text(stack.config(str(workdir / "bench.db")))
         config_path.chmod(0o600)
@@ -203,6 +205,7 @@ def render(report: Report) -> str:
     lines = [
         f"reconciler benchmark — {report.sizes['requests']} requests "
         f"({report.sizes['active']} active), {report.sizes['library']} Jellyfin items",
+        f"Jellyseerr profile: {report.seerr}",
         f"machine: {report.machine['cpus']} CPUs, Python {report.machine['python']}, "
         f"{report.machine['platform']}",
         "",
@@ -249,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="downloads that move between steady-state cycles")
     parser.add_argument("--baseline-sample", type=int, default=2,
                         help="baseline listings actually measured (0 skips the baseline)")
+    parser.add_argument("--seerr-version", default=None,
+                        help="the simulated Jellyseerr's version or profile, e.g. 3.1.0 (frozen "
+                             "updatedAt), 2.7.3, 2.1.0, 1.33.2; default: Seerr bumping updatedAt")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
@@ -260,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak:
         return soak_main(args.json, args.check)
     sizes = Sizes(requests=args.requests, active=int(args.requests * args.active_share),
-                  library=args.library)
+                  library=args.library, seerr_version=args.seerr_version)
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
         report = asyncio.run(bench(sizes, args.steady_cycles, args.changes,
                                    args.baseline_sample, Path(tmp)))

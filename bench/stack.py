@@ -10,6 +10,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from simstack import SimulatedStack, World
+from simstack.jellyseerr import MEDIA_AVAILABLE
 
 TV_SHARE = 0.2  # a fifth of the tracked requests are shows
 EPISODES_PER_SHOW = 8
@@ -22,15 +23,17 @@ class Sizes:
     active: int
     library: int
     seed: int = 1
+    seerr_version: str | None = None  # a `simstack.seerr_versions` profile; None: the default
 
 
 class BenchWorld:
     """Builds the world: `requests` tracked requests, `active` of them downloading, the rest
-    available in Jellyfin, in a library of `library` items in all."""
+    available in Jellyfin (and, as Jellyseerr's own Jellyfin sync would have it, available in
+    Jellyseerr), in a library of `library` items in all."""
 
     def __init__(self, sizes: Sizes) -> None:
         self.sizes = sizes
-        self.world = World(seed=sizes.seed)
+        self.world = World(seed=sizes.seed, jellyseerr_version=sizes.seerr_version)
         self.rng = random.Random(sizes.seed)
         self.downloads: list[tuple[str, str, int]] = []  # (service, download id, subject id)
         self.items = 0
@@ -57,6 +60,7 @@ class BenchWorld:
             else:
                 w.radarr.import_file(mid)
                 jf.add_movie(f"Film {i}", tmdb_id=tmdb, year=1980 + i % 45)
+                w.jellyseerr.set_media_status(tmdb, MEDIA_AVAILABLE, media_type="movie")
                 self.items += 1
         for i in range(n_tv):
             tvdb, tmdb = 500_000 + i, 900_000 + i
@@ -75,6 +79,7 @@ class BenchWorld:
                                                                         "Tmdb": tmdb})
                 for n in range(1, EPISODES_PER_SHOW + 1):
                     jf.add_episode(series_item, 1, n)
+                w.jellyseerr.set_media_status(tmdb, MEDIA_AVAILABLE, media_type="tv")
                 self.items += 1 + EPISODES_PER_SHOW
         rest = max(0, sizes.library - self.items)
         if rest:
@@ -126,7 +131,9 @@ class BenchWorld:
 def _serve(conn: Connection, sizes: Sizes) -> None:
     bench = BenchWorld(sizes)
     with SimulatedStack(bench.world, log_limit=0) as stack:
+        profile = bench.world.jellyseerr.profile
         conn.send({"urls": stack.urls, "api_keys": stack.api_keys,
+                   "seerr": f"{profile.name} ({profile.flavour} {profile.version})",
                    "config": stack.config_toml("DATABASE")})
         while True:
             command, arg = conn.recv()

@@ -864,6 +864,32 @@ def deletion_settled(state: RequestState | None, absent: int) -> bool:
     return state is S.DELETED and absent > 0
 
 
+def seerr_listing_hides(request: SeerrRequest) -> bool:
+    """Jellyseerr's `filter=all` leaves the request out while it still answers by id: its media
+    is blocklisted (media status 6, every version that has a blocklist)."""
+    return request.blocklisted
+
+
+def seerr_listed(absent: int, hidden: bool) -> bool:
+    """Counted in the total of Jellyseerr's `filter=all` listing: not gone, not hidden."""
+    return not seerr_gone(absent) and not hidden
+
+
+BLOCKLISTED_NOTE = "its media is blocklisted in Jellyseerr"
+
+
+def with_seerr_notes(decision: Decision, request: SeerrRequest) -> Decision:
+    """`decision` with what Jellyseerr says about the request besides its status added to the
+    detail (its media is blocklisted), once; the state is left as the evidence decided it."""
+    detail = decision.detail
+    if request.blocklisted:
+        if BLOCKLISTED_NOTE not in detail:
+            detail = f"{detail}; {BLOCKLISTED_NOTE}" if detail else BLOCKLISTED_NOTE
+    elif BLOCKLISTED_NOTE in detail:  # a held decision keeps an old detail
+        detail = detail.replace(f"; {BLOCKLISTED_NOTE}", "").replace(BLOCKLISTED_NOTE, "")
+    return decision if detail == decision.detail else replace(decision, detail=detail)
+
+
 @dataclass(frozen=True)
 class AnimeRules:
     """How a request is known to be anime (so Shoko has to match its files): a Radarr tag, a

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.config import NotifySection
 from reconciler.logs import get_logger, scrub
+from reconciler.rows import display_title
 from reconciler.store import RequestRow, Store, iso, utcnow
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def event_key(row: RequestRow, event: str) -> str:
 
 def compose(row: RequestRow, event: str) -> tuple[str, str]:
     """(title, body) of the message: the title, the new state and its detail."""
-    name = row.title or f"request #{row.id}"
+    name = display_title(row)
     kind = "film" if row.media_type == "movie" else "series"
     headline = {
         "available": "is available",

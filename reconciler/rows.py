@@ -201,3 +201,13 @@ class PruneCounts:
     polls: int
     notifications: int
     pages_freed: int
+
+
+def display_title(row: RequestRow) -> str:
+    """The request's title as shown, or its id while none is known (a title look-up failed,
+    e.g. during a TMDB outage): "TMDB 603", else "Request #12"."""
+    if row.title:
+        return row.title
+    if row.tmdb_id is not None:
+        return f"TMDB {row.tmdb_id}"
+    return f"Request #{row.id}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from reconciler.rows import display_title
 from reconciler.store import RequestRow, Store, iso
 
 
@@ -96,7 +97,7 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
         detail = r.detail or ""
         if r.stuck_reason:
             detail = f"{detail} — stuck: {r.stuck_reason}"
-        body.append([str(r.id), (r.title or "?")[:40], r.media_type, state,
+        body.append([str(r.id), display_title(r)[:40], r.media_type, state,
                      ago(r.state_since, now), progress_text(r), detail])
     text = table(["ID", "TITLE", "TYPE", "STATE", "SINCE", "PROGRESS", "DETAIL"], body)
     if width is None:
@@ -108,7 +109,7 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
 
 def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     lines = [
-        f"#{row.id} {row.title or '?'} ({row.media_type}"
+        f"#{row.id} {display_title(row)} ({row.media_type}"
         f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
         f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
         f" via {row.via or '-'}",

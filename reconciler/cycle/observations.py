@@ -6,8 +6,9 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 
 | service    | subject                           | value                                        |
 |------------|-----------------------------------|----------------------------------------------|
-| jellyseerr | `request:{id}`                    | `SeerrRequest` + complete listings without it |
+| jellyseerr | `request:{id}`                    | `SeerrRequest`, absences, `active`, `hidden`   |
 | jellyseerr | `title:{media_type}:{tmdb}`       | display title                                |
+| jellyseerr | `titles_outage`                   | since when title look-ups fail, and why       |
 | radarr     | `movie:{tmdb}`                    | `RadarrMovie`, `{}` when Radarr has none      |
 | radarr     | `queue:{movie id}`                | `QueueRecord` list (tracked films only)       |
 | radarr     | `history:{movie id}`              | `HistoryFacts`                               |
@@ -49,10 +50,15 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class SeenRequest:
     """A Jellyseerr request as last listed, and in how many complete listings since it was
-    missing (0 while it is listed)."""
+    missing (0 while it is listed). `active`: it was in the last listing of the filters that
+    can still change on their own (pending, processing); None when stored before that was
+    recorded. `hidden`: Jellyseerr's `filter=all` leaves it out (its media is blocklisted) while
+    it still answers by id."""
 
     request: SeerrRequest
     absent: int = 0
+    active: bool | None = False
+    hidden: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,11 @@ def series_key(request: SeerrRequest) -> SeriesKey | None:
 def _seen_request(data: Mapping[str, Any]) -> SeenRequest:
     fields = dict(data)  # stored observations are shared and read-only
     absent = int(fields.pop("absent", 0))
+    active = fields.pop("active", None)
+    hidden = bool(fields.pop("hidden", False))
     fields["seasons"] = tuple(fields.get("seasons") or ())
-    return SeenRequest(SeerrRequest(**fields), absent)
+    return SeenRequest(SeerrRequest(**fields), absent,
+                       None if active is None else bool(active), hidden)
 
 
 def _movie(data: Mapping[str, Any]) -> RadarrMovie | None:
@@ -161,9 +170,11 @@ class Observations:
         return {int(subject.split(":")[1]): self._read("jellyseerr", subject, data, _seen_request)
                 for subject, data in self.store.observations("jellyseerr", "request:").items()}
 
-    def put_seerr_request(self, request: SeerrRequest, absent: int, now: datetime) -> bool:
+    def put_seerr_request(self, request: SeerrRequest, absent: int, now: datetime, *,
+                          active: bool = False, hidden: bool = False) -> bool:
         return self._put("jellyseerr", f"request:{request.id}",
-                         {**asdict(request), "absent": absent}, now)
+                         {**asdict(request), "absent": absent, "active": active,
+                          "hidden": hidden}, now)
 
     def title(self, media_type: str, tmdb_id: int | None) -> str | None:
         title = self.store.observation("jellyseerr", f"title:{media_type}:{tmdb_id}")
@@ -171,6 +182,27 @@ class Observations:
 
     def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime) -> bool:
         return self._put("jellyseerr", f"title:{media_type}:{tmdb_id}", title, now)
+
+    def titled(self) -> set[tuple[str, int]]:
+        """(media_type, tmdb id) of every film and show whose title is stored."""
+        out = set()
+        for subject in self.store.observations("jellyseerr", "title:"):
+            _, media_type, tmdb = subject.split(":", 2)
+            if tmdb.isdigit():
+                out.add((media_type, int(tmdb)))
+        return out
+
+    def titles_outage(self) -> dict[str, str] | None:
+        """Since when title look-ups fail (`{"since": iso, "error": text}`); None while they
+        work."""
+        data = self.store.observation("jellyseerr", "titles_outage")
+        return {str(k): str(v) for k, v in data.items()} if data else None
+
+    def put_titles_outage(self, outage: dict[str, str] | None, now: datetime) -> None:
+        if outage is None:
+            self.store.drop_observations("jellyseerr", ["titles_outage"])
+        else:
+            self._put("jellyseerr", "titles_outage", outage, now)
 
     # -- Radarr
 

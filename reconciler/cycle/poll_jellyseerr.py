@@ -1,98 +1,191 @@
 """Poll Jellyseerr: the requests, and their display titles.
 
-Strategy: every `[jellyseerr] poll_interval` (60 s by default, and no faster while downloads
-move: each of its listings makes it query every *arr) the poll lists requests newest-modified
-first. Incrementally (the usual case) only the first short page (`INCREMENTAL_PAGE`), stopping
-at the watermark; when the total it announces differs from what is known plus what is new,
-something was removed and the whole list is read again. A complete listing also runs every
-`full_sync_interval`, and while some request's absence is unconfirmed. A request missing from a
-complete listing is asked for by id (the listing hides some) and counts as absent only on a
-404; after `ABSENT_CONFIRMATIONS` listings it is gone. Titles are read once per film or show.
-Watermark: the newest `updatedAt` seen.
+Strategy, every `[jellyseerr] poll_interval` (60 s by default, and no faster while downloads
+move: each of its listings makes it query every *arr). It never relies on `updatedAt`, which
+Jellyseerr 2.6.0 to Seerr 3.1.x never change after creation:
+
+- `client.poll_active()`: the first page of `filter=all&sort=added` (the newest requests: new
+  ones appear within one poll) and every page of `filter=pending` and `filter=processing`, the
+  requests that can still change on their own. Three calls while fewer than 100 are active.
+- A stored request that was in those filters (`SeenRequest.active`) and left them (approved,
+  declined, failed in Seerr, completed, blocklisted, deleted) is read once by id
+  (`request_by_id`), unless the newest page already showed it; not again unless it comes back.
+- The total of `filter=all` is checked against the requests known to be listed (not gone, not
+  `hidden`: a blocklisted request is left out of `filter=all` but answers by id, so it is marked
+  hidden and not counted). A difference (a removal, or more new requests than one page) makes
+  the poll a complete listing (`filter=all&sort=added`, every page).
+- A complete listing also runs every `full_sync_interval` and while some request's absence is
+  unconfirmed. A request missing from it is read by id: a 200 marks it hidden, a 404 counts one
+  absence; after `core.ABSENT_CONFIRMATIONS` it is gone.
+- The version (`/api/v1/status`, which decides the query parameters sent) is read on the first
+  poll, at each complete listing and after a listing was refused (`QueryRejected`, which fails
+  the poll: Jellyseerr is unknown for that cycle).
+- Titles are read once per film or show, at most `MAX_TITLES_PER_POLL` per poll, none started
+  after `TITLE_BUDGET` seconds, each bounded by the client's timeout. A failing look-up (Seerr
+  answers 500 to every TMDB failure) stops the look-ups of that poll, is logged once per outage
+  (`jellyseerr.titles_unavailable`, then `jellyseerr.titles_available`) and is retried at the
+  next poll; the poll itself does not fail. Meanwhile a request shows its id as its title.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 
 from reconciler import core
-from reconciler.cycle.context import CONCURRENCY, PollContext
-from reconciler.logs import get_logger
-from reconciler.models import SeerrRequest
+from reconciler.cycle.context import CONCURRENCY, PollContext, bounded
+from reconciler.cycle.observations import SeenRequest
+from reconciler.logs import get_logger, scrub
+from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceError
-from reconciler.services.jellyseerr import JellyseerrClient
+from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient
+from reconciler.store import iso
 
 log = get_logger("reconciler.cycle")
 
-INCREMENTAL_PAGE = 20
+# Title look-ups per poll: the rest wait for the next poll (a first poll of a big install, or
+# the titles an outage left missing).
+MAX_TITLES_PER_POLL = 1000
+# No title look-up starts after this many seconds of a poll's look-ups (each is also bounded by
+# the client's own timeout), so a slow TMDB never holds a cycle past its interval.
+TITLE_BUDGET = 20.0
+# Media statuses of an approved request `filter=processing` lists (not available, blocklisted
+# or deleted).
+_PROCESSING_MEDIA = (None, 1, 2, 3, 4)
+
+
+def _was_active(seen: SeenRequest) -> bool:
+    """In the pending/processing listings at the last poll. For a request stored before that
+    was recorded (`active` None), what its status says."""
+    if seen.active is not None:
+        return seen.active
+    req = seen.request
+    return req.status == SeerrStatus.PENDING or (
+        req.status == SeerrStatus.APPROVED and req.quality_media_status in _PROCESSING_MEDIA)
 
 
 class JellyseerrPoller:
     service = "jellyseerr"
 
-    def __init__(self, client: JellyseerrClient) -> None:
+    def __init__(self, client: JellyseerrClient,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client = client
+        self.monotonic = monotonic
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client = self.client
         known = ctx.seen.seerr_requests()
-        watermark = ctx.store.last_watermark("jellyseerr")
-        full = (watermark is None or ctx.full_due("jellyseerr")
-                or any(core.absence_unconfirmed(s.absent) for s in known.values()))
-        # Newest-modified first: an incremental poll usually needs only its first, short page.
-        listing = await (client.list_requests(since=None) if full
-                         else client.list_requests(since=watermark, page_size=INCREMENTAL_PAGE))
+        full = ctx.full_due("jellyseerr") or any(
+            core.absence_unconfirmed(s.absent) for s in known.values())
+        if full:
+            await client.server_info()  # an upgrade changes what the listings may send
+        polled = await client.poll_active(newest=NEWEST_PAGE)
+        active_ids = {r.id for r in polled.active.requests}
+        listed: dict[int, SeerrRequest] = {r.id: r for r in polled.newest.requests}
+        listed.update((r.id, r) for r in polled.active.requests)
+        # What left the active filters and no listing showed: read once by id. (A cut-short
+        # active listing proves nothing about who left it.)
+        left = [rid for rid, s in known.items() if rid not in listed
+                and not core.seerr_gone(s.absent) and polled.active.complete and _was_active(s)]
+        found = await self._by_id(left)
         if not full:
-            new = {r.id for r in listing.requests} - known.keys()
-            present = sum(1 for s in known.values() if not core.seerr_gone(s.absent))
-            if listing.total != present + len(new):
-                full = True  # something was removed: only a complete listing can tell what
-                listing = await client.list_requests(since=None)
-        # Absence counts only after a listing that reached the total it announced: an empty
-        # page before that is a listing cut short, not a list of removals.
-        outcome.full = full and listing.complete and len(listing.requests) >= listing.total
+            # `filter=all`'s total counts what it lists: every request known, not gone, not
+            # hidden, plus the new ones. A difference means a removal, or more new requests
+            # than one page: only a complete listing tells which.
+            def counted(rid: int, seen: SeenRequest) -> bool:
+                if rid in listed:
+                    return True
+                if rid in found:  # just read by id
+                    got = found[rid]
+                    return got is not None and not core.seerr_listing_hides(got)
+                return core.seerr_listed(seen.absent, seen.hidden)
+
+            expected = len(listed.keys() - known.keys()) + sum(
+                1 for rid, seen in known.items() if counted(rid, seen))
+            full = polled.newest.total != expected
+        unlisted: set[int] = set()
+        if full:
+            listing = await client.list_requests(filter="all", sort="added")
+            listed.update((r.id, r) for r in listing.requests)
+            # Absence counts only after a listing that reached the total it announced: an
+            # empty page before that is a listing cut short, not a list of removals.
+            if listing.complete and len(listing.requests) >= listing.total:
+                outcome.full = True
+                unlisted = {rid for rid, s in known.items() if rid not in listed
+                            and not core.seerr_gone(s.absent)}
+                found.update(await self._by_id(sorted(unlisted - found.keys())))
         now = ctx.clock()
-        seen = set()
-        for req in listing.requests:
-            seen.add(req.id)
-            ctx.seen.put_seerr_request(req, 0, now)
-        await self._fetch_titles(ctx, listing.requests)
-        if outcome.full:
-            for rid, known_request in known.items():
-                req, absent = known_request.request, known_request.absent
-                if rid in seen or core.seerr_gone(absent):
-                    continue
-                # The listing hides some requests (those whose media is blocklisted): only a
-                # 404 for the id itself says the request is gone.
-                if await client.request_exists(rid):
-                    if absent:
-                        ctx.seen.put_seerr_request(req, 0, now)
-                    continue
-                ctx.seen.put_seerr_request(req, absent + 1, now)
-        stamps = [r.updated_at for r in listing.requests if r.updated_at]
+        for rid, req in listed.items():
+            was = known.get(rid)
+            active = rid in active_ids or (
+                not polled.active.complete and was is not None and _was_active(was))
+            ctx.seen.put_seerr_request(req, 0, now, active=active)
+        for rid, got in found.items():
+            if rid in listed:
+                continue
+            if got is not None:
+                hidden = rid in unlisted or core.seerr_listing_hides(got)
+                ctx.seen.put_seerr_request(got, 0, now, hidden=hidden)
+            else:
+                # 404: removed, once confirmed (the next poll lists completely to confirm it).
+                before = known[rid]
+                ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
+        await self._fetch_titles(ctx, [*listed.values(), *(s.request for s in known.values()
+                                                            if not core.seerr_gone(s.absent))])
+        watermark = ctx.store.last_watermark("jellyseerr")
+        stamps = [r.updated_at for r in listed.values() if r.updated_at]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
 
+    async def _by_id(self, ids: list[int]) -> dict[int, SeerrRequest | None]:
+        """Each request by id, a few at a time; None for a 404 (removed)."""
+        found = await bounded([self.client.request_by_id(rid) for rid in ids])
+        return dict(zip(ids, found, strict=True))
+
     async def _fetch_titles(self, ctx: PollContext, requests: Iterable[SeerrRequest]) -> None:
-        """Display titles, read once per film or show (a few at a time) and kept."""
+        """Display titles, read once per film or show (a few at a time, bounded) and kept."""
         client = self.client
         missing = {(r.media_type, r.tmdb_id) for r in requests if r.tmdb_id is not None}
-        missing = {m for m in missing if ctx.seen.title(m[0], m[1]) is None}
-        if not missing:
+        titled = ctx.seen.titled()
+        wanted = sorted((m, t) for m, t in missing if t is not None and (m, t) not in titled)
+        if not wanted:
             return
+        wanted = wanted[:MAX_TITLES_PER_POLL]
         gate = asyncio.Semaphore(CONCURRENCY)
+        deadline = self.monotonic() + TITLE_BUDGET
+        failures: list[str] = []
+        answered = 0
 
         async def one(media_type: str, tmdb_id: int) -> tuple[str, int, str | None]:
+            nonlocal answered
             async with gate:
+                if failures or self.monotonic() > deadline:
+                    return media_type, tmdb_id, None  # left for the next poll
                 try:
-                    return media_type, tmdb_id, await client.title(media_type, tmdb_id)
+                    title = await client.title(media_type, tmdb_id)
                 except ServiceError as exc:
-                    log.info("jellyseerr.title_unavailable", tmdb_id=tmdb_id, error=exc.message)
+                    failures.append(exc.message)
                     return media_type, tmdb_id, None
+                answered += 1
+                return media_type, tmdb_id, title
 
+        outage = ctx.seen.titles_outage()
+        results = []
+        if outage is not None:  # during an outage one look-up probes it before the others
+            results.append(await one(*wanted[0]))
+            wanted = wanted[1:]
+        results += await asyncio.gather(*(one(m, t) for m, t in wanted))
         now = ctx.clock()
-        for media_type, tmdb_id, title in await asyncio.gather(
-                *(one(m, t) for m, t in sorted(missing) if t is not None)):
+        for media_type, tmdb_id, title in results:
             if title:
                 ctx.seen.put_title(media_type, tmdb_id, title, now)
+        if failures and outage is None:
+            error = scrub(failures[0])
+            log.warning("jellyseerr.titles_unavailable", error=error,
+                        titles_missing=len(results))
+            ctx.seen.put_titles_outage({"since": iso(now) or "", "error": error}, now)
+        elif not failures and answered and outage is not None:
+            log.info("jellyseerr.titles_available", since=outage.get("since"))
+            ctx.seen.put_titles_outage(None, now)
+

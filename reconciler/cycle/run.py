@@ -201,6 +201,7 @@ class Reconciler:
                 current = Current(before.state, before.state_since, before.detail or "",
                                   Phase.parse(before.phase), before.phase_since)
             decision = core.decide(evidence, current, now, unrecognised_after=deadline)
+            decision = core.with_seerr_notes(decision, req)
             applied = apply(req, before, decision, evidence, ids, now,
                             title=self.seen.title(req.media_type, req.tmdb_id),
                             deadlines=deadlines)

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from reconciler.models import RequestState, parse_time
+from reconciler.rows import display_title
 from reconciler.store import RequestRow
 
 S = RequestState
@@ -205,7 +206,7 @@ def present(row: RequestRow, now: datetime, next_air: str | None = None) -> Requ
     kind = ("Anime " if row.is_anime else "") + ("show" if row.media_type == "tv" else "film")
     return RequestView(
         id=row.id,
-        title=row.title or f"Request {row.id}",
+        title=display_title(row),
         year=year,
         media_type=row.media_type,
         kind=kind[0].upper() + kind[1:],

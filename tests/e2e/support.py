@@ -10,6 +10,12 @@ from typing import Any
 
 from tests.conftest import run_reconcile
 
+# The Jellyseerr versions one representative journey of each kind runs on (issue 14): the ones
+# that reject unknown query parameters, one that answers 500 while an *arr is down, the frozen
+# `updatedAt` ones, and the default that bumps it. Used as `World(jellyseerr_version=...)`.
+SEERR_VERSIONS = ["1.33.2", "2.1.0", "2.7.3", "3.1.0", None]
+SEERR_IDS = ["overseerr-1.33", "jellyseerr-2.1", "jellyseerr-2.7", "seerr-3.1", "bumping"]
+
 
 def once(tmp_path: Path) -> int:
     """`reconcile --once` with the test folder's config.toml; its exit code."""

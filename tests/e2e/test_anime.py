@@ -21,7 +21,7 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
-from tests.e2e.support import rows_changed_by
+from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, rows_changed_by
 
 ANIME_MOVIES = "/data/anime/movies"
 ANIME_SHOWS = "/data/anime/shows"
@@ -183,16 +183,19 @@ class Anime:
 
 @pytest.fixture
 def anime(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Anime]:
-    """The anime stack; parametrized indirectly with a Shoko version, e.g. "6.0.0"."""
-    version = getattr(request, "param", None)
-    world = World(shoko_version=version) if version else World()
-    with SimulatedStack(world) as stack:
+    """The anime stack; parametrized indirectly with `World` keyword arguments (e.g.
+    `{"shoko_version": "6.0.0"}`) or a Jellyseerr version."""
+    param = getattr(request, "param", None)
+    kwargs = param if isinstance(param, dict) else {"jellyseerr_version": param}
+    with SimulatedStack(World(**kwargs)) as stack:
         yield Anime(stack, tmp_path)
 
 
 # Shoko Server 5.x takes `includeXRefs` (default true), 6.x only `include=XRefs`; 5.3 and later
 # send the nullable-id cross-reference shape. The representative journeys run on each.
-SHOKO_VERSIONS = pytest.mark.parametrize("anime", ["5.3.3", "6.0.0"], indirect=True)
+SHOKO_VERSIONS = pytest.mark.parametrize(
+    "anime", [{"shoko_version": "5.3.3"}, {"shoko_version": "6.0.0"}],
+    ids=["shoko-5.3.3", "shoko-6.0.0"], indirect=True)
 
 
 def timeline_pairs(data: dict[str, Any]) -> list[tuple[str | None, str]]:
@@ -593,7 +596,9 @@ def test_film_whose_imported_file_shoko_knows_is_anime_without_tag_or_root(
 # ---------------------------------------------------------------- series through Sonarr
 
 
-@SHOKO_VERSIONS
+@pytest.mark.parametrize(
+    "anime", [{"shoko_version": "5.3.3"}, {"shoko_version": "6.0.0"}, *SEERR_VERSIONS],
+    ids=["shoko-5.3.3", "shoko-6.0.0", *SEERR_IDS], indirect=True)
 def test_anime_series_through_sonarr_waits_for_shoko_then_jellyfin(anime: Anime) -> None:
     w = anime.world
     tvdb, tmdb = 424536, 209867
@@ -819,7 +824,9 @@ def test_shoko_down_for_a_cycle_holds_anime_requests_and_exits_3(anime: Anime) -
 # ---------------------------------------------------------------- Shoko still fetching metadata
 
 
-@pytest.mark.parametrize("anime", ["5.1.0.0", "5.3.3", "6.0.0"], indirect=True)
+@pytest.mark.parametrize(
+    "anime", [{"shoko_version": v} for v in ("5.1.0.0", "5.3.3", "6.0.0")],
+    ids=["shoko-5.1", "shoko-5.3.3", "shoko-6.0.0"], indirect=True)
 def test_a_file_whose_shoko_ids_are_still_null_waits_and_every_other_request_moves(
         anime: Anime) -> None:
     """Linked to AniDB before Shoko has created its series and episode: the cross-reference's

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from simstack import SimulatedStack, World
-from tests.e2e.support import once, rows_changed_by, show
+from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, once, rows_changed_by, show
 
 TMDB = 603
 
 
 @pytest.fixture
-def film_stack(tmp_path: Path) -> Any:
-    world = World()
+def film_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    world = World(jellyseerr_version=getattr(request, "param", None))
     with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin")) as stack:
         world.jellyfin.add_library("Movies", ["/data/movies"], "movies")
         stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
@@ -34,12 +34,19 @@ def state(tmp_path: Path, request_id: int) -> str:
 
 
 
+@pytest.mark.parametrize("film_stack", SEERR_VERSIONS, ids=SEERR_IDS, indirect=True)
 def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
         film_stack: Any, tmp_path: Path) -> None:
+    from simstack.jellyseerr import APPROVED, PENDING
+
     world = film_stack.world
-    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix", status=PENDING)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "requested"
+    world.jellyseerr.set_request_status(rid, APPROVED)
     assert once(tmp_path) == 0
     assert state(tmp_path, rid) == "approved"
+    assert show(tmp_path, rid)["request"]["title"] == "The Matrix"
 
     mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
     assert once(tmp_path) == 0
@@ -80,9 +87,9 @@ def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
 
     timeline = show(tmp_path, rid)["timeline"]
     assert [(t["from"], t["to"]) for t in timeline] == [
-        (None, "approved"), ("approved", "indexed"), ("indexed", "downloading"),
-        ("downloading", "download_done"), ("download_done", "importing"),
-        ("importing", "available"),
+        (None, "requested"), ("requested", "approved"), ("approved", "indexed"),
+        ("indexed", "downloading"), ("downloading", "download_done"),
+        ("download_done", "importing"), ("importing", "available"),
     ]
     assert timeline[-1]["via"] == "jellyfin"
 
@@ -128,8 +135,9 @@ def test_a_second_cycle_with_no_change_writes_no_rows(film_stack: Any, tmp_path:
 
 def test_requests_approved_in_the_same_second_as_the_last_seen_change_are_all_picked_up(
         film_stack: Any, tmp_path: Path) -> None:
-    """Jellyseerr's `updatedAt` has whole seconds: a bulk approval can give more requests than
-    one incremental page the very timestamp reconciler saw last. Paging stops only past it."""
+    """A bulk approval of more requests than one page, all in the same second: every one is
+    seen by the next poll (the pending and processing filters are read whole; `updatedAt`,
+    whole seconds or frozen, decides nothing)."""
     from simstack.jellyseerr import APPROVED, PENDING
 
     world = film_stack.world  # its clock stands still: every change has the same updatedAt

@@ -17,7 +17,7 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
-from tests.e2e.support import once, rows_changed_by, show
+from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, once, rows_changed_by, show
 
 TMDB = 1399
 TVDB = 121361
@@ -25,8 +25,8 @@ TITLE = "Game of Thrones"
 
 
 @pytest.fixture
-def tv_stack(tmp_path: Path) -> Iterator[SimulatedStack]:
-    world = World()
+def tv_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimulatedStack]:
+    world = World(jellyseerr_version=getattr(request, "param", None))
     with SimulatedStack(world, services=("jellyseerr", "sonarr", "jellyfin")) as stack:
         world.jellyfin.add_library("Shows", ["/data/tv"], "tvshows")
         stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
@@ -60,6 +60,7 @@ def list_in_jellyfin(world: World, series_item: str, *episodes: tuple[int, int])
         world.jellyfin.add_episode(series_item, season, number)
 
 
+@pytest.mark.parametrize("tv_stack", SEERR_VERSIONS, ids=SEERR_IDS, indirect=True)
 def test_a_two_season_request_follows_a_season_pack_and_single_episodes_to_available(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world

@@ -91,7 +91,11 @@ def test_a_request_back_in_the_listing_starts_its_absence_count_again(
     rid = scenario.ids["downloading"]
     body = seerr_listing_without(scenario, rid)
     for _ in range(3):  # missing, back, missing: never twice in a row
-        serve(scenario, "jellyseerr", SEERR_LISTING, body)
+        # Missing from every listing and 404 by id (the first matching fault answers).
+        scenario.stack.set_fault("jellyseerr", "status", code=404, path=f"{SEERR_LISTING}/{rid}",
+                                 body=b'{"message": "Request not found."}',
+                                 content_type="application/json")
+        scenario.stack.add_fault("jellyseerr", "malformed_json", path=SEERR_LISTING, body=body)
         assert scenario.once().code == 0
         assert scenario.states()["downloading"] == "downloading"
         scenario.stack.clear_fault("jellyseerr")
