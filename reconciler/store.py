@@ -46,7 +46,7 @@ __all__ = [
     "TimelineEntry", "from_iso", "iso", "utcnow",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 
 class StoreError(Exception):
@@ -173,8 +173,19 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("requests").add_column("stuck_since", str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]
-assert len(MIGRATIONS) == SCHEMA_VERSION
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """Who asked, the year, the download's ETA and the release date (issue 17)."""
+    requests = db.table("requests")
+    for name, kind in (("requested_by", str), ("requested_by_id", int),
+                       ("requester_keys", str), ("year", int), ("eta", str),
+                       ("release_date", str)):
+        requests.add_column(name, kind)
+
+
+# Step number -> migration. Numbers are handed out per branch, so one may be missing here until
+# its branch is merged; the steps present run in order and `user_version` records the last.
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 4: _migrate_4}
+assert max(MIGRATIONS) == SCHEMA_VERSION
 
 
 # ---------------------------------------------------------------- the store
@@ -569,7 +580,8 @@ class Store:
         digest = hashlib.blake2b(digest_size=8)
         for sql in (
             "SELECT id, title, state, state_since, via, detail, progress, phase, stuck_reason, "
-            "episodes_available, episodes_aired FROM requests ORDER BY id",
+            "episodes_available, episodes_aired, requested_by, year, eta, release_date "
+            "FROM requests ORDER BY id",
             "SELECT max(id) FROM timeline",
             "SELECT request_id, season, episode, state, air_date FROM episodes "
             "ORDER BY request_id, season, episode",
@@ -671,11 +683,11 @@ def _configure(conn: sqlite3.Connection, readonly: bool) -> None:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     db = sqlite_utils.Database(conn)
-    for step in range(version, SCHEMA_VERSION):
+    for step in sorted(n for n in MIGRATIONS if n > version):
         conn.execute("BEGIN IMMEDIATE")
         try:
             MIGRATIONS[step](db)
-            conn.execute(f"PRAGMA user_version = {step + 1}")
+            conn.execute(f"PRAGMA user_version = {step}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

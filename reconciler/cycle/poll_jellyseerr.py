@@ -7,8 +7,8 @@ at the watermark; when the total it announces differs from what is known plus wh
 something was removed and the whole list is read again. A complete listing also runs every
 `full_sync_interval`, and while some request's absence is unconfirmed. A request missing from a
 complete listing is asked for by id (the listing hides some) and counts as absent only on a
-404; after `ABSENT_CONFIRMATIONS` listings it is gone. Titles are read once per film or show.
-Watermark: the newest `updatedAt` seen.
+404; after `ABSENT_CONFIRMATIONS` listings it is gone. Titles (and their years) are read once
+per film or show. Watermark: the newest `updatedAt` seen.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from reconciler.logs import get_logger
 from reconciler.models import SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceError
-from reconciler.services.jellyseerr import JellyseerrClient
+from reconciler.services.jellyseerr import JellyseerrClient, TitleInfo
 
 log = get_logger("reconciler.cycle")
 
@@ -83,16 +83,16 @@ class JellyseerrPoller:
             return
         gate = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(media_type: str, tmdb_id: int) -> tuple[str, int, str | None]:
+        async def one(media_type: str, tmdb_id: int) -> tuple[str, int, TitleInfo | None]:
             async with gate:
                 try:
-                    return media_type, tmdb_id, await client.title(media_type, tmdb_id)
+                    return media_type, tmdb_id, await client.title_info(media_type, tmdb_id)
                 except ServiceError as exc:
                     log.info("jellyseerr.title_unavailable", tmdb_id=tmdb_id, error=exc.message)
                     return media_type, tmdb_id, None
 
         now = ctx.clock()
-        for media_type, tmdb_id, title in await asyncio.gather(
+        for media_type, tmdb_id, info in await asyncio.gather(
                 *(one(m, t) for m, t in sorted(missing) if t is not None)):
-            if title:
-                ctx.seen.put_title(media_type, tmdb_id, title, now)
+            if info:
+                ctx.seen.put_title(media_type, tmdb_id, info.title, now, year=info.year)

@@ -221,11 +221,12 @@ def test_no_notifier_without_urls_or_events(store: Store) -> None:
 
 def test_attach_and_detach_the_cycle_hooks(store: Store) -> None:
     """A reload swaps notifiers: the old one's hooks leave the reconciler."""
-    hooks = SimpleNamespace(on_transition=[], after_reconcile=[])
+    hooks = SimpleNamespace(on_transition=[], on_row=[], after_reconcile=[])
     old = notifier(store, ["json://a.example/x"])
     new = notifier(store, ["json://b.example/y"])
     old.attach(hooks)  # type: ignore[arg-type]
     old.detach()
     new.attach(hooks)  # type: ignore[arg-type]
     assert hooks.on_transition == [new.on_transition]
+    assert hooks.on_row == [new.on_row]
     assert hooks.after_reconcile == [new.after_reconcile]

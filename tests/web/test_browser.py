@@ -153,7 +153,7 @@ def test_the_page_follows_a_request_live_from_approval_to_ready(
             # The timeline page, reached by the title's link.
             page.get_by_role("link", name="The Matrix").click()
             expect(page).to_have_url(f"{base}/requests/{matrix}")
-            expect(page.get_by_role("heading", level=1)).to_have_text("The Matrix")
+            expect(page.get_by_role("heading", level=1)).to_have_text("The Matrix (1999)")
             moves = page.locator("table.timeline tbody tr")
             expect(moves.first).to_have_attribute("data-to", "available")
             expect(moves.last).to_have_attribute("data-to", "approved")
