@@ -899,17 +899,19 @@ def stuck_reason(
 CINEMA_TO_HOME = timedelta(days=90)
 
 
-def film_release(movie: RadarrMovie | None) -> datetime | None:
+def film_release(movie: RadarrMovie | None, now: datetime) -> datetime | None:
     """When a film can first be had at home: its digital or physical release, whichever comes
-    first, else `CINEMA_TO_HOME` after its cinema release; None when Radarr knows no date."""
+    first, else `CINEMA_TO_HOME` after its cinema release; None when Radarr knows no date, or
+    when it says the film is out (`status` "released") against a date still to come."""
     if movie is None:
         return None
     homes = [t for t in (parse_time(movie.digital_release), parse_time(movie.physical_release))
              if t is not None]
-    if homes:
-        return min(homes)
     cinemas = parse_time(movie.in_cinemas)
-    return cinemas + CINEMA_TO_HOME if cinemas is not None else None
+    release = min(homes) if homes else cinemas + CINEMA_TO_HOME if cinemas is not None else None
+    if release is not None and release > now and movie.status == "released":
+        return None
+    return release
 
 
 def show_release(episodes: Iterable[EpisodeDecision]) -> datetime | None:

@@ -74,7 +74,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
             ]
         row.eta = _eta(decision, evidence)
         if evidence.movie is not None:
-            row.release_date = core.film_release(evidence.movie)
+            row.release_date = core.film_release(evidence.movie, now)
         elif req.media_type == "tv" and decision.episodes:
             row.release_date = core.show_release(decision.episodes)
     row.stuck_reason = core.stuck_reason(
