@@ -72,11 +72,11 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
                            e.state.value, e.via, e.jellyfin_item_id)
                 for e in decision.episodes
             ]
-        row.eta = _eta(decision, evidence)
+        row.eta = _whole_seconds(_eta(decision, evidence))
         if evidence.movie is not None:
-            row.release_date = core.film_release(evidence.movie, now)
+            row.release_date = _whole_seconds(core.film_release(evidence.movie, now))
         elif req.media_type == "tv" and decision.episodes:
-            row.release_date = core.show_release(decision.episodes)
+            row.release_date = _whole_seconds(core.show_release(decision.episodes))
     row.stuck_reason = core.stuck_reason(
         row.state, Phase.parse(row.phase), row.state_since, row.phase_since,
         row.progress_since, now, deadlines, release=row.release_date,
@@ -98,6 +98,11 @@ def _shoko_ids(req: SeerrRequest, evidence: Evidence, ids: MatchIds) -> dict[str
         "anidb_episode": sorted({i for f in files for i in f.anidb_episode_ids}),
     }
     return {k: v for k, v in shoko_ids.items() if v}
+
+
+def _whole_seconds(when: datetime | None) -> datetime | None:
+    """As the store keeps times: a fraction of a second would make every cycle a change."""
+    return None if when is None else when.replace(microsecond=0)
 
 
 def _eta(decision: Decision, evidence: Evidence) -> datetime | None:

@@ -97,3 +97,23 @@ def test_the_new_fields_round_trip_and_reach_the_json(tmp_path: Path) -> None:
     assert "anna@example.org" not in str(data)
     assert "Dune: Part Two [2024]" in text and "by:       Anna" in text
     assert "eta:      2026-12-04T19:30:00Z" in text
+
+
+def test_an_estimate_that_drifts_while_no_byte_arrives_is_kept() -> None:
+    """The client's "now + time left" moves with its clock: no news, no write. Once bytes
+    arrive (or the status changes) the new estimate is taken."""
+    from reconciler.cycle.poll_arr import steady_estimates
+    from reconciler.models import QueueRecord
+
+    def rec(left: float, eta: str, status: str = "downloading") -> QueueRecord:
+        return QueueRecord(download_id="D1", status=status, tracked_status="ok",
+                           tracked_state="downloading", size=100.0, sizeleft=left, movie_id=1,
+                           estimated_completion=eta)
+
+    before = [rec(50.0, "2026-12-04T19:00:00Z")]
+    assert steady_estimates([rec(50.0, "2026-12-04T19:01:00Z")], before) == before
+    moved = [rec(40.0, "2026-12-04T18:55:00Z")]
+    assert steady_estimates(moved, before) == moved
+    paused = [rec(50.0, "2026-12-04T19:01:00Z", status="paused")]
+    assert steady_estimates(paused, before) == paused
+    assert steady_estimates(moved, []) == moved
