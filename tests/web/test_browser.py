@@ -1,6 +1,8 @@
 """The status page as a person sees it: headless Chromium (Debian's package, driven by
 Playwright) against the real daemon polling the simulated stack. States and progress show,
-the timeline page opens, and the open page follows a request upstream without a reload."""
+with who asked, the year, the download's ETA and a film not released yet; the requester filter
+works; the timeline page opens, and the open page follows a request upstream without a
+reload."""
 
 from __future__ import annotations
 

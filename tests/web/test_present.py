@@ -1,5 +1,5 @@
-"""The page's words for a request (pure): labels, the journey bar, and the fields the later
-data phase fills in (requester, ETA, release date), shown as soon as a row carries them."""
+"""The page's words for a request (pure): labels, the journey bar, the requester, year and
+ETA, and the release dates of films not out yet and shows not aired yet."""
 
 from __future__ import annotations
 
