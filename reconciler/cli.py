@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", type=int, help="the Jellyseerr request id")
     show.add_argument("--json", action="store_true", help="JSON object")
     sub.add_parser("doctor", help="check the configuration and every service")
+    notify = sub.add_parser("notify", help="notices through Apprise")
+    notify_sub = notify.add_subparsers(dest="notify_command", metavar="ACTION", required=True)
+    notify_test = notify_sub.add_parser(
+        "test", help="send a test notice to a [notify.users] entry's addresses")
+    notify_test.add_argument("user", metavar="USER",
+                             help="the Jellyseerr username or e-mail, as in [notify.users]")
     demo = sub.add_parser("demo", help="run the reconciler against a built-in simulated stack")
     demo.add_argument("--speed", type=float, default=1.0,
                       help="time factor: 2 runs twice as fast (default 1: about a minute)")
@@ -68,13 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         config = load_config(find_config_path(args.config),
-                             require_keys=args.command not in ("status", "show"))
+                             require_keys=args.command not in ("status", "show", "notify"))
     except ConfigError as exc:
         if args.command == "doctor":
             print(f"✗ config: {exc}")
         print(f"reconcile: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    logs.register_secrets(config.secrets())
+    from reconciler.notify import notify_urls
+
+    logs.register_secrets([*config.secrets(), *notify_urls(config)])
     logs.configure(config.model.reconciler.log_format, config.model.reconciler.log_level)
     log = logs.get_logger("reconciler")
     for warning in config.warnings:
@@ -89,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from reconciler.doctor import run_doctor
 
             return run_doctor(config)
+        if args.command == "notify":
+            return cmd_notify_test(config, args.user)
         if args.once:
             return cmd_once(config)
         from reconciler.daemon import run_daemon
@@ -178,6 +188,47 @@ def cmd_show(config: Config, request_id: int, as_json: bool) -> int:
             print(show_text(store, row, datetime.now(UTC)))
     finally:
         store.close()
+    return EXIT_OK
+
+
+def cmd_notify_test(config: Config, user: str) -> int:
+    """Send a test notice to each address `[notify.users]` has for `user`: 0 when every one
+    took it, 2 for a user not in the table, 3 when a send failed. URLs are never printed
+    (they hold tokens): each address is named by its position and a short hash."""
+    from reconciler.notify import SEND_TIMEOUT, apprise_send, in_daemon_thread, target_id
+
+    section = config.model.notify
+    urls = section.user_urls(user) if section is not None else None
+    if not urls:
+        known = ", ".join(sorted(section.users, key=str.casefold)) if section else ""
+        hint = f" (known: {known})" if known else " ([notify.users] is empty)"
+        print(f"reconcile: no [notify.users] entry for {user!r}{hint}", file=sys.stderr)
+        return EXIT_CONFIG
+    title = "reconciler test notice"
+    body = (f"This is a test from reconciler: {user} will be told here when what they "
+            f"requested is ready to watch.")
+
+    async def send(url: str) -> str | None:
+        try:
+            return await in_daemon_thread(lambda: apprise_send(url, title, body), SEND_TIMEOUT)
+        except TimeoutError:
+            return f"no answer within {SEND_TIMEOUT:g} s"
+        except Exception as exc:  # an Apprise plugin failing: say so, never with the URL
+            return type(exc).__name__
+
+    failed = 0
+    for number, url in enumerate(urls, 1):
+        error = asyncio.run(send(url))
+        name = f"address {number} of {len(urls)} ({target_id(url)})"
+        if error is None:
+            print(f"✓ {name}: sent")
+        else:
+            failed += 1
+            print(f"✗ {name}: {logs.scrub(error)}")
+    if failed:
+        print(f"reconcile: {failed} of {len(urls)} test notices for {user} could not be sent",
+              file=sys.stderr)
+        return EXIT_SERVICES
     return EXIT_OK
 
 

@@ -125,9 +125,49 @@ class StuckSection(_Section):
 NotifyEvent = Literal["available", "stuck", "failed", "declined", "deleted", "partially_available"]
 
 
+_APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
+
+
+def _apprise_urls(value: Any) -> list[str]:
+    """One Apprise URL or a list of them, each `schema://...`. The messages never repeat a
+    URL: it holds the target's token."""
+    urls = [value] if isinstance(value, str) else value
+    if not isinstance(urls, list) or not urls:
+        raise ValueError("expected an Apprise URL or a non-empty list of them")
+    for i, url in enumerate(urls):
+        if not isinstance(url, str) or not _APPRISE_URL.match(url.strip()):
+            raise ValueError(f"entry {i + 1} is not an Apprise URL (schema://..., e.g. "
+                             f"\"mailto://...\" or \"ntfys://...\")")
+    return list(dict.fromkeys(u.strip() for u in urls))
+
+
+AppriseUrls = Annotated[list[str], BeforeValidator(_apprise_urls)]
+
+
 class NotifySection(_Section):
     urls: list[str] = []
     on: list[NotifyEvent] = ["available", "stuck", "failed"]
+    # The people who request: Jellyseerr username or e-mail -> their own Apprise URL(s); each
+    # is told when what they asked for is ready to watch.
+    users: dict[str, AppriseUrls] = Field(default={}, repr=False)
+
+    @field_validator("users")
+    @classmethod
+    def _check_users(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        keys = [k.strip().casefold() for k in value]
+        if any(not k for k in keys):
+            raise ValueError("a user's name must not be empty")
+        if len(set(keys)) != len(keys):
+            raise ValueError("the same user is named twice (names are compared ignoring case)")
+        return value
+
+    def user_urls(self, name: str) -> list[str] | None:
+        """The Apprise URLs of the `users` entry named `name` (ignoring case); None if none."""
+        wanted = name.strip().casefold()
+        for key, urls in self.users.items():
+            if key.strip().casefold() == wanted:
+                return urls
+        return None
 
 
 class HttpSection(_Section):

@@ -949,8 +949,13 @@ def stuck_reason(
     progress_since: datetime | None,
     now: datetime,
     deadlines: Deadlines,
+    release: datetime | None = None,
 ) -> str | None:
     """Why a request is stuck, or None. Stuck is a flag beside the state, never a state.
+
+    `release` is when what an approved request waits for can first be had (`film_release`,
+    `show_release`): no release can be grabbed before it, so the `approved` deadline runs from
+    then, not from the approval.
 
     The reason names the deadline, not the time elapsed (the state's `since` tells that), so a
     request that stays stuck is not rewritten every cycle."""
@@ -979,9 +984,47 @@ def stuck_reason(
         return None
     limit, what = limits[state]
     start = since
+    if state is S.APPROVED and release is not None and release > since:
+        start = release
     if now - start >= limit:
         return f"{what} after {_fmt(limit)}"
     return None
+
+
+# A film without a digital or physical release date counts as released this long after its
+# cinema release (Radarr's own rule for `isAvailable`).
+CINEMA_TO_HOME = timedelta(days=90)
+
+
+def film_release(movie: RadarrMovie | None, now: datetime) -> datetime | None:
+    """When a film can first be had at home: its digital or physical release, whichever comes
+    first, else `CINEMA_TO_HOME` after its cinema release; None when Radarr knows no date, or
+    when it says the film is out (`status` "released") against a date still to come."""
+    if movie is None:
+        return None
+    homes = [t for t in (parse_time(movie.digital_release), parse_time(movie.physical_release))
+             if t is not None]
+    cinemas = parse_time(movie.in_cinemas)
+    release = min(homes) if homes else cinemas + CINEMA_TO_HOME if cinemas is not None else None
+    if release is not None and release > now and movie.status == "released":
+        return None
+    return release
+
+
+def show_release(episodes: Iterable[EpisodeDecision]) -> datetime | None:
+    """When a show's next wanted episode can first be had: the air date of its earliest
+    requested episode not yet playable (in the past while one is missing, else the next to
+    air); None when every one is playable or none has a date."""
+    dates = [t for e in episodes if e.state is not S.AVAILABLE
+             and (t := parse_time(e.air_date)) is not None]
+    return min(dates, default=None)
+
+
+def download_eta(queue: Iterable[QueueRecord]) -> datetime | None:
+    """The earliest expected end among the downloads still under way (queued or downloading)."""
+    times = [t for r in queue if _queue_stage(r) in ("downloading", "indexed")
+             and (t := parse_time(r.estimated_completion)) is not None]
+    return min(times, default=None)
 
 
 def stuck_since(reason: str | None, previous: datetime | None, now: datetime) -> datetime | None:

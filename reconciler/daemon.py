@@ -40,7 +40,7 @@ from reconciler.cycle import Clients, CycleResult, Reconciler, make_clients
 from reconciler.httpapi import HttpServer, Metrics, start_http_server
 from reconciler.lock import DatabaseLock
 from reconciler.models import SERVICES
-from reconciler.notify import Notifier, notifier_for
+from reconciler.notify import Notifier, notifier_for, notify_urls
 from reconciler.services.http import ServiceClient
 from reconciler.store import Store
 
@@ -396,8 +396,7 @@ class Daemon:
 
 def _register_secrets(config: Config) -> None:
     """API keys and Apprise URLs (which carry tokens) are scrubbed from every log line."""
-    urls = list(config.model.notify.urls) if config.model.notify else []
-    logs.register_secrets([*config.secrets(), *urls])
+    logs.register_secrets([*config.secrets(), *notify_urls(config)])
 
 
 async def serve(config: Config, store: Store) -> int:

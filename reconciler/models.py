@@ -177,6 +177,9 @@ class QueueRecord:
     movie_id: int | None = None
     series_id: int | None = None
     episode_id: int | None = None
+    # When the download client expects it to finish (`estimatedCompletionTime`, ISO 8601, as
+    # sent); absent while nothing is downloading.
+    estimated_completion: str | None = None
 
     @property
     def progress(self) -> float | None:
@@ -260,6 +263,15 @@ class RadarrMovie:
     root_folder: str | None = None
     tags: tuple[int, ...] = ()
     monitored: bool = True
+    year: int | None = None
+    # tba | announced | inCinemas | released | deleted (None: not sent); the release dates as
+    # sent (ISO 8601); `is_available` is Radarr's own verdict under the film's minimum
+    # availability (None: not sent).
+    status: str | None = None
+    in_cinemas: str | None = None
+    digital_release: str | None = None
+    physical_release: str | None = None
+    is_available: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +285,7 @@ class SonarrSeries:
     series_type: str
     path: str | None = None
     monitored_seasons: tuple[int, ...] = ()
+    year: int | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,11 @@ Invariants:
 - A request seen for the first time (no previous state) notifies nothing: starting on a
   filled Jellyseerr must not announce every film already on the shelf.
 - A failed send is logged (`notify.failed`) and retried on a later cycle, with a growing pause.
+- The person who requested a film or show (`[notify.users]`: their Jellyseerr username or
+  e-mail -> their own Apprise URLs) is told, as event `ready`, when it becomes available and
+  when a show gains playable episodes: keys `once` / `episodes:N` as above, so once per film
+  and once per episode count. Both states mean Jellyfin lists a playable item (core's rule), so
+  no one is told before they can press play. Requester notices do not depend on `on`.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconciler.config import NotifySection
+from reconciler.config import Config, NotifySection
 from reconciler.logs import get_logger, scrub
 from reconciler.rows import display_title
 from reconciler.store import RequestRow, Store, iso, utcnow
@@ -38,6 +43,10 @@ if TYPE_CHECKING:
     from reconciler.cycle import Reconciler
 
 log = get_logger("reconciler.notify")
+
+# The requester's event (a film ready to watch, a show with more episodes ready).
+READY = "ready"
+READY_STATES = frozenset({"available", "partially_available"})
 
 # States whose arrival is an event worth a message (stuck is a flag, handled apart).
 TRANSITION_EVENTS = frozenset({"available", "failed", "declined", "deleted",
@@ -60,7 +69,7 @@ def event_key(row: RequestRow, event: str) -> str:
     """The occurrence an event stands for: the key that keeps it from being sent twice."""
     if event == "stuck":
         return f"since:{iso(row.stuck_since)}"
-    if row.media_type == "tv" and event in ("available", "partially_available"):
+    if row.media_type == "tv" and event in ("available", "partially_available", READY):
         return f"episodes:{row.episodes_available or 0}"
     return "once"
 
@@ -89,6 +98,36 @@ def compose(row: RequestRow, event: str) -> tuple[str, str]:
     if row.detail:
         body += f" — {row.detail}"
     return title, body
+
+
+def compose_ready(row: RequestRow) -> tuple[str, str]:
+    """(title, body) of the requester's notice: what they asked for plays in Jellyfin now."""
+    name = row.title or f"request #{row.id}"
+    full = f"{name} ({row.year})" if row.year else name
+    if row.media_type == "movie":
+        return (f"{name} is ready to watch",
+                f"{full}, which you requested, can now be played in Jellyfin.")
+    ready, aired = row.episodes_available or 0, row.episodes_aired or 0
+    if row.state.value == "available":
+        what = f"All {aired} aired episodes of {full}" if aired > 1 else full
+        return (f"{name} is ready to watch",
+                f"{what}, which you requested, can now be played in Jellyfin.")
+    count = f"{ready} episode{'s' if ready != 1 else ''}"
+    of = f"{ready} of {aired} aired episodes" if aired else count
+    return (f"{name}: {count} ready to watch",
+            f"{of} of {full}, which you requested, can now be played in Jellyfin.")
+
+
+def requester_gained(row: RequestRow, before: RequestRow | None) -> bool:
+    """The change the requester hears of: their film became available, or their show became
+    (partly) available or gained playable episodes. Never on a first sighting."""
+    if before is None or row.state.value not in READY_STATES:
+        return False
+    if before.state.value not in READY_STATES:
+        return True
+    if row.media_type == "movie":
+        return False
+    return (row.episodes_available or 0) > (before.episodes_available or 0)
 
 
 def apprise_send(url: str, title: str, body: str) -> str | None:
@@ -175,22 +214,28 @@ class Notifier:
     ) -> None:
         self.urls = list(dict.fromkeys(section.urls))
         self.events = frozenset(section.on)
+        # [notify.users]: lower-case name -> the target ids of that person's URLs
+        self.users = {name.strip().casefold(): [target_id(u) for u in urls]
+                      for name, urls in section.users.items()}
+        self._operator = [target_id(u) for u in self.urls]
         self.store = store
         self.sender = sender
         self.timeout = timeout
         self.monotonic = monotonic
         self.retry_base = retry_base
         self.clock = clock
-        self._targets = {target_id(u): u for u in self.urls}
+        self._targets = {target_id(u): u for u in
+                         [*self.urls, *(u for urls in section.users.values() for u in urls)]}
         self._not_before: dict[tuple[int, str, str], float] = {}
         self._attached: Reconciler | None = None
 
     @property
     def enabled(self) -> bool:
-        return bool(self.urls and self.events)
+        return bool(self.urls and self.events) or bool(self.users)
 
     def attach(self, reconciler: Reconciler) -> None:
         reconciler.on_transition.append(self.on_transition)
+        reconciler.on_row.append(self.on_row)
         reconciler.after_reconcile.append(self.after_reconcile)
         self._attached = reconciler
 
@@ -201,6 +246,8 @@ class Notifier:
         # Bound methods compare equal when they are bound to the same object.
         if self.on_transition in reconciler.on_transition:
             reconciler.on_transition.remove(self.on_transition)
+        if self.on_row in reconciler.on_row:
+            reconciler.on_row.remove(self.on_row)
         if self.after_reconcile in reconciler.after_reconcile:
             reconciler.after_reconcile.remove(self.after_reconcile)
 
@@ -211,6 +258,26 @@ class Notifier:
         if from_state is None or event not in TRANSITION_EVENTS or event not in self.events:
             return
         self._queue(row, event)
+
+    def on_row(self, row: RequestRow, before: RequestRow | None) -> None:
+        """Tell the requester (when `[notify.users]` has an address for them)."""
+        if not self.users or not requester_gained(row, before):
+            return
+        targets = self.requester_targets(row)
+        if not targets:
+            return
+        title, body = compose_ready(row)
+        base = event_key(row, READY)
+        for tid in targets:
+            self.store.notification_pending(row.id, READY, f"{base}@{tid}", f"{title}\n{body}",
+                                            row.state_since)
+
+    def requester_targets(self, row: RequestRow) -> list[str]:
+        """The target ids of the `[notify.users]` entries naming the row's requester."""
+        found: list[str] = []
+        for key in row.requester_keys:
+            found += self.users.get(key, [])
+        return list(dict.fromkeys(found))
 
     def after_reconcile(self, now: datetime) -> None:
         del now  # the stuck stretch's own start names it, not the cycle's time
@@ -224,7 +291,7 @@ class Notifier:
         title, body = compose(row, event)
         base = event_key(row, event)
         at = row.stuck_since if event == "stuck" and row.stuck_since else row.state_since
-        for tid in self._targets:
+        for tid in self._operator:
             self.store.notification_pending(row.id, event, f"{base}@{tid}", f"{title}\n{body}",
                                             at)
 
@@ -297,3 +364,12 @@ def notifier_for(section: NotifySection | None, store: Store,
         return None
     notifier = Notifier(section, store, **kwargs)
     return notifier if notifier.enabled else None
+
+
+def notify_urls(config: Config) -> list[str]:
+    """Every Apprise URL configured (the operator's and `[notify.users]`'): they hold tokens,
+    so they are scrubbed from every log line."""
+    section = config.model.notify
+    if section is None:
+        return []
+    return [*section.urls, *(u for urls in section.users.values() for u in urls)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,18 @@ class RequestRow:
     absent_count: int
     created_at: str | None
     updated_at: str | None
+    # Who asked (Jellyseerr's display name and user id), and the names a `[notify.users]` key
+    # may use for them (username, Jellyfin username, display name, e-mail; lower-case). The
+    # e-mail address is for matching only: never shown.
+    requested_by: str | None = None
+    requested_by_id: int | None = None
+    requester_keys: list[str] = field(default_factory=list)
+    year: int | None = None
+    # The earliest expected end of the request's active downloads (the *arr queue).
+    eta: datetime | None = None
+    # When it can first be had: a film's home release (digital or physical), a show's earliest
+    # requested episode not yet playable (aired or to air). Past dates stay: see core.
+    release_date: datetime | None = None
 
     @classmethod
     def from_db(cls, row: dict[str, Any]) -> RequestRow:
@@ -100,6 +112,12 @@ class RequestRow:
             absent_count=row["absent_count"] or 0,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            requested_by=row.get("requested_by"),
+            requested_by_id=row.get("requested_by_id"),
+            requester_keys=json.loads(row.get("requester_keys") or "[]"),
+            year=row.get("year"),
+            eta=from_iso(row.get("eta")),
+            release_date=from_iso(row.get("release_date")),
         )
 
     def to_db(self) -> dict[str, Any]:
@@ -133,6 +151,12 @@ class RequestRow:
             "absent_count": self.absent_count,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "requested_by": self.requested_by,
+            "requested_by_id": self.requested_by_id,
+            "requester_keys": dump_json(self.requester_keys),
+            "year": self.year,
+            "eta": iso(self.eta),
+            "release_date": iso(self.release_date),
         }
 
 

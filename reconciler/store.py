@@ -51,7 +51,7 @@ __all__ = [
     "TimelineEntry", "from_iso", "iso", "utcnow",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class StoreError(Exception):
@@ -192,7 +192,16 @@ def _vacuum_incremental(conn: sqlite3.Connection) -> None:
         conn.execute("VACUUM")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3]
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """Who asked, the year, the download's ETA and the release date (issue 17)."""
+    requests = db.table("requests")
+    for name, kind in (("requested_by", str), ("requested_by_id", int),
+                       ("requester_keys", str), ("year", int), ("eta", str),
+                       ("release_date", str)):
+        requests.add_column(name, kind)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
 # Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
 # is raised only after it, so an interrupted step is done again at the next start.
 AFTER_COMMIT = {3: _vacuum_incremental}

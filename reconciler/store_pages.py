@@ -22,7 +22,8 @@ class PageReads:
         digest = hashlib.blake2b(digest_size=8)
         for sql in (
             "SELECT id, title, state, state_since, via, detail, progress, phase, stuck_reason, "
-            "episodes_available, episodes_aired FROM requests ORDER BY id",
+            "episodes_available, episodes_aired, requested_by, year, eta, release_date "
+            "FROM requests ORDER BY id",
             "SELECT max(id) FROM timeline",
             "SELECT request_id, season, episode, state, air_date FROM episodes "
             "ORDER BY request_id, season, episode",

@@ -28,6 +28,11 @@ def request_json(row: RequestRow) -> dict[str, Any]:
         "jellyfin_item_id": row.jellyfin_item_id,
         "matched_by": row.jellyfin_key,
         "shoko_ids": row.shoko_ids,
+        "requested_by": row.requested_by,
+        "requested_by_id": row.requested_by_id,
+        "year": row.year,
+        "eta": iso(row.eta),
+        "release_date": iso(row.release_date),
     }
     if row.media_type == "tv":
         data["episodes_available"] = row.episodes_available
@@ -108,15 +113,27 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
 
 
 def show_text(store: Store, row: RequestRow, now: datetime) -> str:
+    year = f" [{row.year}]" if row.year else ""
     lines = [
-        f"#{row.id} {display_title(row)} ({row.media_type}"
+        f"#{row.id} {display_title(row)}{year} ({row.media_type}"
         f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
         f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
         f" via {row.via or '-'}",
         f"  detail:   {row.detail or ''}",
     ]
+    if row.requested_by:
+        lines.append(f"  by:       {row.requested_by}")
     if progress_text(row):
         lines.append(f"  progress: {progress_text(row)}")
+    if row.eta:
+        lines.append(f"  eta:      {iso(row.eta)}")
+    if row.release_date:
+        day = row.release_date.date().isoformat()
+        if row.media_type == "movie":
+            lines.append(f"  release:  {day}" + (" (not released yet)"
+                                                 if row.release_date > now else ""))
+        elif row.release_date > now:
+            lines.append(f"  next:     episode airs {day}")
     if row.stuck_reason:
         lines.append(f"  STUCK:    {row.stuck_reason}")
     ids = [f"tmdb {row.tmdb_id}"] if row.tmdb_id else []

@@ -20,8 +20,9 @@ class Applied:
 
 def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evidence: Evidence,
           ids: MatchIds, now: datetime, *, title: str | None,
-          deadlines: core.Deadlines) -> Applied:
-    """The request's row after `decision` (`title`: Jellyseerr's display title, if known)."""
+          deadlines: core.Deadlines, year: int | None = None) -> Applied:
+    """The request's row after `decision` (`title`, `year`: Jellyseerr's display title and
+    year, if known)."""
     if before is None:
         row = RequestRow(
             id=req.id, media_type=req.media_type, title=None, tmdb_id=req.tmdb_id,
@@ -41,6 +42,11 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
     row.tmdb_id, row.tvdb_id, row.is4k = req.tmdb_id, req.tvdb_id, req.is4k
     row.seerr_status, row.seasons = req.status, list(req.seasons)
     row.updated_at = req.updated_at
+    row.requested_by = requester_name(req)
+    row.requested_by_id = req.requested_by_id
+    row.requester_keys = requester_keys(req)
+    row.year = (evidence.movie.year if evidence.movie else None) or (
+        evidence.series.year if evidence.series else None) or year or row.year
     row.absent_count = 0 if decision.state is not RequestState.DELETED else row.absent_count
     episodes = None
     if not decision.held:
@@ -66,9 +72,14 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
                            e.state.value, e.via, e.jellyfin_item_id)
                 for e in decision.episodes
             ]
+        row.eta = _whole_seconds(_eta(decision, evidence))
+        if evidence.movie is not None:
+            row.release_date = _whole_seconds(core.film_release(evidence.movie, now))
+        elif req.media_type == "tv" and decision.episodes:
+            row.release_date = _whole_seconds(core.show_release(decision.episodes))
     row.stuck_reason = core.stuck_reason(
         row.state, Phase.parse(row.phase), row.state_since, row.phase_since,
-        row.progress_since, now, deadlines,
+        row.progress_since, now, deadlines, release=row.release_date,
     )
     row.stuck_since = core.stuck_since(row.stuck_reason, row.stuck_since, now)
     return Applied(row, episodes)
@@ -87,3 +98,35 @@ def _shoko_ids(req: SeerrRequest, evidence: Evidence, ids: MatchIds) -> dict[str
         "anidb_episode": sorted({i for f in files for i in f.anidb_episode_ids}),
     }
     return {k: v for k, v in shoko_ids.items() if v}
+
+
+def _whole_seconds(when: datetime | None) -> datetime | None:
+    """As the store keeps times: a fraction of a second would make every cycle a change."""
+    return None if when is None else when.replace(microsecond=0)
+
+
+def _eta(decision: Decision, evidence: Evidence) -> datetime | None:
+    """While downloading (or about to), when the first of its downloads should be done."""
+    if decision.state not in (RequestState.DOWNLOADING, RequestState.INDEXED):
+        return None
+    return core.download_eta([*evidence.queue, *(r for e in evidence.episodes for r in e.queue)])
+
+
+def requester_name(req: SeerrRequest) -> str | None:
+    """Who asked, as the page shows it: Jellyseerr's display name, never an e-mail address
+    (Seerr falls back to the address for a user with no name; then its local part)."""
+    for name in (req.requested_by_display_name, req.requested_by_username,
+                 req.requested_by_jellyfin_username):
+        if name and name.strip() and "@" not in name:
+            return name.strip()
+    email = req.requested_by_email or req.requested_by_display_name
+    if email and "@" in email:
+        return email.split("@", 1)[0].strip() or None
+    return None
+
+
+def requester_keys(req: SeerrRequest) -> list[str]:
+    """The names a `[notify.users]` key may give the requester by, lower-case, each once."""
+    names = (req.requested_by_username, req.requested_by_jellyfin_username,
+             req.requested_by_display_name, req.requested_by_email)
+    return list(dict.fromkeys(n.strip().casefold() for n in names if n and n.strip()))

@@ -9,6 +9,7 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 | jellyseerr | `request:{id}`                    | `SeerrRequest`, absences, `active`, `hidden`   |
 | jellyseerr | `title:{media_type}:{tmdb}`       | display title                                |
 | jellyseerr | `titles_outage`                   | since when title look-ups fail, and why       |
+| jellyseerr | `year:{media_type}:{tmdb}`        | its year (TMDB), when Jellyseerr knew one     |
 | radarr     | `movie:{tmdb}`                    | `RadarrMovie`, `{}` when Radarr has none      |
 | radarr     | `queue:{movie id}`                | `QueueRecord` list (tracked films only)       |
 | radarr     | `history:{movie id}`              | `HistoryFacts`                               |
@@ -180,8 +181,18 @@ class Observations:
         title = self.store.observation("jellyseerr", f"title:{media_type}:{tmdb_id}")
         return str(title) if title else None
 
-    def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime) -> bool:
-        return self._put("jellyseerr", f"title:{media_type}:{tmdb_id}", title, now)
+    def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime,
+                  year: int | None = None) -> bool:
+        written = self._put("jellyseerr", f"title:{media_type}:{tmdb_id}", title, now)
+        if year is not None:
+            written = self._put("jellyseerr", f"year:{media_type}:{tmdb_id}", year, now) \
+                or written
+        return written
+
+    def year(self, media_type: str, tmdb_id: int | None) -> int | None:
+        """The year Jellyseerr's title look-up gave (TMDB's release or first air date)."""
+        year = self.store.observation("jellyseerr", f"year:{media_type}:{tmdb_id}")
+        return int(year) if isinstance(year, int) and year > 0 else None
 
     def titled(self) -> set[tuple[str, int]]:
         """(media_type, tmdb id) of every film and show whose title is stored."""

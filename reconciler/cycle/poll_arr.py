@@ -32,7 +32,26 @@ def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
         k = key(record)
         if k is not None and k in tracked:
             grouped[k].append(record)
-    ctx.seen.replace_queues(service, grouped, now)
+    steady = {k: steady_estimates(records, ctx.seen.queue(service, k))
+              for k, records in grouped.items()}
+    ctx.seen.replace_queues(service, steady, now)
+
+
+def steady_estimates(records: Sequence[QueueRecord],
+                     before: Sequence[QueueRecord]) -> list[QueueRecord]:
+    """The records, each keeping its previous `estimated_completion` while nothing else about
+    it moved: a download client's estimate drifts with its clock when no byte arrives (a
+    stalled download's "now + a long time"), which is no news, and must not cost a write (an
+    idle cycle writes nothing)."""
+    known = {(r.download_id, r.episode_id): r for r in before}
+    out = []
+    for record in records:
+        prior = known.get((record.download_id, record.episode_id))
+        if prior is not None and prior.estimated_completion \
+                and replace(prior, estimated_completion=record.estimated_completion) == record:
+            record = prior
+        out.append(record)
+    return out
 
 
 async def store_history(

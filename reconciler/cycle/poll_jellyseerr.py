@@ -25,6 +25,7 @@ Jellyseerr 2.6.0 to Seerr 3.1.x never change after creation:
   answers 500 to every TMDB failure) stops the look-ups of that poll, is logged once per outage
   (`jellyseerr.titles_unavailable`, then `jellyseerr.titles_available`) and is retried at the
   next poll; the poll itself does not fail. Meanwhile a request shows its id as its title.
+  A title comes with its year (TMDB's release or first air date).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from reconciler.logs import get_logger, scrub
 from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceError
-from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient
+from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient, TitleInfo
 from reconciler.store import iso
 
 log = get_logger("reconciler.cycle")
@@ -157,13 +158,13 @@ class JellyseerrPoller:
         failures: list[str] = []
         answered = 0
 
-        async def one(media_type: str, tmdb_id: int) -> tuple[str, int, str | None]:
+        async def one(media_type: str, tmdb_id: int) -> tuple[str, int, TitleInfo | None]:
             nonlocal answered
             async with gate:
                 if failures or self.monotonic() > deadline:
                     return media_type, tmdb_id, None  # left for the next poll
                 try:
-                    title = await client.title(media_type, tmdb_id)
+                    title = await client.title_info(media_type, tmdb_id)
                 except ServiceError as exc:
                     failures.append(exc.message)
                     return media_type, tmdb_id, None
@@ -177,9 +178,9 @@ class JellyseerrPoller:
             wanted = wanted[1:]
         results += await asyncio.gather(*(one(m, t) for m, t in wanted))
         now = ctx.clock()
-        for media_type, tmdb_id, title in results:
-            if title:
-                ctx.seen.put_title(media_type, tmdb_id, title, now)
+        for media_type, tmdb_id, info in results:
+            if info:
+                ctx.seen.put_title(media_type, tmdb_id, info.title, now, year=info.year)
         if failures and outage is None:
             error = scrub(failures[0])
             log.warning("jellyseerr.titles_unavailable", error=error,

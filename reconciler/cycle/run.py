@@ -73,6 +73,8 @@ class Reconciler:
         self.pollers = pollers(self.clients)
         # Hooks run inside the cycle's transaction, so what they write commits with it.
         self.on_transition: list[Callable[[RequestRow, str | None], None]] = []
+        # (new row, row before): every request's row after its decision, changed or not.
+        self.on_row: list[Callable[[RequestRow, RequestRow | None], None]] = []
         self.after_reconcile: list[Callable[[datetime], None]] = []
 
     def reconfigure(self, config: Config,
@@ -204,7 +206,8 @@ class Reconciler:
             decision = core.with_seerr_notes(decision, req)
             applied = apply(req, before, decision, evidence, ids, now,
                             title=self.seen.title(req.media_type, req.tmdb_id),
-                            deadlines=deadlines)
+                            deadlines=deadlines,
+                            year=self.seen.year(req.media_type, req.tmdb_id))
             row = applied.row
             if applied.episodes is not None:
                 self.store.save_episodes(req.id, applied.episodes)
@@ -220,4 +223,6 @@ class Reconciler:
                          detail=decision.detail)
                 for hook in self.on_transition:
                     hook(row, from_state)
+            for row_hook in self.on_row:
+                row_hook(row, before)
         return transitions

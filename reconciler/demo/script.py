@@ -168,12 +168,15 @@ class DemoScript:
                             original_title="千と千尋の神隠し", original_language="ja")
             seerr.add_title(335984, "movie", "Blade Runner 2049", date="2017-10-04")
             seerr.add_title(536869, "movie", "Cats", date="2019-12-19")
+            # The household: the status page says who asked for what.
+            anna, ben = seerr.add_user("anna"), seerr.add_user("ben")
             ids = [
-                seerr.add_request(603, "movie", "The Matrix", status=PENDING),
-                seerr.add_request(900002, "tv", "Harbor Lights", tvdb_id=900001, seasons=[1, 2]),
-                seerr.add_request(129, "movie", "Spirited Away"),
-                seerr.add_request(335984, "movie", "Blade Runner 2049"),
-                seerr.add_request(536869, "movie", "Cats", status=PENDING),
+                seerr.add_request(603, "movie", "The Matrix", status=PENDING, requested_by=ben),
+                seerr.add_request(900002, "tv", "Harbor Lights", tvdb_id=900001, seasons=[1, 2],
+                                  requested_by=anna),
+                seerr.add_request(129, "movie", "Spirited Away", requested_by=anna),
+                seerr.add_request(335984, "movie", "Blade Runner 2049", requested_by=ben),
+                seerr.add_request(536869, "movie", "Cats", status=PENDING, requested_by=anna),
             ]
             if ids != [MATRIX, HARBOR, SPIRITED, BLADE, CATS]:
                 raise RuntimeError(f"the demo needs a fresh world (request ids {ids})")

@@ -57,6 +57,7 @@ def parse_queue_record(service: str, obj: object) -> QueueRecord:
         movie_id=f.opt_int("movieId"),
         series_id=f.opt_int("seriesId"),
         episode_id=f.opt_int("episodeId"),
+        estimated_completion=f.opt_text("estimatedCompletionTime") or None,
     )
 
 

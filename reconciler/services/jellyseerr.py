@@ -52,6 +52,22 @@ _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
 
 
 @dataclass(frozen=True)
+class TitleInfo:
+    """A film's or show's display title and year (TMDB's release or first air date)."""
+
+    title: str
+    year: int | None = None
+
+
+def _year(date: object) -> int | None:
+    """The year of a TMDB date ("2024-02-27"); None when empty or not a date."""
+    if not isinstance(date, str) or not re.match(r"^\d{4}-\d{2}-\d{2}", date):
+        return None
+    year = int(date[:4])
+    return year if 1870 <= year <= 2200 else None
+
+
+@dataclass(frozen=True)
 class SeerrServer:
     """What `/api/v1/status` says: the flavour, and the version (None for a develop build)."""
 
@@ -325,6 +341,13 @@ class JellyseerrClient(ServiceClient):
         `500 "Unable to retrieve movie."` (`series.`) for *every* TMDB failure, an outage as
         much as an unknown id, so that is `ServiceUnavailable` like any failed call. Bounded by
         `timeout` seconds (`TITLE_TIMEOUT`), retries included."""
+        info = await self.title_info(media_type, tmdb_id, timeout)
+        return info.title if info else None
+
+    async def title_info(self, media_type: str, tmdb_id: int,
+                         timeout: float = TITLE_TIMEOUT) -> TitleInfo | None:
+        """The display title and year, in the one call `title` makes (see there); None on a
+        404 for the TMDB id."""
         path = f"/api/v1/movie/{tmdb_id}" if media_type == "movie" else f"/api/v1/tv/{tmdb_id}"
         try:
             data = await self.get(path, timeout=timeout)
@@ -332,4 +355,6 @@ class JellyseerrClient(ServiceClient):
             return None
         f = Fields(self.name, path, data)
         name = f.opt_text("title") if media_type == "movie" else f.opt_text("name")
-        return name or f.opt_text("originalTitle") or f.opt_text("originalName")
+        name = name or f.opt_text("originalTitle") or f.opt_text("originalName")
+        date = f.obj.get("releaseDate" if media_type == "movie" else "firstAirDate")
+        return TitleInfo(name, _year(date)) if name else None

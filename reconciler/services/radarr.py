@@ -27,6 +27,13 @@ def parse_movie(obj: object) -> RadarrMovie:
         root_folder=f.opt_text("rootFolderPath"),
         tags=f.int_list("tags"),
         monitored=f.flag("monitored", True),
+        year=f.opt_int("year") or None,  # 0 while TMDB knows no date
+        status=f.opt_text("status") or None,
+        in_cinemas=f.opt_text("inCinemas") or None,
+        digital_release=f.opt_text("digitalRelease") or None,
+        physical_release=f.opt_text("physicalRelease") or None,
+        is_available=f.obj.get("isAvailable") if isinstance(f.obj.get("isAvailable"), bool)
+        else None,
     )
 
 

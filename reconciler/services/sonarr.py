@@ -25,6 +25,7 @@ def parse_series(obj: object) -> SonarrSeries:
         series_type=f.enum("seriesType", SERIES_TYPES, "standard"),
         path=f.opt_text("path"),
         monitored_seasons=tuple(sorted(monitored)),
+        year=f.opt_int("year") or None,  # 0 while no air date is known
     )
 
 

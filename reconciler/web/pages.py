@@ -66,6 +66,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["when"] = _when
     env.filters["iso"] = _iso
     env.filters["short_date"] = p.short_date
+    env.filters["soon"] = p.soon
     return Jinja2Templates(env=env)
 
 

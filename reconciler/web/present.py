@@ -1,8 +1,7 @@
 """What the status page says about a request, in the household's words: pure, no I/O.
 
 `present(row, now, ...)` turns a stored `RequestRow` into a `RequestView` the templates read.
-Fields the store does not hold yet (`requested_by`, `year`, `eta`, `release_date`) are read
-from the row when present and are otherwise None; the templates show them only when set.
+The requester, year, ETA and release date are shown only when the row has them.
 """
 
 from __future__ import annotations
@@ -145,6 +144,8 @@ def state_label(row: RequestRow, now: datetime, release_date: date | None = None
         return "Waiting for Jellyfin"
     if state in (S.REQUESTED, S.APPROVED) and release_date is not None \
             and release_date > now.date():
+        if row.media_type == "tv":
+            return f"Not aired yet: next episode {short_date(release_date)}"
         return f"Not released yet: expected {short_date(release_date)}"
     if state is S.PARTIALLY_AVAILABLE and row.episodes_aired:
         return f"{row.episodes_available or 0} of {row.episodes_aired} episodes ready"
@@ -195,11 +196,10 @@ def _as_time(value: Any) -> datetime | None:
 
 def present(row: RequestRow, now: datetime, next_air: str | None = None) -> RequestView:
     """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows)."""
-    # Not stored yet: filled in when the store learns them (requester, ETA, release dates).
-    requested_by: str | None = getattr(row, "requested_by", None) or None
-    year: int | None = getattr(row, "year", None) or None
-    eta = _as_time(getattr(row, "eta", None))
-    release_date = _as_date(getattr(row, "release_date", None))
+    requested_by = row.requested_by or None
+    year = row.year or None
+    eta = _as_time(row.eta)
+    release_date = _as_date(row.release_date)
     next_day = _as_date(next_air)
     percent = journey_percent(row)
     label = state_label(row, now, release_date)
@@ -279,6 +279,17 @@ def relative(when: datetime, now: datetime) -> str:
         return f"{seconds // 3600} h ago"
     days = seconds // 86400
     return "yesterday" if days == 1 else f"{days} days ago"
+
+
+def soon(when: datetime, now: datetime) -> str:
+    """An expected time: "19:30" today, "tomorrow, 09:10", else "6 Dec, 09:10" (the server's
+    time zone)."""
+    local, today = when.astimezone(), now.astimezone().date()
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if (local.date() - today).days == 1:
+        return f"tomorrow, {local:%H:%M}"
+    return f"{short_date(local)}, {local:%H:%M}"
 
 
 def until(when: datetime, now: datetime) -> str:

@@ -4,6 +4,7 @@ never repeated across restarts, retried after a failure without ever raising."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,15 @@ from structlog.testing import capture_logs
 
 from reconciler.config import NotifySection
 from reconciler.models import RequestState
-from reconciler.notify import Notifier, compose, event_key, notifier_for, target_id
+from reconciler.notify import (
+    Notifier,
+    compose,
+    compose_ready,
+    event_key,
+    notifier_for,
+    requester_gained,
+    target_id,
+)
 from reconciler.store import RequestRow, Store
 from tests.daemon.daemon_support import AppriseTarget, free_port
 
@@ -221,11 +230,150 @@ def test_no_notifier_without_urls_or_events(store: Store) -> None:
 
 def test_attach_and_detach_the_cycle_hooks(store: Store) -> None:
     """A reload swaps notifiers: the old one's hooks leave the reconciler."""
-    hooks = SimpleNamespace(on_transition=[], after_reconcile=[])
+    hooks = SimpleNamespace(on_transition=[], on_row=[], after_reconcile=[])
     old = notifier(store, ["json://a.example/x"])
     new = notifier(store, ["json://b.example/y"])
     old.attach(hooks)  # type: ignore[arg-type]
     old.detach()
     new.attach(hooks)  # type: ignore[arg-type]
     assert hooks.on_transition == [new.on_transition]
+    assert hooks.on_row == [new.on_row]
     assert hooks.after_reconcile == [new.after_reconcile]
+
+
+# ---------------------------------------------------------------- the requester's notices
+
+
+def users_section(users: dict[str, object], urls: list[str] | None = None) -> NotifySection:
+    return NotifySection.model_validate({"urls": urls or [], "users": users})
+
+
+def anna_row(**fields: object) -> RequestRow:
+    return row(**{"requested_by": "anna", "requester_keys": ["anna", "anna@example.org"],
+                  "year": 2001, **fields})
+
+
+def test_the_requester_hears_of_a_film_once_it_plays_never_on_a_first_sighting() -> None:
+    before = anna_row(state=RequestState.IMPORTING)
+    ready = anna_row(state=RequestState.AVAILABLE)
+    assert requester_gained(ready, before)
+    assert not requester_gained(ready, None)  # first sighting: already on the shelf
+    assert not requester_gained(ready, ready)  # no change
+    assert not requester_gained(before, anna_row(state=RequestState.DOWNLOADING))
+
+
+def test_a_show_tells_when_it_gains_episodes_not_when_it_loses_or_keeps_them() -> None:
+    def tv(state: RequestState, ready: int) -> RequestRow:
+        return anna_row(media_type="tv", state=state, episodes_available=ready,
+                        episodes_aired=10)
+
+    partly = RequestState.PARTIALLY_AVAILABLE
+    assert requester_gained(tv(partly, 3), tv(RequestState.DOWNLOADING, 0))
+    assert requester_gained(tv(partly, 5), tv(partly, 3))
+    assert requester_gained(tv(RequestState.AVAILABLE, 10), tv(partly, 9))
+    assert not requester_gained(tv(partly, 5), tv(partly, 5))
+    assert not requester_gained(tv(partly, 9), tv(RequestState.AVAILABLE, 10))  # one aired
+
+
+def test_the_requester_notice_says_what_plays_now() -> None:
+    title, body = compose_ready(anna_row(state=RequestState.AVAILABLE))
+    assert title == "Spirited Away is ready to watch"
+    assert body == "Spirited Away (2001), which you requested, can now be played in Jellyfin."
+    show = anna_row(media_type="tv", title="Frieren", state=RequestState.PARTIALLY_AVAILABLE,
+                    episodes_available=1, episodes_aired=2, year=None)
+    assert compose_ready(show) == (
+        "Frieren: 1 episode ready to watch",
+        "1 of 2 aired episodes of Frieren, which you requested, can now be played in Jellyfin.")
+
+
+def test_requester_notices_go_to_their_own_addresses_by_username_or_email(
+        store: Store) -> None:
+    n = Notifier(users_section({"ANNA": "json://a.example/x",
+                                "anna@example.org": ["json://b.example/y"],
+                                "ben": "json://c.example/z"}), store)
+    assert n.enabled  # a [notify.users] table alone is enough
+    with store.transaction():
+        n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
+        n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
+        n.on_transition(anna_row(state=RequestState.AVAILABLE), "importing")  # no operator URLs
+    queued = store.unsent_notifications()
+    assert sorted(r["key"] for r in queued) == sorted(
+        f"once@{target_id(u)}" for u in ("json://a.example/x", "json://b.example/y"))
+    assert {r["event"] for r in queued} == {"ready"}
+
+
+def test_a_requester_without_an_address_or_a_row_without_requester_queues_nothing(
+        store: Store) -> None:
+    n = Notifier(users_section({"ben": "json://c.example/z"}), store)
+    with store.transaction():
+        n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
+        n.on_row(row(state=RequestState.AVAILABLE), row(state=RequestState.IMPORTING))
+    assert store.unsent_notifications() == []
+
+
+def test_the_operator_is_not_sent_the_requesters_notices(store: Store) -> None:
+    n = Notifier(users_section({"anna": "json://a.example/x"}, urls=["json://op.example/o"]),
+                 store)
+    with store.transaction():
+        n.on_transition(anna_row(state=RequestState.AVAILABLE), "importing")
+        n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
+    queued = {(r["event"], r["key"]) for r in store.unsent_notifications()}
+    assert queued == {("available", f"once@{target_id('json://op.example/o')}"),
+                      ("ready", f"once@{target_id('json://a.example/x')}")}
+
+
+@pytest.mark.parametrize(("users", "problem"), [
+    ({"anna": "not a url"}, "users.anna: entry 1 is not an Apprise URL"),
+    ({"anna": ["json://ok.example/x", "secret-token-in-a-bad-url"]},
+     "users.anna: entry 2 is not an Apprise URL"),
+    ({"anna": []}, "users.anna: expected an Apprise URL or a non-empty list"),
+    ({"anna": "json://a.example/x", "ANNA": "json://b.example/y"}, "named twice"),
+    ({" ": "json://a.example/x"}, "must not be empty"),
+])
+def test_notify_users_are_validated_without_repeating_the_urls(
+        tmp_path: Path, users: dict[str, object], problem: str) -> None:
+    from reconciler.config import ConfigError, load_config
+
+    lines = []
+    for name, value in users.items():
+        lines.append(f"{json.dumps(name)} = {json.dumps(value)}")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[jellyseerr]\nurl = "http://127.0.0.1:5055"\napi_key = "k1234"\n'
+        '[radarr]\nurl = "http://127.0.0.1:7878"\napi_key = "k1234"\n'
+        '[jellyfin]\nurl = "http://127.0.0.1:8096"\napi_key = "k1234"\n'
+        "[notify.users]\n" + "\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert problem in str(raised.value) and "[notify]" in str(raised.value)
+    assert "secret-token" not in str(raised.value)
+
+
+def test_notify_test_sends_to_the_users_addresses(tmp_path: Path,
+                                                  apprise_target: AppriseTarget) -> None:
+    from tests.conftest import run_reconcile
+
+    url = apprise_target.url.replace("json://", "json://user:pw-secret-1@")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[jellyseerr]\nurl = "http://127.0.0.1:5055"\napi_key_file = "missing"\n'
+        '[radarr]\nurl = "http://127.0.0.1:7878"\napi_key_file = "missing"\n'
+        '[jellyfin]\nurl = "http://127.0.0.1:8096"\napi_key_file = "missing"\n'
+        f'[notify.users]\nanna = ["{url}", "{apprise_target.url}"]\n'
+        f'"ben@example.org" = "json://127.0.0.1:{free_port()}/nobody-listens"\n')
+    path.chmod(0o600)
+    done = run_reconcile("--config", str(path), "notify", "test", "Anna")
+    assert done.code == 0, done.stderr
+    assert apprise_target.titles() == ["reconciler test notice"] * 2
+    assert done.stdout.count("✓") == 2 and "pw-secret-1" not in done.stdout + done.stderr
+
+    unknown = run_reconcile("--config", str(path), "notify", "test", "carol")
+    assert unknown.code == 2
+    assert "no [notify.users] entry for 'carol'" in unknown.stderr
+    assert "anna" in unknown.stderr  # the names it knows
+
+    failed = run_reconcile("--config", str(path), "notify", "test", "ben@example.org")
+    assert failed.code == 3
+    assert "✗ address 1 of 1" in failed.stdout
+    assert "could not be sent" in failed.stderr
+    assert "nobody-listens" not in failed.stdout + failed.stderr

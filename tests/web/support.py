@@ -65,31 +65,36 @@ def row(rid: int, state: RequestState, title: str, *, tv: bool = False,
 
 
 def household(hostile: bool = True) -> list[RequestRow]:
-    """Ten requests: the ones a family would see on a Friday evening (with `hostile`, one
-    title is markup, for the escaping tests)."""
+    """Ten requests from three people: the ones a family would see on a Friday evening (with
+    `hostile`, one title is markup, for the escaping tests)."""
     return [
-        row(1, S.AVAILABLE, "The Matrix", via="jellyfin",
+        row(1, S.AVAILABLE, "The Matrix", via="jellyfin", requested_by="Ben", year=1999,
             detail="playable in Jellyfin (matched by tmdb)", jellyfin_item_id="a1",
             jellyfin_key="tmdb"),
-        row(2, S.DOWNLOADING, "Dune: Part Two", progress=0.42, detail="downloading 42%"),
+        row(2, S.DOWNLOADING, "Dune: Part Two", progress=0.42, detail="downloading 42%",
+            requested_by="Anna", year=2024, eta=NOW + timedelta(minutes=85)),
         row(3, S.IMPORTING, "Paddington in Peru", phase="waiting_for_jellyfin",
+            requested_by="Mia", year=2024,
             detail="imported (/media/films/Paddington in Peru (2024)); waiting for Jellyfin"),
         row(4, S.REQUESTED, "Wallace & Gromit: Vengeance Most Fowl", via="jellyseerr",
-            detail="waiting for approval", seerr_status=1),
+            detail="waiting for approval", seerr_status=1, requested_by="Mia", year=2024),
         row(5, S.PARTIALLY_AVAILABLE, "Slow Horses", tv=True, via="jellyfin",
-            detail="7 of 10 episodes playable", episodes_available=7, episodes_aired=10),
+            detail="7 of 10 episodes playable", episodes_available=7, episodes_aired=10,
+            requested_by="Ben", year=2022),
         row(6, S.DOWNLOADING, "The Wild Robot", progress=0.05, detail="downloading 5%",
             stuck_reason="no download progress for 2 h 10 min",
-            stuck_since=NOW - timedelta(minutes=40)),
-        row(7, S.FAILED, "Heretic", detail="download failed: not enough disk space"),
-        row(8, S.APPROVED, "Flow", detail="approved; waiting for Radarr to grab a release"),
+            stuck_since=NOW - timedelta(minutes=40), requested_by="Mia", year=2024),
+        row(7, S.FAILED, "Heretic", detail="download failed: not enough disk space",
+            requested_by="Anna", year=2024),
+        row(8, S.APPROVED, "The Odyssey", detail="approved; waiting for Radarr to grab a release",
+            requested_by="Anna", year=2026, release_date=datetime(2027, 3, 14, tzinfo=UTC)),
         row(9, S.ANIME_MATCHING, "Frieren: Beyond Journey's End", tv=True, is_anime=True,
             via="shoko", phase="waiting_for_shoko",
             detail="imported; waiting for Shoko to match the file", episodes_available=0,
-            episodes_aired=2),
-        row(10, S.DECLINED, "<script>alert('owned')</script>" if hostile else "Venom 3",
-            via="jellyseerr",
-            detail="declined in Jellyseerr"),
+            episodes_aired=2, requested_by="Ben", year=2023),
+        row(10, S.DECLINED,
+            "<script>alert('owned')</script>" if hostile else "Venom: The Last Dance",
+            via="jellyseerr", detail="declined in Jellyseerr", requested_by="Ben", year=2024),
     ]
 
 

@@ -1,14 +1,18 @@
 """The status page as a person sees it: headless Chromium (Debian's package, driven by
 Playwright) against the real daemon polling the simulated stack. States and progress show,
-the timeline page opens, and the open page follows a request upstream without a reload."""
+with who asked, the year, the download's ETA and a film not released yet; the requester filter
+works; the timeline page opens, and the open page follows a request upstream without a
+reload."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -99,12 +103,23 @@ def test_the_page_follows_a_request_live_from_approval_to_ready(
     daemon = Daemon(config, store)
     try:
         with RunningDaemon(daemon):
-            matrix = world.jellyseerr.add_request(603, "movie", "The Matrix")
+            anna = world.jellyseerr.add_user("anna")
+            matrix = world.jellyseerr.add_request(603, "movie", "The Matrix",
+                                                  requested_by=anna)
             movie = world.radarr.add_movie(603, "The Matrix", year=1999)
             waiting = world.jellyseerr.add_request(1000, "movie", "<b>Paddington</b>",
                                                    status=1)
+            # A film approved before its home release: Radarr announces it for later.
+            day = (world.now + timedelta(days=100)).date()
+            release = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            odyssey = world.jellyseerr.add_request(1100, "movie", "The Odyssey",
+                                                   requested_by=anna)
+            world.radarr.add_movie(1100, "The Odyssey", year=day.year, status="announced",
+                                   in_cinemas=release - timedelta(days=60),
+                                   digital_release=release, physical_release=None)
             wait_until(lambda: state_of(db, matrix) == "approved"
-                       and state_of(db, waiting) == "requested", timeout=20)
+                       and state_of(db, waiting) == "requested"
+                       and state_of(db, odyssey) == "approved", timeout=20)
 
             page = browser.new_page(viewport={"width": 1000, "height": 900})
             page.set_default_timeout(WAIT_MS)
@@ -114,6 +129,12 @@ def test_the_page_follows_a_request_live_from_approval_to_ready(
             expect(the_matrix).to_have_attribute("data-state", "approved")
             expect(the_matrix.locator("[data-label]")).to_have_text(
                 "Approved, looking for a release")
+            expect(the_matrix.locator(".who")).to_have_text("anna")
+            expect(the_matrix.get_by_role("heading")).to_have_text("The Matrix (1999)")
+            later = page.locator(f'li[data-request-id="{odyssey}"]')
+            expect(later.locator("[data-label]")).to_have_text(
+                f"Not released yet: expected {day.day} {day:%b}")
+            expect(later).not_to_have_class(re.compile("is-stuck"))
             paddington = page.locator(f'li[data-request-id="{waiting}"]')
             expect(paddington.locator("[data-label]")).to_have_text("Waiting for approval")
             expect(paddington.get_by_role("heading")).to_have_text("<b>Paddington</b>")
@@ -123,10 +144,14 @@ def test_the_page_follows_a_request_live_from_approval_to_ready(
 
             # Upstream, the download starts: the open page shows it without a reload.
             download = world.radarr.grab(movie)
-            world.radarr.progress(download, 0.4)
+            world.radarr.progress(download, 0.4, speed=10 * 1024**2)
             expect(the_matrix).to_have_attribute("data-state", "downloading",
                                                  timeout=WAIT_MS)
             expect(the_matrix.locator("[data-label]")).to_have_text("Downloading 40 %")
+            # 2.4 GiB left at 10 MiB/s: about four minutes from the simulated now.
+            eta = (world.now + timedelta(seconds=2.4 * 1024 / 10)).astimezone()
+            expect(the_matrix.locator("[data-eta]")).to_have_text(
+                re.compile(rf"^ready about ({eta:%H:%M}|{eta + timedelta(minutes=1):%H:%M})$"))
             expect(page.get_by_role("progressbar", name="Progress of The Matrix")) \
                 .to_have_attribute("value", "45")
             world.radarr.progress(download, 0.8)
@@ -148,12 +173,18 @@ def test_the_page_follows_a_request_live_from_approval_to_ready(
             expect(page.locator("li[data-request-id]")).to_have_attribute(
                 "data-request-id", str(waiting))
             page.get_by_role("link", name="Clear").click()
+            expect(page.locator("li[data-request-id]")).to_have_count(3)
+            page.get_by_label("Requested by").select_option("anna")
+            page.get_by_role("button", name="Show").click()
+            expect(page).to_have_url(re.compile(r"user=anna"))
             expect(page.locator("li[data-request-id]")).to_have_count(2)
+            expect(page.locator(".who")).to_have_text(["anna", "anna"])
+            page.get_by_role("link", name="Clear").click()
 
             # The timeline page, reached by the title's link.
             page.get_by_role("link", name="The Matrix").click()
             expect(page).to_have_url(f"{base}/requests/{matrix}")
-            expect(page.get_by_role("heading", level=1)).to_have_text("The Matrix")
+            expect(page.get_by_role("heading", level=1)).to_have_text("The Matrix (1999)")
             moves = page.locator("table.timeline tbody tr")
             expect(moves.first).to_have_attribute("data-to", "available")
             expect(moves.last).to_have_attribute("data-to", "approved")

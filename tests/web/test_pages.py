@@ -7,6 +7,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_the_list_shows_every_request_newest_first_with_its_state(client: TestCl
     (4, "Waiting for approval"),
     (5, "7 of 10 episodes ready"),
     (7, "Download failed"),
-    (8, "Approved, looking for a release"),
+    (8, "Not released yet: expected 14 Mar"),
     (9, "Being identified by Shoko"),
     (10, "Declined"),
 ])
@@ -123,6 +124,28 @@ def test_a_show_says_how_many_episodes_and_when_the_next_airs(client: TestClient
     assert "7 of 10 episodes, next on 12 Dec" in card_html(client.get("/").text, 5)
 
 
+def test_a_card_says_who_asked_the_year_and_when_its_download_should_be_done(
+        client: TestClient) -> None:
+    page = client.get("/").text
+    dune = card_html(page, 2)
+    assert '<span class="year">(2024)</span>' in dune
+    assert 'requested by <span class="who">Anna</span>' in dune
+    local = (NOW + timedelta(minutes=85)).astimezone()
+    assert (f'<span class="eta" data-eta>ready about <time datetime="2026-12-04T19:25:00Z">'
+            f"{local:%H:%M}</time></span>") in dune
+    assert "data-eta" not in card_html(page, 1) + card_html(page, 6)  # done; no estimate
+    options = re.findall(r'<option value="([^"]*)"', page[page.index('id="user"'):])
+    assert options[:4] == ["", "Anna", "Ben", "Mia"]
+
+
+def test_the_request_page_names_the_requester_and_the_home_release(client: TestClient) -> None:
+    html = client.get("/requests/8").text
+    assert "<dt>Requested by</dt><dd>Anna</dd>" in html
+    assert '<dt>Home release</dt><dd><time datetime="2027-03-14">14 Mar 2027</time>' in html
+    dune = client.get("/requests/2").text
+    assert "<dt>Ready about</dt><dd data-eta>" in dune
+
+
 def test_markup_in_a_title_is_shown_as_text(client: TestClient) -> None:
     html = client.get("/").text
     assert "<script>alert" not in html
@@ -146,7 +169,10 @@ def test_pages_carry_no_inline_script_or_style(client: TestClient) -> None:
     ("q=DUNE", [2]),
     ("q=slow&state=partially_available", [5]),
     ("q=nothing-like-this", []),
-    ("user=anna", []),  # nobody's requester is known yet
+    ("user=anna", [8, 7, 2]),
+    ("user=MIA&state=downloading", [6]),
+    ("user=nobody", []),
+    ("q=mia", [6, 4, 3]),  # the search looks at the requester too
     ("state=not-a-state", []),
 ])
 def test_filters_by_state_requester_and_search(client: TestClient, query: str,

@@ -1,10 +1,10 @@
-"""The page's words for a request (pure): labels, the journey bar, and the fields the later
-data phase fills in (requester, ETA, release date), shown as soon as a row carries them."""
+"""The page's words for a request (pure): labels, the journey bar, the requester, year and
+ETA, and the release dates of films not out yet and shows not aired yet."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -52,26 +52,45 @@ def test_a_partly_available_show_counts_its_episodes() -> None:
     assert p.present(r, NOW).episodes_text == "3 of 4 episodes"
 
 
-def test_fields_of_the_later_data_phase_show_when_a_row_has_them() -> None:
+def test_requester_year_and_eta_show_when_a_row_has_them() -> None:
     r = row(2, S.DOWNLOADING, "Film", progress=0.5)
     assert p.present(r, NOW).requested_by is None and p.present(r, NOW).eta is None
-    r.requested_by = "Anna"  # type: ignore[attr-defined]
-    r.eta = "2026-12-04T19:30:00Z"  # type: ignore[attr-defined]
-    r.year = 2024  # type: ignore[attr-defined]
+    r = replace(r, requested_by="Anna", eta=datetime(2026, 12, 4, 19, 30, tzinfo=UTC),
+                year=2024)
     view = p.present(r, NOW)
     assert view.requested_by == "Anna" and view.year == 2024
     assert view.eta == datetime(2026, 12, 4, 19, 30, tzinfo=UTC)
     assert [v.id for v in p.select([view], user="anna")] == [2]
     assert p.select([view], user="bob") == [] and [v.id for v in p.select([view], query="ann")]
+    done = p.present(replace(r, state=S.DOWNLOAD_DONE), NOW)
+    assert done.eta is None  # an ETA only while the download runs
+
+
+def test_an_eta_reads_as_a_time_of_day_then_a_date() -> None:
+    today = NOW.astimezone()
+    soon = NOW + timedelta(minutes=85)
+    assert p.soon(soon, NOW) == f"{soon.astimezone():%H:%M}"
+    tomorrow = (today + timedelta(days=1)).replace(hour=9, minute=10)
+    assert p.soon(tomorrow, NOW) == "tomorrow, 09:10"
+    later = (today + timedelta(days=3)).replace(hour=9, minute=10)
+    assert p.soon(later, NOW) == f"{p.short_date(later)}, 09:10"
 
 
 def test_a_film_not_released_yet_says_when_it_is_expected() -> None:
-    r = row(8, S.APPROVED, "Later")
-    r.release_date = date(2027, 3, 14)  # type: ignore[attr-defined]
+    r = replace(row(8, S.APPROVED, "Later"), release_date=datetime(2027, 3, 14, tzinfo=UTC))
     assert p.present(r, NOW).label == "Not released yet: expected 14 Mar"
-    released = replace(r)
-    released.release_date = date(2026, 1, 1)  # type: ignore[attr-defined]
+    assert p.present(replace(r, state=S.REQUESTED), NOW).label == \
+        "Not released yet: expected 14 Mar"
+    released = replace(r, release_date=datetime(2026, 1, 1, tzinfo=UTC))
     assert p.present(released, NOW).label == "Approved, looking for a release"
+    grabbed = replace(r, state=S.INDEXED)  # something was found early: it says so
+    assert p.present(grabbed, NOW).label == "Release found, download starting"
+
+
+def test_a_show_not_aired_yet_says_when_the_next_episode_airs() -> None:
+    r = replace(row(9, S.APPROVED, "New Show", tv=True, phase="waiting_for_air"),
+                release_date=datetime(2026, 12, 12, 2, 0, tzinfo=UTC))
+    assert p.present(r, NOW).label == "Not aired yet: next episode 12 Dec"
 
 
 def test_a_stuck_request_takes_the_problem_tone() -> None:
