@@ -1,4 +1,11 @@
-"""JellyseerrClient against recorded Jellyseerr/Seerr answers (cassettes/jellyseerr/)."""
+"""JellyseerrClient against recorded Jellyseerr/Seerr answers (cassettes/jellyseerr/).
+
+The cassettes are written by `tests/fixtures/jellyseerr/make_cassettes.py` from the real
+servers' answers (rewritten with our own data in `tests/fixtures/jellyseerr/<version>/`): 36
+requests by two users (`operator`, a Jellyfin user without a local username, and `kestrel`),
+one a 4K film (131), one whose film is blocklisted (112, left out of `filter=all`), TV requests
+with seasons, in every request status the version has.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,19 @@ import pytest
 
 from reconciler.models import SeerrMediaStatus, SeerrStatus
 from reconciler.services.http import AuthFailed, QueryRejected, ServiceUnavailable
-from reconciler.services.jellyseerr import ActivePoll, JellyseerrClient, RequestListing
+from reconciler.services.jellyseerr import (
+    ActivePoll,
+    JellyseerrClient,
+    RequestListing,
+    SeerrProfile,
+)
 from tests.clients.replay import call, cassette
+
+# Jellyseerr 2.7.3's `filter=all&sort=modified&sortDirection=desc`: every request but the
+# blocklisted one (112), newest `updatedAt` first (120 and 122 tie; 2.7.3 lists 120 first).
+LISTED_2_7 = [131, 136, 135, 134, 133, 132, 104, 106, 111, 113, 120, 122, 116, 115, 101, 127,
+              117, 121, 124, 119, 103, 114, 109, 128, 130, 107, 110, 105, 118, 102, 129, 123,
+              125, 126, 108]
 
 
 def test_status_reports_the_version() -> None:
@@ -35,41 +53,63 @@ def test_a_develop_build_gets_the_profile_every_version_accepts() -> None:
 def test_one_page_lists_every_request_newest_first_with_its_ids() -> None:
     with cassette("jellyseerr/requests_all.yaml"):
         listing = call("jellyseerr", lambda c: c.list_requests())
-    assert listing.complete and listing.total == 4
-    assert [r.id for r in listing.requests] == [69, 67, 68, 66]
-    film = listing.requests[0]
-    assert (film.media_type, film.status, film.tmdb_id, film.tvdb_id) == (
-        "movie", SeerrStatus.APPROVED, 533514, None)
-    assert film.external_service_id == 52  # the Radarr movie id
-    assert film.updated_at == "2026-01-22T04:57:03.000Z"
-    assert listing.requests[1].status == SeerrStatus.COMPLETED
-    show = listing.requests[2]
-    assert (show.media_type, show.tmdb_id, show.tvdb_id, show.seasons) == (
-        "tv", 154494, 414057, (1,))
-    assert show.external_service_id == 23  # the Sonarr series id
-    declined = listing.requests[3]
+    assert listing.complete and listing.total == 35
+    assert [r.id for r in listing.requests] == LISTED_2_7
+    by_id = {r.id: r for r in listing.requests}
+    uhd = by_id[131]  # a 4K film: its id is the 4K Radarr's
+    assert (uhd.media_type, uhd.status, uhd.is4k, uhd.tmdb_id, uhd.tvdb_id) == (
+        "movie", SeerrStatus.APPROVED, True, 6003, None)
+    assert (uhd.external_service_id, uhd.external_service_id_hd) == (817, 543)
+    assert uhd.updated_at == "2026-12-05T06:56:00.999Z"
+    assert uhd.created_at == "2026-12-04T20:57:00.400Z"
+    show = by_id[135]  # completed (status 5, 2.6+), the Sonarr series id, one season
+    assert (show.media_type, show.status, show.tmdb_id, show.tvdb_id, show.seasons) == (
+        "tv", SeerrStatus.COMPLETED, 7003, 179168, (1,))
+    assert show.external_service_id == 943
+    assert show.media_status == SeerrMediaStatus.AVAILABLE
+    assert (show.requested_by_id, show.requested_by_username, show.requested_by_email) == (
+        2, "kestrel", "kestrel@household.test")
+    declined = by_id[136]
     assert declined.status == SeerrStatus.DECLINED and declined.external_service_id is None
+    assert declined.tvdb_id is None and declined.seasons == (2,)
+    pending = by_id[134]  # a Jellyfin user without a local username
+    assert pending.status == SeerrStatus.PENDING and pending.seasons == (1, 2, 3)
+    assert (pending.requested_by_username, pending.requested_by_display_name,
+            pending.requested_by_jellyfin_username) == (None, "operator", "operator")
+    assert by_id[114].media_status == SeerrMediaStatus.DELETED  # listed: only 6 is left out
+    assert 112 not in by_id  # blocklisted: `filter=all` leaves it out
 
 
 def test_pages_with_take_and_skip_until_every_result_is_read() -> None:
     with cassette("jellyseerr/requests_paged.yaml") as cass:
-        listing = call("jellyseerr", lambda c: c.list_requests(page_size=2))
-    assert cass.play_count == 3  # the version, then two pages
-    assert listing.complete and [r.id for r in listing.requests] == [69, 67, 68, 66]
+        listing = call("jellyseerr", lambda c: c.list_requests(page_size=20))
+    assert cass.play_count == 3  # the version, then two pages (20 and 15)
+    assert listing.complete and listing.total == 35
+    assert [r.id for r in listing.requests] == LISTED_2_7
 
 
 def test_stops_paging_at_requests_older_than_the_watermark_and_says_it_is_incomplete() -> None:
+    """Jellyseerr 2.2.3 moves `updatedAt` on every change, so `sort=modified` brings changes
+    first and paging may stop at the watermark: the first page of 20 ends at 17:49, older than
+    it, so the second is not asked for. (2.6+ never move it: the cycle polls with
+    `poll_active` and no watermark.)"""
+    async def run(c: JellyseerrClient) -> tuple[RequestListing, SeerrProfile]:
+        listing = await c.list_requests(since="2026-12-04T18:00:00.000Z", page_size=20)
+        assert c.profile is not None
+        return listing, c.profile
+
     with cassette("jellyseerr/requests_since.yaml"):
-        listing = call("jellyseerr", lambda c: c.list_requests(
-            since="2026-01-22T04:50:00.000Z", page_size=2))
-    assert not listing.complete
-    assert [r.id for r in listing.requests] == [69, 67]
-    assert listing.total == 4
+        listing, profile = call("jellyseerr", run)
+    assert profile.bumps_updated_at
+    assert not listing.complete and listing.total == 35
+    assert [r.id for r in listing.requests][:6] == [131, 136, 135, 134, 133, 132]
+    assert len(listing.requests) == 20
+    assert listing.requests[-1].updated_at == "2026-12-04T17:49:00.212Z"
 
 
 def test_a_request_exists_until_jellyseerr_answers_404() -> None:
     async def both(c: Any) -> tuple[bool, bool]:
-        return await c.request_exists(69), await c.request_exists(12)
+        return await c.request_exists(101), await c.request_exists(100099)
 
     with cassette("jellyseerr/request_exists.yaml"):
         assert call("jellyseerr", both) == (True, False)
@@ -108,26 +148,42 @@ def test_a_server_error_is_unavailable() -> None:
 def test_overseerr_is_listed_without_sort_direction() -> None:
     """Overseerr 1.33 answers 400 to `sortDirection`; its order is newest first anyway."""
     async def run(c: JellyseerrClient) -> RequestListing:
-        return await c.list_requests(page_size=2, max_pages=1)
+        return await c.list_requests(page_size=20, max_pages=1)
 
     with cassette("jellyseerr/versions_overseerr_1_33.yaml"):
         client_listing = call("jellyseerr", run)
-    assert [r.id for r in client_listing.requests] == [31, 36]
+    assert [r.id for r in client_listing.requests] == [
+        131, 136, 135, 134, 133, 132, 104, 106, 111, 113, 120, 122, 116, 115, 112, 101, 127,
+        117, 121, 124]
+    # Overseerr has no blocklist (112 is listed, its media processing) and no status 5.
     assert not client_listing.complete and client_listing.total == 36
+    by_id = {r.id: r for r in client_listing.requests}
+    assert by_id[112].media_status == SeerrMediaStatus.PROCESSING and not by_id[112].blocklisted
+    assert by_id[135].status == SeerrStatus.APPROVED
+    # Plex users: no Jellyfin user name
+    assert (by_id[135].requested_by_username, by_id[135].requested_by_jellyfin_username) == (
+        "kestrel", None)
 
 
 def test_jellyseerr_2_1_is_listed_without_sort_direction() -> None:
     with cassette("jellyseerr/versions_jellyseerr_2_1.yaml"):
-        listing = call("jellyseerr", lambda c: c.list_requests(page_size=2, max_pages=1))
-    assert [r.id for r in listing.requests] == [31, 36]
+        listing = call("jellyseerr", lambda c: c.list_requests(page_size=20, max_pages=1))
+    assert [r.id for r in listing.requests] == LISTED_2_7[:14] + [101, 127, 117, 121, 124, 119]
+    assert not listing.complete and listing.total == 35
+    assert {r.id: r for r in listing.requests}[120].status == SeerrStatus.APPROVED  # no 5
 
 
 def test_jellyseerr_2_2_gets_sort_direction_but_media_type_is_applied_by_the_client() -> None:
     """2.2.x accepts `sortDirection` and answers 400 to `mediaType` (added in 2.6.0)."""
     with cassette("jellyseerr/versions_jellyseerr_2_2.yaml"):
         listing = call("jellyseerr", lambda c: c.list_requests(
-            page_size=4, max_pages=1, media_type="tv"))
-    assert [r.id for r in listing.requests] == [36, 35, 34]
+            page_size=20, max_pages=1, media_type="tv"))
+    assert [r.id for r in listing.requests] == [136, 135, 134, 133, 132]
+    assert all(r.media_type == "tv" for r in listing.requests)
+    # 2.2.x has no request status 5: the completed series is approved with its media available
+    completed = listing.requests[1]
+    assert completed.status == SeerrStatus.APPROVED
+    assert completed.media_status == SeerrMediaStatus.AVAILABLE
 
 
 def test_seerr_steady_poll_lists_newest_by_id_and_the_active_filters() -> None:
@@ -140,34 +196,50 @@ def test_seerr_steady_poll_lists_newest_by_id_and_the_active_filters() -> None:
         poll, described = call("jellyseerr", run)
     assert cass.play_count == 4  # status once, then three listings
     assert described == "Seerr 3.1.0"
-    assert [r.id for r in poll.newest.requests] == [36, 35, 34]
-    assert poll.active.complete
-    assert sorted(r.id for r in poll.active.requests) == [26, 31, 32, 34]
-    pending = {r.id: r for r in poll.active.requests}[34]
+    assert [r.id for r in poll.newest.requests] == [136, 135, 134]  # by id, newest first
+    assert poll.newest.total == 35 and not poll.newest.complete
+    assert poll.active.complete and poll.active.total == 15
+    active = {r.id: r for r in poll.active.requests}
+    assert sorted(active) == [101, 102, 106, 107, 111, 116, 117, 121, 122, 126, 127, 131,
+                              132, 133, 134]
+    assert all(r.status == SeerrStatus.PENDING for r in active.values()
+               if r.id in (101, 106, 111, 116, 121, 126, 134))
+    pending = active[134]
     assert pending.status == SeerrStatus.PENDING and pending.seasons == (1, 2, 3)
     assert pending.requested_by_username is None  # a Jellyfin user without a local username
-    assert pending.requested_by_display_name == "admin"
+    assert pending.requested_by_display_name == "operator"
+    # processing: approved, the requested quality's media not yet available (4K: `status4k`)
+    assert active[131].is4k and active[131].quality_media_status == SeerrMediaStatus.PROCESSING
+    assert active[132].media_status == SeerrMediaStatus.PARTIALLY_AVAILABLE
 
 
 def test_a_request_by_id_shows_blocklisted_media_4k_ids_and_deletion() -> None:
     async def run(c: JellyseerrClient) -> list[Any]:
-        return [await c.request_by_id(12), await c.request_by_id(31),
-                await c.request_by_id(99999)]
+        return [await c.request_by_id(112), await c.request_by_id(131),
+                await c.request_by_id(132), await c.request_by_id(100099)]
 
     with cassette("jellyseerr/request_by_id.yaml"):
-        blocked, uhd, gone = call("jellyseerr", run)
+        blocked, uhd, show, gone = call("jellyseerr", run)
     assert gone is None
+    assert blocked.id == 112 and blocked.tmdb_id == 6011
     assert blocked.status == SeerrStatus.APPROVED and blocked.blocklisted
     assert blocked.media_status == SeerrMediaStatus.BLOCKLISTED
+    assert blocked.external_service_id is None  # blocklisting removed it from Radarr
     assert (blocked.server_id, blocked.profile_id, blocked.root_folder) == (0, 1, "/movies")
     assert (blocked.requested_by_id, blocked.requested_by_username,
             blocked.requested_by_email, blocked.requested_by_jellyfin_username) == (
-        2, "bob", "bob@example.org", "bob")
+        2, "kestrel", "kestrel@household.test", "kestrel")
     assert uhd.is4k and not uhd.blocklisted
-    assert uhd.external_service_id == 777  # the 4K Radarr's movie id
-    assert (uhd.external_service_id_hd, uhd.external_service_id_4k) == (503, 777)
+    assert uhd.external_service_id == 817  # the 4K Radarr's movie id
+    assert (uhd.external_service_id_hd, uhd.external_service_id_4k) == (543, 817)
     assert (uhd.service_id, uhd.service_id_4k, uhd.server_id) == (0, 0, 1)
     assert (uhd.media_status, uhd.media_status_4k, uhd.quality_media_status) == (3, 3, 3)
+    assert uhd.root_folder == "/movies4k"
+    assert (show.media_type, show.tmdb_id, show.tvdb_id, show.seasons) == (
+        "tv", 7000, 181189, (1, 2))
+    assert show.external_service_id == 940  # the Sonarr series id
+    assert show.media_status == SeerrMediaStatus.PARTIALLY_AVAILABLE
+    assert (show.requested_by_username, show.requested_by_display_name) == (None, "operator")
 
 
 def test_a_refused_query_forgets_the_version_so_the_next_poll_reads_it_again() -> None:
