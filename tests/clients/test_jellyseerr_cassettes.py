@@ -9,9 +9,14 @@ with seasons, in every request status the version has.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
+import json
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.models import SeerrMediaStatus, SeerrStatus
 from reconciler.services.http import AuthFailed, QueryRejected, ServiceUnavailable
@@ -21,7 +26,7 @@ from reconciler.services.jellyseerr import (
     RequestListing,
     SeerrProfile,
 )
-from tests.clients.replay import call, cassette
+from tests.clients.replay import REPO, call, cassette
 
 # Jellyseerr 2.7.3's `filter=all&sort=modified&sortDirection=desc`: every request but the
 # blocklisted one (112), newest `updatedAt` first (120 and 122 tie; 2.7.3 lists 120 first).
@@ -168,7 +173,7 @@ def test_overseerr_is_listed_without_sort_direction() -> None:
 def test_jellyseerr_2_1_is_listed_without_sort_direction() -> None:
     with cassette("jellyseerr/versions_jellyseerr_2_1.yaml"):
         listing = call("jellyseerr", lambda c: c.list_requests(page_size=20, max_pages=1))
-    assert [r.id for r in listing.requests] == LISTED_2_7[:14] + [101, 127, 117, 121, 124, 119]
+    assert [r.id for r in listing.requests] == [*LISTED_2_7[:14], 101, 127, 117, 121, 124, 119]
     assert not listing.complete and listing.total == 35
     assert {r.id: r for r in listing.requests}[120].status == SeerrStatus.APPROVED  # no 5
 
@@ -253,3 +258,76 @@ def test_a_refused_query_forgets_the_version_so_the_next_poll_reads_it_again() -
 
     with cassette("jellyseerr/query_rejected.yaml"):
         assert call("jellyseerr", run) is None
+
+
+# -- the cassettes themselves ----------------------------------------------------------------
+
+CASSETTES = REPO / "cassettes" / "jellyseerr"
+MAKE_CASSETTES = REPO / "tests" / "fixtures" / "jellyseerr" / "make_cassettes.py"
+
+
+def _make_cassettes() -> Any:
+    spec = importlib.util.spec_from_file_location("make_cassettes", MAKE_CASSETTES)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _responses(name: str) -> list[tuple[str, dict[str, Any]]]:
+    data = yaml.safe_load((CASSETTES / name).read_text(encoding="utf-8"))
+    return [(i["request"]["uri"], i["response"]) for i in data["interactions"]]
+
+
+def _body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]["string"])
+
+
+def test_the_cassettes_are_what_make_cassettes_writes_from_the_fixtures() -> None:
+    """Every Jellyseerr cassette comes from the fixtures (the rewritten real answers):
+    regenerate with `python tests/fixtures/jellyseerr/make_cassettes.py`."""
+    built = _make_cassettes().build()
+    assert set(built) == {p.name for p in CASSETTES.glob("*.yaml")}
+    stale = [name for name, text in built.items()
+             if (CASSETTES / name).read_text(encoding="utf-8") != text]
+    assert not stale, f"{stale} differ from what make_cassettes.py writes"
+
+
+def test_every_answer_has_expresss_headers() -> None:
+    for path in sorted(CASSETTES.glob("*.yaml")):
+        for uri, response in _responses(path.name):
+            raw = response["body"]["string"].encode("utf-8")
+            headers = {k.lower(): v[0] for k, v in response["headers"].items()}
+            digest = base64.b64encode(hashlib.sha1(raw).digest()).decode()[:27]
+            assert headers["x-powered-by"] == "Express", uri
+            assert headers["content-type"] == "application/json; charset=utf-8", uri
+            assert headers["content-length"] == str(len(raw)), uri
+            assert headers["etag"] == f'W/"{len(raw):x}-{digest}"', uri
+
+
+def test_the_bodies_have_the_shapes_of_the_version_they_claim() -> None:
+    """S1, S2, S4, S5, S6, S7, S8 of the real-server audit, in the cassettes."""
+    [(_, refused)] = _responses("auth_refused.yaml")[1:]
+    assert refused["status"]["code"] == 403
+    assert _body(refused) == {"status": 403,
+                              "error": "You do not have permission to access this endpoint"}
+    [(_, seerr_status), *seerr_lists] = _responses("poll_active_seerr_3_1.yaml")
+    assert _body(seerr_status)["version"] == "3.1.0"
+    assert all("serviceErrors" in _body(r) for _, r in seerr_lists)  # 3.x only
+    [(_, status_2_7), (_, listing_2_7)] = _responses("requests_all.yaml")
+    assert _body(status_2_7)["version"] == "2.7.3" and "serviceErrors" not in _body(listing_2_7)
+    rows = {r["id"]: r for r in _body(listing_2_7)["results"]}
+    assert rows[101]["canRemove"] is False and rows[132]["canRemove"] is True  # S5
+    assert rows[101]["tags"] is None and rows[134]["tags"] == []  # S7
+    assert rows[134]["languageProfileId"] == 1  # S8: TV requests
+    assert rows[101]["requestedBy"]["username"] is None  # S6
+    assert rows[101]["requestedBy"]["plexUsername"] is None
+    listing_2_2 = _body(_responses("versions_jellyseerr_2_2.yaml")[1][1])
+    assert all("canRemove" not in r for r in listing_2_2["results"])  # 2.2.3 has none
+    for _, response in _responses("request_by_id.yaml")[:3]:  # S4: the single-request shape
+        single = _body(response)
+        assert "canRemove" not in single and "profileName" not in single
+        assert isinstance(single["media"]["seasons"], list)
+        assert "notificationTypes" in single["requestedBy"]["settings"]
+    _, missing = _responses("request_by_id.yaml")[3]
+    assert _body(missing) == {"message": "Request not found."}
