@@ -248,6 +248,37 @@ def test_an_airing_show_is_available_until_the_next_episode_airs_missing(
     ]
 
 
+def test_an_episode_dated_days_ahead_that_airs_early_is_seen_in_the_next_cycle(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    """Sonarr's history has no event for a re-dated episode and the stored air date is days
+    away: the calendar shows the new date, so the show is partial after one cycle, not at the
+    next full listing."""
+    world = tv_stack.world
+    real_now = datetime.now(UTC)
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2},
+                                  first_aired=real_now - timedelta(days=14))
+    later = (real_now + timedelta(days=6)).replace(microsecond=0)
+    e3 = world.sonarr.add_episode(sid, 1, 3, later)
+    world.sonarr.import_download(world.sonarr.grab(sid, world.sonarr.episode_ids(sid)[:2]))
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "available"
+    assert f"1 still to air, next on {later.date().isoformat()}" in req["detail"]
+    assert once(tmp_path) == 0  # an incremental poll: nothing re-dated, nothing read again
+    assert request(tmp_path, rid)["state"] == "available"
+
+    world.sonarr.update_episode(e3, air_date_utc=real_now - timedelta(minutes=1))
+    tv_stack.reset_stats()
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert (req["state"], req["via"]) == ("partially_available", "sonarr")
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 3)
+    assert not tv_stack.requests("sonarr", path="/api/v3/series")  # no full listing
+
+
 def test_a_multi_episode_file_makes_every_episode_it_covers_available(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
