@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.models import JellyfinItem, Library
+from reconciler.models import JellyfinItem, Library, parse_time
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
 
 ITEM_TYPES = "Movie,Series,Episode"
 ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items
+# The listing also asks for DateCreated: the newest one seen is the watermark when no `Date`
+# header comes back (a proxy that strips it).
+LISTING_FIELDS = ITEM_FIELDS + ",DateCreated"
 LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
 LIBRARY_SCAN_TASK_KEY = "RefreshLibrary"  # Emby.Server.Implementations RefreshMediaLibraryTask
 REFRESH_PARAMS = {"metadataRefreshMode": "Default", "imageRefreshMode": "Default",
@@ -50,6 +53,7 @@ class ItemPage:
     items: list[JellyfinItem]
     total: int
     server_date: datetime | None
+    newest_created: datetime | None = None  # the latest DateCreated among the page's items
 
 
 class JellyfinClient(ServiceClient):
@@ -70,7 +74,7 @@ class JellyfinClient(ServiceClient):
             params: dict[str, Any] = {
                 "Recursive": True,
                 "IncludeItemTypes": ITEM_TYPES,
-                "Fields": ITEM_FIELDS,
+                "Fields": LISTING_FIELDS,
                 "StartIndex": start,
                 "Limit": page_size,
                 "SortBy": "DateCreated,SortName",
@@ -85,12 +89,25 @@ class JellyfinClient(ServiceClient):
             response = await self.request("GET", "/Items", params=params)
             data = require(self.name, response.data, dict, "/Items")
             f = Fields(self.name, "/Items", data)
-            items = [parse_item(obj) for obj in f.array("Items")]
+            raw = f.array("Items")
+            items = [parse_item(obj) for obj in raw]
+            created = [parse_time(Fields(self.name, "/Items", obj).opt_text("DateCreated"))
+                       for obj in raw]
             total = f.integer("TotalRecordCount")
-            yield ItemPage(items, total, response.server_date)
+            yield ItemPage(items, total, response.server_date,
+                           max((c for c in created if c is not None), default=None))
             start += len(items)
             if not items or start >= total:
                 return
+
+    async def item_count(self) -> int:
+        """How many films, series and episodes Jellyfin has (the listing's filters), from one
+        small call: `Limit=1` with the total record count."""
+        data = require(self.name, await self.get("/Items", {
+            "Recursive": True, "IncludeItemTypes": ITEM_TYPES, "Limit": 1,
+            "EnableTotalRecordCount": True, "EnableImages": False, "EnableUserData": False,
+        }), dict, "/Items")
+        return Fields(self.name, "/Items", data).integer("TotalRecordCount")
 
     async def items_by_ids(self, ids: list[str]) -> list[JellyfinItem]:
         """The items among `ids` that still exist (chunked to keep URLs short)."""
