@@ -24,6 +24,9 @@ from reconciler.results import PollOutcome
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.store import from_iso, iso
 
+# The last pair "Jellyfin's count/the index's count" that differed and was looked into.
+COUNTS_EXAMINED = "jellyfin:counts_examined"
+
 
 class JellyfinPoller:
     service = "jellyfin"
@@ -77,14 +80,27 @@ class JellyfinPoller:
         # tells whether any happened (one small call); if so the items that make requests
         # available are checked by id now, not at the next verification.
         # (Not after a listing cut short: that Jellyfin's answers prove nothing this cycle.)
-        disagree = (incremental and complete
-                    and await self.client.item_count() != store.present_item_count())
+        disagree = incremental and complete and await self._counts_disagree(ctx)
         # Items missing since an earlier cycle are checked by id first; an item counts as
         # absent at most once per cycle, so removal takes two consecutive cycles.
         checked = await self._verify_items(ctx, now_too=disagree)
         store.mark_items_absent(missing - checked)
         outcome.full = full
         outcome.watermark = iso(_watermark(server_date, newest_created, watermark, ctx.clock()))
+
+    async def _counts_disagree(self, ctx: PollContext) -> bool:
+        """Jellyfin counts other than the index's items, and these two counts were not looked
+        into yet (an item unrelated to any request keeps them apart until the next complete
+        listing: the lookup is not repeated every cycle for it)."""
+        store = ctx.store
+        theirs, ours = await self.client.item_count(), store.present_item_count()
+        if theirs == ours:
+            return False
+        counts = f"{theirs}/{ours}"
+        if store.meta(COUNTS_EXAMINED) == counts:
+            return False
+        store.set_meta(COUNTS_EXAMINED, counts)
+        return True
 
     async def _verify_items(self, ctx: PollContext, *, now_too: bool = False) -> set[str]:
         """Check by id that items which made requests available still exist (and those missing

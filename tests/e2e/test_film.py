@@ -217,3 +217,23 @@ def test_a_jellyfin_behind_a_proxy_that_strips_the_date_header_still_polls_incre
                 if "Ids" not in r.query and r.query.get("Limit") != "1"]
     assert listings and all("MinDateLastSaved" in r.query for r in listings)
     assert "date" not in httpx.get(film_stack.url("jellyfin") + "/System/Info/Public").headers
+
+
+def test_an_unrelated_item_removed_from_jellyfin_is_looked_into_once_not_every_cycle(
+        film_stack: Any, tmp_path: Path) -> None:
+    """The counts stay apart until the next complete listing; the lookup by id they prompt is
+    made once for that pair of counts."""
+    world = film_stack.world
+    rid, _ = _available_film(world, 603, "The Matrix")
+    unrelated = world.jellyfin.add_movie("Hackers", tmdb_id=10428, year=1995)
+    assert once(tmp_path) == 0
+    world.jellyfin.remove_item(unrelated)
+
+    def lookups() -> int:
+        film_stack.reset_stats()
+        assert once(tmp_path) == 0
+        return len([r for r in film_stack.requests("jellyfin", path="/Items") if "Ids" in r.query])
+
+    assert lookups() == 1
+    assert lookups() == 0
+    assert state(tmp_path, rid) == "available"
