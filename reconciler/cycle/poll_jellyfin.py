@@ -10,8 +10,9 @@ made requests available are checked by id, and so they are in every incremental 
 Jellyfin's count of items (one `Limit=1` call with the total record count) differs from the
 index's: items removed are noticed in the next cycle (and leave, as any absence, on the second).
 Watermark: the `Date` header of the first page (Jellyfin's own clock); without one (a proxy that
-strips it), the newest `DateCreated` listed (never later than reconciler's clock): BaseItemDto
-has no DateLastSaved to use instead.
+strips it), Jellyfin's newest `DateCreated` (one more call, `SortBy=DateCreated`, `Limit=1`, made
+when the first page comes back without the header; never later than reconciler's clock):
+BaseItemDto has no DateLastSaved to use instead.
 """
 
 from __future__ import annotations
@@ -44,16 +45,19 @@ class JellyfinPoller:
         total = listed = 0
         server_date = None
         newest_created: datetime | None = None
+        watermark_asked = False
         indexing: asyncio.Future[int] | None = None
         try:
             async for page in self.client.item_pages(min_date_last_saved=since,
                                                      page_size=settings.page_size):
                 server_date = server_date or page.server_date
                 total = page.total
+                if server_date is None and listed == 0 and not watermark_asked:
+                    # No `Date` header (a proxy stripped it): Jellyfin's newest DateCreated, read
+                    # now, at the start of the listing, is the watermark instead.
+                    watermark_asked = True
+                    newest_created = await self.client.newest_created()
                 listed += len(page.items)
-                if page.newest_created is not None:
-                    newest_created = max(newest_created or page.newest_created,
-                                         page.newest_created)
                 if indexing is not None:
                     await indexing
                 # Index this page in a thread while the next one is fetched. Only one of the two
@@ -132,10 +136,11 @@ class JellyfinPoller:
 def _watermark(server_date: datetime | None, newest_created: datetime | None,
                previous: datetime | None, now: datetime) -> datetime | None:
     """The next poll's watermark: Jellyfin's clock (the `Date` header) when it came back, else
-    the newest DateCreated listed (BaseItemDto has no DateLastSaved), never later than our own
-    clock nor earlier than the previous watermark. Every item saved after this listing was
-    saved after the newest one created before it, so nothing is missed; the cost is that,
-    while nothing new is added, each poll lists again what was saved since the last addition."""
+    Jellyfin's newest DateCreated when the listing started (BaseItemDto has no DateLastSaved),
+    never later than our own clock nor earlier than the previous watermark. Every item saved
+    after the listing started was saved after the newest one created before, so nothing is
+    missed; the cost is that, while nothing new is added, each poll lists again what was saved
+    since the last addition."""
     if server_date is not None:
         return server_date
     if newest_created is None:

@@ -15,9 +15,6 @@ from reconciler.services.parse import Fields
 
 ITEM_TYPES = "Movie,Series,Episode"
 ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items
-# The listing also asks for DateCreated: the newest one seen is the watermark when no `Date`
-# header comes back (a proxy that strips it).
-LISTING_FIELDS = ITEM_FIELDS + ",DateCreated"
 LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
 LIBRARY_SCAN_TASK_KEY = "RefreshLibrary"  # Emby.Server.Implementations RefreshMediaLibraryTask
 REFRESH_PARAMS = {"metadataRefreshMode": "Default", "imageRefreshMode": "Default",
@@ -53,7 +50,6 @@ class ItemPage:
     items: list[JellyfinItem]
     total: int
     server_date: datetime | None
-    newest_created: datetime | None = None  # the latest DateCreated among the page's items
 
 
 class JellyfinClient(ServiceClient):
@@ -74,7 +70,7 @@ class JellyfinClient(ServiceClient):
             params: dict[str, Any] = {
                 "Recursive": True,
                 "IncludeItemTypes": ITEM_TYPES,
-                "Fields": LISTING_FIELDS,
+                "Fields": ITEM_FIELDS,
                 "StartIndex": start,
                 "Limit": page_size,
                 "SortBy": "DateCreated,SortName",
@@ -89,13 +85,9 @@ class JellyfinClient(ServiceClient):
             response = await self.request("GET", "/Items", params=params)
             data = require(self.name, response.data, dict, "/Items")
             f = Fields(self.name, "/Items", data)
-            raw = f.array("Items")
-            items = [parse_item(obj) for obj in raw]
-            created = [parse_time(Fields(self.name, "/Items", obj).opt_text("DateCreated"))
-                       for obj in raw]
+            items = [parse_item(obj) for obj in f.array("Items")]
             total = f.integer("TotalRecordCount")
-            yield ItemPage(items, total, response.server_date,
-                           max((c for c in created if c is not None), default=None))
+            yield ItemPage(items, total, response.server_date)
             start += len(items)
             if not items or start >= total:
                 return
@@ -108,6 +100,20 @@ class JellyfinClient(ServiceClient):
             "EnableTotalRecordCount": True, "EnableImages": False, "EnableUserData": False,
         }), dict, "/Items")
         return Fields(self.name, "/Items", data).integer("TotalRecordCount")
+
+    async def newest_created(self) -> datetime | None:
+        """The newest `DateCreated` among films, series and episodes (one call): a watermark on
+        Jellyfin's side when its answers carry no `Date` header (BaseItemDto has no
+        DateLastSaved to read back)."""
+        data = require(self.name, await self.get("/Items", {
+            "Recursive": True, "IncludeItemTypes": ITEM_TYPES, "Fields": "DateCreated",
+            "SortBy": "DateCreated", "SortOrder": "Descending", "Limit": 1,
+            "EnableTotalRecordCount": False, "EnableImages": False, "EnableUserData": False,
+        }), dict, "/Items")
+        items = Fields(self.name, "/Items", data).array("Items")
+        if not items:
+            return None
+        return parse_time(Fields(self.name, "/Items", items[0]).opt_text("DateCreated"))
 
     async def items_by_ids(self, ids: list[str]) -> list[JellyfinItem]:
         """The items among `ids` that still exist (chunked to keep URLs short)."""
