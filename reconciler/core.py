@@ -566,10 +566,10 @@ def _decide_show(
                           "Sonarr", P.FAILED)
         return _finish(stage, current, evidence, None)
     seasons = set(requested_seasons(evidence.request, series))
-    # An episode Sonarr does not monitor (say, unmonitored after its file was deleted) is not
-    # wanted any more, unless it is there anyway.
-    wanted = [e for e in evidence.episodes if e.episode.season in seasons
-              and (e.episode.monitored or e.episode.has_file or e.jellyfin is not None)]
+    # Episodes unmonitored in Sonarr are left out (`_wanted`); the detail says how many.
+    in_seasons = [e for e in evidence.episodes if e.episode.season in seasons]
+    wanted = [e for e in in_seasons if _wanted(e)]
+    left_out = len(in_seasons) - len(wanted)
     episode_decisions: list[EpisodeDecision] = []
     aired_stages: list[tuple[EpisodeEvidence, Stage]] = []
     future: list[SonarrEpisode] = []
@@ -612,7 +612,7 @@ def _decide_show(
             )
         )
 
-    to_air = _to_air_note(future)
+    to_air = _to_air_note(future) + _left_out_note(left_out)
     available = [s for _, s in aired_stages if s.state is S.AVAILABLE]
     aired_count = len(aired_stages)
     extra: dict[str, object] = {
@@ -621,7 +621,9 @@ def _decide_show(
         "episodes_aired": aired_count,
     }
     if aired_count == 0:
-        stage = Stage(S.APPROVED, "sonarr", "nothing has aired yet" + to_air, P.WAITING_FOR_AIR)
+        nothing = "nothing has aired yet" if future or not left_out \
+            else "no monitored episode in the requested seasons"
+        stage = Stage(S.APPROVED, "sonarr", nothing + to_air, P.WAITING_FOR_AIR)
         return _finish(stage, current, evidence, None, **extra)
     if len(available) == aired_count:
         stage = Stage(S.AVAILABLE, "jellyfin",
@@ -667,6 +669,21 @@ def _decide_show(
         for ev, _ in missing
     )
     return _finish(stage, current, evidence, None, aired_since, **extra)
+
+
+def _wanted(ev: EpisodeEvidence) -> bool:
+    """An episode the operator unmonitored in Sonarr (say, after its file was deleted, or one
+    they do not want) is not counted, unless it is there anyway (a file, a Jellyfin item)."""
+    ep = ev.episode
+    return ep.monitored or ep.has_file or ev.jellyfin is not None
+
+
+def _left_out_note(count: int) -> str:
+    if count == 0:
+        return ""
+    if count == 1:
+        return "; 1 unmonitored episode in Sonarr is not counted"
+    return f"; {count} unmonitored episodes in Sonarr are not counted"
 
 
 def _show_progress(

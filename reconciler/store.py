@@ -471,6 +471,13 @@ class Store:
     def all_item_ids(self) -> set[str]:
         return {r[0] for r in self.conn.execute("SELECT id FROM jellyfin_items")}
 
+    def present_item_count(self) -> int:
+        """Items in the index not missing from a listing or lookup (those pending absence are
+        looked up by id anyway)."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM jellyfin_items WHERE coalesce(missing_count, 0) = 0").fetchone()
+        return int(row[0])
+
     def mark_items_absent(self, ids: Iterable[str], confirm_after: int = 2) -> list[str]:
         """Count one more complete listing without these items; remove the confirmed ones."""
         removed = []

@@ -35,6 +35,8 @@ Kinds (options in brackets):
   (or its `records`/`results`/`Items`/... list) repeated, or padding records when empty. With
   `distinct`, each repetition shifts the elements' top-level `id`/`tmdbId`/`tvdbId` so that
   every element is a different record (a large library rather than one film many times).
+- `no_date_header`: the real response without its `Date` header, as behind a reverse proxy that
+  strips it (clients then have no server clock to take a watermark from).
 - `unauthorized`: the service's authentication failure (401, or 403 for Jellyseerr) even with
   the right key.
 """
@@ -51,7 +53,7 @@ from typing import Any
 
 FAULT_KINDS = frozenset({
     "refuse", "reset", "status", "slow_headers", "slow_body", "html_login", "truncated_json",
-    "malformed_json", "wrong_shape", "huge", "unauthorized",
+    "malformed_json", "wrong_shape", "huge", "unauthorized", "no_date_header",
 })
 
 # Faults decided before the request is routed (they never need the real payload).

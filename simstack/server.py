@@ -328,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus the client's
     # delayed ACK stall every keep-alive response by ~40 ms.
     disable_nagle_algorithm = True
+    _no_date = False  # the `no_date_header` fault: this response goes out without `Date`
 
     # -- BaseHTTPRequestHandler hooks ----------------------------------------------------------
 
@@ -336,6 +337,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         return http_date(self.server.runner.world.now)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if self._no_date and keyword.lower() == "date":
+            return
+        super().send_header(keyword, value)
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -359,6 +365,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         req = Request(self.command, path, query, _HeaderView(self.headers), body)
         fault = runner.faults.take(runner.service, self.command, path)
+        self._no_date = fault is not None and fault.kind == "no_date_header"
+        if self._no_date:
+            fault = None  # otherwise the real answer
         self._sent = 0
         self._status = 0
         runner.recorder.started()

@@ -32,7 +32,10 @@ HTTP as Radarr's (see `simstack.radarr`): `/ping`, `/api/v3/system/status`,
 [&episodeIds=][&includeEpisodeFile=][&includeSeries=]`, `/api/v3/queue`,
 `/api/v3/queue/details[?seriesId=&episodeIds=]` (unpaged), `/api/v3/history` (paged),
 `/api/v3/history/since`,
-`/api/v3/history/series`, `/api/v3/tag`.
+`/api/v3/history/series`, `/api/v3/tag`, `/api/v3/calendar?start=&end=[&unmonitored=]
+[&includeSeries=][&includeEpisodeFile=]` (episodes whose airDateUtc is within [start, end];
+default today to two days later; without `unmonitored`, only monitored episodes of monitored
+series, as Sonarr's `EpisodesBetweenDates`).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from simstack._arr import ArrApp, ArrWorld, Download, HistoryEvent
-from simstack._util import compact, iso_net
+from simstack._util import BadParam, compact, iso_net, parse_iso
 from simstack.clock import Clock
 from simstack.server import Request, Response
 
@@ -623,6 +626,7 @@ class SonarrApp(ArrApp):
         self.route("GET", v3 + "/history/since", self.history_since)
         self.route("GET", v3 + "/history/series", self.history_series)
         self.route("GET", v3 + "/tag", self.tags)
+        self.route("GET", v3 + "/calendar", self.calendar)
 
     def list_series(self, req: Request) -> Response:
         tvdb_id = req.query.get_int("tvdbId")
@@ -660,6 +664,29 @@ class SonarrApp(ArrApp):
             else:
                 return self.bad_request("seriesId must be provided")
             eps.sort(key=lambda e: (e.season, e.number, e.id))
+            return Response(200, [self.sw.render_episode(e, include_file=include_file,
+                                                         include_series=include_series)
+                                  for e in eps])
+
+    def calendar(self, req: Request) -> Response:
+        start_text, end_text = req.query.get("start"), req.query.get("end")
+        start, end = parse_iso(start_text), parse_iso(end_text)
+        if start_text and start is None:
+            raise BadParam("start", start_text)
+        if end_text and end is None:
+            raise BadParam("end", end_text)
+        unmonitored = bool(req.query.get_bool("unmonitored", False))
+        include_file = bool(req.query.get_bool("includeEpisodeFile", False))
+        include_series = bool(req.query.get_bool("includeSeries", False))
+        with self.world.lock:
+            today = self.world.now.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = start or today
+            end = end or start + timedelta(days=2)
+            eps = [e for e in self.sw.episodes.values()
+                   if e.air_date_utc is not None and start <= e.air_date_utc <= end
+                   and e.series_id in self.sw.series
+                   and (unmonitored or (e.monitored and self.sw.series[e.series_id].monitored))]
+            eps.sort(key=lambda e: (e.air_date_utc or start, e.id))
             return Response(200, [self.sw.render_episode(e, include_file=include_file,
                                                          include_series=include_series)
                                   for e in eps])

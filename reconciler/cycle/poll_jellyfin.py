@@ -6,19 +6,27 @@ listing of the whole library (`page_size` items a page), then kept current with 
 since the watermark (`MinDateLastSaved`, minus an overlap). A complete listing runs every
 `full_sync_interval`; it is also the proof of absence: an item missing from one is checked by
 id, and leaves the index after two cycles without it. Every `verify_interval` the items that
-made requests available are checked by id.
-Watermark: the `Date` header of the first page (Jellyfin's own clock).
+made requests available are checked by id, and so they are in every incremental poll in which
+Jellyfin's count of items (one `Limit=1` call with the total record count) differs from the
+index's: items removed are noticed in the next cycle (and leave, as any absence, on the second).
+Watermark: the `Date` header of the first page (Jellyfin's own clock); without one (a proxy that
+strips it), Jellyfin's newest `DateCreated` (one more call, `SortBy=DateCreated`, `Limit=1`, made
+when the first page comes back without the header; never later than reconciler's clock):
+BaseItemDto has no DateLastSaved to use instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext
 from reconciler.results import PollOutcome
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.store import from_iso, iso
+
+# The last pair "Jellyfin's count/the index's count" that differed and was looked into.
+COUNTS_EXAMINED = "jellyfin:counts_examined"
 
 
 class JellyfinPoller:
@@ -34,14 +42,22 @@ class JellyfinPoller:
         full = watermark is None or ctx.full_due("jellyfin")
         since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
         seen: set[str] = set()
-        total = 0
+        total = listed = 0
         server_date = None
+        newest_created: datetime | None = None
+        watermark_asked = False
         indexing: asyncio.Future[int] | None = None
         try:
             async for page in self.client.item_pages(min_date_last_saved=since,
                                                      page_size=settings.page_size):
                 server_date = server_date or page.server_date
                 total = page.total
+                if server_date is None and listed == 0 and not watermark_asked:
+                    # No `Date` header (a proxy stripped it): Jellyfin's newest DateCreated, read
+                    # now, at the start of the listing, is the watermark instead.
+                    watermark_asked = True
+                    newest_created = await self.client.newest_created()
+                listed += len(page.items)
                 if indexing is not None:
                     await indexing
                 # Index this page in a thread while the next one is fetched. Only one of the two
@@ -57,27 +73,49 @@ class JellyfinPoller:
                 await asyncio.wait([indexing])  # never roll back under a running writer
             raise
         # A listing that ended before the total it announced proves nothing about absence.
+        complete = listed >= total
+        incremental = not full
         full = full and len(seen) >= total
         missing = store.all_item_ids() - seen if full else set()
         if full:
             # A complete listing is itself the check that every item still exists.
             store.set_meta("jellyfin:verified_at", iso(ctx.clock()) or "")
+        # An incremental listing sees no removal: Jellyfin's count of items, against the index's,
+        # tells whether any happened (one small call); if so the items that make requests
+        # available are checked by id now, not at the next verification.
+        # (Not after a listing cut short: that Jellyfin's answers prove nothing this cycle.)
+        disagree = incremental and complete and await self._counts_disagree(ctx)
         # Items missing since an earlier cycle are checked by id first; an item counts as
         # absent at most once per cycle, so removal takes two consecutive cycles.
-        checked = await self._verify_items(ctx)
+        checked = await self._verify_items(ctx, now_too=disagree)
         store.mark_items_absent(missing - checked)
         outcome.full = full
-        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+        outcome.watermark = iso(_watermark(server_date, newest_created, watermark, ctx.clock()))
 
-    async def _verify_items(self, ctx: PollContext) -> set[str]:
+    async def _counts_disagree(self, ctx: PollContext) -> bool:
+        """Jellyfin counts other than the index's items, and these two counts were not looked
+        into yet (an item unrelated to any request keeps them apart until the next complete
+        listing: the lookup is not repeated every cycle for it)."""
+        store = ctx.store
+        theirs, ours = await self.client.item_count(), store.present_item_count()
+        if theirs == ours:
+            return False
+        counts = f"{theirs}/{ours}"
+        if store.meta(COUNTS_EXAMINED) == counts:
+            return False
+        store.set_meta(COUNTS_EXAMINED, counts)
+        return True
+
+    async def _verify_items(self, ctx: PollContext, *, now_too: bool = False) -> set[str]:
         """Check by id that items which made requests available still exist (and those missing
-        from an earlier listing); returns the ids checked."""
+        from an earlier listing); returns the ids checked. They are checked every
+        `verify_interval`, and now when `now_too`."""
         store = ctx.store
         suspects = set(store.items_pending_absence())
         last = store.meta("jellyfin:verified_at")
         interval = timedelta(seconds=ctx.config.jellyfin.verify_interval)
         now = ctx.clock()
-        if last is None or now - (from_iso(last) or now) >= interval:
+        if now_too or last is None or now - (from_iso(last) or now) >= interval:
             for row in store.requests():
                 if row.jellyfin_item_id:
                     suspects.add(row.jellyfin_item_id)
@@ -93,3 +131,19 @@ class JellyfinPoller:
         store.index_items(present)
         store.mark_items_absent(set(ids) - {i.id for i in present})
         return suspects
+
+
+def _watermark(server_date: datetime | None, newest_created: datetime | None,
+               previous: datetime | None, now: datetime) -> datetime | None:
+    """The next poll's watermark: Jellyfin's clock (the `Date` header) when it came back, else
+    Jellyfin's newest DateCreated when the listing started (BaseItemDto has no DateLastSaved),
+    never later than our own clock nor earlier than the previous watermark. Every item saved
+    after the listing started was saved after the newest one created before, so nothing is
+    missed; the cost is that, while nothing new is added, each poll lists again what was saved
+    since the last addition."""
+    if server_date is not None:
+        return server_date
+    if newest_created is None:
+        return previous
+    candidate = min(newest_created, now)
+    return max(candidate, previous) if previous is not None else candidate

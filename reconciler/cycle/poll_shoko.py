@@ -10,7 +10,9 @@ Files are asked for with their cross-references in both dialects (`includeXRefs`
 `include=XRefs`, Shoko 6). A cross-reference whose Shoko `ID` is still null (linked to AniDB, the
 series or episode not created yet) is no error: the file counts as not matched yet
 (`ShokoFile.pending_metadata`, said in the request's detail) and is asked for again next poll.
-Runs after Radarr and Sonarr in the cycle, so it looks up the paths they just reported.
+Runs after Radarr and Sonarr in the cycle, so it looks up the paths they just reported, also
+for a show requested since the last cycle (anime by Sonarr's series type or an anime root
+folder): its files are asked about in the cycle that first sees them.
 Watermark: none.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from reconciler import core
+from reconciler.core import AnimeRules
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import series_key
 from reconciler.models import RequestState, SeerrRequest, ShokoFile
@@ -53,7 +55,9 @@ class ShokoPoller:
                     continue
                 found = await self._movie_file(movie.file_path, req.tmdb_id)
                 ctx.seen.put_shoko_movie(req.tmdb_id, found, now)
-            elif req.media_type == "tv" and row is not None:
+            elif req.media_type == "tv":
+                # A request first seen this cycle has no row yet: its files are asked about now,
+                # not a cycle later.
                 await self._show(ctx, req, row, now)
 
     async def _movie_file(self, path: str | None, tmdb_id: int) -> ShokoFile | None:
@@ -67,10 +71,13 @@ class ShokoPoller:
         candidates = by_path + [f for f in by_id if f.id not in {p.id for p in by_path}]
         return _best_file(candidates)
 
-    async def _show(self, ctx: PollContext, req: SeerrRequest, row: RequestRow,
+    async def _show(self, ctx: PollContext, req: SeerrRequest, row: RequestRow | None,
                     now: datetime) -> None:
         series = ctx.seen.series(series_key(req))
-        if series is None or not (row.is_anime or core.is_anime_series(series)):
+        if series is None:
+            return
+        rules = AnimeRules.configured((), {}, ctx.config.model.anime.root_folders)
+        if not ((row is not None and row.is_anime) or rules.show(series)):
             return
         # The show's Shoko series (id -> AniDB ids), which Shokofin's Series items carry: those
         # Shoko links to the TMDB show, asked again while none is known (Shoko learns the link

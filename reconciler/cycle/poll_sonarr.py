@@ -9,7 +9,10 @@ A show's series is found once when first tracked (by TVDB id, else in the series
 id), then kept; every `full_sync_interval` the whole series list is read instead. Episodes are
 read when a series is new, at each full listing, from two hours before one of its episodes airs
 until it has aired (`AIRING_WINDOW`: Sonarr's history has no event for an episode airing or
-being rescheduled), and when the series' history changed (the series is then read again too).
+being rescheduled), when Sonarr's calendar (one call a poll, from `CALENDAR_LOOKBACK` ago to
+`AIRING_WINDOW` ahead) dates one of its episodes otherwise than stored, has one not stored, or
+(un)monitors one (an air date moved earlier is seen in the next poll, not at the full listing),
+and when the series' history changed (the series is then read again too).
 A newly tracked series with missing files gets its full history once.
 Watermark: the `Date` header of the queue response (Sonarr's own clock).
 """
@@ -29,6 +32,9 @@ from reconciler.store import from_iso, iso
 # A series whose episode airs within this window (or aired since the last poll) is re-read every
 # Sonarr poll: its history has no event for an episode airing or being rescheduled.
 AIRING_WINDOW = timedelta(hours=2)
+# How far back Sonarr's calendar is read each poll: an episode re-dated into this window (it
+# aired early, or its date was announced late) is seen in the poll after the change.
+CALENDAR_LOOKBACK = timedelta(days=7)
 
 
 class SonarrPoller:
@@ -74,6 +80,8 @@ class SonarrPoller:
             known = seen.episodes(sid)
             if full or known is None or _airing(known, since, now):
                 fetched.add(sid)
+        if not full:
+            fetched |= await self._redated(ctx, set(series_keys) - fetched, now)
         await self._store_episodes(ctx, sorted(fetched), now)
         store_queue(ctx, "sonarr", queue, lambda r: r.series_id, set(series_keys), now)
         changed = await store_history(
@@ -91,6 +99,29 @@ class SonarrPoller:
         await self._store_episodes(ctx, again, now)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
+
+    async def _redated(self, ctx: PollContext, candidates: set[int],
+                       now: datetime) -> set[int]:
+        """The series among `candidates` with an episode in Sonarr's calendar (from
+        `CALENDAR_LOOKBACK` ago to `AIRING_WINDOW` ahead) that is new, dated otherwise, or
+        (un)monitored otherwise than stored: an air date moved earlier, so the episode aired,
+        is seen in this poll, not at the next full listing. One call."""
+        if not candidates:
+            return set()
+        calendar = await self.client.calendar(now - CALENDAR_LOOKBACK, now + AIRING_WINDOW)
+        stored: dict[int, dict[int, SonarrEpisode]] = {}
+        out = set()
+        for ep in calendar:
+            sid = ep.series_id
+            if sid not in candidates or sid in out:
+                continue
+            if sid not in stored:
+                stored[sid] = {e.id: e for e in ctx.seen.episodes(sid) or []}
+            known = stored[sid].get(ep.id)
+            if known is None or known.monitored != ep.monitored or (
+                    parse_time(known.air_date_utc) != parse_time(ep.air_date_utc)):
+                out.add(sid)
+        return out
 
     async def _store_episodes(self, ctx: PollContext, series_ids: list[int],
                               now: datetime) -> None:

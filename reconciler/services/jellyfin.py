@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.models import JellyfinItem, Library
+from reconciler.models import JellyfinItem, Library, parse_time
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
 
@@ -91,6 +91,29 @@ class JellyfinClient(ServiceClient):
             start += len(items)
             if not items or start >= total:
                 return
+
+    async def item_count(self) -> int:
+        """How many films, series and episodes Jellyfin has (the listing's filters), from one
+        small call: `Limit=1` with the total record count."""
+        data = require(self.name, await self.get("/Items", {
+            "Recursive": True, "IncludeItemTypes": ITEM_TYPES, "Limit": 1,
+            "EnableTotalRecordCount": True, "EnableImages": False, "EnableUserData": False,
+        }), dict, "/Items")
+        return Fields(self.name, "/Items", data).integer("TotalRecordCount")
+
+    async def newest_created(self) -> datetime | None:
+        """The newest `DateCreated` among films, series and episodes (one call): a watermark on
+        Jellyfin's side when its answers carry no `Date` header (BaseItemDto has no
+        DateLastSaved to read back)."""
+        data = require(self.name, await self.get("/Items", {
+            "Recursive": True, "IncludeItemTypes": ITEM_TYPES, "Fields": "DateCreated",
+            "SortBy": "DateCreated", "SortOrder": "Descending", "Limit": 1,
+            "EnableTotalRecordCount": False, "EnableImages": False, "EnableUserData": False,
+        }), dict, "/Items")
+        items = Fields(self.name, "/Items", data).array("Items")
+        if not items:
+            return None
+        return parse_time(Fields(self.name, "/Items", items[0]).opt_text("DateCreated"))
 
     async def items_by_ids(self, ids: list[str]) -> list[JellyfinItem]:
         """The items among `ids` that still exist (chunked to keep URLs short)."""

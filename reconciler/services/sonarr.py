@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from reconciler.models import HistoryEvent, SonarrEpisode, SonarrSeries
 from reconciler.services.arr import ArrClient, parse_history_event
 from reconciler.services.http import NotFound, require
@@ -75,8 +77,20 @@ class SonarrClient(ArrClient):
         }), list, "/api/v3/episode")
         return [parse_episode(e) for e in data]
 
+    async def calendar(self, start: datetime, end: datetime) -> list[SonarrEpisode]:
+        """Every episode (monitored or not) whose air date is within [start, end], as it is
+        dated now: one call, whatever the number of series."""
+        data = require(self.name, await self.get("/api/v3/calendar", {
+            "start": _utc(start), "end": _utc(end), "unmonitored": True,
+        }), list, "/api/v3/calendar")
+        return [parse_episode(e) for e in data]
+
     async def series_history(self, series_id: int) -> list[HistoryEvent]:
         data = require(self.name, await self.get("/api/v3/history/series",
                                                  {"seriesId": series_id}),
                        list, "/api/v3/history/series")
         return [parse_history_event(self.name, r) for r in data]
+
+
+def _utc(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -250,7 +250,7 @@ CLIENT_ENDPOINTS = {
     "sonarr": {"GET /api/v3/system/status", "GET /api/v3/queue", "GET /api/v3/queue/details",
                "GET /api/v3/tag",
                "GET /api/v3/history/since", "GET /api/v3/series", "GET /api/v3/series/{id}",
-               "GET /api/v3/episode", "GET /api/v3/history/series"},
+               "GET /api/v3/episode", "GET /api/v3/history/series", "GET /api/v3/calendar"},
     "shoko": {"GET /api/v3/Init/Status", "GET /api/v3/File/PathEndsWith",
               "GET /api/v3/Tmdb/Movie/{id}/Shoko/File", "GET /api/v3/Tmdb/Show/{id}/Shoko/Series"},
     "jellyfin": {"GET /System/Info", "GET /Items", "GET /Library/VirtualFolders",

@@ -738,6 +738,45 @@ def test_an_unmonitored_missing_episode_does_not_hold_a_show_back() -> None:
     assert decision.episodes_aired == 1
 
 
+def _unmonitored(ev: Any) -> Any:
+    from dataclasses import replace as _replace
+
+    return _replace(ev, episode=_replace(ev.episode, monitored=False))
+
+
+def test_episodes_unmonitored_in_sonarr_are_left_out_and_the_detail_counts_them() -> None:
+    """The operator unmonitored three aired episodes nobody will download: the requested
+    season is available with the two that are playable, and the detail says why three are
+    not counted. An unmonitored episode that is playable anyway still counts."""
+    kept = [episode(1, 1, has_file=True), episode(1, 2, has_file=True)]
+    dropped = [_unmonitored(episode(1, n)) for n in (3, 4, 5)]
+    evidence = show([*kept, *dropped], jellyfin=[jf_episode(1, 1), jf_episode(1, 2)])
+    decision = decide(evidence, None, NOW)
+    assert (decision.state, decision.episodes_available, decision.episodes_aired) == (
+        S.AVAILABLE, 2, 2)
+    assert decision.detail == ("all 2 aired episodes playable in Jellyfin; "
+                               "3 unmonitored episodes in Sonarr are not counted")
+    assert [e.episode for e in decision.episodes] == [1, 2]
+
+    one = show([*kept, dropped[0]], jellyfin=[jf_episode(1, 1), jf_episode(1, 2)])
+    assert decide(one, None, NOW).detail.endswith(
+        "; 1 unmonitored episode in Sonarr is not counted")
+
+    playable_anyway = show([kept[0], _unmonitored(kept[1])],
+                           jellyfin=[jf_episode(1, 1), jf_episode(1, 2)])
+    decision = decide(playable_anyway, None, NOW)
+    assert (decision.episodes_aired, decision.detail) == (
+        2, "all 2 aired episodes playable in Jellyfin")
+
+
+def test_a_requested_season_wholly_unmonitored_waits_and_says_so() -> None:
+    evidence = show([_unmonitored(episode(1, n)) for n in (1, 2)])
+    decision = decide(evidence, None, NOW)
+    assert decision.state == S.APPROVED
+    assert decision.detail == ("no monitored episode in the requested seasons; "
+                               "2 unmonitored episodes in Sonarr are not counted")
+
+
 def test_a_show_jellyseerr_could_not_send_to_sonarr_is_failed() -> None:
     from dataclasses import replace as _replace
 

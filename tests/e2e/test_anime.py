@@ -674,7 +674,7 @@ def test_a_new_episode_jellyfin_does_not_list_gets_one_scan_while_the_show_is_pa
         w.shoko.match_file(fid, shoko_series, [eid])
         if n == 1:
             w.jellyfin.add_episode(item, 1, 1, provider_ids={"Shoko Episode": eid})
-    assert anime.once() == 0  # Sonarr: both imported (Shoko is asked from the next cycle)
+    assert anime.once() == 0  # Sonarr: both imported, Shoko asked about them in this cycle
     assert anime.once() == 0
     request = anime.request(rid)
     assert (request["state"], request["episodes_available"]) == ("partially_available", 1)
@@ -761,6 +761,35 @@ def test_shoko_is_asked_about_a_newly_imported_film_in_the_cycle_that_sees_the_f
     anime.import_film(film)
     assert anime.once() == 0
     assert anime.request(film.request_id)["state"] == "importing"
+    assert rows_changed_by(anime.tmp_path / "reconciler.db", anime.once) == {"polls": 5}
+
+
+@pytest.mark.parametrize("first_seen_imported", [False, True],
+                         ids=["imported-between-cycles", "imported-when-first-seen"])
+def test_shoko_is_asked_about_a_new_anime_show_in_the_cycle_that_first_sees_its_files(
+        anime: Anime, first_seen_imported: bool) -> None:
+    """A show requested with its files already imported (or imported between two cycles) is
+    asked about in Shoko in the cycle that first sees the files, as films are: the next cycle,
+    with nothing changed anywhere, stores nothing new."""
+    w = anime.world
+    tvdb, tmdb = 424539, 209870
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Dandadan", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Dandadan", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 2}, root_folder=ANIME_SHOWS)
+    did = w.sonarr.grab(sid, season=1)
+    if not first_seen_imported:
+        assert anime.once() == 0
+    series_path = w.sonarr.get_series(sid).path
+    shoko_series = w.shoko.add_series(18201, "Dandadan", tmdb_show_ids=[tmdb])
+    for n, sonarr_file in enumerate(w.sonarr.import_download(did), start=1):
+        relative = f"{series_path}/{w.sonarr.files[sonarr_file].relative_path}"
+        fid = w.shoko.add_file(relative.removeprefix("/data/anime/"), anime.shoko_folder)
+        w.shoko.match_file(fid, shoko_series, [w.shoko.add_episode(shoko_series, 283000 + n)])
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert request["state"] == "anime_matching"
+    assert "matched by Shoko; waiting for Jellyfin" in request["detail"]
+    assert request["shoko_ids"]["series"] == [shoko_series]
     assert rows_changed_by(anime.tmp_path / "reconciler.db", anime.once) == {"polls": 5}
 
 

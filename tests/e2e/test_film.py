@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from simstack import SimulatedStack, World
@@ -216,3 +217,81 @@ def test_a_download_removed_in_radarr_without_a_new_grab_is_failed_until_the_nex
             "added", "ascending") for r in paged)
     listings = film_stack.requests("radarr", method="GET", path="/api/v3/movie")
     assert listings and all(r.query.get("excludeLocalCovers") == "true" for r in listings)
+
+
+def _available_film(world: World, tmdb_id: int, title: str) -> tuple[int, str]:
+    """A requested film Radarr imported and Jellyfin lists: its request id and Jellyfin item."""
+    rid = world.jellyseerr.add_request(tmdb_id, "movie", title)
+    mid = world.radarr.add_movie(tmdb_id, title, year=1999)
+    world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
+    return rid, world.jellyfin.add_movie(title, tmdb_id=tmdb_id, year=1999)
+
+
+def test_films_removed_from_jellyfin_together_are_noticed_in_the_next_cycle(
+        film_stack: Any, tmp_path: Path) -> None:
+    """No full listing and no verification is due: Jellyfin's count of items, lower than the
+    index's, makes the poll look up the items that made requests available right away. They
+    leave on the second cycle without them, as any absence."""
+    world = film_stack.world
+    films = [_available_film(world, tmdb, title) for tmdb, title in (
+        (603, "The Matrix"), (604, "The Matrix Reloaded"), (605, "The Matrix Revolutions"))]
+    assert once(tmp_path) == 0
+    assert once(tmp_path) == 0
+    assert {state(tmp_path, rid) for rid, _ in films} == {"available"}
+
+    for _, item in films[:2]:
+        world.jellyfin.remove_item(item)
+    film_stack.reset_stats()
+    assert once(tmp_path) == 0
+    lookups = [r for r in film_stack.requests("jellyfin", path="/Items") if "Ids" in r.query]
+    assert lookups, "the items that made requests available were looked up by id"
+    assert once(tmp_path) == 0
+    assert state(tmp_path, films[2][0]) == "available"
+    for rid, _ in films[:2]:
+        assert state(tmp_path, rid) != "available"
+    listings = [r for r in film_stack.requests("jellyfin", path="/Items")
+                if "Ids" not in r.query and r.query.get("Limit") != "1"]
+    assert all("MinDateLastSaved" in r.query for r in listings)  # no full listing
+
+
+def test_a_jellyfin_behind_a_proxy_that_strips_the_date_header_still_polls_incrementally(
+        film_stack: Any, tmp_path: Path) -> None:
+    """Without Jellyfin's clock, the newest DateCreated listed is the watermark."""
+    world = film_stack.world
+    film_stack.set_fault("jellyfin", "no_date_header")
+    rid, _ = _available_film(world, 603, "The Matrix")
+    other = world.jellyseerr.add_request(604, "movie", "The Matrix Reloaded")
+    mid = world.radarr.add_movie(604, "The Matrix Reloaded", year=2003)
+    world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "available"
+    assert state(tmp_path, other) != "available"
+
+    world.jellyfin.add_movie("The Matrix Reloaded", tmdb_id=604, year=2003)
+    film_stack.reset_stats()
+    assert once(tmp_path) == 0
+    assert state(tmp_path, other) == "available"
+    listings = [r for r in film_stack.requests("jellyfin", path="/Items")
+                if "Ids" not in r.query and r.query.get("Limit") != "1"]
+    assert listings and all("MinDateLastSaved" in r.query for r in listings)
+    assert "date" not in httpx.get(film_stack.url("jellyfin") + "/System/Info/Public").headers
+
+
+def test_an_unrelated_item_removed_from_jellyfin_is_looked_into_once_not_every_cycle(
+        film_stack: Any, tmp_path: Path) -> None:
+    """The counts stay apart until the next complete listing; the lookup by id they prompt is
+    made once for that pair of counts."""
+    world = film_stack.world
+    rid, _ = _available_film(world, 603, "The Matrix")
+    unrelated = world.jellyfin.add_movie("Hackers", tmdb_id=10428, year=1995)
+    assert once(tmp_path) == 0
+    world.jellyfin.remove_item(unrelated)
+
+    def lookups() -> int:
+        film_stack.reset_stats()
+        assert once(tmp_path) == 0
+        return len([r for r in film_stack.requests("jellyfin", path="/Items") if "Ids" in r.query])
+
+    assert lookups() == 1
+    assert lookups() == 0
+    assert state(tmp_path, rid) == "available"

@@ -249,6 +249,70 @@ def test_an_airing_show_is_available_until_the_next_episode_airs_missing(
     ]
 
 
+def test_an_episode_dated_days_ahead_that_airs_early_is_seen_in_the_next_cycle(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    """Sonarr's history has no event for a re-dated episode and the stored air date is days
+    away: the calendar shows the new date, so the show is partial after one cycle, not at the
+    next full listing."""
+    world = tv_stack.world
+    real_now = datetime.now(UTC)
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2},
+                                  first_aired=real_now - timedelta(days=14))
+    later = (real_now + timedelta(days=6)).replace(microsecond=0)
+    e3 = world.sonarr.add_episode(sid, 1, 3, later)
+    world.sonarr.import_download(world.sonarr.grab(sid, world.sonarr.episode_ids(sid)[:2]))
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "available"
+    assert f"1 still to air, next on {later.date().isoformat()}" in req["detail"]
+    assert once(tmp_path) == 0  # an incremental poll: nothing re-dated, nothing read again
+    assert request(tmp_path, rid)["state"] == "available"
+
+    world.sonarr.update_episode(e3, air_date_utc=real_now - timedelta(minutes=1))
+    tv_stack.reset_stats()
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert (req["state"], req["via"]) == ("partially_available", "sonarr")
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 3)
+    assert not tv_stack.requests("sonarr", path="/api/v3/series")  # no full listing
+
+
+def test_episodes_the_operator_unmonitors_in_sonarr_do_not_keep_a_season_from_available(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    """Two episodes are playable; two old ones were unmonitored before the request was first
+    read; the latest one aired two days ago and never came, and the operator unmonitors it
+    while it is tracked: Sonarr's calendar shows the change, so the next cycle counts it out."""
+    world = tv_stack.world
+    real_now = datetime.now(UTC)
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 4},
+                                  first_aired=real_now - timedelta(days=30))
+    e1, e2, e3, e4 = world.sonarr.episode_ids(sid, season=1)
+    e5 = world.sonarr.add_episode(sid, 1, 5, real_now - timedelta(days=2))
+    world.sonarr.import_download(world.sonarr.grab(sid, [e1, e2]))
+    for eid in (e3, e4):
+        world.sonarr.update_episode(eid, monitored=False)
+    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "partially_available"
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 3)
+    assert "2 unmonitored episodes in Sonarr are not counted" in req["detail"]
+
+    world.sonarr.update_episode(e5, monitored=False)
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert req["state"] == "available"
+    assert (req["episodes_available"], req["episodes_aired"]) == (2, 2)
+    assert req["detail"] == ("all 2 aired episodes playable in Jellyfin; "
+                             "3 unmonitored episodes in Sonarr are not counted")
+    assert set(episode_states(tmp_path, rid)) == {"S01E01", "S01E02"}
+
+
 def test_a_multi_episode_file_makes_every_episode_it_covers_available(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
