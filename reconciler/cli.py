@@ -153,7 +153,8 @@ def cmd_status(config: Config, as_json: bool) -> int:
         print(json.dumps([request_json(r) for r in rows], indent=2))
     else:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-        print(status_table(rows, datetime.now(UTC), width))
+        several = any(len(config.servers(kind)) > 1 for kind in ("radarr", "sonarr"))
+        print(status_table(rows, datetime.now(UTC), width, servers=several))
     return EXIT_OK
 
 

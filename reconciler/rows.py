@@ -67,6 +67,8 @@ class RequestRow:
     absent_count: int
     created_at: str | None
     updated_at: str | None
+    # The configured name of the Radarr/Sonarr server tracking it (None while none does).
+    server: str | None = None
 
     @classmethod
     def from_db(cls, row: dict[str, Any]) -> RequestRow:
@@ -100,6 +102,7 @@ class RequestRow:
             absent_count=row["absent_count"] or 0,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            server=row.get("server"),
         )
 
     def to_db(self) -> dict[str, Any]:
@@ -133,6 +136,7 @@ class RequestRow:
             "absent_count": self.absent_count,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "server": self.server,
         }
 
 
@@ -171,8 +175,11 @@ class PollRow:
 
 def item_digest(item: JellyfinItem, provider_json: str) -> str:
     """What the index keeps of an item, hashed: equal digests mean nothing to write."""
-    fields = (item.type, item.name, item.location_type, item.is_placeholder, item.path,
-              item.series_id, item.season, item.episode, item.episode_end)
+    fields: tuple[object, ...] = (
+        item.type, item.name, item.location_type, item.is_placeholder, item.path,
+        item.series_id, item.season, item.episode, item.episode_end)
+    if item.video_widths:  # only when read (a 4K server is configured): digests stay as they were
+        fields += (widths_text(item.video_widths),)
     payload = "\x1f".join(map(str, fields)) + "\x1f" + provider_json
     return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
 
@@ -191,4 +198,10 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
         episode_end=row["episode_end"],
         provider_ids=json.loads(row["provider_ids"] or "{}"),
         date_last_saved=row["date_last_saved"],
+        video_widths=tuple(int(w) for w in (row.get("video_widths") or "").split(",") if w),
     )
+
+
+def widths_text(widths: tuple[int, ...]) -> str | None:
+    """The index's form of an item's video widths ("3840,1920"; None when unknown)."""
+    return ",".join(str(w) for w in widths) or None

@@ -39,6 +39,7 @@ from reconciler.rows import (
     item_digest,
     item_from_row,
     utcnow,
+    widths_text,
 )
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
     "TimelineEntry", "from_iso", "iso", "utcnow",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class StoreError(Exception):
@@ -173,7 +174,14 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.table("requests").add_column("stuck_since", str)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2]
+def _migrate_server(db: sqlite_utils.Database) -> None:
+    """Several Radarr/Sonarr servers (issue 16): the server tracking each request, and the
+    video widths of each Jellyfin item's versions (which copy it plays: HD or 4K)."""
+    db.table("requests").add_column("server", str)
+    db.table("jellyfin_items").add_column("video_widths", str)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_server]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -389,8 +397,8 @@ class Store:
             cur = self.conn.executemany(
                 "INSERT OR REPLACE INTO jellyfin_items (id, type, name, location_type, "
                 "is_placeholder, path, series_id, season, episode, episode_end, provider_ids, "
-                "date_last_saved, digest, missing_count) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "date_last_saved, digest, missing_count, video_widths) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 item_rows,
             )
             self.rows_written += max(cur.rowcount, 0)
@@ -611,6 +619,7 @@ class _IndexPlan:
                 item.id, item.type, item.name, item.location_type, int(item.is_placeholder),
                 item.path, item.series_id, item.season, item.episode, item.episode_end,
                 provider_json[item.id], item.date_last_saved, digests[item.id], 0,
+                widths_text(item.video_widths),
             ))
             if prior is not None:
                 plan.pid_deletes.append((item.id,))

@@ -41,6 +41,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
     row.tmdb_id, row.tvdb_id, row.is4k = req.tmdb_id, req.tvdb_id, req.is4k
     row.seerr_status, row.seasons = req.status, list(req.seasons)
     row.updated_at = req.updated_at
+    row.server = evidence.server
     row.absent_count = 0 if decision.state is not RequestState.DELETED else row.absent_count
     episodes = None
     if not decision.held:

@@ -31,7 +31,11 @@ class JellyfinPoller:
         settings = ctx.config.jellyfin
         store = ctx.store
         watermark = ctx.watermark("jellyfin")
-        full = watermark is None or ctx.full_due("jellyfin")
+        # With a 4K server, each item's versions' widths are read (which copy it plays); the
+        # first poll that reads them lists everything again.
+        widths = any(s.is4k for s in ctx.config.services.values())
+        widths_read = store.meta("jellyfin:video_widths") == "1"
+        full = watermark is None or ctx.full_due("jellyfin") or (widths and not widths_read)
         since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
         seen: set[str] = set()
         total = 0
@@ -39,7 +43,8 @@ class JellyfinPoller:
         indexing: asyncio.Future[int] | None = None
         try:
             async for page in self.client.item_pages(min_date_last_saved=since,
-                                                     page_size=settings.page_size):
+                                                     page_size=settings.page_size,
+                                                     media_sources=widths):
                 server_date = server_date or page.server_date
                 total = page.total
                 if indexing is not None:
@@ -62,6 +67,8 @@ class JellyfinPoller:
         if full:
             # A complete listing is itself the check that every item still exists.
             store.set_meta("jellyfin:verified_at", iso(ctx.clock()) or "")
+            if widths != widths_read:
+                store.set_meta("jellyfin:video_widths", "1" if widths else "0")
         # Items missing since an earlier cycle are checked by id first; an item counts as
         # absent at most once per cycle, so removal takes two consecutive cycles.
         checked = await self._verify_items(ctx)
@@ -89,7 +96,8 @@ class JellyfinPoller:
         if not suspects:
             return set()
         ids = sorted(suspects)
-        present = await self.client.items_by_ids(ids)
+        present = await self.client.items_by_ids(
+            ids, media_sources=any(s.is4k for s in ctx.config.services.values()))
         store.index_items(present)
         store.mark_items_absent(set(ids) - {i.id for i in present})
         return suspects
