@@ -141,7 +141,8 @@ async def bench(sizes: Sizes, steady_cycles: int, changes: int, baseline_sample:
     report = Report(
         machine={"python": platform.python_version(), "platform": platform.platform(),
                  "cpus": os.cpu_count() or 0},
-        sizes={"requests": sizes.requests, "active": sizes.active, "library": sizes.library},
+        sizes={"requests": sizes.requests, "active": sizes.active, "library": sizes.library,
+               "extra_4k_servers": int(sizes.four_k)},
     )
     with StackProcess(sizes) as stack:
         config_path = workdir / "config.toml"
@@ -201,7 +202,8 @@ def check_targets(report: Report) -> dict[str, bool]:
 def render(report: Report) -> str:
     lines = [
         f"reconciler benchmark — {report.sizes['requests']} requests "
-        f"({report.sizes['active']} active), {report.sizes['library']} Jellyfin items",
+        f"({report.sizes['active']} active), {report.sizes['library']} Jellyfin items"
+        + (", plus a 4K Radarr" if report.sizes.get("extra_4k_servers") else ""),
         f"machine: {report.machine['cpus']} CPUs, Python {report.machine['python']}, "
         f"{report.machine['platform']}",
         "",
@@ -248,13 +250,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="downloads that move between steady-state cycles")
     parser.add_argument("--baseline-sample", type=int, default=2,
                         help="baseline listings actually measured (0 skips the baseline)")
+    parser.add_argument("--extra-4k", action="store_true",
+                        help="a second, 4K Radarr, with a fifth of the films also requested "
+                             "in 4K on it")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
     args = parser.parse_args(argv)
     logs.configure("json", "error")
     sizes = Sizes(requests=args.requests, active=int(args.requests * args.active_share),
-                  library=args.library)
+                  library=args.library, four_k=args.extra_4k)
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
         report = asyncio.run(bench(sizes, args.steady_cycles, args.changes,
                                    args.baseline_sample, Path(tmp)))
