@@ -110,6 +110,9 @@ class Evidence:
     # none does (the request went to a server reconciler is not configured for).
     server: str | None = None
     unrouted: str | None = None
+    # Films: the files the 4K Radarr servers imported for it (which Jellyfin item is that copy
+    # while Jellyfin knows no video width).
+    files_4k: tuple[str, ...] = ()
 
     @property
     def arr(self) -> str:
@@ -283,25 +286,41 @@ def url_matches(url: str, entry: SeerrArrServer) -> bool:
 FOUR_K_WIDTH = 3200
 
 
-def plays_copy(item: JellyfinItem, is4k: bool) -> bool:
+def plays_copy(item: JellyfinItem, is4k: bool, files_4k: Sequence[str] = ()) -> bool:
     """The item (a film or episode) plays the copy a request of this quality asks for: a 4K
     request needs a version whose video is 4K; an HD one a version that is not, or an item
-    whose versions' widths are unknown (not read: no 4K server is configured)."""
+    whose versions' widths are unknown (not read: no 4K server is configured). While Jellyfin
+    knows no width (0: not probed yet), an item whose file is one a 4K server imported
+    (`files_4k`, compared by folder and file name: the servers and Jellyfin may mount the media
+    at different roots) is the 4K copy."""
     if item.type not in ("Movie", "Episode"):
         return True
-    if is4k:
-        return any(w >= FOUR_K_WIDTH for w in item.video_widths)
-    return not item.video_widths or any(w < FOUR_K_WIDTH for w in item.video_widths)
+    if any(item.video_widths):
+        if is4k:
+            return any(w >= FOUR_K_WIDTH for w in item.video_widths)
+        return any(0 < w < FOUR_K_WIDTH for w in item.video_widths)
+    four_k_file = any(same_file(item.path, f) for f in files_4k)
+    return four_k_file if is4k else not four_k_file
+
+
+def same_file(a: str | None, b: str | None) -> bool:
+    """The same file seen from two mounts: the same folder and file name."""
+    if not a or not b:
+        return False
+    tail_a = [p.lower() for p in a.replace("\\", "/").split("/") if p][-2:]
+    tail_b = [p.lower() for p in b.replace("\\", "/").split("/") if p][-2:]
+    return len(tail_a) == 2 and tail_a == tail_b
 
 
 
 def match_item(
     items: Iterable[JellyfinItem], ids: MatchIds, item_type: str, is4k: bool | None = None,
+    files_4k: Sequence[str] = (),
 ) -> JellyfinMatch | None:
     """The first playable item of `item_type` carrying one of `ids`, trying ids in order
     (`is4k`: only an item playing that copy, `plays_copy`)."""
     candidates = [i for i in items if i.type == item_type
-                  and (is4k is None or plays_copy(i, is4k))]
+                  and (is4k is None or plays_copy(i, is4k, files_4k))]
     for key, value in ids.pairs():
         for item in candidates:
             if item_type in ("Movie", "Episode") and not item.is_playable:
@@ -567,7 +586,7 @@ def decide(
 def _film_match(evidence: Evidence) -> JellyfinMatch | None:
     """The film's Jellyfin match, only if it is a playable Movie carrying the request's ids."""
     if evidence.jellyfin is None or not plays_copy(evidence.jellyfin.item,
-                                                   evidence.request.is4k):
+                                                   evidence.request.is4k, evidence.files_4k):
         return None
     ids = film_match_ids(evidence.request.tmdb_id, evidence.shoko)
     return match_item([evidence.jellyfin.item], ids, "Movie")

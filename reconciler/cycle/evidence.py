@@ -50,14 +50,17 @@ class EvidenceSource:
             else HistoryFacts()
         queue = seen.queue(server, movie.id) if movie else ()
         ids = core.film_match_ids(req.tmdb_id, shoko)
+        files_4k = tuple(m.file_path for s in self.servers if s.kind == "radarr" and s.is4k
+                         if (m := seen.movie(req.tmdb_id, s.name)) is not None and m.file_path)
         match = core.match_item(self.store.items_by_provider(ids.pairs()), ids, "Movie",
-                                is4k=req.is4k)
+                                is4k=req.is4k, files_4k=files_4k)
         anime = self.anime_by_server.get(server, self.anime)
         return Evidence(
             request=req, seerr_deleted=core.seerr_gone(seen_request.absent),
             is_anime=anime.film(movie, shoko), shoko_enabled=self.shoko_enabled,
             movie=movie, movie_history=history, queue=queue, shoko=shoko, jellyfin=match,
             unknown=self.unknown, server=route.server, unrouted=route.detail,
+            files_4k=files_4k,
         ), ids
 
     def _show(self, seen_request: SeenRequest, route: core.Route) -> tuple[Evidence, MatchIds]:

@@ -199,3 +199,17 @@ def test_healthz_names_each_server_and_a_failing_one_is_named(tmp_path: Path) ->
     entry = body["services"]["radarr4k"]
     assert (entry["ok"], entry["kind"], entry["last_error"]) == (False, "radarr", "HTTP 503")
     assert "kind" not in body["services"]["radarr"]
+
+
+def test_without_a_width_the_4k_server_s_file_tells_the_4k_copy() -> None:
+    unprobed = JellyfinItem("i", "Movie", "x", "FileSystem",
+                            path="/media/movies4k/The Matrix (1999)/The Matrix.mkv",
+                            video_widths=(0,))
+    files_4k = ["/data/movies4k/The Matrix (1999)/The Matrix.mkv"]
+    assert core.plays_copy(unprobed, is4k=True, files_4k=files_4k)
+    assert not core.plays_copy(unprobed, is4k=False, files_4k=files_4k)
+    other = ["/data/movies4k/Other (1999)/The Matrix.mkv"]
+    assert not core.plays_copy(unprobed, is4k=True, files_4k=other)
+    assert core.plays_copy(unprobed, is4k=False, files_4k=other)
+    # A known width decides, whatever the path.
+    assert not core.plays_copy(item(1920), is4k=True, files_4k=["/m.mkv"])
