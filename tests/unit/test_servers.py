@@ -213,3 +213,24 @@ def test_without_a_width_the_4k_server_s_file_tells_the_4k_copy() -> None:
     assert core.plays_copy(unprobed, is4k=False, files_4k=other)
     # A known width decides, whatever the path.
     assert not core.plays_copy(item(1920), is4k=True, files_4k=["/m.mkv"])
+
+
+def test_the_index_keeps_each_item_s_video_widths_and_a_changed_width_is_rewritten(
+        tmp_path: Path) -> None:
+    from reconciler.store import Store
+
+    store = Store.open(tmp_path / "r.db")
+    try:
+        movie = JellyfinItem("m", "Movie", "x", "FileSystem", path="/m.mkv",
+                             provider_ids={"Tmdb": "603"}, video_widths=(1920, 3840))
+        assert store.index_items([movie]) == 1
+        assert store.index_items([movie]) == 0  # unchanged: nothing written
+        assert store.items_by_ids(["m"])[0].video_widths == (1920, 3840)
+        assert store.index_items([JellyfinItem("m", "Movie", "x", "FileSystem", path="/m.mkv",
+                                               provider_ids={"Tmdb": "603"},
+                                               video_widths=(1920,))]) == 1
+        assert store.items_by_ids(["m"])[0].video_widths == (1920,)
+        columns = {r[1] for r in store.conn.execute("PRAGMA table_info(requests)")}
+        assert "server" in columns
+    finally:
+        store.close()
