@@ -60,6 +60,13 @@ async def read_server_settings(client: JellyseerrClient, ctx: PollContext, *,
         if known is not None and not refresh and not unlisted:
             continue
         try:
-            ctx.seen.put_seerr_servers(kind, await client.arr_servers(kind), now)
+            listing = await client.arr_servers(kind)
         except ServiceError as exc:
             log.warning("jellyseerr.server_settings_unread", kind=kind, error=exc.message)
+            continue
+        ctx.seen.put_seerr_servers(kind, listing, now)
+        ids = {e.id for e in listing}
+        for svc in ctx.config.servers(kind):
+            if svc.seerr_server_id is not None and svc.seerr_server_id not in ids:
+                log.warning("config.seerr_server_id_unknown", server=svc.name,
+                            seerr_server_id=svc.seerr_server_id, known=sorted(ids))

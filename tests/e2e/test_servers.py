@@ -223,3 +223,21 @@ def test_an_idle_cycle_costs_at_most_two_calls_per_extra_server(tmp_path: Path) 
             assert once(folder) == 0
             costs[label] = sum(s["calls"] for s in stack.stats().values())
         assert costs["two"] - costs["one"] <= 2, costs
+
+
+def test_unreadable_server_settings_leave_the_request_waiting_not_jellyseerr_failed(
+        hd4k: SimulatedStack, tmp_path: Path) -> None:
+    world = hd4k.world
+    hd4k.set_fault("jellyseerr", "status", path="/api/v1/settings/radarr", code=500)
+    uhd = world.jellyseerr.add_request(TMDB, "movie", "The Matrix", is4k=True)
+    world.radarrs["radarr4k"].add_movie(TMDB, "The Matrix", year=1999)
+    assert once(tmp_path) == 0  # Jellyseerr's poll itself succeeded
+    data = request(tmp_path, uhd)
+    assert (data["state"], data["server"]) == ("approved", None)
+    assert "waiting for Jellyseerr's server settings" in data["detail"]
+
+    hd4k.clear_fault("jellyseerr")
+    assert once(tmp_path) == 0
+    data = request(tmp_path, uhd)
+    assert (data["server"], data["state"]) == ("radarr4k", "approved")
+    assert "waiting for Radarr" in data["detail"]
