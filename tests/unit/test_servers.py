@@ -234,3 +234,26 @@ def test_the_index_keeps_each_item_s_video_widths_and_a_changed_width_is_rewritt
         assert "server" in columns
     finally:
         store.close()
+
+
+def test_metrics_label_each_server_by_its_name(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from prometheus_client.exposition import generate_latest
+
+    from reconciler.httpapi import Metrics
+    from reconciler.results import CycleResult, PollOutcome
+
+    config = load_config(write(tmp_path, TWO_RADARRS), {"RECONCILER_RADARR4K_API_KEY": "k"})
+    metrics = Metrics()
+    metrics.know_services(list(config.services))
+    now = datetime(2026, 12, 4, tzinfo=UTC)
+    failed = PollOutcome("radarr4k", ok=False, error="HTTP 503", calls=1, started=now,
+                         finished=now)
+    metrics.record_cycle(CycleResult({"radarr4k": failed}, [], 0, []))
+    text = generate_latest(metrics.registry).decode()
+    assert 'service="radarr4k"' in text
+    errors = [line for line in text.splitlines()
+              if line.startswith("reconciler_poll_errors_total{")]
+    assert 'reconciler_poll_errors_total{service="radarr4k"} 1.0' in errors
+    assert 'reconciler_poll_errors_total{service="radarr"} 0.0' in errors
