@@ -143,6 +143,8 @@ class BenchWorld:
                 r4k.import_file(mid)
                 jf.add_movie(f"Film {i}", tmdb_id=tmdb, year=1980 + i % 45,
                              library="Movies 4K", width=3840)
+                w.jellyseerr.set_media_status(tmdb, MEDIA_AVAILABLE, media_type="movie",
+                                              is4k=True)
                 self.items += 1
 
     def change(self, n: int) -> int:
