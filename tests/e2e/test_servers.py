@@ -6,6 +6,7 @@ a 4K copy; the HD request never moves with it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -194,6 +195,36 @@ def test_a_request_sent_to_the_anime_sonarr_is_tracked_there(tmp_path: Path) -> 
         assert stack.count("sonarr", path="/api/v3/episode") == 0
         result = run_reconcile("--config", str(tmp_path / "config.toml"), "status")
         assert "SERVER" in result.stdout and "anime" in result.stdout
+
+
+def test_the_calendar_of_a_named_sonarr_is_compared_with_that_servers_episodes(
+        tmp_path: Path) -> None:
+    """Sonarr's calendar (issue 15) on the anime server: an episode that aired three days ago,
+    unchanged, is compared with the anime server's stored episodes, so an incremental cycle
+    reads none again; one days ahead re-dated to now is read in the next cycle."""
+    world = World()
+    real_now = datetime.now(UTC)
+    with SimulatedStack(world, services=("jellyseerr", "sonarr", "jellyfin"),
+                        extra={"anime": "sonarr"}) as stack:
+        anime_id = _point(world, stack, "sonarr", "Sonarr Anime", "anime", False,
+                          is_default=False)
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
+                           servers={"anime": {"seerr_server_id": anime_id}})
+        world.jellyseerr.add_request(TMDB, "tv", "Anime Show", tvdb_id=TVDB, seasons=[1],
+                                     server_id=anime_id)
+        anime = world.sonarrs["anime"]
+        sid = anime.add_series(TVDB, "Anime Show", tmdb_id=TMDB, series_type="anime",
+                               seasons={1: 1}, first_aired=real_now - timedelta(days=3))
+        e2 = anime.add_episode(sid, 1, 2, (real_now + timedelta(days=3)).replace(microsecond=0))
+        assert once(tmp_path) == 0
+        stack.reset_stats()
+        assert once(tmp_path) == 0
+        assert stack.count("anime", path="/api/v3/calendar") == 1
+        assert stack.count("anime", path="/api/v3/episode") == 0
+        anime.update_episode(e2, air_date_utc=real_now - timedelta(minutes=1))
+        stack.reset_stats()
+        assert once(tmp_path) == 0
+        assert stack.count("anime", path="/api/v3/episode") == 1
 
 
 def test_an_idle_cycle_costs_at_most_two_calls_per_extra_server(tmp_path: Path) -> None:
