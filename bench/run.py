@@ -143,7 +143,8 @@ async def bench(sizes: Sizes, steady_cycles: int, changes: int, baseline_sample:
     report = Report(
         machine={"python": platform.python_version(), "platform": platform.platform(),
                  "cpus": os.cpu_count() or 0},
-        sizes={"requests": sizes.requests, "active": sizes.active, "library": sizes.library},
+        sizes={"requests": sizes.requests, "active": sizes.active, "library": sizes.library,
+               "extra_4k_servers": int(sizes.four_k)},
     )
     with StackProcess(sizes) as stack:
         report.seerr = str(stack.info.get("seerr", ""))
@@ -204,7 +205,8 @@ def check_targets(report: Report) -> dict[str, bool]:
 def render(report: Report) -> str:
     lines = [
         f"reconciler benchmark — {report.sizes['requests']} requests "
-        f"({report.sizes['active']} active), {report.sizes['library']} Jellyfin items",
+        f"({report.sizes['active']} active), {report.sizes['library']} Jellyfin items"
+        + (", plus a 4K Radarr" if report.sizes.get("extra_4k_servers") else ""),
         f"Jellyseerr profile: {report.seerr}",
         f"machine: {report.machine['cpus']} CPUs, Python {report.machine['python']}, "
         f"{report.machine['platform']}",
@@ -255,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seerr-version", default=None,
                         help="the simulated Jellyseerr's version or profile, e.g. 3.1.0 (frozen "
                              "updatedAt), 2.7.3, 2.1.0, 1.33.2; default: Seerr bumping updatedAt")
+    parser.add_argument("--extra-4k", action="store_true",
+                        help="a second, 4K Radarr, with a fifth of the films also requested "
+                             "in 4K on it")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when a target is missed")
@@ -266,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.soak:
         return soak_main(args.json, args.check)
     sizes = Sizes(requests=args.requests, active=int(args.requests * args.active_share),
-                  library=args.library, seerr_version=args.seerr_version)
+                  library=args.library, seerr_version=args.seerr_version,
+                  four_k=args.extra_4k)
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
         report = asyncio.run(bench(sizes, args.steady_cycles, args.changes,
                                    args.baseline_sample, Path(tmp)))

@@ -15,6 +15,7 @@ from simstack.jellyseerr import MEDIA_AVAILABLE
 TV_SHARE = 0.2  # a fifth of the tracked requests are shows
 EPISODES_PER_SHOW = 8
 CHURN_KEPT_STEPS = 24  # an unrequested film stays this many churn steps before it goes
+FOUR_K_SHARE = 0.2  # with a 4K Radarr: a fifth of the films are also requested in 4K
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Sizes:
     library: int
     seed: int = 1
     seerr_version: str | None = None  # a `simstack.seerr_versions` profile; None: the default
+    four_k: bool = False  # a second, 4K Radarr ("radarr4k") and 4K requests on it
 
 
 class BenchWorld:
@@ -39,6 +41,7 @@ class BenchWorld:
         self.items = 0
         self._churned = 0
         self._churn_queue: list[tuple[int, str]] = []
+        self.seerr_4k: int | None = None  # the 4K Radarr's id in Jellyseerr's settings
         self._build()
 
     def _build(self) -> None:
@@ -62,6 +65,8 @@ class BenchWorld:
                 jf.add_movie(f"Film {i}", tmdb_id=tmdb, year=1980 + i % 45)
                 w.jellyseerr.set_media_status(tmdb, MEDIA_AVAILABLE, media_type="movie")
                 self.items += 1
+        if sizes.four_k:
+            self._build_4k(n_movies, active_movies)
         for i in range(n_tv):
             tvdb, tmdb = 500_000 + i, 900_000 + i
             w.jellyseerr.add_request(tmdb, "tv", f"Show {i}", tvdb_id=tvdb, seasons=[1])
@@ -90,7 +95,7 @@ class BenchWorld:
         """Move every active download forward by its share of what is left up to 98 %: progress
         keeps moving at every step and never finishes (the soak's downloads)."""
         for service, did, _ in self.downloads:
-            arr = self.world.radarr if service == "radarr" else self.world.sonarr
+            arr = self.world.radarrs.get(service) or self.world.sonarrs[service]
             dl = arr.get_download(did)
             done = 1.0 - dl.sizeleft / dl.size
             arr.progress(did, done + max(0.0, 0.98 - done) / max(1, steps_left))
@@ -115,12 +120,38 @@ class BenchWorld:
             w.jellyfin.remove_item(item)
             removed += 1
         return removed
+    def _build_4k(self, n_movies: int, active_movies: int) -> None:
+        """The 4K Radarr: a share of the films also requested in 4K, as many of those active
+        as of the HD ones, the rest available from a 4K library."""
+        w, jf = self.world, self.world.jellyfin
+        r4k = w.add_arr("radarr", "radarr4k")
+        self.seerr_4k = w.jellyseerr.add_arr_server("radarr", name="Radarr 4K",
+                                                    hostname="radarr4k", port=7878, is4k=True)
+        jf.add_library("Movies 4K", ["/data/movies4k"], "movies")
+        n_4k = int(n_movies * FOUR_K_SHARE)
+        active_4k = int(active_movies * FOUR_K_SHARE)
+        for i in range(n_4k):
+            tmdb = 100_000 + i
+            w.jellyseerr.add_request(tmdb, "movie", f"Film {i}", is4k=True)
+            mid = r4k.add_movie(tmdb, f"Film {i}", year=1980 + i % 45,
+                                root_folder="/data/movies4k")
+            if i < active_4k:
+                did = r4k.grab(mid)
+                r4k.progress(did, self.rng.uniform(0.05, 0.8))
+                self.downloads.append(("radarr4k", did, mid))
+            else:
+                r4k.import_file(mid)
+                jf.add_movie(f"Film {i}", tmdb_id=tmdb, year=1980 + i % 45,
+                             library="Movies 4K", width=3840)
+                w.jellyseerr.set_media_status(tmdb, MEDIA_AVAILABLE, media_type="movie",
+                                              is4k=True)
+                self.items += 1
 
     def change(self, n: int) -> int:
         """Move `n` active downloads forward a little (what a steady-state cycle sees)."""
         moved = 0
         for service, did, _ in self.rng.sample(self.downloads, min(n, len(self.downloads))):
-            arr = self.world.radarr if service == "radarr" else self.world.sonarr
+            arr = self.world.radarrs.get(service) or self.world.sonarrs[service]
             dl = arr.get_download(did)
             done = 1.0 - dl.sizeleft / dl.size
             arr.progress(did, min(0.99, done + 0.01))
@@ -130,11 +161,17 @@ class BenchWorld:
 
 def _serve(conn: Connection, sizes: Sizes) -> None:
     bench = BenchWorld(sizes)
-    with SimulatedStack(bench.world, log_limit=0) as stack:
+    extra = {"radarr4k": "radarr"} if sizes.four_k else None
+    with SimulatedStack(bench.world, log_limit=0, extra=extra) as stack:
+        servers = None
+        if bench.seerr_4k is not None:
+            bench.world.jellyseerr.point_server_at("radarr", bench.seerr_4k,
+                                                   stack.url("radarr4k"))
+            servers = {"radarr4k": {"is4k": True}}
         profile = bench.world.jellyseerr.profile
         conn.send({"urls": stack.urls, "api_keys": stack.api_keys,
                    "seerr": f"{profile.name} ({profile.flavour} {profile.version})",
-                   "config": stack.config_toml("DATABASE")})
+                   "config": stack.config_toml("DATABASE", servers=servers)})
         while True:
             command, arg = conn.recv()
             if command == "stop":

@@ -166,7 +166,7 @@ def cmd_status(config: Config, as_json: bool) -> int:
         print(json.dumps([request_json(r) for r in rows], indent=2))
     else:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-        print(status_table(rows, datetime.now(UTC), width))
+        print(status_table(rows, datetime.now(UTC), width, servers=config.several_servers()))
     return EXIT_OK
 
 

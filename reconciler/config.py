@@ -91,6 +91,35 @@ class ServiceSection(_Section):
         return value.rstrip("/")
 
 
+_SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+ARR_KINDS = ("radarr", "sonarr")
+
+
+class ArrSection(ServiceSection):
+    """One Radarr or Sonarr server: a `[radarr]` table, or one of several `[[radarr]]` tables."""
+
+    name: str | None = None  # default: the kind ("radarr" / "sonarr")
+    is4k: bool = False
+    # The server's id in Jellyseerr's settings (`GET /api/v1/settings/radarr|sonarr`).
+    seerr_server_id: int | None = Field(default=None, ge=0)
+    # Where requests of this quality without a server go; default: the first of its quality.
+    default: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str | None) -> str | None:
+        if value is not None and not _SERVER_NAME.match(value):
+            raise ValueError("must be 1-40 letters, digits, \"-\" or \"_\", e.g. \"radarr4k\"")
+        return value
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, dict) else value
+
+
+ArrSections = Annotated[list[ArrSection], BeforeValidator(_as_list)]
+
+
 class JellyseerrSection(ServiceSection):
     # Each Jellyseerr listing makes it query every *arr: a slower default than the others.
     poll_interval: Duration = 60.0
@@ -196,8 +225,9 @@ class HttpSection(_Section):
 class ConfigModel(_Section):
     reconciler: ReconcilerSection = ReconcilerSection()
     jellyseerr: JellyseerrSection
-    radarr: ServiceSection | None = None
-    sonarr: ServiceSection | None = None
+    # A `[radarr]` table is read as a list of one.
+    radarr: ArrSections = []
+    sonarr: ArrSections = []
     shoko: ShokoSection | None = None
     jellyfin: JellyfinSection
     anime: AnimeSection = AnimeSection()
@@ -221,6 +251,17 @@ class ServiceConfig:
     verify_tls: bool
     retry_budget: float = 20.0
     max_body: int = 256 * 1024 * 1024
+    # The kind of service ("radarr", ...); `name` differs from it only for a Radarr or Sonarr
+    # server given another name in a `[[radarr]]` / `[[sonarr]]` table.
+    kind: str = ""
+    is4k: bool = False
+    seerr_server_id: int | None = None
+    # The server requests of its quality without a server of their own go to.
+    default: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            object.__setattr__(self, "kind", self.name)
 
     def __repr__(self) -> str:
         return f"ServiceConfig(name={self.name!r}, url={self.url!r}, api_key=<hidden>)"
@@ -250,11 +291,25 @@ class Config:
         keys = [s.api_key for s in self.services.values() if s.api_key]
         return [*keys, self.http_password] if self.http_password else keys
 
+    def servers(self, kind: str) -> list[ServiceConfig]:
+        """The configured servers of `kind` ("radarr" / "sonarr"), in configuration order."""
+        return [s for s in self.services.values() if s.kind == kind]
+
+    def several_servers(self) -> bool:
+        """Several Radarr or several Sonarr servers are configured (status names each
+        request's server then)."""
+        return any(len(self.servers(kind)) > 1 for kind in ("radarr", "sonarr"))
+
+    def kind_of(self, service: str) -> str:
+        """The kind of the configured service or server `service` (its own name otherwise)."""
+        svc = self.services.get(service)
+        return svc.kind if svc is not None else service
+
     def poll_interval(self, service: str, active: bool) -> float:
         """How often `service` is polled: its own `poll_interval`, or `active_poll_interval`
         when that is shorter and something moves (for the services that follow a download)."""
         own = self.services[service].poll_interval
-        if active and service in FAST_SERVICES:
+        if active and self.kind_of(service) in FAST_SERVICES:
             return min(own, self.model.reconciler.active_poll_interval)
         return own
 
@@ -299,32 +354,43 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
-    for section in SERVICE_SECTIONS:
-        override = env.get(f"RECONCILER_{section.upper()}_API_KEY")
-        if override and isinstance(raw.get(section), dict):
-            raw[section] = {**raw[section], "api_key": override}
-            raw[section].pop("api_key_file", None)
+    tables = {kind for kind in ARR_KINDS if isinstance(raw.get(kind), dict)}
+    for kind in tables:  # a single [radarr] table: a list of one
+        raw[kind] = [raw[kind]]
+    for service in SERVICE_SECTIONS:
+        entries = raw.get(service)
+        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            if not isinstance(entry, dict):
+                continue
+            named = entry.get("name", service) if service in ARR_KINDS else service
+            override = env.get(key_variable(str(named)))
+            if override:
+                entry = {**entry, "api_key": override}
+                entry.pop("api_key_file", None)
+                if isinstance(entries, list):
+                    entries[i] = entry
+                else:
+                    raw[service] = entry
 
     try:
         model = ConfigModel.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(path, exc)) from None
+        raise ConfigError(_describe(path, exc, tables)) from None
 
-    if model.radarr is None and model.sonarr is None:
+    if not model.radarr and not model.sonarr:
         raise ConfigError(f"{path}: configure [radarr], [sonarr] or both")
+    sections = _sections(path, model, tables)
 
     warnings: list[str] = []
     services: dict[str, ServiceConfig] = {}
-    for name in SERVICE_SECTIONS:
-        section = getattr(model, name)
-        if section is None:
-            continue
+    for name, (where, kind, section) in sections.items():
         try:
-            key = _resolve_key(path, name, section, env)
+            key = _resolve_key(path, name, where, section, env)
         except ConfigError:
             if require_keys:
                 raise
             key = ""
+        arr = section if isinstance(section, ArrSection) else None
         services[name] = ServiceConfig(
             name=name,
             url=section.url,
@@ -334,9 +400,13 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
             verify_tls=section.verify_tls,
             retry_budget=model.reconciler.retry_budget,
             max_body=model.reconciler.max_response_mb * 1024 * 1024,
+            kind=kind,
+            is4k=arr.is4k if arr else False,
+            seerr_server_id=arr.seerr_server_id if arr else None,
+            default=_is_default(arr, model, kind),
         )
         if not section.verify_tls:
-            warnings.append(f"[{name}] verify_tls = false: TLS certificates are not checked")
+            warnings.append(f"{where} verify_tls = false: TLS certificates are not checked")
         if section.api_key and _readable_by_others(path):
             warnings.append(
                 f"{path} holds an API key and is readable by other users; "
@@ -364,14 +434,64 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     )
 
 
-def _resolve_key(path: Path, name: str, section: ServiceSection, env: dict[str, str]) -> str:
+def key_variable(name: str) -> str:
+    """The environment variable that overrides a service's or server's API key:
+    `RECONCILER_<NAME>_API_KEY`, the name upper-cased ("-" read as "_")."""
+    return f"RECONCILER_{name.upper().replace('-', '_')}_API_KEY"
+
+
+def _sections(path: Path, model: ConfigModel, tables: set[str],
+              ) -> dict[str, tuple[str, str, ServiceSection]]:
+    """Every configured service and server, in poll order: name -> (where it is configured,
+    for messages; its kind; its section). Names are unique; at most one explicit default of
+    each kind and quality."""
+    out: dict[str, tuple[str, str, ServiceSection]] = {}
+    for kind in SERVICE_SECTIONS:
+        if kind not in ARR_KINDS:
+            section = getattr(model, kind)
+            if section is not None:
+                out[kind] = (f"[{kind}]", kind, section)
+            continue
+        servers: list[ArrSection] = getattr(model, kind)
+        defaults: dict[bool, str] = {}
+        for i, server in enumerate(servers):
+            name = server.name or kind
+            where = f"[{kind}]" if kind in tables else f"[[{kind}]] #{i + 1} (name \"{name}\")"
+            if name in out or (name in SERVICE_SECTIONS and name != kind):
+                other = out[name][0] if name in out else f"the [{name}] service"
+                raise ConfigError(
+                    f"{path}: {where} name: \"{name}\" is already the name of {other}; give "
+                    f"each [[{kind}]] its own name (e.g. name = \"{kind}4k\")")
+            if server.default:
+                if server.is4k in defaults:
+                    quality = "4K" if server.is4k else "HD"
+                    raise ConfigError(
+                        f"{path}: {where} default: \"{defaults[server.is4k]}\" is already "
+                        f"the default {quality} {kind} server; set default = true on one only")
+                defaults[server.is4k] = name
+            out[name] = (where, kind, server)
+    return out
+
+
+def _is_default(section: ArrSection | None, model: ConfigModel, kind: str) -> bool:
+    """The server requests of its quality go to when they name no server: the one marked
+    `default = true`, else the first of its quality."""
+    if section is None:
+        return False
+    same = [s for s in getattr(model, kind) if s.is4k == section.is4k]
+    marked = [s for s in same if s.default]
+    return section is (marked[0] if marked else same[0])
+
+
+def _resolve_key(path: Path, name: str, where: str, section: ServiceSection,
+                 env: dict[str, str]) -> str:
     if section.api_key:
         return section.api_key.strip()
     if section.api_key_file:
-        return _read_secret_file(path, f"[{name}] api_key_file", section.api_key_file, env)
+        return _read_secret_file(path, f"{where} api_key_file", section.api_key_file, env)
     raise ConfigError(
-        f"{path}: [{name}] api_key: missing (set api_key, api_key_file, or "
-        f"RECONCILER_{name.upper()}_API_KEY)"
+        f"{path}: {where} api_key: missing (set api_key, api_key_file, or "
+        f"{key_variable(name)})"
     )
 
 
@@ -407,11 +527,16 @@ def _readable_by_others(path: Path) -> bool:
     return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
 
 
-def _describe(path: Path, exc: ValidationError) -> str:
+def _describe(path: Path, exc: ValidationError,
+              tables: set[str] | frozenset[str] = frozenset()) -> str:
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
-        if len(loc) >= 2:
+        if len(loc) >= 3 and loc[0] in ARR_KINDS and loc[1].isdigit():
+            head = f"[{loc[0]}]" if loc[0] in tables else f"[[{loc[0]}]] #{int(loc[1]) + 1}"
+            loc = [head, *loc[2:]]
+            where = f"{head} {'.'.join(loc[1:])}"
+        elif len(loc) >= 2:
             where = f"[{loc[0]}] {'.'.join(loc[1:])}"
         elif loc:
             where = f"[{loc[0]}]"
@@ -424,7 +549,8 @@ def _describe(path: Path, exc: ValidationError) -> str:
             what = "unknown key"
         elif kind == "missing":
             what = "required key is missing" if len(loc) >= 2 else "required section is missing"
-        elif kind in ("model_type", "model_attributes_type", "dict_type") and len(loc) == 1:
+        elif kind in ("model_type", "model_attributes_type", "dict_type",
+                      "list_type") and len(loc) == 1:
             what = f"must be a section ([{loc[0]}] on a line of its own, its keys below it)"
         else:
             what = err["msg"].removeprefix("Value error, ")

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from reconciler.models import (
     LADDER,
@@ -28,6 +29,7 @@ from reconciler.models import (
     QueueRecord,
     RadarrMovie,
     RequestState,
+    SeerrArrServer,
     SeerrRequest,
     SeerrStatus,
     ShokoFile,
@@ -102,15 +104,22 @@ class Evidence:
     # shows
     series: SonarrSeries | None = None
     episodes: tuple[EpisodeEvidence, ...] = ()
-    # services that failed this cycle
+    # services that failed this cycle (Radarr and Sonarr servers by their configured names)
     unknown: frozenset[str] = frozenset()
+    # The configured server tracking it (None: the kind's only one, or none); `unrouted`: why
+    # none does (the request went to a server reconciler is not configured for).
+    server: str | None = None
+    unrouted: str | None = None
+    # Films: the files the 4K Radarr servers imported for it (which Jellyfin item is that copy
+    # while Jellyfin knows no video width).
+    files_4k: tuple[str, ...] = ()
 
     @property
     def arr(self) -> str:
         return "radarr" if self.request.media_type == "movie" else "sonarr"
 
     def depends_on(self) -> frozenset[str]:
-        needed = {"jellyseerr", self.arr, "jellyfin"}
+        needed = {"jellyseerr", self.server or self.arr, "jellyfin"}
         if self.is_anime and self.shoko_enabled:
             needed.add("shoko")
         return frozenset(needed)
@@ -165,14 +174,153 @@ class Stage:
     progress: float | None = None
 
 
+# ---------------------------------------------------------------- routing
+
+
+@dataclass(frozen=True)
+class ArrServer:
+    """A configured Radarr or Sonarr server, as routing sees it."""
+
+    name: str
+    kind: str  # "radarr" | "sonarr"
+    url: str
+    is4k: bool = False
+    seerr_server_id: int | None = None
+    default: bool = False  # where requests of its quality naming no server go
+
+
+@dataclass(frozen=True)
+class Route:
+    """Which configured server tracks a request: `server`, or none, and then `detail` says why
+    (None while the kind has no server configured at all)."""
+
+    server: str | None
+    detail: str | None = None
+
+
+def arr_kind(request: SeerrRequest) -> str:
+    return "radarr" if request.media_type == "movie" else "sonarr"
+
+
+def route(request: SeerrRequest, servers: Sequence[ArrServer],
+          seerr_servers: Sequence[SeerrArrServer] | None) -> Route:
+    """The server a request is tracked on. A request names the server Jellyseerr sent it to
+    (`serverId`, an id in Jellyseerr's settings): the configured server with that
+    `seerr_server_id`; else the one whose URL has the host, port and base URL Jellyseerr's
+    settings give for that id (`seerr_servers`; None while not read). A request naming no
+    server goes to the default server of its quality (`is4k`). A request sent to a server
+    reconciler is not configured for is tracked on none, never on another one."""
+    kind = arr_kind(request)
+    mine = [s for s in servers if s.kind == kind]
+    if not mine:
+        return Route(None)
+    label = kind.capitalize()
+    quality = "4K" if request.is4k else "HD"
+    if request.server_id is not None:
+        for s in mine:
+            if s.seerr_server_id == request.server_id:
+                return Route(s.name)
+        if seerr_servers is None:
+            # Jellyseerr's settings not read yet: one server of the quality cannot be wrong.
+            if _only_choice(mine, request):
+                return Route(mine[0].name)
+            return Route(None, f"sent to {label} server id {request.server_id}; waiting for "
+                               "Jellyseerr's server settings")
+        entry = next((e for e in seerr_servers if e.id == request.server_id), None)
+        if entry is None:
+            return Route(None, f"sent to {label} server id {request.server_id}, which "
+                               "Jellyseerr's settings no longer list")
+        found = [s for s in mine if s.seerr_server_id is None and url_matches(s.url, entry)]
+        if found:
+            return Route(found[0].name)
+        return Route(None, f"sent to {label} server '{entry.name}' (id {entry.id}), which "
+                           "reconciler is not configured for (configure it, or set its "
+                           f"seerr_server_id = {entry.id})")
+    default = next((s for s in mine if s.is4k == request.is4k and s.default), None)
+    if default is None:
+        default = next((s for s in mine if s.is4k == request.is4k), None)
+    if default is None:
+        return Route(None, f"a {quality} request, and reconciler is configured for no "
+                           f"{quality} {label} server")
+    return Route(default.name)
+
+
+def needs_seerr_servers(requests: Iterable[SeerrRequest], servers: Sequence[ArrServer]) -> bool:
+    """Whether routing `requests` needs Jellyseerr's server settings: one names a server that
+    no configured `seerr_server_id` is, and more than one server of its kind is configured
+    (or the only one is not of the request's quality)."""
+    for r in requests:
+        if r.server_id is None:
+            continue
+        mine = [s for s in servers if s.kind == arr_kind(r)]
+        if not mine or any(s.seerr_server_id == r.server_id for s in mine):
+            continue
+        if not _only_choice(mine, r):
+            return True
+    return False
+
+
+def _only_choice(mine: Sequence[ArrServer], request: SeerrRequest) -> bool:
+    """One server of the kind is configured, of the request's quality, with no Jellyseerr id
+    that says it is another one: the request's server without asking Jellyseerr."""
+    return (len(mine) == 1 and mine[0].is4k == request.is4k
+            and mine[0].seerr_server_id is None)
+
+
+def url_matches(url: str, entry: SeerrArrServer) -> bool:
+    """A configured URL points at the server Jellyseerr's settings describe: same host
+    (case-insensitive), port (the scheme's default when absent) and base URL."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    their_port = entry.port or (443 if entry.use_ssl else 80)
+    base = "/" + entry.base_url.strip("/") if entry.base_url.strip("/") else ""
+    ours = "/" + parts.path.strip("/") if parts.path.strip("/") else ""
+    return ((parts.hostname or "").lower() == entry.hostname.strip().lower()
+            and port == their_port and ours.lower() == base.lower())
+
+
 # ---------------------------------------------------------------- Jellyfin matching
+
+# A version whose video is at least this wide is a 4K copy (3840 and DCI 4096, cropped
+# scope 3840x1600 included; 2560 QHD is not).
+FOUR_K_WIDTH = 3200
+
+
+def plays_copy(item: JellyfinItem, is4k: bool, files_4k: Sequence[str] = ()) -> bool:
+    """The item (a film or episode) plays the copy a request of this quality asks for: a 4K
+    request needs a version whose video is 4K; an HD one a version that is not, or an item
+    whose versions' widths are unknown (not read: no 4K server is configured). While Jellyfin
+    knows no width (0: not probed yet), an item whose file is one a 4K server imported
+    (`files_4k`, compared by folder and file name: the servers and Jellyfin may mount the media
+    at different roots) is the 4K copy."""
+    if item.type not in ("Movie", "Episode"):
+        return True
+    if any(item.video_widths):
+        if is4k:
+            return any(w >= FOUR_K_WIDTH for w in item.video_widths)
+        return any(0 < w < FOUR_K_WIDTH for w in item.video_widths)
+    four_k_file = any(same_file(item.path, f) for f in files_4k)
+    return four_k_file if is4k else not four_k_file
+
+
+def same_file(a: str | None, b: str | None) -> bool:
+    """The same file seen from two mounts: the same folder and file name."""
+    if not a or not b:
+        return False
+    tail_a = [p.lower() for p in a.replace("\\", "/").split("/") if p][-2:]
+    tail_b = [p.lower() for p in b.replace("\\", "/").split("/") if p][-2:]
+    return len(tail_a) == 2 and tail_a == tail_b
+
 
 
 def match_item(
-    items: Iterable[JellyfinItem], ids: MatchIds, item_type: str
+    items: Iterable[JellyfinItem], ids: MatchIds, item_type: str, is4k: bool | None = None,
+    files_4k: Sequence[str] = (),
 ) -> JellyfinMatch | None:
-    """The first playable item of `item_type` carrying one of `ids`, trying ids in order."""
-    candidates = [i for i in items if i.type == item_type]
+    """The first playable item of `item_type` carrying one of `ids`, trying ids in order
+    (`is4k`: only an item playing that copy, `plays_copy`)."""
+    candidates = [i for i in items if i.type == item_type
+                  and (is4k is None or plays_copy(i, is4k, files_4k))]
     for key, value in ids.pairs():
         for item in candidates:
             if item_type in ("Movie", "Episode") and not item.is_playable:
@@ -223,11 +371,13 @@ def film_match_ids(tmdb_id: int | None, shoko: ShokoFile | None) -> MatchIds:
 
 def match_episode(
     episodes: Sequence[JellyfinItem], season: int, number: int, shoko_episode_ids: Iterable[int],
-    shoko_file_ids: Iterable[int] = (),
+    shoko_file_ids: Iterable[int] = (), is4k: bool | None = None,
 ) -> JellyfinMatch | None:
     """A playable episode: by its Shoko file id (the file Shoko matched for this episode), by
-    its Shoko episode id when known, else by season and number."""
-    playable = [e for e in episodes if e.type == "Episode" and e.is_playable]
+    its Shoko episode id when known, else by season and number (`is4k`: only an episode
+    playing that copy, `plays_copy`)."""
+    playable = [e for e in episodes if e.type == "Episode" and e.is_playable
+                and (is4k is None or plays_copy(e, is4k))]
     files = {str(i) for i in shoko_file_ids}
     if files:
         for item in playable:
@@ -425,6 +575,12 @@ def decide(
     if current is not None and evidence.depends_on() & evidence.unknown:
         return _hold(current)
 
+    if evidence.unrouted is not None:
+        match = _film_match(evidence) if evidence.request.media_type == "movie" else None
+        if match is None:
+            return _finish(Stage(S.APPROVED, "jellyseerr", evidence.unrouted, P.APPROVED),
+                           current, evidence, None)
+
     if evidence.request.media_type == "tv":
         return _decide_show(evidence, current, now, unrecognised_after)
     movie = evidence.movie
@@ -452,7 +608,8 @@ def decide(
 
 def _film_match(evidence: Evidence) -> JellyfinMatch | None:
     """The film's Jellyfin match, only if it is a playable Movie carrying the request's ids."""
-    if evidence.jellyfin is None:
+    if evidence.jellyfin is None or not plays_copy(evidence.jellyfin.item,
+                                                   evidence.request.is4k, evidence.files_4k):
         return None
     ids = film_match_ids(evidence.request.tmdb_id, evidence.shoko)
     return match_item([evidence.jellyfin.item], ids, "Movie")

@@ -39,7 +39,6 @@ from reconciler.config import Config, ConfigError, load_config
 from reconciler.cycle import Clients, CycleResult, Reconciler, make_clients
 from reconciler.httpapi import HttpServer, Metrics, start_http_server
 from reconciler.lock import DatabaseLock
-from reconciler.models import SERVICES
 from reconciler.notify import Notifier, notifier_for, notify_urls
 from reconciler.services.http import ServiceClient
 from reconciler.store import Store
@@ -281,7 +280,7 @@ class Daemon:
         if scheduler is None:
             return
         active = bool(self.active)
-        wanted = [s for s in SERVICES if s in self.config.services]
+        wanted = list(self.config.services)  # in poll order; Radarr/Sonarr servers by name
         for name in list(self._intervals):
             if name not in wanted:
                 scheduler.remove_job(name)

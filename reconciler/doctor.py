@@ -15,6 +15,7 @@ from typing import Any, TextIO, cast
 
 import httpx
 
+from reconciler import core
 from reconciler.config import Config
 from reconciler.cycle import CLIENT_TYPES
 from reconciler.models import normalise_provider_key
@@ -92,12 +93,15 @@ async def diagnose(config: Config, report: Report, *,
     for warning in config.warnings:
         report.add(WARN, "config", warning)
     check_database(config.database, report)
-    clients = {name: CLIENT_TYPES[name](svc, transport=transport, max_attempts=1,
-                                        retry_budget=min(svc.timeout, 10.0))
+    clients = {name: CLIENT_TYPES[svc.kind](svc, transport=transport, max_attempts=1,
+                                            retry_budget=min(svc.timeout, 10.0))
                for name, svc in config.services.items()}
     try:
         for name, client in clients.items():
             await check_service(name, client, config, report)
+        seerr = clients.get("jellyseerr")
+        if isinstance(seerr, JellyseerrClient) and _several_servers(config):
+            await check_servers(seerr, config, report)
     finally:
         await asyncio.gather(*(c.aclose() for c in clients.values()), return_exceptions=True)
 
@@ -155,34 +159,101 @@ async def check_service(name: str, client: ServiceClient, config: Config,
     probe: ProbeFn = {
         "jellyseerr": _jellyseerr, "radarr": _arr, "sonarr": _arr, "shoko": _shoko,
         "jellyfin": _jellyfin,
-    }[name]
+    }[config.kind_of(name)]
     try:
         await probe(client, config, report)
     except ServiceError as exc:
-        report.add(FAIL, name, *_explain(name, client, exc))
+        report.add(FAIL, name, *_explain(name, client, exc, config))
     except Exception as exc:  # a doctor that crashes helps nobody: report and go on
         report.add(FAIL, name, f"unexpected error: {type(exc).__name__}: {exc}",
                    "please report this with the line above")
 
 
-def _explain(name: str, client: ServiceClient, exc: ServiceError) -> tuple[str, str]:
+def _section(name: str, config: Config | None) -> str:
+    """Where the service or server `name` is configured, for hints."""
+    kind = config.kind_of(name) if config is not None else name
+    several = config is not None and len(config.servers(kind)) > 1
+    return f'[[{kind}]] name = "{name}"' if name != kind or several else f"[{name}]"
+
+
+def _explain(name: str, client: ServiceClient, exc: ServiceError,
+             config: Config | None = None) -> tuple[str, str]:
     url = client.config.url
-    product = PRODUCT[name]
+    kind = config.kind_of(name) if config is not None else name
+    product = PRODUCT[kind]
+    where = _section(name, config)
     if isinstance(exc, AuthFailed):
         status = re.search(r"HTTP (\d{3})", exc.message)
         code = f" (HTTP {status.group(1)})" if status else ""
         return (f"API key refused{code}",
-                f"set [{name}] api_key (or api_key_file) to a key from {KEY_WHERE[name]}")
+                f"set {where} api_key (or api_key_file) to a key from {KEY_WHERE[kind]}")
     if isinstance(exc, ServiceUnavailable):
         text = exc.message if exc.message.startswith("cannot reach") else \
             f"not answering properly at {url}: {exc.message}"
         return (text,
-                f"check [{name}] url and that {product} is running and reachable from here")
+                f"check {where} url and that {product} is running and reachable from here")
     if isinstance(exc, BadResponse):
         return (f"{url} did not answer like {product}: {exc.message}",
-                f"check that [{name}] url points at {product} itself (with its base URL, "
+                f"check that {where} url points at {product} itself (with its base URL, "
                 f"if any), not at a proxy's login page")
-    return (exc.message, f"check [{name}] url")
+    return (exc.message, f"check {where} url")
+
+
+def _several_servers(config: Config) -> bool:
+    """More than a plain Radarr and Sonarr: several of a kind, a 4K one, or Jellyseerr ids."""
+    servers = config.servers("radarr") + config.servers("sonarr")
+    return (any(len(config.servers(k)) > 1 for k in ("radarr", "sonarr"))
+            or any(s.is4k or s.seerr_server_id is not None for s in servers))
+
+
+async def check_servers(client: JellyseerrClient, config: Config, report: Report) -> None:
+    """Which of Jellyseerr's Radarr/Sonarr servers each configured one is (by its
+    `seerr_server_id`, else by host, port and base URL), as routing will see it."""
+    for kind in ("radarr", "sonarr"):
+        mine = config.servers(kind)
+        if not mine:
+            continue
+        try:
+            theirs = await client.arr_servers(kind)
+        except ServiceError as exc:
+            report.add(FAIL, "jellyseerr", f"cannot read its {PRODUCT[kind]} servers "
+                                           f"(/api/v1/settings/{kind}): {exc.message}",
+                       "the [jellyseerr] api_key must be an administrator's (Settings > "
+                       "General > API Key)")
+            continue
+        ids = ", ".join(f"{e.id} '{e.name}'" for e in theirs) or "none"
+        for svc in mine:
+            if svc.seerr_server_id is not None:
+                entry = next((e for e in theirs if e.id == svc.seerr_server_id), None)
+                if entry is None:
+                    report.add(FAIL, svc.name, f"seerr_server_id = {svc.seerr_server_id} is "
+                                               f"not one of Jellyseerr's {PRODUCT[kind]} "
+                                               f"servers (ids: {ids})",
+                               f"set {_section(svc.name, config)} seerr_server_id to the id "
+                               f"of this server in Jellyseerr, or remove it")
+                    continue
+                how = f"seerr_server_id = {entry.id}"
+            else:
+                found = [e for e in theirs if core.url_matches(svc.url, e)]
+                if not found:
+                    report.add(WARN, svc.name, f"is none of Jellyseerr's {PRODUCT[kind]} "
+                                               f"servers by host, port and base URL "
+                                               f"({ids}); requests Jellyseerr sends it are "
+                                               f"shown as sent to a server reconciler is not "
+                                               f"configured for",
+                               f"set {_section(svc.name, config)} seerr_server_id to its id "
+                               f"in Jellyseerr")
+                    continue
+                entry, how = found[0], "by host, port and base URL"
+            quality = "4K" if entry.is4k else "HD"
+            default = ", default" if entry.is_default else ""
+            report.add(OK, svc.name, f"is Jellyseerr's {PRODUCT[kind]} server '{entry.name}' "
+                                     f"(id {entry.id}, {quality}{default}; {how})")
+            if entry.is4k != svc.is4k:
+                report.add(WARN, svc.name, f"Jellyseerr has it as {quality}, reconciler as "
+                                           f"{'4K' if svc.is4k else 'HD'}",
+                           f"set {_section(svc.name, config)} is4k = "
+                           f"{'true' if entry.is4k else 'false'}")
 
 
 def _version(data: dict[str, Any], *keys: str) -> str:

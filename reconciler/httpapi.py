@@ -153,10 +153,12 @@ def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, di
     active_interval = config.model.reconciler.active_poll_interval
     for name, svc in config.services.items():
         # Idle pace is the slower one (unless the active one was set slower): allow for it.
-        interval = max(svc.poll_interval, active_interval) if name in FAST_SERVICES \
+        interval = max(svc.poll_interval, active_interval) if svc.kind in FAST_SERVICES \
             else svc.poll_interval
         limit = timedelta(seconds=max(interval * HEALTH_INTERVALS, HEALTH_MIN_LIMIT))
         entry: dict[str, Any] = {"ok": True, "last_success": None}
+        if svc.kind != name:  # one of several Radarr/Sonarr servers, by its configured name
+            entry["kind"] = svc.kind
         last_ok = store.last_poll(name, ok=True) if store else None
         latest = store.last_poll(name) if store else None
         when = from_iso(last_ok.finished or last_ok.started) if last_ok else None
@@ -209,7 +211,8 @@ class HttpApi:
         self.registry.register(StoreCollector(config))
         # Set when the server shuts down: every event stream ends at its next tick.
         self.stopping = threading.Event()
-        self.pages = StatusPages(self._open, self.clock, self.stopping, events_interval)
+        self.pages = StatusPages(self._open, self.clock, self.stopping, events_interval,
+                                 show_server=lambda: config().several_servers())
         routes = [
             Route("/healthz", self.healthz),
             Route("/livez", self.livez),

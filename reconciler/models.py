@@ -159,6 +159,21 @@ class SeerrRequest:
         return self.quality_media_status == SeerrMediaStatus.BLOCKLISTED
 
 
+@dataclass(frozen=True)
+class SeerrArrServer:
+    """A Radarr or Sonarr server in Jellyseerr's settings (`GET /api/v1/settings/radarr|sonarr`);
+    its API key is never read."""
+
+    id: int
+    name: str
+    is4k: bool
+    is_default: bool
+    hostname: str
+    port: int | None
+    base_url: str = ""
+    use_ssl: bool = False
+
+
 # ---------------------------------------------------------------- Radarr / Sonarr
 
 
@@ -354,6 +369,9 @@ class JellyfinItem:
     episode_end: int | None = None
     provider_ids: dict[str, str] = field(default_factory=dict)
     date_last_saved: str | None = None
+    # The video width of each of its versions (`MediaSources`; 0: no video stream seen); empty
+    # when not read (reconciler reads them only when a 4K server is configured).
+    video_widths: tuple[int, ...] = ()
 
     @property
     def is_playable(self) -> bool:

@@ -79,6 +79,8 @@ class RequestRow:
     # When it can first be had: a film's home release (digital or physical), a show's earliest
     # requested episode not yet playable (aired or to air). Past dates stay: see core.
     release_date: datetime | None = None
+    # The configured name of the Radarr/Sonarr server tracking it (None while none does).
+    server: str | None = None
 
     @classmethod
     def from_db(cls, row: dict[str, Any]) -> RequestRow:
@@ -118,6 +120,7 @@ class RequestRow:
             year=row.get("year"),
             eta=from_iso(row.get("eta")),
             release_date=from_iso(row.get("release_date")),
+            server=row.get("server"),
         )
 
     def to_db(self) -> dict[str, Any]:
@@ -157,6 +160,7 @@ class RequestRow:
             "year": self.year,
             "eta": iso(self.eta),
             "release_date": iso(self.release_date),
+            "server": self.server,
         }
 
 
@@ -195,8 +199,11 @@ class PollRow:
 
 def item_digest(item: JellyfinItem, provider_json: str) -> str:
     """What the index keeps of an item, hashed: equal digests mean nothing to write."""
-    fields = (item.type, item.name, item.location_type, item.is_placeholder, item.path,
-              item.series_id, item.season, item.episode, item.episode_end)
+    fields: tuple[object, ...] = (
+        item.type, item.name, item.location_type, item.is_placeholder, item.path,
+        item.series_id, item.season, item.episode, item.episode_end)
+    if item.video_widths:  # only when read (a 4K server is configured): digests stay as they were
+        fields += (widths_text(item.video_widths),)
     payload = "\x1f".join(map(str, fields)) + "\x1f" + provider_json
     return hashlib.blake2b(payload.encode(), digest_size=12).hexdigest()
 
@@ -215,6 +222,7 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
         episode_end=row["episode_end"],
         provider_ids=json.loads(row["provider_ids"] or "{}"),
         date_last_saved=row["date_last_saved"],
+        video_widths=tuple(int(w) for w in (row.get("video_widths") or "").split(",") if w),
     )
 
 
@@ -235,3 +243,6 @@ def display_title(row: RequestRow) -> str:
     if row.tmdb_id is not None:
         return f"TMDB {row.tmdb_id}"
     return f"Request #{row.id}"
+def widths_text(widths: tuple[int, ...]) -> str | None:
+    """The index's form of an item's video widths ("3840,1920"; None when unknown)."""
+    return ",".join(str(w) for w in widths) or None

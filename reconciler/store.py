@@ -42,6 +42,7 @@ from reconciler.rows import (
     item_digest,
     item_from_row,
     utcnow,
+    widths_text,
 )
 from reconciler.store_pages import PageReads
 from reconciler.store_retention import AUTO_VACUUM_INCREMENTAL, Retention
@@ -51,7 +52,7 @@ __all__ = [
     "TimelineEntry", "from_iso", "iso", "utcnow",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class StoreError(Exception):
@@ -201,7 +202,14 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
         requests.add_column(name, kind)
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4]
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """Several Radarr/Sonarr servers (issue 16): the server tracking each request, and the
+    video widths of each Jellyfin item's versions (which copy it plays: HD or 4K)."""
+    db.table("requests").add_column("server", str)
+    db.table("jellyfin_items").add_column("video_widths", str)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5]
 # Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
 # is raised only after it, so an interrupted step is done again at the next start.
 AFTER_COMMIT = {3: _vacuum_incremental}
@@ -423,8 +431,8 @@ class Store:
             cur = self.conn.executemany(
                 "INSERT OR REPLACE INTO jellyfin_items (id, type, name, location_type, "
                 "is_placeholder, path, series_id, season, episode, episode_end, provider_ids, "
-                "date_last_saved, digest, missing_count) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "date_last_saved, digest, missing_count, video_widths) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 item_rows,
             )
             self.rows_written += max(cur.rowcount, 0)
@@ -628,6 +636,7 @@ class _IndexPlan:
                 item.id, item.type, item.name, item.location_type, int(item.is_placeholder),
                 item.path, item.series_id, item.season, item.episode, item.episode_end,
                 provider_json[item.id], item.date_last_saved, digests[item.id], 0,
+                widths_text(item.video_widths),
             ))
             if prior is not None:
                 plan.pid_deletes.append((item.id,))

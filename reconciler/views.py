@@ -20,6 +20,7 @@ def request_json(row: RequestRow) -> dict[str, Any]:
         "state": row.state.value,
         "state_since": iso(row.state_since),
         "via": row.via,
+        "server": row.server,
         "detail": row.detail,
         "progress": None if row.progress is None else round(row.progress, 4),
         "stuck": row.stuck_reason is not None,
@@ -91,9 +92,11 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def status_table(rows: list[RequestRow], now: datetime, width: int | None = None) -> str:
+def status_table(rows: list[RequestRow], now: datetime, width: int | None = None, *,
+                 servers: bool = False) -> str:
     """The `status` table; with `width` (a terminal's), lines longer than it are cut with "…"
-    rather than wrapped (`show ID` has the whole detail; piped output is never cut)."""
+    rather than wrapped (`show ID` has the whole detail; piped output is never cut).
+    `servers`: with a SERVER column (when several servers of a kind are configured)."""
     if not rows:
         return "no requests tracked yet (run `reconcile --once`)"
     body = []
@@ -102,9 +105,15 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
         detail = r.detail or ""
         if r.stuck_reason:
             detail = f"{detail} — stuck: {r.stuck_reason}"
-        body.append([str(r.id), display_title(r)[:40], r.media_type, state,
-                     ago(r.state_since, now), progress_text(r), detail])
-    text = table(["ID", "TITLE", "TYPE", "STATE", "SINCE", "PROGRESS", "DETAIL"], body)
+        line = [str(r.id), display_title(r)[:40], r.media_type, state,
+                ago(r.state_since, now), progress_text(r), detail]
+        if servers:
+            line.insert(4, r.server or "-")
+        body.append(line)
+    headers = ["ID", "TITLE", "TYPE", "STATE", "SINCE", "PROGRESS", "DETAIL"]
+    if servers:
+        headers.insert(4, "SERVER")
+    text = table(headers, body)
     if width is None:
         return text
     limit = max(width, 40)
@@ -121,6 +130,8 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
         f" via {row.via or '-'}",
         f"  detail:   {row.detail or ''}",
     ]
+    if row.server:
+        lines.insert(2, f"  server:   {row.server}")
     if row.requested_by:
         lines.append(f"  by:       {row.requested_by}")
     if progress_text(row):

@@ -117,6 +117,10 @@ class JfItem:
     saved_key: tuple[datetime, str] | None = None
     premiere_iso: str | None = None
     index_number_end: int | None = None  # the last episode of a multi-episode file
+    width: int = 1920  # the video stream's width (its height follows at 16:9)
+    # Alternate versions of a film or episode (Jellyfin lists them as its MediaSources):
+    # (path, video width) each.
+    versions: list[tuple[str, int]] = field(default_factory=list)
 
     def ancestors(self) -> tuple[str | None, ...]:
         return (self.library_id, self.series_id, self.season_id, self.parent_id)
@@ -328,7 +332,10 @@ class JellyfinWorld(SubWorld):
                   imdb_id: str | None = None, year: int | None = None,
                   library: str | None = None, location_type: str = "FileSystem",
                   is_placeholder: bool = False, pending: bool = False,
-                  runtime_minutes: int = 110) -> str:
+                  runtime_minutes: int = 110, width: int = 1920,
+                  versions: Iterable[tuple[str, int]] = ()) -> str:
+        """A film (`width`: its video's; `versions`: alternate versions, (path, width) each,
+        listed among its MediaSources)."""
         with self.lock:
             ids: dict[str, Any] = dict(provider_ids or {})
             if tmdb_id is not None:
@@ -346,6 +353,8 @@ class JellyfinWorld(SubWorld):
                               premiere=datetime(year, 1, 1, tzinfo=self.now.tzinfo) if year
                               else None, year=year, runtime_minutes=runtime_minutes,
                               size=4 * 1024**3)
+            item.width = width
+            item.versions = list(versions)
             return self._place(item, pending)
 
     def add_series(self, name: str, *, provider_ids: Mapping[str, Any] | None = None,
@@ -392,7 +401,8 @@ class JellyfinWorld(SubWorld):
                     path: str | None = None, location_type: str = "FileSystem",
                     is_placeholder: bool = False, pending: bool = False,
                     premiere_date: datetime | None = None, runtime_minutes: int = 45,
-                    episode_end: int | None = None) -> str:
+                    episode_end: int | None = None, width: int = 1920,
+                    versions: Iterable[tuple[str, int]] = ()) -> str:
         with self.lock:
             series = self._get_any(series_item_id)
             season_id = self.add_season(series_item_id, season, pending=pending or None)
@@ -411,11 +421,14 @@ class JellyfinWorld(SubWorld):
                               sort_name=f"{season:04d} - {episode:04d} - "
                                         f"{(name or '').lower()}")
             item.index_number_end = episode_end
+            item.width = width
+            item.versions = list(versions)
             return self._place(item, pending)
 
     def update_item(self, item_id: str, **fields: Any) -> None:
         allowed = {"name", "path", "provider_ids", "location_type", "is_placeholder",
-                   "premiere_date", "production_year", "run_time_ticks", "size"}
+                   "premiere_date", "production_year", "run_time_ticks", "size", "width",
+                   "versions"}
         with self.lock:
             item = self._get_any(item_id)
             listed = item.id in self.items
@@ -921,8 +934,21 @@ class JellyfinWorld(SubWorld):
     def _media_sources(self, it: JfItem) -> list[dict[str, Any]]:
         if it.location_type == "Virtual" or not it.path:
             return []
-        return [{
-            "Protocol": "File", "Id": it.id, "Path": it.path, "Type": "Default",
+        sources = [self._media_source(it, it.id, it.path, it.width)]
+        for n, (path, width) in enumerate(it.versions, start=1):
+            sources.append(self._media_source(it, hex_id("version", it.id, n), path, width))
+        return sources
+
+    def _media_source(self, it: JfItem, source_id: str, path: str,
+                      width: int) -> dict[str, Any]:
+        height = width * 9 // 16
+        codec = "hevc" if width >= 3200 else "h264"
+        video = {"Codec": codec, "Type": "Video", "Index": 0, "Width": width,
+                 "Height": height, "IsDefault": True,
+                 "DisplayTitle": f"{'4K' if width >= 3200 else f'{height}p'} {codec.upper()}"}
+        return {
+            "Protocol": "File", "Id": source_id, "Path": path,
+            "Type": "Default" if source_id == it.id else "Grouping",
             "Container": "mkv", "Size": it.size or 0, "Name": it.name, "IsRemote": False,
             "ETag": hex_id("ms", it.id), "RunTimeTicks": it.run_time_ticks or 0,
             "ReadAtNativeFramerate": False, "IgnoreDts": False, "IgnoreIndex": False,
@@ -930,10 +956,11 @@ class JellyfinWorld(SubWorld):
             "SupportsDirectPlay": True, "IsInfiniteStream": False,
             "UseMostCompatibleTranscodingProfile": False, "RequiresOpening": False,
             "RequiresClosing": False, "RequiresLooping": False, "SupportsProbing": True,
-            "VideoType": "VideoFile", "MediaStreams": [], "MediaAttachments": [], "Formats": [],
+            "VideoType": "VideoFile", "MediaStreams": [video], "MediaAttachments": [],
+            "Formats": [],
             "Bitrate": 8_000_000, "RequiredHttpHeaders": {}, "TranscodingSubProtocol": "http",
             "HasSegments": False,
-        }]
+        }
 
     def render_library_folder(self, lib: JfLibrary) -> dict[str, Any]:
         return {"Name": lib.name, "ServerId": self.server_id, "Id": lib.id, "IsFolder": True,

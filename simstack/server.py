@@ -579,9 +579,9 @@ class ServiceRunner:
     same port (for the `refuse` fault)."""
 
     def __init__(self, app: App, *, world: Clock, faults: _faults.FaultBook, recorder: Recorder,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, service: str | None = None) -> None:
         self.app = app
-        self.service = app.service
+        self.service = service or app.service  # another name: one more instance of a kind
         self.world = world
         self.faults = faults
         self.recorder = recorder

@@ -9,6 +9,12 @@
         stack.requests("jellyfin", method="POST", path="/Library/Refresh")
         config_text = stack.config_toml("/tmp/reconciler.db")
 
+Several Radarr or Sonarr instances: `SimulatedStack(world, extra={"radarr4k": "radarr"})` also
+serves `world.radarrs["radarr4k"]` (made if missing; `world.radarr` stays the default one) as the
+service "radarr4k" (its URL, key, faults and statistics under that name);
+`config_toml(..., servers={"radarr4k": {"is4k": True}})` writes each kind with extras as
+`[[radarr]]` tables with those keys.
+
 Servers run in background threads, so the stack works from synchronous tests and under an asyncio
 program alike. Fault kinds and options: see `simstack.faults`.
 """
@@ -56,6 +62,14 @@ def _toml_str(value: str) -> str:
     return f'"{escaped}"'
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return _toml_str(str(value))
+
+
 class SimulatedStack:
     """The fake media stack. See the module docstring.
 
@@ -67,13 +81,24 @@ class SimulatedStack:
 
     def __init__(self, world: World | None = None, *, services: Iterable[str] | None = None,
                  api_keys: Mapping[str, str] | None = None, host: str = "127.0.0.1",
-                 ports: Mapping[str, int] | None = None, log_limit: int = 100_000) -> None:
+                 ports: Mapping[str, int] | None = None, log_limit: int = 100_000,
+                 extra: Mapping[str, str] | None = None) -> None:
         chosen = list(services) if services is not None else list(SERVICES)
         unknown = [s for s in chosen if s not in SERVICES]
         if unknown:
             raise ValueError(f"unknown services {unknown}; expected some of {list(SERVICES)}")
         self.world = world if world is not None else World()
-        self.services: tuple[str, ...] = tuple(s for s in SERVICES if s in chosen)
+        self.kinds: dict[str, str] = {s: s for s in SERVICES}
+        for name, kind in (extra or {}).items():
+            if kind not in ("radarr", "sonarr") or name in SERVICES:
+                raise ValueError(f"extra {name!r}: a new name, of kind 'radarr' or 'sonarr'")
+            self.world.add_arr(kind, name)
+            self.kinds[name] = kind
+        order = [s for s in SERVICES if s in chosen]
+        for name, kind in (extra or {}).items():  # after the last of its kind
+            same = [i for i, s in enumerate(order) if self.kinds[s] == kind]
+            order.insert(same[-1] + 1 if same else len(order), name)
+        self.services: tuple[str, ...] = tuple(order)
         self.api_keys: dict[str, str] = {s: default_api_key(s) for s in self.services}
         self.api_keys.update({k: v for k, v in (api_keys or {}).items() if k in self.services})
         self.host = host
@@ -81,10 +106,15 @@ class SimulatedStack:
         self.recorder = Recorder(log_limit)
         self.runners: dict[str, ServiceRunner] = {}
         for service in self.services:
-            app = _APPS[service](self.world, self.api_keys[service])
+            if service in SERVICES:
+                app = _APPS[service](self.world, self.api_keys[service])
+            else:
+                app = (RadarrApp(self.world.radarrs[service], self.api_keys[service])
+                       if self.kinds[service] == "radarr"
+                       else SonarrApp(self.world.sonarrs[service], self.api_keys[service]))
             self.runners[service] = ServiceRunner(
                 app, world=self.world, faults=self._faults, recorder=self.recorder, host=host,
-                port=(ports or {}).get(service, 0))
+                port=(ports or {}).get(service, 0), service=service)
         self._started = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -212,8 +242,11 @@ class SimulatedStack:
 
     def config_toml(self, database: str | Path, *, extra: str = "", log_format: str = "json",
                     log_level: str = "info",
-                    poll_intervals: Mapping[str, float] | None = None) -> str:
-        """A reconciler configuration pointing at the started services (`extra` appended)."""
+                    poll_intervals: Mapping[str, float] | None = None,
+                    servers: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+        """A reconciler configuration pointing at the started services (`extra` appended).
+        A kind with several instances is written as `[[radarr]]` / `[[sonarr]]` tables, each
+        with its `name` and the keys `servers` gives it (e.g. `{"radarr4k": {"is4k": True}}`)."""
         intervals: dict[str, float] = dict(DEFAULT_POLL_INTERVALS)
         intervals.update(poll_intervals or {})
         lines = [
@@ -222,16 +255,23 @@ class SimulatedStack:
             f"log_format = {_toml_str(log_format)}",
             f"log_level = {_toml_str(log_level)}",
         ]
+        several = {k for k in ("radarr", "sonarr")
+                   if sum(1 for s in self.services if self.kinds[s] == k) > 1}
         for service in self.services:
-            interval = intervals[service]
+            kind = self.kinds[service]
+            interval = intervals.get(service, intervals[kind])
             value = int(interval) if float(interval).is_integer() else interval
+            head = [f"[[{kind}]]", f"name = {_toml_str(service)}"] if kind in several \
+                else [f"[{service}]"]
             lines += [
                 "",
-                f"[{service}]",
+                *head,
                 f"url = {_toml_str(self.runners[service].url)}",
                 f"api_key = {_toml_str(self.api_keys[service])}",
                 f"poll_interval = {value}",
             ]
+            for key, option in (servers or {}).get(service, {}).items():
+                lines.append(f"{key} = {_toml_value(option)}")
         text = "\n".join(lines) + "\n"
         if extra:
             text += "\n" + extra.rstrip("\n") + "\n"

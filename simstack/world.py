@@ -9,6 +9,8 @@
     world.sonarr      # SonarrWorld: series, episodes, files, queue, history, tags
     world.shoko       # ShokoWorld: import folders, files, series, episodes
     world.jellyfin    # JellyfinWorld: libraries, items, pending (unscanned) items, refresh calls
+    world.radarrs     # every Radarr by name: {"radarr": world.radarr, "radarr4k": ...}
+    world.sonarrs     # every Sonarr by name (`add_arr("sonarr", "anime")` adds one)
 
 `World(jellyseerr_version="3.1.0")` (or a profile name such as "jellyseerr-2.2", or a
 `SeerrProfile`; `simstack.seerr_versions`) makes Jellyseerr answer as that version; the default is
@@ -52,3 +54,16 @@ class World(Clock):
         if shoko_version is not None:
             self.shoko.version = shoko_version
         self.jellyfin = JellyfinWorld(self)
+        self.radarrs: dict[str, RadarrWorld] = {"radarr": self.radarr}
+        self.sonarrs: dict[str, SonarrWorld] = {"sonarr": self.sonarr}
+
+    def add_arr(self, kind: str, name: str) -> RadarrWorld | SonarrWorld:
+        """One more Radarr (`kind="radarr"`) or Sonarr instance named `name` (its own films or
+        series, queue and history; the shared clock); returns it (also in `radarrs`/`sonarrs`).
+        Idempotent for a name already added."""
+        with self.lock:
+            if kind == "radarr":
+                return self.radarrs.setdefault(name, RadarrWorld(self))
+            if kind == "sonarr":
+                return self.sonarrs.setdefault(name, SonarrWorld(self))
+            raise ValueError(f"kind must be 'radarr' or 'sonarr', not {kind!r}")

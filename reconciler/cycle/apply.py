@@ -47,6 +47,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
     row.requester_keys = requester_keys(req)
     row.year = (evidence.movie.year if evidence.movie else None) or (
         evidence.series.year if evidence.series else None) or year or row.year
+    row.server = evidence.server
     row.absent_count = 0 if decision.state is not RequestState.DELETED else row.absent_count
     episodes = None
     if not decision.held:

@@ -45,14 +45,29 @@ class PollContext:
         """Where the last successful poll of `service` left off (the server's clock)."""
         return from_iso(self.store.last_watermark(service))
 
-    def tracked(self, media_type: str) -> list[SeerrRequest]:
-        """Requests of `media_type` still worth polling the *arr for."""
-        return [s.request for s in self.seen.seerr_requests().values()
-                if s.request.media_type == media_type and core.is_tracked(s.request, s.absent)]
+    def tracked(self, media_type: str, server: str | None = None) -> list[SeerrRequest]:
+        """Requests of `media_type` still worth polling the *arr for (`server`: only those
+        routed to that Radarr or Sonarr server)."""
+        out = [s.request for s in self.seen.seerr_requests().values()
+               if s.request.media_type == media_type and core.is_tracked(s.request, s.absent)]
+        if server is None:
+            return out
+        return [r for r in out if self.route(r).server == server]
+
+    def route(self, request: SeerrRequest) -> core.Route:
+        """Which configured server tracks `request` (`core.route`)."""
+        kind = core.arr_kind(request)
+        return core.route(request, arr_servers(self.config), self.seen.seerr_servers(kind))
 
     def live_requests(self) -> list[SeenRequest]:
         """Requests not (yet) confirmed gone from Jellyseerr."""
         return [s for s in self.seen.seerr_requests().values() if not core.seerr_gone(s.absent)]
+
+
+def arr_servers(config: Config) -> list[core.ArrServer]:
+    """The configured Radarr and Sonarr servers, as routing (`core.route`) sees them."""
+    return [core.ArrServer(s.name, s.kind, s.url, s.is4k, s.seerr_server_id, s.default)
+            for s in config.services.values() if s.kind in ("radarr", "sonarr")]
 
 
 async def bounded(calls: list[Awaitable[T]], limit: int = CONCURRENCY) -> list[T]:

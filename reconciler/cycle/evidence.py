@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from reconciler import core
 from reconciler.core import AnimeRules, EpisodeEvidence, Evidence, MatchIds
 from reconciler.cycle.observations import Observations, SeenRequest, series_key
-from reconciler.models import HistoryFacts, JellyfinItem, QueueRecord
+from reconciler.models import HistoryFacts, JellyfinItem, QueueRecord, SeerrRequest
 from reconciler.store import Store
 
 
@@ -21,31 +22,51 @@ class EvidenceSource:
     anime: AnimeRules
     shoko_enabled: bool
     unknown: frozenset[str]
+    # The configured Radarr/Sonarr servers (empty: the kind's own name, as with one each), and
+    # the anime rules of each Radarr server (its tag ids are its own).
+    servers: Sequence[core.ArrServer] = ()
+    anime_by_server: Mapping[str, AnimeRules] = field(default_factory=dict)
+
+    def route(self, req: SeerrRequest) -> core.Route:
+        kind = core.arr_kind(req)
+        if not self.servers:
+            return core.Route(kind)
+        return core.route(req, self.servers, self.seen.seerr_servers(kind))
 
     def evidence(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
         """The request's evidence, and the ids its Jellyfin items may carry."""
+        route = self.route(seen_request.request)
         if seen_request.request.media_type == "movie":
-            return self._film(seen_request)
-        return self._show(seen_request)
+            return self._film(seen_request, route)
+        return self._show(seen_request, route)
 
-    def _film(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
+    def _film(self, seen_request: SeenRequest, route: core.Route) -> tuple[Evidence, MatchIds]:
         req, seen = seen_request.request, self.seen
-        movie = seen.movie(req.tmdb_id)
+        server = route.server or "radarr"
+        tracked = route.server is not None
+        movie = seen.movie(req.tmdb_id, server) if tracked else None
         shoko = seen.shoko_movie(req.tmdb_id)
-        history = (seen.movie_history(movie.id) or HistoryFacts()) if movie else HistoryFacts()
-        queue = seen.queue("radarr", movie.id) if movie else ()
+        history = (seen.movie_history(movie.id, server) or HistoryFacts()) if movie \
+            else HistoryFacts()
+        queue = seen.queue(server, movie.id) if movie else ()
         ids = core.film_match_ids(req.tmdb_id, shoko)
-        match = core.match_item(self.store.items_by_provider(ids.pairs()), ids, "Movie")
+        files_4k = tuple(m.file_path for s in self.servers if s.kind == "radarr" and s.is4k
+                         if (m := seen.movie(req.tmdb_id, s.name)) is not None and m.file_path)
+        match = core.match_item(self.store.items_by_provider(ids.pairs()), ids, "Movie",
+                                is4k=req.is4k, files_4k=files_4k)
+        anime = self.anime_by_server.get(server, self.anime)
         return Evidence(
             request=req, seerr_deleted=core.seerr_gone(seen_request.absent),
-            is_anime=self.anime.film(movie, shoko), shoko_enabled=self.shoko_enabled,
+            is_anime=anime.film(movie, shoko), shoko_enabled=self.shoko_enabled,
             movie=movie, movie_history=history, queue=queue, shoko=shoko, jellyfin=match,
-            unknown=self.unknown,
+            unknown=self.unknown, server=route.server, unrouted=route.detail,
+            files_4k=files_4k,
         ), ids
 
-    def _show(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
+    def _show(self, seen_request: SeenRequest, route: core.Route) -> tuple[Evidence, MatchIds]:
         req, seen, store = seen_request.request, self.seen, self.store
-        series = seen.series(series_key(req))
+        server = route.server or "sonarr"
+        series = seen.series(series_key(req), server) if route.server is not None else None
         show_ids = seen.shoko_show(req.tmdb_id)
         ids = MatchIds(tmdb=req.tmdb_id, tvdb=req.tvdb_id or (series.tvdb_id if series else None),
                        shoko_series=tuple(show_ids),
@@ -55,15 +76,15 @@ class EvidenceSource:
             jf_episodes = [e for item in _series_items(store.items_by_provider(ids.pairs()), ids)
                            for e in store.episodes_of(item.id)]
             queue_by_ep: dict[int, list[QueueRecord]] = defaultdict(list)
-            for record in seen.queue("sonarr", series.id):
+            for record in seen.queue(server, series.id):
                 if record.episode_id is not None:
                     queue_by_ep[record.episode_id].append(record)
-            histories = seen.episode_histories(series.id) or {}
-            for ep in seen.episodes(series.id) or []:
+            histories = seen.episode_histories(series.id, server) or {}
+            for ep in seen.episodes(series.id, server) or []:
                 shoko = seen.shoko_episode(ep.id)
                 match = core.match_episode(jf_episodes, ep.season, ep.episode,
                                            shoko.episode_ids if shoko else (),
-                                           core.shoko_file_ids(shoko))
+                                           core.shoko_file_ids(shoko), is4k=req.is4k)
                 episodes.append(EpisodeEvidence(
                     episode=ep,
                     history=histories.get(ep.id, HistoryFacts()),
@@ -75,7 +96,7 @@ class EvidenceSource:
             request=req, seerr_deleted=core.seerr_gone(seen_request.absent),
             is_anime=self.anime.show(series, (e.shoko for e in episodes)),
             shoko_enabled=self.shoko_enabled, series=series, episodes=tuple(episodes),
-            unknown=self.unknown,
+            unknown=self.unknown, server=route.server, unrouted=route.detail,
         ), ids
 
 

@@ -107,16 +107,17 @@ def _nudged_since(store: Store, request_id: int, since: datetime) -> bool:
 def waiting_path(store: Store, seen: Observations, row: RequestRow) -> str | None:
     """The file Jellyfin should list for the request: it picks the library to scan."""
     if row.media_type == "movie":
-        movie = seen.movie(row.tmdb_id)
+        movie = seen.movie(row.tmdb_id, row.server or "radarr")
         return (movie.file_path or movie.path) if movie else None
     if row.sonarr_series_id is None:
         return None
     # The file of an episode Jellyfin should list, else any file of the series.
     waiting = {e.sonarr_episode_id for e in store.episodes(row.id)
                if e.state in (RequestState.IMPORTING, RequestState.ANIME_MATCHING)}
-    files = [ep for ep in seen.episodes(row.sonarr_series_id) or [] if ep.file_path]
+    server = row.server or "sonarr"  # the server tracking it (issue 16)
+    files = [ep for ep in seen.episodes(row.sonarr_series_id, server) or [] if ep.file_path]
     if files:
         return str(min(files, key=lambda ep: ep.id not in waiting).file_path)
     key = SeriesKey.of(row.tvdb_id, row.tmdb_id)
-    series = seen.series(key) if key is not None else None
+    series = seen.series(key, server) if key is not None else None
     return series.path if series else None

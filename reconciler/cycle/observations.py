@@ -10,6 +10,7 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 | jellyseerr | `title:{media_type}:{tmdb}`       | display title                                |
 | jellyseerr | `titles_outage`                   | since when title look-ups fail, and why       |
 | jellyseerr | `year:{media_type}:{tmdb}`        | its year (TMDB), when Jellyseerr knew one     |
+| jellyseerr | `servers:radarr` / `servers:sonarr` | `SeerrArrServer` list (Jellyseerr's settings) |
 | radarr     | `movie:{tmdb}`                    | `RadarrMovie`, `{}` when Radarr has none      |
 | radarr     | `queue:{movie id}`                | `QueueRecord` list (tracked films only)       |
 | radarr     | `history:{movie id}`              | `HistoryFacts`                               |
@@ -21,6 +22,10 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 | shoko      | `movie:{tmdb}`                    | the film's `ShokoFile`, `{}` when none        |
 | shoko      | `episode:{sonarr episode id}`     | the episode's `ShokoFile`, `{}` when none     |
 | shoko      | `show:{tmdb}`                     | the show's Shoko series and their AniDB ids   |
+
+Radarr's and Sonarr's observations are kept under the server's configured name as `service`
+("radarr", "sonarr" when there is one of a kind, else e.g. "radarr4k"): every reader and writer of
+them takes the `server` (default: the kind's own name).
 
 Writes go through `Store.put_observation`, which writes only what changed. Reads are memoised
 per stored text (the store hands out one parsed object per text), so an unchanged observation
@@ -38,6 +43,7 @@ from reconciler.models import (
     HistoryFacts,
     QueueRecord,
     RadarrMovie,
+    SeerrArrServer,
     SeerrRequest,
     ShokoFile,
     SonarrEpisode,
@@ -215,29 +221,44 @@ class Observations:
         else:
             self._put("jellyseerr", "titles_outage", outage, now)
 
+    def seerr_servers(self, kind: str) -> list[SeerrArrServer] | None:
+        """The Radarr or Sonarr servers in Jellyseerr's settings; None until read once."""
+        data = self.store.observation("jellyseerr", f"servers:{kind}")
+        if data is None:
+            return None
+        return self._read("jellyseerr", f"servers:{kind}", data,
+                          lambda d: [SeerrArrServer(**e) for e in d])
+
+    def put_seerr_servers(self, kind: str, servers: Sequence[SeerrArrServer],
+                          now: datetime) -> bool:
+        return self._put("jellyseerr", f"servers:{kind}", [asdict(e) for e in servers], now)
+
     # -- Radarr
 
-    def movie(self, tmdb_id: int | None) -> RadarrMovie | None:
-        """The film as Radarr last described it; None when unknown or not in Radarr."""
-        return self._get("radarr", f"movie:{tmdb_id}", _movie, None)
+    def movie(self, tmdb_id: int | None, server: str = "radarr") -> RadarrMovie | None:
+        """The film as the Radarr server last described it; None when unknown or not there."""
+        return self._get(server, f"movie:{tmdb_id}", _movie, None)
 
-    def put_movie(self, tmdb_id: int, movie: RadarrMovie | None, now: datetime) -> bool:
-        return self._put("radarr", f"movie:{tmdb_id}", asdict(movie) if movie else {}, now)
+    def put_movie(self, tmdb_id: int, movie: RadarrMovie | None, now: datetime,
+                  server: str = "radarr") -> bool:
+        return self._put(server, f"movie:{tmdb_id}", asdict(movie) if movie else {}, now)
 
-    def radarr_tags(self) -> dict[int, str] | None:
-        """Radarr's tags (id -> label); None until read once."""
-        tags = self.store.observation("radarr", "tags")
+    def radarr_tags(self, server: str = "radarr") -> dict[int, str] | None:
+        """The Radarr server's tags (id -> label); None until read once."""
+        tags = self.store.observation(server, "tags")
         return None if tags is None else {int(k): str(v) for k, v in tags.items()}
 
-    def put_radarr_tags(self, tags: dict[int, str], now: datetime) -> bool:
-        return self._put("radarr", "tags", tags, now)
+    def put_radarr_tags(self, tags: dict[int, str], now: datetime,
+                        server: str = "radarr") -> bool:
+        return self._put(server, "tags", tags, now)
 
-    def movie_history(self, movie_id: int) -> HistoryFacts | None:
-        """What Radarr's history says about the film; None when never read."""
-        return self._get("radarr", f"history:{movie_id}", lambda d: HistoryFacts(**d), None)
+    def movie_history(self, movie_id: int, server: str = "radarr") -> HistoryFacts | None:
+        """What the Radarr server's history says about the film; None when never read."""
+        return self._get(server, f"history:{movie_id}", lambda d: HistoryFacts(**d), None)
 
-    def put_movie_history(self, movie_id: int, facts: HistoryFacts, now: datetime) -> bool:
-        return self._put("radarr", f"history:{movie_id}", asdict(facts), now)
+    def put_movie_history(self, movie_id: int, facts: HistoryFacts, now: datetime,
+                          server: str = "radarr") -> bool:
+        return self._put(server, f"history:{movie_id}", asdict(facts), now)
 
     # -- Radarr and Sonarr queues
 
@@ -258,35 +279,39 @@ class Observations:
 
     # -- Sonarr
 
-    def series(self, key: SeriesKey | None) -> SonarrSeries | None:
-        """The show's series as Sonarr last described it; None when unknown or not in Sonarr."""
+    def series(self, key: SeriesKey | None, server: str = "sonarr") -> SonarrSeries | None:
+        """The show's series as the Sonarr server last described it; None when unknown or not
+        there."""
         if key is None:
             return None
-        return self._get("sonarr", key.subject, _series, None)
+        return self._get(server, key.subject, _series, None)
 
-    def series_seen(self, key: SeriesKey) -> bool:
-        """Sonarr was asked about this show before (and had it)."""
-        return bool(self.store.observation("sonarr", key.subject))
+    def series_seen(self, key: SeriesKey, server: str = "sonarr") -> bool:
+        """The Sonarr server was asked about this show before (and had it)."""
+        return bool(self.store.observation(server, key.subject))
 
-    def put_series(self, key: SeriesKey, series: SonarrSeries | None, now: datetime) -> bool:
-        return self._put("sonarr", key.subject, asdict(series) if series else {}, now)
+    def put_series(self, key: SeriesKey, series: SonarrSeries | None, now: datetime,
+                   server: str = "sonarr") -> bool:
+        return self._put(server, key.subject, asdict(series) if series else {}, now)
 
-    def episodes(self, series_id: int) -> list[SonarrEpisode] | None:
-        """The series' episodes as Sonarr last listed them; None when never listed."""
-        return self._get("sonarr", f"episodes:{series_id}", _episodes, None)
+    def episodes(self, series_id: int, server: str = "sonarr") -> list[SonarrEpisode] | None:
+        """The series' episodes as the Sonarr server last listed them; None when never listed."""
+        return self._get(server, f"episodes:{series_id}", _episodes, None)
 
     def put_episodes(self, series_id: int, episodes: Sequence[SonarrEpisode],
-                     now: datetime) -> bool:
-        return self._put("sonarr", f"episodes:{series_id}", [asdict(e) for e in episodes], now)
+                     now: datetime, server: str = "sonarr") -> bool:
+        return self._put(server, f"episodes:{series_id}", [asdict(e) for e in episodes], now)
 
-    def episode_histories(self, series_id: int) -> dict[int, HistoryFacts] | None:
-        """What Sonarr's history says about each episode of the series; None when never read."""
-        return self._get("sonarr", f"history:{series_id}", _episode_histories, None)
+    def episode_histories(self, series_id: int,
+                          server: str = "sonarr") -> dict[int, HistoryFacts] | None:
+        """What the Sonarr server's history says about each episode of the series; None when
+        never read."""
+        return self._get(server, f"history:{series_id}", _episode_histories, None)
 
     def put_episode_histories(self, series_id: int, facts: Mapping[int, HistoryFacts],
-                              now: datetime) -> bool:
+                              now: datetime, server: str = "sonarr") -> bool:
         data = {str(k): asdict(v) for k, v in facts.items()}
-        return self._put("sonarr", f"history:{series_id}", dict(sorted(data.items())), now)
+        return self._put(server, f"history:{series_id}", dict(sorted(data.items())), now)
 
     # -- Shoko
 

@@ -9,10 +9,17 @@ from datetime import datetime
 from typing import TypeVar
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
-from reconciler.models import HistoryEvent, HistoryFacts, QueueRecord
+from reconciler.models import HistoryEvent, HistoryFacts, QueueRecord, SeerrRequest
 from reconciler.services.arr import ArrClient
 
 F = TypeVar("F")
+
+
+def external_id(req: SeerrRequest) -> int | None:
+    """The Radarr/Sonarr id Jellyseerr recorded for the request's quality
+    (`externalServiceId4k` for a 4K request, else `externalServiceId`)."""
+    per_quality = req.external_service_id_4k if req.is4k else req.external_service_id_hd
+    return per_quality if per_quality is not None else req.external_service_id
 
 
 async def recent_history(client: ArrClient, since: datetime | None) -> list[HistoryEvent]:

@@ -39,7 +39,11 @@ class JellyfinPoller:
         settings = ctx.config.jellyfin
         store = ctx.store
         watermark = ctx.watermark("jellyfin")
-        full = watermark is None or ctx.full_due("jellyfin")
+        # With a 4K server, each item's versions' widths are read (which copy it plays); the
+        # first poll that reads them lists everything again.
+        widths = any(s.is4k for s in ctx.config.services.values())
+        widths_read = store.meta("jellyfin:video_widths") == "1"
+        full = watermark is None or ctx.full_due("jellyfin") or (widths and not widths_read)
         since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
         seen: set[str] = set()
         total = listed = 0
@@ -49,7 +53,8 @@ class JellyfinPoller:
         indexing: asyncio.Future[int] | None = None
         try:
             async for page in self.client.item_pages(min_date_last_saved=since,
-                                                     page_size=settings.page_size):
+                                                     page_size=settings.page_size,
+                                                     media_sources=widths):
                 server_date = server_date or page.server_date
                 total = page.total
                 if server_date is None and listed == 0 and not watermark_asked:
@@ -80,6 +85,8 @@ class JellyfinPoller:
         if full:
             # A complete listing is itself the check that every item still exists.
             store.set_meta("jellyfin:verified_at", iso(ctx.clock()) or "")
+            if widths != widths_read:
+                store.set_meta("jellyfin:video_widths", "1" if widths else "0")
         # An incremental listing sees no removal: Jellyfin's count of items, against the index's,
         # tells whether any happened (one small call); if so the items that make requests
         # available are checked by id now, not at the next verification.
@@ -127,7 +134,8 @@ class JellyfinPoller:
         if not suspects:
             return set()
         ids = sorted(suspects)
-        present = await self.client.items_by_ids(ids)
+        present = await self.client.items_by_ids(
+            ids, media_sources=any(s.is4k for s in ctx.config.services.values()))
         store.index_items(present)
         store.mark_items_absent(set(ids) - {i.id for i in present})
         return suspects

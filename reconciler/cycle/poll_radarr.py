@@ -18,25 +18,34 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconciler.cycle.context import PollContext, bounded
-from reconciler.cycle.poll_arr import fold_film, recent_history, store_history, store_queue
-from reconciler.models import RadarrMovie
+from reconciler.cycle.poll_arr import (
+    external_id,
+    fold_film,
+    recent_history,
+    store_history,
+    store_queue,
+)
+from reconciler.models import RadarrMovie, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.radarr import RadarrClient
 from reconciler.store import iso
 
 
 class RadarrPoller:
-    service = "radarr"
+    """One Radarr server's poll; `service` is the server's configured name ("radarr" when
+    there is one), under which its observations and poll records are kept."""
 
-    def __init__(self, client: RadarrClient) -> None:
+    def __init__(self, client: RadarrClient, server: str = "radarr") -> None:
         self.client = client
+        self.service = server
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
-        client, seen = self.client, ctx.seen
+        client, seen, server = self.client, ctx.seen, self.service
         now = ctx.clock()
-        tracked = {r.tmdb_id for r in ctx.tracked("movie") if r.tmdb_id is not None}
-        watermark = ctx.watermark("radarr")
-        full = watermark is None or ctx.full_due("radarr")
+        requests = [r for r in ctx.tracked("movie", server) if r.tmdb_id is not None]
+        tracked = {r.tmdb_id for r in requests if r.tmdb_id is not None}
+        watermark = ctx.watermark(server)
+        full = watermark is None or ctx.full_due(server)
         queue, server_date = await client.queue()
         events = await recent_history(client, watermark or server_date)
         movies: dict[int, RadarrMovie | None] = {}
@@ -44,22 +53,24 @@ class RadarrPoller:
             library = {m.tmdb_id: m for m in await client.movies()}
             movies = {t: library.get(t) for t in tracked}
         else:
-            for tmdb in tracked:
-                if seen.movie(tmdb) is None:
-                    movies[tmdb] = await client.movie_by_tmdb(tmdb)
-        _store_movies(ctx, movies, now)
+            for req in requests:
+                tmdb = req.tmdb_id
+                if tmdb is None or tmdb in movies or seen.movie(tmdb, server) is not None:
+                    continue
+                movies[tmdb] = await _find_movie(client, req, tmdb)
+        _store_movies(ctx, movies, now, server)
         # Radarr movie id -> TMDB id, of the tracked films Radarr has.
-        current = {m.id: t for t in tracked if (m := seen.movie(t)) is not None}
-        store_queue(ctx, "radarr", queue, lambda r: r.movie_id, set(current), now)
+        current = {m.id: t for t in tracked if (m := seen.movie(t, server)) is not None}
+        store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
 
         def needs_history(movie_id: int) -> bool:
-            movie = seen.movie(current[movie_id])
+            movie = seen.movie(current[movie_id], server)
             return not (movie is not None and movie.has_file)
 
         changed = await store_history(
             events, lambda e: e.movie_id, current,
-            prior=seen.movie_history, fold=fold_film,
-            write=lambda mid, facts: seen.put_movie_history(mid, facts, now),
+            prior=lambda mid: seen.movie_history(mid, server), fold=fold_film,
+            write=lambda mid, facts: seen.put_movie_history(mid, facts, now, server),
             fetch=client.movie_history, needs_history=needs_history,
         )
         # Something happened to these films (grab, import, failure, deletion, rename): read
@@ -68,15 +79,27 @@ class RadarrPoller:
         again = sorted(changed - fetched)
         refreshed = dict(zip([current[mid] for mid in again],
                              await bounded([client.movie(mid) for mid in again]), strict=True))
-        _store_movies(ctx, refreshed, now)
+        _store_movies(ctx, refreshed, now, server)
         tag_ids = {t for m in [*movies.values(), *refreshed.values()] if m for t in m.tags}
-        known_tags = seen.radarr_tags()
+        known_tags = seen.radarr_tags(server)
         if tag_ids and (full or known_tags is None or tag_ids - set(known_tags)):
-            seen.put_radarr_tags(await client.tags(), now)
+            seen.put_radarr_tags(await client.tags(), now, server)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
 
 
-def _store_movies(ctx: PollContext, movies: dict[int, RadarrMovie | None], now: datetime) -> None:
+async def _find_movie(client: RadarrClient, req: SeerrRequest, tmdb: int) -> RadarrMovie | None:
+    """The request's film: by the id Jellyseerr recorded for its quality on this server
+    (`externalServiceId` / `externalServiceId4k`) when it has one, else by TMDB id."""
+    movie_id = external_id(req)
+    if movie_id is not None:
+        movie = await client.movie(movie_id)
+        if movie is not None and movie.tmdb_id == tmdb:
+            return movie
+    return await client.movie_by_tmdb(tmdb)
+
+
+def _store_movies(ctx: PollContext, movies: dict[int, RadarrMovie | None], now: datetime,
+                  server: str) -> None:
     for tmdb, movie in movies.items():
-        ctx.seen.put_movie(tmdb, movie, now)
+        ctx.seen.put_movie(tmdb, movie, now, server)

@@ -23,7 +23,13 @@ from datetime import datetime, timedelta
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
 from reconciler.cycle.observations import SeriesKey, series_key
-from reconciler.cycle.poll_arr import fold_episodes, recent_history, store_history, store_queue
+from reconciler.cycle.poll_arr import (
+    external_id,
+    fold_episodes,
+    recent_history,
+    store_history,
+    store_queue,
+)
 from reconciler.models import SeerrRequest, SonarrEpisode, SonarrSeries, parse_time
 from reconciler.results import PollOutcome
 from reconciler.services.sonarr import SonarrClient
@@ -38,17 +44,19 @@ CALENDAR_LOOKBACK = timedelta(days=7)
 
 
 class SonarrPoller:
-    service = "sonarr"
+    """One Sonarr server's poll; `service` is the server's configured name ("sonarr" when
+    there is one), under which its observations and poll records are kept."""
 
-    def __init__(self, client: SonarrClient) -> None:
+    def __init__(self, client: SonarrClient, server: str = "sonarr") -> None:
         self.client = client
+        self.service = server
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
-        client, seen = self.client, ctx.seen
+        client, seen, server = self.client, ctx.seen, self.service
         now = ctx.clock()
-        tracked = ctx.tracked("tv")
-        watermark = ctx.watermark("sonarr")
-        full = watermark is None or ctx.full_due("sonarr")
+        tracked = ctx.tracked("tv", server)
+        watermark = ctx.watermark(server)
+        full = watermark is None or ctx.full_due(server)
         queue, server_date = await client.queue()
         events = await recent_history(client, watermark or server_date)
         library: list[SonarrSeries] | None = await client.all_series() if full else None
@@ -60,8 +68,11 @@ class SonarrPoller:
             series: SonarrSeries | None
             if library is not None:
                 series = _find_series(library, req)
-            elif seen.series_seen(key):
-                series = seen.series(key)
+            elif seen.series_seen(key, server):
+                series = seen.series(key, server)
+            elif (sid := external_id(req)) is not None and (
+                    found := await client.series(sid)) is not None and _same_show(found, req):
+                series = found
             elif req.tvdb_id is not None:
                 series = await client.series_by_tvdb(req.tvdb_id)
                 if series is None and req.tmdb_id is not None:
@@ -70,32 +81,33 @@ class SonarrPoller:
             else:
                 library = await client.all_series()
                 series = _find_series(library, req)
-            seen.put_series(key, series, now)
+            seen.put_series(key, series, now, server)
             if series is not None:
                 series_keys[series.id] = key
-        last = ctx.store.last_poll("sonarr", ok=True)
+        last = ctx.store.last_poll(server, ok=True)
         since = from_iso(last.started) if last is not None else None
         fetched = set()
         for sid in series_keys:
-            known = seen.episodes(sid)
+            known = seen.episodes(sid, server)
             if full or known is None or _airing(known, since, now):
                 fetched.add(sid)
         if not full:
             fetched |= await self._redated(ctx, set(series_keys) - fetched, now)
         await self._store_episodes(ctx, sorted(fetched), now)
-        store_queue(ctx, "sonarr", queue, lambda r: r.series_id, set(series_keys), now)
+        store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
         changed = await store_history(
             events, lambda e: e.series_id, series_keys,
-            prior=seen.episode_histories, fold=fold_episodes,
-            write=lambda sid, facts: seen.put_episode_histories(sid, facts, now),
+            prior=lambda sid: seen.episode_histories(sid, server), fold=fold_episodes,
+            write=lambda sid, facts: seen.put_episode_histories(sid, facts, now, server),
             fetch=client.series_history,
-            needs_history=lambda sid: any(not e.has_file for e in seen.episodes(sid) or []),
+            needs_history=lambda sid: any(not e.has_file
+                                          for e in seen.episodes(sid, server) or []),
         )
         # Grabs, imports, failures and deletions: read those series and episodes again.
         again = sorted(changed - fetched)
         for sid, series in zip(again, await bounded([client.series(sid) for sid in again]),
                                strict=True):
-            seen.put_series(series_keys[sid], series, now)
+            seen.put_series(series_keys[sid], series, now, server)
         await self._store_episodes(ctx, again, now)
         outcome.full = full
         outcome.watermark = iso(server_date) if server_date else iso(watermark)
@@ -116,7 +128,7 @@ class SonarrPoller:
             if sid not in candidates or sid in out:
                 continue
             if sid not in stored:
-                stored[sid] = {e.id: e for e in ctx.seen.episodes(sid) or []}
+                stored[sid] = {e.id: e for e in ctx.seen.episodes(sid, self.service) or []}
             known = stored[sid].get(ep.id)
             if known is None or known.monitored != ep.monitored or (
                     parse_time(known.air_date_utc) != parse_time(ep.air_date_utc)):
@@ -127,7 +139,7 @@ class SonarrPoller:
                               now: datetime) -> None:
         lists = await bounded([self.client.episodes(sid) for sid in series_ids])
         for sid, episodes in zip(series_ids, lists, strict=True):
-            ctx.seen.put_episodes(sid, episodes, now)
+            ctx.seen.put_episodes(sid, episodes, now, self.service)
 
 
 def _airing(episodes: list[SonarrEpisode], since: datetime | None, now: datetime) -> bool:
@@ -138,6 +150,12 @@ def _airing(episodes: list[SonarrEpisode], since: datetime | None, now: datetime
         if aired is not None and start < aired <= now + AIRING_WINDOW:
             return True
     return False
+
+
+def _same_show(series: SonarrSeries, req: SeerrRequest) -> bool:
+    if req.tvdb_id is not None and series.tvdb_id is not None:
+        return series.tvdb_id == req.tvdb_id
+    return req.tmdb_id is not None and series.tmdb_id == req.tmdb_id
 
 
 def _find_series(library: list[SonarrSeries], req: SeerrRequest) -> SonarrSeries | None:

@@ -20,13 +20,14 @@ from reconciler.config import Config
 from reconciler.core import AnimeRules, Current
 from reconciler.cycle.apply import apply
 from reconciler.cycle.clients import Clients, make_clients
-from reconciler.cycle.context import PollContext, Poller
+from reconciler.cycle.context import PollContext, Poller, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
 from reconciler.cycle.nudge import nudge
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyfin import JellyfinPoller
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.cycle.poll_radarr import RadarrPoller
+from reconciler.cycle.poll_servers import JellyseerrWithServers
 from reconciler.cycle.poll_shoko import ShokoPoller
 from reconciler.cycle.poll_sonarr import SonarrPoller
 from reconciler.logs import get_logger, scrub
@@ -42,11 +43,9 @@ def pollers(clients: Clients) -> list[Poller]:
     """One poller per configured service, in poll order."""
     out: list[Poller] = []
     if clients.jellyseerr is not None:
-        out.append(JellyseerrPoller(clients.jellyseerr))
-    if clients.radarr is not None:
-        out.append(RadarrPoller(clients.radarr))
-    if clients.sonarr is not None:
-        out.append(SonarrPoller(clients.sonarr))
+        out.append(JellyseerrWithServers(JellyseerrPoller(clients.jellyseerr)))
+    out += [RadarrPoller(client, name) for name, client in clients.radarrs]
+    out += [SonarrPoller(client, name) for name, client in clients.sonarrs]
     if clients.shoko is not None:
         out.append(ShokoPoller(clients.shoko))
     if clients.jellyfin is not None:
@@ -184,11 +183,14 @@ class Reconciler:
         model = self.config.model
         transitions = []
         rows = {r.id: r for r in self.store.requests()}
+        anime = {name: AnimeRules.configured(model.anime.radarr_tags,
+                                             self.seen.radarr_tags(name) or {},
+                                             model.anime.root_folders)
+                 for name in [*(n for n, _ in self.clients.radarrs), "radarr"]}
         source = EvidenceSource(
-            self.store, self.seen,
-            AnimeRules.configured(model.anime.radarr_tags, self.seen.radarr_tags() or {},
-                                  model.anime.root_folders),
-            shoko_enabled="shoko" in self.clients, unknown=unknown)
+            self.store, self.seen, anime["radarr"],
+            shoko_enabled="shoko" in self.clients, unknown=unknown,
+            servers=arr_servers(self.config), anime_by_server=anime)
         deadline = timedelta(seconds=model.shoko.unrecognised_after if model.shoko else 1800)
         deadlines = core.Deadlines(**{k: timedelta(seconds=v)
                                       for k, v in model.stuck.model_dump().items()})

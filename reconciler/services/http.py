@@ -112,6 +112,8 @@ class ServiceClient:
         max_body: int | None = None,
     ) -> None:
         self.config = config
+        if config.kind == type(self).name and config.name != config.kind:
+            self.name = config.name  # one of several Radarr/Sonarr servers: its own name
         self.stats = CallStats()
         self.max_attempts = max_attempts
         self.retry_budget = config.retry_budget if retry_budget is None else retry_budget

@@ -15,6 +15,8 @@ from reconciler.services.parse import Fields
 
 ITEM_TYPES = "Movie,Series,Episode"
 ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items
+# With the versions' video streams (their widths tell a 4K copy from an HD one).
+ITEM_FIELDS_WITH_SOURCES = ITEM_FIELDS + ",MediaSources"
 LOCATION_TYPES = ("FileSystem", "Remote", "Virtual", "Offline")
 LIBRARY_SCAN_TASK_KEY = "RefreshLibrary"  # Emby.Server.Implementations RefreshMediaLibraryTask
 REFRESH_PARAMS = {"metadataRefreshMode": "Default", "imageRefreshMode": "Default",
@@ -42,7 +44,25 @@ def parse_item(obj: object) -> JellyfinItem:
         episode_end=f.opt_int("IndexNumberEnd"),
         provider_ids={str(k): str(v) for k, v in provider.items() if v is not None},
         date_last_saved=f.opt_text("DateLastSaved"),
+        video_widths=_video_widths(f.obj.get("MediaSources")),
     )
+
+
+def _video_widths(sources: object) -> tuple[int, ...]:
+    """Each version's (`MediaSources` entry's) widest video stream; 0 when it lists none."""
+    if not isinstance(sources, list):
+        return ()
+    widths = []
+    for source in sources:
+        streams = source.get("MediaStreams") if isinstance(source, dict) else None
+        width = 0
+        for stream in streams if isinstance(streams, list) else []:
+            if isinstance(stream, dict) and stream.get("Type") == "Video":
+                value = stream.get("Width")
+                if isinstance(value, int) and not isinstance(value, bool):
+                    width = max(width, value)
+        widths.append(width)
+    return tuple(widths)
 
 
 @dataclass
@@ -62,15 +82,17 @@ class JellyfinClient(ServiceClient):
         return dict(require(self.name, await self.get("/System/Info"), dict, "/System/Info"))
 
     async def item_pages(
-        self, *, min_date_last_saved: datetime | None = None, page_size: int = 1000
+        self, *, min_date_last_saved: datetime | None = None, page_size: int = 1000,
+        media_sources: bool = False,
     ) -> AsyncIterator[ItemPage]:
-        """Films, series and episodes, one page at a time, so memory stays bounded."""
+        """Films, series and episodes, one page at a time, so memory stays bounded
+        (`media_sources`: with each version's video width, `JellyfinItem.video_widths`)."""
         start = 0
         while True:
             params: dict[str, Any] = {
                 "Recursive": True,
                 "IncludeItemTypes": ITEM_TYPES,
-                "Fields": ITEM_FIELDS,
+                "Fields": ITEM_FIELDS_WITH_SOURCES if media_sources else ITEM_FIELDS,
                 "StartIndex": start,
                 "Limit": page_size,
                 "SortBy": "DateCreated,SortName",
@@ -115,13 +137,16 @@ class JellyfinClient(ServiceClient):
             return None
         return parse_time(Fields(self.name, "/Items", items[0]).opt_text("DateCreated"))
 
-    async def items_by_ids(self, ids: list[str]) -> list[JellyfinItem]:
+    async def items_by_ids(self, ids: list[str], *,
+                           media_sources: bool = False) -> list[JellyfinItem]:
         """The items among `ids` that still exist (chunked to keep URLs short)."""
         found: list[JellyfinItem] = []
         for i in range(0, len(ids), 100):
             chunk = ids[i : i + 100]
             data = require(self.name, await self.get("/Items", {
-                "Ids": ",".join(chunk), "Fields": ITEM_FIELDS, "EnableImages": False,
+                "Ids": ",".join(chunk),
+                "Fields": ITEM_FIELDS_WITH_SOURCES if media_sources else ITEM_FIELDS,
+                "EnableImages": False,
                 "EnableUserData": False,
             }), dict, "/Items")
             found += [parse_item(obj) for obj in Fields(self.name, "/Items", data).array("Items")]

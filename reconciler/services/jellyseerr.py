@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reconciler.models import SeerrRequest, parse_time
+from reconciler.models import SeerrArrServer, SeerrRequest, parse_time
 from reconciler.services.http import NotFound, QueryRejected, ServiceClient, require
 from reconciler.services.parse import Fields
 
@@ -358,3 +358,19 @@ class JellyseerrClient(ServiceClient):
         name = name or f.opt_text("originalTitle") or f.opt_text("originalName")
         date = f.obj.get("releaseDate" if media_type == "movie" else "firstAirDate")
         return TitleInfo(name, _year(date)) if name else None
+
+    async def arr_servers(self, kind: str) -> list[SeerrArrServer]:
+        """The Radarr (`kind="radarr"`) or Sonarr servers in Jellyseerr's settings
+        (`GET /api/v1/settings/radarr|sonarr`, admin only): id, name, quality, default, where.
+        Their API keys, which the answer carries, are not read."""
+        path = f"/api/v1/settings/{kind}"
+        data = require(self.name, await self.get(path), list, path)
+        return [parse_arr_server(obj, path) for obj in data]
+
+
+def parse_arr_server(obj: object, path: str) -> SeerrArrServer:
+    f = Fields("jellyseerr", path, obj)
+    return SeerrArrServer(
+        id=f.integer("id"), name=f.opt_text("name") or "", is4k=f.flag("is4k"),
+        is_default=f.flag("isDefault"), hostname=f.opt_text("hostname") or "",
+        port=f.opt_int("port"), base_url=f.opt_text("baseUrl") or "", use_ssl=f.flag("useSsl"))

@@ -121,6 +121,8 @@ class RequestView:
     episodes_text: str  # "7 of 10 episodes, next on 12 Dec" (shows), else ""
     is4k: bool
     created_at: datetime | None
+    # The Radarr/Sonarr server tracking it, shown only when several of a kind are configured.
+    server: str | None = None
 
     def matches(self, query: str) -> bool:
         """Case-insensitive search in the title and the requester."""
@@ -194,8 +196,10 @@ def _as_time(value: Any) -> datetime | None:
     return parse_time(str(value))
 
 
-def present(row: RequestRow, now: datetime, next_air: str | None = None) -> RequestView:
-    """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows)."""
+def present(row: RequestRow, now: datetime, next_air: str | None = None, *,
+            show_server: bool = False) -> RequestView:
+    """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows);
+    `show_server`: name the server tracking it (several servers of a kind are configured)."""
     requested_by = row.requested_by or None
     year = row.year or None
     eta = _as_time(row.eta)
@@ -231,6 +235,7 @@ def present(row: RequestRow, now: datetime, next_air: str | None = None) -> Requ
         episodes_text=episodes_text(row, next_day),
         is4k=row.is4k,
         created_at=parse_time(row.created_at),
+        server=row.server if show_server else None,
     )
 
 

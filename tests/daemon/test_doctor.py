@@ -238,3 +238,35 @@ def test_the_database_line_shows_its_size_and_oldest_poll_record(tmp_path: Path)
     _, lines = doctor(config, FakeStack())
     line = next(line for line in lines if line.startswith("✓ database:"))
     assert re.search(r", \d+\.\d MB, oldest poll record 2026-11-20T08:00:00Z\)$", line), line
+
+
+def test_doctor_checks_every_server_and_names_the_jellyseerr_server_each_is(
+        tmp_path: Path) -> None:
+    """Several Radarr servers (issue 16): each is checked under its name; the doctor reads
+    Jellyseerr's settings and says which of its servers each one is, and fails on a
+    `seerr_server_id` Jellyseerr does not have."""
+    world = World()
+    with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin"),
+                        extra={"radarr4k": "radarr", "kids": "radarr"},
+                        api_keys={"kids": "a-wrong-key"}) as stack:
+        port = int(stack.url("radarr4k").rsplit(":", 1)[1])
+        world.jellyseerr.add_arr_server("radarr", name="Radarr 4K", hostname="127.0.0.1",
+                                        port=port, is4k=True)
+        path = stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
+                                  servers={"radarr4k": {"is4k": True},
+                                           "kids": {"seerr_server_id": 7}})
+        path.write_text(path.read_text().replace('api_key = "a-wrong-key"',
+                                                 'api_key = "kids-radarr-key"'))
+        out = io.StringIO()
+        code = run_doctor(load_config(path), out=out)
+    text = out.getvalue()
+    assert code == 1, text
+    assert "✓ radarr4k: reachable, API key accepted" in text
+    assert ("✗ kids: API key refused (HTTP 401) — fix: set [[radarr]] name = \"kids\" "
+            "api_key") in text
+    assert ("✓ radarr: is Jellyseerr's Radarr server 'Radarr' (id 0, HD, default; by host, "
+            "port and base URL)") in text
+    assert ("✓ radarr4k: is Jellyseerr's Radarr server 'Radarr 4K' (id 1, 4K, default; by "
+            "host, port and base URL)") in text
+    assert "✗ kids: seerr_server_id = 7 is not one of Jellyseerr's Radarr servers" in text
+    assert "kids-radarr-key" not in text

@@ -53,7 +53,7 @@ def test_migration_4_adds_the_columns_and_keeps_the_rows(tmp_path: Path) -> None
     conn.execute("PRAGMA user_version = 3")
     old = row(1, RequestState.DOWNLOADING, "Dune").to_db()
     for name in ("requested_by", "requested_by_id", "requester_keys", "year", "eta",
-                 "release_date"):
+                 "release_date", "server"):
         del old[name]
     db.table("requests").insert(old)
     conn.close()
@@ -64,9 +64,43 @@ def test_migration_4_adds_the_columns_and_keeps_the_rows(tmp_path: Path) -> None
         kept = store.request(1)
     finally:
         store.close()
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION == 5
     assert kept is not None and kept.title == "Dune"
     assert (kept.requested_by, kept.requester_keys, kept.year, kept.eta) == (None, [], None, None)
+    assert kept.server is None
+
+
+def test_migration_5_adds_the_server_and_the_video_widths_and_keeps_the_rows(
+        tmp_path: Path) -> None:
+    """Several Radarr/Sonarr servers (issue 16): a database at schema 4 gains each request's
+    server and each Jellyfin item's video widths; its rows stay."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migrate in store_module.MIGRATIONS[:4]:
+        migrate(db)
+    conn.execute("PRAGMA user_version = 4")
+    old = row(1, RequestState.DOWNLOADING, "Dune", requested_by="Anna").to_db()
+    del old["server"]
+    db.table("requests").insert(old)
+    assert "server" not in db.table("requests").columns_dict
+    assert "video_widths" not in db.table("jellyfin_items").columns_dict
+    conn.close()
+
+    store = Store.open(path)
+    try:
+        version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+        kept = store.request(1)
+        columns = sqlite_utils.Database(store.conn).table("jellyfin_items").columns_dict
+        assert kept is not None
+        store.save_request(replace(kept, server="radarr4k"), kept)
+        again = store.request(1)
+    finally:
+        store.close()
+    assert version == SCHEMA_VERSION == 5
+    assert "video_widths" in columns
+    assert (kept.title, kept.requested_by, kept.server) == ("Dune", "Anna", None)
+    assert again is not None and again.server == "radarr4k"
 
 
 def test_the_new_fields_round_trip_and_reach_the_json(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -420,3 +421,28 @@ def test_api_json_is_unchanged_in_shape(client: TestClient) -> None:
     assert r.headers["content-type"] == "application/json"
     assert r.headers["cache-control"] == "no-store"
     assert r.text.endswith("\n") and r.text == json.dumps(r.json(), indent=2) + "\n"
+
+
+def test_the_server_is_named_only_when_several_of_a_kind_are_configured(
+        config: Config, store: Store, tmp_path: Path) -> None:
+    """Issue 16: with several Radarr servers, a card and the request page name the server
+    tracking the request; with one of each kind (the household's config), neither does."""
+    dune = store.request(2)
+    assert dune is not None
+    store.save_request(replace(dune, server="radarr4k", is4k=True), dune)
+    single = make_client(config)[0]
+    assert " · on " not in card_html(single.get("/").text, 2)
+    assert "<dt>Server</dt>" not in single.get("/requests/2").text
+    text = (tmp_path / "config.toml").read_text().replace(
+        f'[radarr]\nurl = "http://127.0.0.1:7878"\napi_key = "{KEYS["radarr"]}"',
+        f'[[radarr]]\nname = "radarr"\nurl = "http://127.0.0.1:7878"\n'
+        f'api_key = "{KEYS["radarr"]}"\n\n'
+        f'[[radarr]]\nname = "radarr4k"\nurl = "http://127.0.0.1:7879"\n'
+        f'api_key = "{KEYS["radarr"]}-4k"\nis4k = true')
+    assert "radarr4k" in text
+    (tmp_path / "config.toml").write_text(text)
+    several = make_client(load_config(tmp_path / "config.toml"))[0]
+    page = several.get("/").text
+    assert '· 4K · on <span class="server">radarr4k</span>' in card_html(page, 2)
+    assert '· on <span class="server">-' not in page
+    assert "<dt>Server</dt><dd>radarr4k</dd>" in several.get("/requests/2").text

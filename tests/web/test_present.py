@@ -109,3 +109,10 @@ def test_times_that_do_not_go_stale() -> None:
         f"{(local_now - timedelta(minutes=5)):%H:%M}"
     assert p.moment(NOW - timedelta(days=9), NOW) == p.short_date(
         (NOW - timedelta(days=9)).astimezone())
+
+
+def test_the_server_is_shown_only_when_asked() -> None:
+    r = replace(row(3, S.DOWNLOADING, "Film", progress=0.5), server="radarr4k")
+    assert p.present(r, NOW).server is None
+    assert p.present(r, NOW, show_server=True).server == "radarr4k"
+    assert p.present(replace(r, server=None), NOW, show_server=True).server is None
