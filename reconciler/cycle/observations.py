@@ -34,7 +34,8 @@ is turned into its dataclass once, not every cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -148,6 +149,35 @@ class Observations:
         self.store = store
         # (service, subject) -> (the parsed JSON it was made from, the typed value)
         self._typed: dict[tuple[str, str], tuple[Any, Any]] = {}
+        # While deciding: service -> every observation of it, read in one query.
+        self._snapshot: dict[str, dict[str, Any]] | None = None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside are served from one query per service instead of one per subject
+        (deciding every request reads a dozen subjects each); a write drops that service's
+        snapshot, so a read never sees an older value than the store holds."""
+        self._snapshot = {}
+        try:
+            yield
+        finally:
+            self._snapshot = None
+
+    def _raw(self, service: str, subject: str) -> Any | None:
+        if self._snapshot is None:
+            return self.store.observation(service, subject)
+        every = self._snapshot.get(service)
+        if every is None:
+            every = self._snapshot[service] = self.store.observations(service)
+        return every.get(subject)
+
+    def _drop(self, service: str, subjects: Sequence[str]) -> None:
+        self._changed(service)
+        self.store.drop_observations(service, subjects)
+
+    def _changed(self, service: str) -> None:
+        if self._snapshot is not None:
+            self._snapshot.pop(service, None)
 
     def _read(self, service: str, subject: str, data: Any,
               convert: Callable[[Any], T]) -> T:
@@ -162,12 +192,13 @@ class Observations:
 
     def _get(self, service: str, subject: str, convert: Callable[[Any], T],
              missing: T) -> T:
-        data = self.store.observation(service, subject)
+        data = self._raw(service, subject)
         if data is None:
             return missing
         return self._read(service, subject, data, convert)
 
     def _put(self, service: str, subject: str, data: Any, now: datetime) -> bool:
+        self._changed(service)
         return self.store.put_observation(service, subject, data, now)
 
     # -- Jellyseerr
@@ -178,13 +209,18 @@ class Observations:
                 for subject, data in self.store.observations("jellyseerr", "request:").items()}
 
     def put_seerr_request(self, request: SeerrRequest, absent: int, now: datetime, *,
-                          active: bool = False, hidden: bool = False) -> bool:
+                          active: bool = False, hidden: bool = False,
+                          previous: SeenRequest | None = None) -> bool:
+        """Store the request as listed; `previous` (what is stored) lets an unchanged request
+        skip building and comparing its JSON, most of a steady poll's cost."""
+        if previous is not None and previous == SeenRequest(request, absent, active, hidden):
+            return False
         return self._put("jellyseerr", f"request:{request.id}",
                          {**asdict(request), "absent": absent, "active": active,
                           "hidden": hidden}, now)
 
     def title(self, media_type: str, tmdb_id: int | None) -> str | None:
-        title = self.store.observation("jellyseerr", f"title:{media_type}:{tmdb_id}")
+        title = self._raw("jellyseerr", f"title:{media_type}:{tmdb_id}")
         return str(title) if title else None
 
     def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime,
@@ -197,7 +233,7 @@ class Observations:
 
     def year(self, media_type: str, tmdb_id: int | None) -> int | None:
         """The year Jellyseerr's title look-up gave (TMDB's release or first air date)."""
-        year = self.store.observation("jellyseerr", f"year:{media_type}:{tmdb_id}")
+        year = self._raw("jellyseerr", f"year:{media_type}:{tmdb_id}")
         return int(year) if isinstance(year, int) and year > 0 else None
 
     def titled(self) -> set[tuple[str, int]]:
@@ -212,18 +248,18 @@ class Observations:
     def titles_outage(self) -> dict[str, str] | None:
         """Since when title look-ups fail (`{"since": iso, "error": text}`); None while they
         work."""
-        data = self.store.observation("jellyseerr", "titles_outage")
+        data = self._raw("jellyseerr", "titles_outage")
         return {str(k): str(v) for k, v in data.items()} if data else None
 
     def put_titles_outage(self, outage: dict[str, str] | None, now: datetime) -> None:
         if outage is None:
-            self.store.drop_observations("jellyseerr", ["titles_outage"])
+            self._drop("jellyseerr", ["titles_outage"])
         else:
             self._put("jellyseerr", "titles_outage", outage, now)
 
     def seerr_servers(self, kind: str) -> list[SeerrArrServer] | None:
         """The Radarr or Sonarr servers in Jellyseerr's settings; None until read once."""
-        data = self.store.observation("jellyseerr", f"servers:{kind}")
+        data = self._raw("jellyseerr", f"servers:{kind}")
         if data is None:
             return None
         return self._read("jellyseerr", f"servers:{kind}", data,
@@ -245,7 +281,7 @@ class Observations:
 
     def radarr_tags(self, server: str = "radarr") -> dict[int, str] | None:
         """The Radarr server's tags (id -> label); None until read once."""
-        tags = self.store.observation(server, "tags")
+        tags = self._raw(server, "tags")
         return None if tags is None else {int(k): str(v) for k, v in tags.items()}
 
     def put_radarr_tags(self, tags: dict[int, str], now: datetime,
@@ -275,7 +311,7 @@ class Observations:
             self._put(service, f"queue:{k}", rows, now)
         stale = [s for s in self.store.observations(service, "queue:")
                  if int(s.split(":")[1]) not in grouped]
-        self.store.drop_observations(service, stale)
+        self._drop(service, stale)
 
     # -- Sonarr
 
@@ -288,7 +324,7 @@ class Observations:
 
     def series_seen(self, key: SeriesKey, server: str = "sonarr") -> bool:
         """The Sonarr server was asked about this show before (and had it)."""
-        return bool(self.store.observation(server, key.subject))
+        return bool(self._raw(server, key.subject))
 
     def put_series(self, key: SeriesKey, series: SonarrSeries | None, now: datetime,
                    server: str = "sonarr") -> bool:

@@ -122,7 +122,7 @@ class JellyseerrPoller:
             was = known.get(rid)
             active = rid in active_ids or (
                 not polled.active.complete and was is not None and _was_active(was))
-            ctx.seen.put_seerr_request(req, 0, now, active=active)
+            ctx.seen.put_seerr_request(req, 0, now, active=active, previous=was)
         for rid, got in found.items():
             if rid in listed:
                 continue

@@ -23,7 +23,7 @@ from reconciler.cycle.clients import Clients, make_clients
 from reconciler.cycle.context import PollContext, Poller, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
 from reconciler.cycle.nudge import nudge
-from reconciler.cycle.observations import Observations
+from reconciler.cycle.observations import Observations, SeenRequest
 from reconciler.cycle.poll_jellyfin import JellyfinPoller
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.cycle.poll_radarr import RadarrPoller
@@ -194,37 +194,45 @@ class Reconciler:
         deadline = timedelta(seconds=model.shoko.unrecognised_after if model.shoko else 1800)
         deadlines = core.Deadlines(**{k: timedelta(seconds=v)
                                       for k, v in model.stuck.model_dump().items()})
-        for seen_request in self.seen.seerr_requests().values():
-            req = seen_request.request
-            before = rows.get(req.id)
-            if core.deletion_settled(before.state if before else None, seen_request.absent):
-                continue
-            evidence, ids = source.evidence(seen_request)
-            current = None
-            if before is not None:
-                current = Current(before.state, before.state_since, before.detail or "",
-                                  Phase.parse(before.phase), before.phase_since)
-            decision = core.decide(evidence, current, now, unrecognised_after=deadline)
-            decision = core.with_seerr_notes(decision, req)
-            applied = apply(req, before, decision, evidence, ids, now,
-                            title=self.seen.title(req.media_type, req.tmdb_id),
-                            deadlines=deadlines,
-                            year=self.seen.year(req.media_type, req.tmdb_id))
-            row = applied.row
-            if applied.episodes is not None:
-                self.store.save_episodes(req.id, applied.episodes)
-            self.store.save_request(row, before)
-            if decision.transition:
-                from_state = before.state.value if before else None
-                self.store.add_timeline(req.id, now, from_state, decision.state.value,
-                                        decision.via, decision.detail)
-                transitions.append(Transition(req.id, from_state, decision.state.value,
-                                              decision.via))
-                log.info("request.transitioned", request_id=req.id, title=row.title,
-                         from_=from_state, to=decision.state.value, via=decision.via,
-                         detail=decision.detail)
-                for hook in self.on_transition:
-                    hook(row, from_state)
-            for row_hook in self.on_row:
-                row_hook(row, before)
+        with self.seen.snapshot():
+            for seen_request in self.seen.seerr_requests().values():
+                transitions += self._reconcile_one(seen_request, rows.get(seen_request.request.id),
+                                                   source, now, deadline, deadlines)
         return transitions
+
+    def _reconcile_one(self, seen_request: SeenRequest, before: RequestRow | None,
+                       source: EvidenceSource, now: datetime, deadline: timedelta,
+                       deadlines: core.Deadlines) -> list[Transition]:
+        """Decide one request, save what changed; its transition, if any."""
+        transition: Transition | None = None
+        req = seen_request.request
+        if core.deletion_settled(before.state if before else None, seen_request.absent):
+            return []
+        evidence, ids = source.evidence(seen_request)
+        current = None
+        if before is not None:
+            current = Current(before.state, before.state_since, before.detail or "",
+                              Phase.parse(before.phase), before.phase_since)
+        decision = core.decide(evidence, current, now, unrecognised_after=deadline)
+        decision = core.with_seerr_notes(decision, req)
+        applied = apply(req, before, decision, evidence, ids, now,
+                        title=self.seen.title(req.media_type, req.tmdb_id),
+                        deadlines=deadlines,
+                        year=self.seen.year(req.media_type, req.tmdb_id))
+        row = applied.row
+        if applied.episodes is not None:
+            self.store.save_episodes(req.id, applied.episodes)
+        self.store.save_request(row, before)
+        if decision.transition:
+            from_state = before.state.value if before else None
+            self.store.add_timeline(req.id, now, from_state, decision.state.value,
+                                    decision.via, decision.detail)
+            transition = Transition(req.id, from_state, decision.state.value, decision.via)
+            log.info("request.transitioned", request_id=req.id, title=row.title,
+                     from_=from_state, to=decision.state.value, via=decision.via,
+                     detail=decision.detail)
+            for hook in self.on_transition:
+                hook(row, from_state)
+        for row_hook in self.on_row:
+            row_hook(row, before)
+        return [transition] if transition is not None else []
