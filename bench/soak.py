@@ -6,8 +6,9 @@ tenth of them downloading, in a library of `library` Jellyfin items. Every step 
 hour by default) the world's clock and the reconciler's clock move on together, every active
 download moves forward a little without ever finishing, and films nobody requested are added
 to and removed from Radarr and Jellyfin; then one cycle polls every service, and retention
-(`store.retention.prune`) runs as the daemon runs it after each cycle. No request is added and no state
-changes after the first cycles, so whatever grows between day 30 and day 90 grows with time.
+(`store.retention.prune`) runs as the daemon runs it after each cycle. No request is added and
+no state changes after the first cycles, so whatever grows between day 30 and day 90 grows with
+time.
 """
 
 from __future__ import annotations
