@@ -328,13 +328,6 @@ class JellyseerrClient(ServiceClient):
             return None
         return parse_request(require(self.name, data, dict, path))
 
-    async def request_exists(self, request_id: int) -> bool:
-        try:
-            await self.get(f"/api/v1/request/{request_id}")
-        except NotFound:
-            return False
-        return True
-
     async def title(self, media_type: str, tmdb_id: int,
                     timeout: float = TITLE_TIMEOUT) -> str | None:
         """The display title, or None when Jellyseerr answers 404 for the TMDB id. Seerr answers

@@ -185,4 +185,4 @@ def test_replay_fails_when_a_recorded_request_is_never_made() -> None:
 
     with pytest.raises(AssertionError, match="never made"), \
             cassette("jellyseerr/request_exists.yaml"):
-        call("jellyseerr", lambda c: c.request_exists(101))
+        call("jellyseerr", lambda c: c.request_by_id(101))

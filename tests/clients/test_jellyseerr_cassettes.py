@@ -114,7 +114,8 @@ def test_stops_paging_at_requests_older_than_the_watermark_and_says_it_is_incomp
 
 def test_a_request_exists_until_jellyseerr_answers_404() -> None:
     async def both(c: Any) -> tuple[bool, bool]:
-        return await c.request_exists(101), await c.request_exists(100099)
+        return (await c.request_by_id(101) is not None,
+                await c.request_by_id(100099) is not None)
 
     with cassette("jellyseerr/request_exists.yaml"):
         assert call("jellyseerr", both) == (True, False)

@@ -158,8 +158,8 @@ async def drive_clients(clients: dict[str, Any], ids: dict[str, Any]) -> None:
     listing = await js.list_requests(page_size=2)
     for req in listing.requests:
         await js.title(req.media_type, req.tmdb_id)
-    await js.request_exists(listing.requests[0].id)
-    await js.request_exists(999999)
+    await js.request_by_id(listing.requests[0].id)
+    await js.request_by_id(999999)
 
     for arr in (rd, sn):
         await arr.system_status()
