@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from reconciler import logs
-from reconciler.config import Config, ConfigError, find_config_path, load_config
-from reconciler.lock import DatabaseLock, LockHeld
+from reconciler.config import Config, find_config_path, load_config
+from reconciler.errors import ConfigError, LockHeld
+from reconciler.lock import DatabaseLock
 from reconciler.store import Store, StoreError
 
 EXIT_OK = 0

@@ -21,16 +21,13 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.errors import ConfigError
 from reconciler.models import FAST_SERVICES, SERVICES
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the operator (exit code 2)."""
 
 
 def parse_duration(value: Any) -> float:

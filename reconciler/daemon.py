@@ -35,8 +35,9 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler import logs
-from reconciler.config import Config, ConfigError, load_config
+from reconciler.config import Config, load_config
 from reconciler.cycle import Clients, CycleResult, Reconciler, make_clients
+from reconciler.errors import ConfigError
 from reconciler.httpapi import HttpServer, Metrics, start_http_server
 from reconciler.lock import DatabaseLock
 from reconciler.notify import Notifier, notifier_for, notify_urls

@@ -18,15 +18,15 @@ import httpx
 from reconciler import core
 from reconciler.config import Config
 from reconciler.cycle import CLIENT_TYPES
-from reconciler.models import normalise_provider_key
-from reconciler.services.http import (
+from reconciler.errors import (
     AuthFailed,
     BadResponse,
     QueryRejected,
-    ServiceClient,
-    ServiceError,
     ServiceUnavailable,
+    UpstreamError,
 )
+from reconciler.models import normalise_provider_key
+from reconciler.services.http import ServiceClient
 from reconciler.services.jellyfin import ItemPage, JellyfinClient
 from reconciler.services.jellyseerr import POLL_LISTINGS, JellyseerrClient, request_query
 from reconciler.services.radarr import RadarrClient
@@ -162,7 +162,7 @@ async def check_service(name: str, client: ServiceClient, config: Config,
     }[config.kind_of(name)]
     try:
         await probe(client, config, report)
-    except ServiceError as exc:
+    except UpstreamError as exc:
         report.add(FAIL, name, *_explain(name, client, exc, config))
     except Exception as exc:  # a doctor that crashes helps nobody: report and go on
         report.add(FAIL, name, f"unexpected error: {type(exc).__name__}: {exc}",
@@ -176,7 +176,7 @@ def _section(name: str, config: Config | None) -> str:
     return f'[[{kind}]] name = "{name}"' if name != kind or several else f"[{name}]"
 
 
-def _explain(name: str, client: ServiceClient, exc: ServiceError,
+def _explain(name: str, client: ServiceClient, exc: UpstreamError,
              config: Config | None = None) -> tuple[str, str]:
     url = client.config.url
     kind = config.kind_of(name) if config is not None else name
@@ -215,7 +215,7 @@ async def check_servers(client: JellyseerrClient, config: Config, report: Report
             continue
         try:
             theirs = await client.arr_servers(kind)
-        except ServiceError as exc:
+        except UpstreamError as exc:
             report.add(FAIL, "jellyseerr", f"cannot read its {PRODUCT[kind]} servers "
                                            f"(/api/v1/settings/{kind}): {exc.message}",
                        "the [jellyseerr] api_key must be an administrator's (Settings > "
@@ -336,7 +336,7 @@ async def _shoko(client: ServiceClient, config: Config, report: Report) -> None:
         server = about.get("Server") if isinstance(about, dict) else None
         if isinstance(server, dict):
             version = _version(server, "Version")
-    except ServiceError:
+    except UpstreamError:
         pass  # older servers: the version is only a nicety
     # The call the reconciler makes, with the key: a refused key shows here.
     await client.files_by_path("reconciler-doctor-check.mkv")

@@ -37,7 +37,8 @@ from reconciler.config import Config
 from reconciler.logs import get_logger
 from reconciler.models import FAST_SERVICES, RequestState
 from reconciler.results import CycleResult
-from reconciler.store import Store, StoreError, from_iso, iso
+from reconciler.store import Store, StoreError
+from reconciler.times import from_iso, iso
 from reconciler.views import request_json, show_json
 from reconciler.web.guard import Credentials, Guard
 from reconciler.web.pages import NO_STORE, StatusPages

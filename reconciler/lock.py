@@ -8,14 +8,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 
+from reconciler.errors import LockHeld
 
-class LockHeld(Exception):
-    """Another reconcile process holds the database."""
-
-    def __init__(self, path: Path, pid: int | None) -> None:
-        holder = f"pid {pid}" if pid else "another process"
-        super().__init__(f"another reconcile process ({holder}) holds {path}; exiting")
-        self.pid = pid
+__all__ = ["DatabaseLock", "LockHeld"]
 
 
 class DatabaseLock:

@@ -7,9 +7,12 @@ the core reads them to decide a request's state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
+
+from reconciler.times import (
+    parse_time as parse_time,  # re-exported until its users import it from times
+)
 
 
 class RequestState(StrEnum):
@@ -405,32 +408,3 @@ class Library:
     name: str
     item_id: str
     locations: tuple[str, ...]
-
-
-def parse_time(value: str | None) -> datetime | None:
-    """Parse the ISO 8601 timestamps the services send (with `Z` or an offset)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    # .NET sends up to 7 fractional digits; Python takes at most 6.
-    if "." in text:
-        head, _, rest = text.partition(".")
-        digits = ""
-        tail = ""
-        for i, ch in enumerate(rest):
-            if not ch.isdigit():
-                tail = rest[i:]
-                break
-            digits += ch
-        text = f"{head}.{digits[:6]}{tail}" if digits else head + tail
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        from datetime import UTC
-
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed

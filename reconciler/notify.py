@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.config import Config, NotifySection
 from reconciler.logs import get_logger, scrub
-from reconciler.rows import display_title
-from reconciler.store import RequestRow, Store, iso, utcnow
+from reconciler.store import RequestRow, Store
+from reconciler.store.rows import display_title
+from reconciler.times import iso, utcnow
 
 if TYPE_CHECKING:
     from reconciler.cycle import Reconciler
@@ -302,16 +303,15 @@ class Notifier:
         now = self.monotonic()
         out = []
         for n in self.store.unsent_notifications():
-            _, _, tid = str(n["key"]).rpartition("@")
+            _, _, tid = n.key.rpartition("@")
             url = self._targets.get(tid)
             if url is None:  # queued for a target no longer configured
                 continue
-            ident = (int(n["request_id"]), str(n["event"]), str(n["key"]))
+            ident = (n.request_id, n.event, n.key)
             if self._not_before.get(ident, 0.0) > now:
                 continue
-            title, _, body = str(n["message"] or "").partition("\n")
-            out.append(Pending(ident[0], ident[1], ident[2], title, body,
-                               int(n["attempts"] or 0), url))
+            title, _, body = n.message.partition("\n")
+            out.append(Pending(n.request_id, n.event, n.key, title, body, n.attempts, url))
         return out
 
     async def send_pending(self, lock: asyncio.Lock | None = None) -> int:

@@ -6,7 +6,6 @@ the demo) read its result without importing the cycle itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,10 +33,6 @@ class Transition:
     from_state: str | None
     to_state: str
     via: str
-
-    def __iter__(self) -> Iterator[object]:
-        # Unpacks like the (id, from, to, via) tuple it replaces, for callers not yet updated.
-        return iter((self.request_id, self.from_state, self.to_state, self.via))
 
 
 @dataclass

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from reconciler.rows import display_title
-from reconciler.store import RequestRow, Store, iso
+from reconciler.store import RequestRow, Store
+from reconciler.store.rows import display_title
+from reconciler.times import iso
 
 
 def request_json(row: RequestRow) -> dict[str, Any]:

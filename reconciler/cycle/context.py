@@ -14,7 +14,8 @@ from reconciler.cycle.observations import Observations, SeenRequest
 from reconciler.models import SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceClient
-from reconciler.store import Store, from_iso
+from reconciler.store import Store
+from reconciler.times import from_iso
 
 T = TypeVar("T")
 

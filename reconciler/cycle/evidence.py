@@ -52,7 +52,7 @@ class EvidenceSource:
         ids = core.film_match_ids(req.tmdb_id, shoko)
         files_4k = tuple(m.file_path for s in self.servers if s.kind == "radarr" and s.is4k
                          if (m := seen.movie(req.tmdb_id, s.name)) is not None and m.file_path)
-        match = core.match_item(self.store.items_by_provider(ids.pairs()), ids, "Movie",
+        match = core.match_item(self.store.items.by_provider(ids.pairs()), ids, "Movie",
                                 is4k=req.is4k, files_4k=files_4k)
         anime = self.anime_by_server.get(server, self.anime)
         return Evidence(
@@ -73,8 +73,8 @@ class EvidenceSource:
                        anidb=tuple(a for anidb in show_ids.values() for a in anidb))
         episodes: list[EpisodeEvidence] = []
         if series is not None:
-            jf_episodes = [e for item in _series_items(store.items_by_provider(ids.pairs()), ids)
-                           for e in store.episodes_of(item.id)]
+            jf_episodes = [e for item in _series_items(store.items.by_provider(ids.pairs()), ids)
+                           for e in store.items.episodes_of(item.id)]
             queue_by_ep: dict[int, list[QueueRecord]] = defaultdict(list)
             for record in seen.queue(server, series.id):
                 if record.episode_id is not None:

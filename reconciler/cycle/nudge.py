@@ -2,7 +2,8 @@
 
 A request waiting for Jellyfin (phase `waiting_for_jellyfin`) past `refresh_grace` gets one nudge
 (`core.plan_nudges` picks how, at most one per library per `refresh_min_interval`), recorded in
-its timeline; then patience, and the stuck flag. Gentlest first: the file's path reported with
+its timeline for people and as its row's `nudged_at` for the next cycle; then patience, and the
+stuck flag. Gentlest first: the file's path reported with
 `POST /Library/Media/Updated` when it lies under one of the library's folders (Jellyfin scans
 just that folder), else the library refreshed (`POST /Items/{id}/Refresh`, queued); a file in no
 known library needs the whole library scanned (`POST /Library/Refresh`), asked only when
@@ -16,11 +17,12 @@ from datetime import datetime, timedelta
 from reconciler import core
 from reconciler.config import Config
 from reconciler.cycle.observations import Observations, SeriesKey
+from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger
 from reconciler.models import Phase, RequestState
-from reconciler.services.http import ServiceError
 from reconciler.services.jellyfin import JellyfinClient
-from reconciler.store import RequestRow, Store, from_iso, iso
+from reconciler.store import RequestRow, Store
+from reconciler.store.meta import library_refreshed
 
 log = get_logger("reconciler.cycle")
 
@@ -38,20 +40,20 @@ async def nudge(client: JellyfinClient, store: Store, seen: Observations, config
     for row in store.requests(phase=Phase.WAITING_FOR_JELLYFIN):
         since = row.phase_since
         if since is not None and now - since >= grace:
+            nudged = row.nudged_at is not None and row.nudged_at >= since
             due.append(core.Waiting(row.id, waiting_path(store, seen, row), since,
-                                    nudged=_nudged_since(store, row.id, since)))
+                                    nudged=nudged))
     due = [w for w in due if not w.nudged]
     if not due:
         return []
-    last = {k.split(":", 1)[1]: t for k, v in store.metas("refresh:").items()
-            if (t := from_iso(v)) is not None}
+    last = store.meta.refreshed()
     interval = timedelta(seconds=settings.refresh_min_interval)
     whole = last.get("*")
     if whole is not None and now - whole < interval:
         return []
     try:
         libraries = await client.libraries()
-    except ServiceError as exc:
+    except UpstreamError as exc:
         log.warning("jellyfin.libraries_unavailable", error=exc.message)
         libraries = []
     plan = core.plan_nudges(due, libraries, last, now, grace, interval)
@@ -59,7 +61,7 @@ async def nudge(client: JellyfinClient, store: Store, seen: Observations, config
         # Only now is it worth asking whether a scan runs (one call, not one per cycle).
         try:
             running = await client.library_scan_running()
-        except ServiceError as exc:
+        except UpstreamError as exc:
             log.warning("jellyfin.scheduled_tasks_unavailable", error=exc.message)
             running = True  # unknown: do not risk restarting a scan
         if running:
@@ -70,14 +72,15 @@ async def nudge(client: JellyfinClient, store: Store, seen: Observations, config
     for planned in plan:
         try:
             await _send(client, planned)
-        except ServiceError as exc:
+        except UpstreamError as exc:
             log.warning("jellyfin.refresh_failed", library=planned.label, error=exc.message)
             continue
-        store.set_meta(f"refresh:{planned.key}", iso(now) or "")
+        store.meta.set(library_refreshed(planned.key), now)
         detail = f"{NUDGE_DETAIL} {planned.label}"
         for rid in planned.request_ids:
             waiting_row = store.request(rid)
             if waiting_row is not None:
+                store.set_nudged(rid, now)
                 store.add_timeline(rid, now, waiting_row.state.value,
                                    waiting_row.state.value, NUDGE_VIA, detail)
         log.info("jellyfin.refresh_requested", library=planned.label, how=planned.kind,
@@ -91,17 +94,6 @@ async def _send(client: JellyfinClient, planned: core.Nudge) -> None:
         await client.report_media_updated(planned.paths)
     else:
         await client.refresh_library(planned.library)
-
-
-def _nudged_since(store: Store, request_id: int, since: datetime) -> bool:
-    """A scan was asked for this request since `since` (its timeline says so)."""
-    for entry in reversed(store.timeline(request_id)):
-        at = from_iso(entry.at)
-        if at is None or at < since:
-            return False
-        if entry.via == NUDGE_VIA and entry.detail.startswith(NUDGE_DETAIL):
-            return True
-    return False
 
 
 def waiting_path(store: Store, seen: Observations, row: RequestRow) -> str | None:

@@ -23,10 +23,8 @@ from datetime import datetime, timedelta
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext
 from reconciler.results import PollOutcome
 from reconciler.services.jellyfin import JellyfinClient
-from reconciler.store import from_iso, iso
-
-# The last pair "Jellyfin's count/the index's count" that differed and was looked into.
-COUNTS_EXAMINED = "jellyfin:counts_examined"
+from reconciler.store.meta import COUNTS_EXAMINED, ITEMS_VERIFIED_AT, VIDEO_WIDTHS_READ
+from reconciler.times import iso
 
 
 class JellyfinPoller:
@@ -42,7 +40,7 @@ class JellyfinPoller:
         # With a 4K server, each item's versions' widths are read (which copy it plays); the
         # first poll that reads them lists everything again.
         widths = any(s.is4k for s in ctx.config.services.values())
-        widths_read = store.meta("jellyfin:video_widths") == "1"
+        widths_read = store.meta.get(VIDEO_WIDTHS_READ) is True
         full = watermark is None or ctx.full_due("jellyfin") or (widths and not widths_read)
         since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
         seen: set[str] = set()
@@ -68,7 +66,7 @@ class JellyfinPoller:
                 # Index this page in a thread while the next one is fetched. Only one of the two
                 # ever touches the store at a time: this coroutine waits for the thread first.
                 indexing = asyncio.ensure_future(
-                    asyncio.to_thread(store.index_items, page.items))
+                    asyncio.to_thread(store.items.index, page.items))
                 if full:
                     seen.update(i.id for i in page.items)
             if indexing is not None:
@@ -81,12 +79,12 @@ class JellyfinPoller:
         complete = listed >= total
         incremental = not full
         full = full and len(seen) >= total
-        missing = store.all_item_ids() - seen if full else set()
+        missing = store.items.all_ids() - seen if full else set()
         if full:
             # A complete listing is itself the check that every item still exists.
-            store.set_meta("jellyfin:verified_at", iso(ctx.clock()) or "")
+            store.meta.set(ITEMS_VERIFIED_AT, ctx.clock())
             if widths != widths_read:
-                store.set_meta("jellyfin:video_widths", "1" if widths else "0")
+                store.meta.set(VIDEO_WIDTHS_READ, widths)
         # An incremental listing sees no removal: Jellyfin's count of items, against the index's,
         # tells whether any happened (one small call); if so the items that make requests
         # available are checked by id now, not at the next verification.
@@ -95,7 +93,7 @@ class JellyfinPoller:
         # Items missing since an earlier cycle are checked by id first; an item counts as
         # absent at most once per cycle, so removal takes two consecutive cycles.
         checked = await self._verify_items(ctx, now_too=disagree)
-        store.mark_items_absent(missing - checked)
+        store.items.mark_absent(missing - checked)
         outcome.full = full
         outcome.watermark = iso(_watermark(server_date, newest_created, watermark, ctx.clock()))
 
@@ -104,13 +102,13 @@ class JellyfinPoller:
         into yet (an item unrelated to any request keeps them apart until the next complete
         listing: the lookup is not repeated every cycle for it)."""
         store = ctx.store
-        theirs, ours = await self.client.item_count(), store.present_item_count()
+        theirs, ours = await self.client.item_count(), store.items.present_count()
         if theirs == ours:
             return False
         counts = f"{theirs}/{ours}"
-        if store.meta(COUNTS_EXAMINED) == counts:
+        if store.meta.get(COUNTS_EXAMINED) == counts:
             return False
-        store.set_meta(COUNTS_EXAMINED, counts)
+        store.meta.set(COUNTS_EXAMINED, counts)
         return True
 
     async def _verify_items(self, ctx: PollContext, *, now_too: bool = False) -> set[str]:
@@ -118,11 +116,11 @@ class JellyfinPoller:
         from an earlier listing); returns the ids checked. They are checked every
         `verify_interval`, and now when `now_too`."""
         store = ctx.store
-        suspects = set(store.items_pending_absence())
-        last = store.meta("jellyfin:verified_at")
+        suspects = set(store.items.pending_absence())
+        last = store.meta.get(ITEMS_VERIFIED_AT)
         interval = timedelta(seconds=ctx.config.jellyfin.verify_interval)
         now = ctx.clock()
-        if now_too or last is None or now - (from_iso(last) or now) >= interval:
+        if now_too or last is None or now - last >= interval:
             for row in store.requests():
                 if row.jellyfin_item_id:
                     suspects.add(row.jellyfin_item_id)
@@ -130,14 +128,14 @@ class JellyfinPoller:
                     if ep.jellyfin_item_id:
                         suspects.add(ep.jellyfin_item_id)
             if suspects:
-                store.set_meta("jellyfin:verified_at", iso(now) or "")
+                store.meta.set(ITEMS_VERIFIED_AT, now)
         if not suspects:
             return set()
         ids = sorted(suspects)
         present = await self.client.items_by_ids(
             ids, media_sources=any(s.is4k for s in ctx.config.services.values()))
-        store.index_items(present)
-        store.mark_items_absent(set(ids) - {i.id for i in present})
+        store.items.index(present)
+        store.items.mark_absent(set(ids) - {i.id for i in present})
         return suspects
 
 

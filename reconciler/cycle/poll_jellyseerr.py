@@ -37,12 +37,12 @@ from collections.abc import Callable, Iterable
 from reconciler import core
 from reconciler.cycle.context import CONCURRENCY, PollContext, bounded
 from reconciler.cycle.observations import SeenRequest
+from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
 from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
-from reconciler.services.http import ServiceError
 from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient, TitleInfo
-from reconciler.store import iso
+from reconciler.times import iso
 
 log = get_logger("reconciler.cycle")
 
@@ -165,7 +165,7 @@ class JellyseerrPoller:
                     return media_type, tmdb_id, None  # left for the next poll
                 try:
                     title = await client.title_info(media_type, tmdb_id)
-                except ServiceError as exc:
+                except UpstreamError as exc:
                     failures.append(exc.message)
                     return media_type, tmdb_id, None
                 answered += 1

@@ -28,7 +28,7 @@ from reconciler.cycle.poll_arr import (
 from reconciler.models import RadarrMovie, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.radarr import RadarrClient
-from reconciler.store import iso
+from reconciler.times import iso
 
 
 class RadarrPoller:

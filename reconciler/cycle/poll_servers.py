@@ -14,9 +14,9 @@ from __future__ import annotations
 from reconciler import core
 from reconciler.cycle.context import PollContext, arr_servers
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
+from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger
 from reconciler.results import PollOutcome
-from reconciler.services.http import ServiceError
 from reconciler.services.jellyseerr import JellyseerrClient
 
 log = get_logger("reconciler.cycle")
@@ -61,7 +61,7 @@ async def read_server_settings(client: JellyseerrClient, ctx: PollContext, *,
             continue
         try:
             listing = await client.arr_servers(kind)
-        except ServiceError as exc:
+        except UpstreamError as exc:
             log.warning("jellyseerr.server_settings_unread", kind=kind, error=exc.message)
             continue
         ctx.seen.put_seerr_servers(kind, listing, now)

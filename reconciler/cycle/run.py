@@ -30,10 +30,11 @@ from reconciler.cycle.poll_radarr import RadarrPoller
 from reconciler.cycle.poll_servers import JellyseerrWithServers
 from reconciler.cycle.poll_shoko import ShokoPoller
 from reconciler.cycle.poll_sonarr import SonarrPoller
+from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
 from reconciler.models import ACTIVE_STATES, Phase
 from reconciler.results import CycleResult, PollOutcome, Transition
-from reconciler.services.http import ServiceClient, ServiceError
+from reconciler.services.http import ServiceClient
 from reconciler.store import RequestRow, Store
 
 log = get_logger("reconciler.cycle")
@@ -137,7 +138,7 @@ class Reconciler:
         try:
             with self.store.savepoint(f"poll_{name}"):
                 await poller.poll(ctx, outcome)
-        except ServiceError as exc:
+        except UpstreamError as exc:
             outcome.ok = False
             outcome.error = scrub(exc.message)
         except sqlite3.Error:

@@ -44,7 +44,8 @@ from reconciler.demo.script import (
 from reconciler.lock import DatabaseLock
 from reconciler.models import RequestState
 from reconciler.results import CycleResult
-from reconciler.store import RequestRow, Store, from_iso
+from reconciler.store import RequestRow, Store
+from reconciler.times import from_iso
 from reconciler.views import progress_text
 from simstack import SERVICES, SimulatedStack, World
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from reconciler.models import RequestState
-from reconciler.store import Store, from_iso
+from reconciler.store import Store
+from reconciler.times import from_iso
 from simstack import World
 from simstack._arr import ArrWorld
 from simstack.jellyfin import RefreshCall

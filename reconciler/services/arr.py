@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from reconciler.errors import NotFound
 from reconciler.models import HistoryEvent, QueueRecord
-from reconciler.services.http import NotFound, ServiceClient, require
+from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
 
 QUEUE_STATUSES = frozenset({

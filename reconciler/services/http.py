@@ -28,6 +28,13 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from reconciler.config import ServiceConfig
+from reconciler.errors import (
+    AuthFailed,
+    BadResponse,
+    NotFound,
+    QueryRejected,
+    ServiceUnavailable,
+)
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 # What one ordinary call (a page, one item, a status) may send: no page is legitimately more
@@ -41,36 +48,6 @@ _HTML_START = re.compile(rb"\s*<")
 T = TypeVar("T")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 USER_AGENT = "reconciler/0.1 (+https://github.com/reconciler)"
-
-
-class ServiceError(Exception):
-    """A service could not be polled. Its observations this cycle are *unknown*."""
-
-    def __init__(self, service: str, message: str) -> None:
-        super().__init__(f"{service}: {message}")
-        self.service = service
-        self.message = message
-
-
-class ServiceUnavailable(ServiceError):
-    """Connection refused, timed out, or a 5xx/429 that outlived the retries."""
-
-
-class AuthFailed(ServiceError):
-    """401/403: the API key is wrong. Never retried."""
-
-
-class BadResponse(ServiceError):
-    """The service answered, but not with what its API promises (HTML, bad JSON, wrong shape)."""
-
-
-class NotFound(ServiceError):
-    """404 for a specific resource (a meaningful answer, not a failure)."""
-
-
-class QueryRejected(ServiceUnavailable):
-    """400: the service refused the query itself (an older version that lacks a parameter, or
-    a value outside its enum). Unknown like any failure; never retried."""
 
 
 class _Retryable(Exception):
@@ -171,7 +148,7 @@ class ServiceClient:
         max_bytes: int | None = None,
         stream: Callable[[Any], Any] | None = None,
     ) -> JsonResponse:
-        """One call with bounded retries on transient failures; raises a ServiceError.
+        """One call with bounded retries on transient failures; raises an UpstreamError.
 
         `timeout` bounds the whole call, retries included (else the service's timeout per
         attempt and its retry budget). A body larger than `max_bytes` (default

@@ -25,8 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.errors import NotFound, QueryRejected
 from reconciler.models import SeerrArrServer, SeerrRequest, parse_time
-from reconciler.services.http import NotFound, QueryRejected, ServiceClient, require
+from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
 
 REQUEST_STATUSES = (1, 2, 3, 4, 5)
@@ -328,19 +329,12 @@ class JellyseerrClient(ServiceClient):
             return None
         return parse_request(require(self.name, data, dict, path))
 
-    async def title(self, media_type: str, tmdb_id: int,
-                    timeout: float = TITLE_TIMEOUT) -> str | None:
-        """The display title, or None when Jellyseerr answers 404 for the TMDB id. Seerr answers
-        `500 "Unable to retrieve movie."` (`series.`) for *every* TMDB failure, an outage as
-        much as an unknown id, so that is `ServiceUnavailable` like any failed call. Bounded by
-        `timeout` seconds (`TITLE_TIMEOUT`), retries included."""
-        info = await self.title_info(media_type, tmdb_id, timeout)
-        return info.title if info else None
-
     async def title_info(self, media_type: str, tmdb_id: int,
                          timeout: float = TITLE_TIMEOUT) -> TitleInfo | None:
-        """The display title and year, in the one call `title` makes (see there); None on a
-        404 for the TMDB id."""
+        """The display title and year; None when Jellyseerr answers 404 for the TMDB id. Seerr
+        answers `500 "Unable to retrieve movie."` (`series.`) for *every* TMDB failure, an
+        outage as much as an unknown id, so that is `ServiceUnavailable` like any failed call.
+        Bounded by `timeout` seconds (`TITLE_TIMEOUT`), retries included."""
         path = f"/api/v1/movie/{tmdb_id}" if media_type == "movie" else f"/api/v1/tv/{tmdb_id}"
         try:
             data = await self.get(path, timeout=timeout)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from reconciler.services.http import BadResponse
+from reconciler.errors import BadResponse
 
 
 class Fields:

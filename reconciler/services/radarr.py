@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from reconciler.errors import NotFound
 from reconciler.models import HistoryEvent, RadarrMovie
 from reconciler.services.arr import ArrClient, parse_history_event
-from reconciler.services.http import NotFound, require
+from reconciler.services.http import require
 from reconciler.services.parse import Fields
 
 

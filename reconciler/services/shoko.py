@@ -3,8 +3,9 @@ the file's path and by the request's TMDB ids."""
 
 from __future__ import annotations
 
+from reconciler.errors import NotFound
 from reconciler.models import ShokoFile
-from reconciler.services.http import NotFound, ServiceClient, require
+from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
 
 # Cross-references, asked for both ways: Shoko 5.x takes `includeXRefs` (default true on

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from reconciler.errors import NotFound
 from reconciler.models import HistoryEvent, SonarrEpisode, SonarrSeries
 from reconciler.services.arr import ArrClient, parse_history_event
-from reconciler.services.http import NotFound, require
+from reconciler.services.http import require
 from reconciler.services.parse import Fields
 
 SERIES_TYPES = ("standard", "daily", "anime")

@@ -13,8 +13,8 @@ from datetime import date, datetime
 from typing import Any
 
 from reconciler.models import RequestState, parse_time
-from reconciler.rows import display_title
 from reconciler.store import RequestRow
+from reconciler.store.rows import display_title
 
 S = RequestState
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.errors import AuthFailed, ServiceUnavailable
 from reconciler.models import Library
-from reconciler.services.http import AuthFailed, ServiceUnavailable
 from tests.clients.replay import call, cassette
 
 RECOLLECTIONS_ID = "6e4c0f0ef1f32cc391d06ea50cf6e342"

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.errors import AuthFailed, QueryRejected, ServiceUnavailable
 from reconciler.models import SeerrMediaStatus, SeerrStatus
-from reconciler.services.http import AuthFailed, QueryRejected, ServiceUnavailable
 from reconciler.services.jellyseerr import (
     ActivePoll,
     JellyseerrClient,
@@ -123,7 +123,7 @@ def test_a_request_exists_until_jellyseerr_answers_404() -> None:
 
 def test_titles_come_from_the_movie_and_tv_details() -> None:
     async def both(c: Any) -> tuple[str | None, str | None]:
-        return await c.title("movie", 840464), await c.title("tv", 89641)
+        return await title(c, "movie", 840464), await title(c, "tv", 89641)
 
     with cassette("jellyseerr/titles.yaml"):
         assert call("jellyseerr", both) == ("Greenland 2", "Love Alarm")
@@ -134,9 +134,9 @@ def test_a_tmdb_outage_is_a_failed_call_not_an_unknown_id() -> None:
     outage as much as an unknown id: the look-up failed, so the title is unknown, not absent."""
     with cassette("jellyseerr/title_tmdb_outage.yaml"):
         with pytest.raises(ServiceUnavailable):
-            call("jellyseerr", lambda c: c.title("movie", 1000))
+            call("jellyseerr", lambda c: title(c, "movie", 1000))
         with pytest.raises(ServiceUnavailable):
-            call("jellyseerr", lambda c: c.title("tv", 2000))
+            call("jellyseerr", lambda c: title(c, "tv", 2000))
 
 
 def test_a_refused_key_is_auth_failed_without_retrying() -> None:
@@ -332,3 +332,9 @@ def test_the_bodies_have_the_shapes_of_the_version_they_claim() -> None:
         assert "notificationTypes" in single["requestedBy"]["settings"]
     _, missing = _responses("request_by_id.yaml")[3]
     assert _body(missing) == {"message": "Request not found."}
+
+
+async def title(client: JellyseerrClient, media_type: str, tmdb_id: int) -> str | None:
+    """The display title Jellyseerr gives for the TMDB id (None: it knows none)."""
+    info = await client.title_info(media_type, tmdb_id)
+    return info.title if info else None

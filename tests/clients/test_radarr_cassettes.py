@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.errors import AuthFailed, ServiceUnavailable
 from reconciler.models import HistoryFacts
-from reconciler.services.http import AuthFailed, ServiceUnavailable
 from tests.clients.replay import call, cassette
 
 RECOLLECTIONS = ("/data/anime/movies/Violet Evergarden - Recollections (2021)/"

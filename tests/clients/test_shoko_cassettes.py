@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.services.http import AuthFailed, ServiceUnavailable
+from reconciler.errors import AuthFailed, ServiceUnavailable
 from tests.clients.replay import call, cassette
 
 RECOLLECTIONS = ("/data/anime/movies/Violet Evergarden - Recollections (2021)/"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.services.http import AuthFailed, ServiceUnavailable
+from reconciler.errors import AuthFailed, ServiceUnavailable
 from tests.clients.replay import call, cassette
 
 PACK = "3F92992E2FBEB6EBB251304236BF5E0B600A91C3"

@@ -157,7 +157,7 @@ async def drive_clients(clients: dict[str, Any], ids: dict[str, Any]) -> None:
     await js.status()
     listing = await js.list_requests(page_size=2)
     for req in listing.requests:
-        await js.title(req.media_type, req.tmdb_id)
+        await js.title_info(req.media_type, req.tmdb_id)
     await js.request_by_id(listing.requests[0].id)
     await js.request_by_id(999999)
 

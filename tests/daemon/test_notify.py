@@ -85,7 +85,7 @@ def test_transition_queues_one_row_per_target(store: Store) -> None:
     with store.transaction():
         n.on_transition(available, "importing")
         n.on_transition(available, "importing")  # the same occurrence again: no new row
-    keys = sorted(r["key"] for r in store.unsent_notifications())
+    keys = sorted(r.key for r in store.unsent_notifications())
     assert keys == sorted(f"once@{target_id(u)}"
                           for u in ["json://a.example/x", "json://b.example/y"])
     assert all("json://" not in k for k in keys)  # URLs carry tokens: never stored
@@ -108,7 +108,7 @@ def test_stuck_requests_queue_once_per_stretch(store: Store) -> None:
         store.save_request(stuck, None)
         n.after_reconcile(T0)
         n.after_reconcile(T0 + timedelta(minutes=5))
-    assert [r["event"] for r in store.unsent_notifications()] == ["stuck"]
+    assert [r.event for r in store.unsent_notifications()] == ["stuck"]
     later = replace(stuck, stuck_since=T0 + timedelta(hours=3))  # cleared, then stuck again
     with store.transaction():
         store.save_request(later, stuck)
@@ -133,7 +133,7 @@ def test_sent_once_and_never_again_after_a_restart(store: Store,
         restarted.on_transition(row(state=RequestState.AVAILABLE), "importing")
     assert asyncio.run(restarted.send_pending()) == 0
     assert len(apprise_target.messages) == 1
-    assert store.sent_notifications()[0]["event"] == "available"
+    assert sent_events(store) == ["available"]
 
 
 def test_failure_is_logged_and_retried_on_a_later_cycle(store: Store,
@@ -147,7 +147,7 @@ def test_failure_is_logged_and_retried_on_a_later_cycle(store: Store,
     failed = [e for e in logs if e["event"] == "notify.failed"]
     assert len(failed) == 1 and failed[0]["attempts"] == 1
     assert apprise_target.url not in str(failed[0])  # the URL may hold a token
-    assert store.unsent_notifications()[0]["attempts"] == 1
+    assert store.unsent_notifications()[0].attempts == 1
     apprise_target.status = 200
     assert asyncio.run(n.send_pending()) == 1
     assert apprise_target.titles() == ["Spirited Away failed"]
@@ -297,9 +297,9 @@ def test_requester_notices_go_to_their_own_addresses_by_username_or_email(
         n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
         n.on_transition(anna_row(state=RequestState.AVAILABLE), "importing")  # no operator URLs
     queued = store.unsent_notifications()
-    assert sorted(r["key"] for r in queued) == sorted(
+    assert sorted(r.key for r in queued) == sorted(
         f"once@{target_id(u)}" for u in ("json://a.example/x", "json://b.example/y"))
-    assert {r["event"] for r in queued} == {"ready"}
+    assert {r.event for r in queued} == {"ready"}
 
 
 def test_a_requester_without_an_address_or_a_row_without_requester_queues_nothing(
@@ -317,7 +317,7 @@ def test_the_operator_is_not_sent_the_requesters_notices(store: Store) -> None:
     with store.transaction():
         n.on_transition(anna_row(state=RequestState.AVAILABLE), "importing")
         n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
-    queued = {(r["event"], r["key"]) for r in store.unsent_notifications()}
+    queued = {(r.event, r.key) for r in store.unsent_notifications()}
     assert queued == {("available", f"once@{target_id('json://op.example/o')}"),
                       ("ready", f"once@{target_id('json://a.example/x')}")}
 
@@ -332,7 +332,8 @@ def test_the_operator_is_not_sent_the_requesters_notices(store: Store) -> None:
 ])
 def test_notify_users_are_validated_without_repeating_the_urls(
         tmp_path: Path, users: dict[str, object], problem: str) -> None:
-    from reconciler.config import ConfigError, load_config
+    from reconciler.config import load_config
+    from reconciler.errors import ConfigError
 
     lines = []
     for name, value in users.items():
@@ -377,3 +378,9 @@ def test_notify_test_sends_to_the_users_addresses(tmp_path: Path,
     assert "✗ address 1 of 1" in failed.stdout
     assert "could not be sent" in failed.stderr
     assert "nobody-listens" not in failed.stdout + failed.stderr
+
+
+def sent_events(store: Store) -> list[str]:
+    """The events of the notifications recorded as sent (read directly: only tests ask)."""
+    return [r[0] for r in store.conn.execute(
+        "SELECT event FROM notifications WHERE sent_at IS NOT NULL ORDER BY rowid")]

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from reconciler.config import ServiceConfig
-from reconciler.services.http import AuthFailed, BadResponse, ServiceError, ServiceUnavailable
+from reconciler.errors import AuthFailed, BadResponse, ServiceError, ServiceUnavailable
 from reconciler.services.radarr import RadarrClient
 from simstack import SimulatedStack, World
 from tests.reliability.support import settled_calls

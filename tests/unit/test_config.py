@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.config import ConfigError, ConfigModel, load_config
+from reconciler.config import ConfigModel, load_config
+from reconciler.errors import ConfigError
 
 BASE = '''
 [jellyseerr]

@@ -20,11 +20,11 @@ from reconciler.cycle import make_clients, poll_jellyseerr
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
+from reconciler.errors import QueryRejected
 from reconciler.models import Phase, RequestState, SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
-from reconciler.rows import RequestRow, display_title
-from reconciler.services.http import QueryRejected
 from reconciler.store import Store
+from reconciler.store.rows import RequestRow, display_title
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

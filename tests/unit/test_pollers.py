@@ -315,15 +315,15 @@ def test_jellyfin_poller_indexes_the_library_and_removes_an_item_after_two_absen
     routes = Routes({("GET", "/Items"): items})
     outcome = poll(ctx, JellyfinPoller(client(config, "jellyfin", routes)))
     assert outcome.full and outcome.watermark == "2026-11-01T12:00:00Z"
-    assert ctx.store.all_item_ids() == {"a", "b"}
-    assert [i.id for i in ctx.store.items_by_provider([("tmdb", "603")])] == ["a"]
+    assert ctx.store.items.all_ids() == {"a", "b"}
+    assert [i.id for i in ctx.store.items.by_provider([("tmdb", "603")])] == ["a"]
 
     library.pop()  # "b" leaves Jellyfin
     for _ in range(2):
         with ctx.store.transaction():  # forget the watermark's age: every poll lists it all
             ctx.store.record_poll("jellyfin", NOW, NOW, True, None, 1, 1, None, False)
         poll(ctx, JellyfinPoller(client(config, "jellyfin", routes)))
-    assert ctx.store.all_item_ids() == {"a"}
+    assert ctx.store.items.all_ids() == {"a"}
 
 
 def test_the_nudge_looks_for_the_file_radarr_reported(ctx: PollContext) -> None:

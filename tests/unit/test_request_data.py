@@ -11,10 +11,10 @@ from pathlib import Path
 
 import sqlite_utils
 
-from reconciler import store as store_module
 from reconciler.cycle.apply import requester_keys, requester_name
 from reconciler.models import RequestState, SeerrRequest
 from reconciler.store import SCHEMA_VERSION, Store
+from reconciler.store import schema as store_module
 from reconciler.views import request_json, show_text
 from tests.web.support import row
 
@@ -53,7 +53,7 @@ def test_migration_4_adds_the_columns_and_keeps_the_rows(tmp_path: Path) -> None
     conn.execute("PRAGMA user_version = 3")
     old = row(1, RequestState.DOWNLOADING, "Dune").to_db()
     for name in ("requested_by", "requested_by_id", "requester_keys", "year", "eta",
-                 "release_date", "server"):
+                 "release_date", "server", "nudged_at"):
         del old[name]
     db.table("requests").insert(old)
     conn.close()
@@ -64,7 +64,7 @@ def test_migration_4_adds_the_columns_and_keeps_the_rows(tmp_path: Path) -> None
         kept = store.request(1)
     finally:
         store.close()
-    assert version == SCHEMA_VERSION == 5
+    assert version == SCHEMA_VERSION == 6
     assert kept is not None and kept.title == "Dune"
     assert (kept.requested_by, kept.requester_keys, kept.year, kept.eta) == (None, [], None, None)
     assert kept.server is None
@@ -81,7 +81,7 @@ def test_migration_5_adds_the_server_and_the_video_widths_and_keeps_the_rows(
         migrate(db)
     conn.execute("PRAGMA user_version = 4")
     old = row(1, RequestState.DOWNLOADING, "Dune", requested_by="Anna").to_db()
-    del old["server"]
+    del old["server"], old["nudged_at"]
     db.table("requests").insert(old)
     assert "server" not in db.table("requests").columns_dict
     assert "video_widths" not in db.table("jellyfin_items").columns_dict
@@ -97,10 +97,41 @@ def test_migration_5_adds_the_server_and_the_video_widths_and_keeps_the_rows(
         again = store.request(1)
     finally:
         store.close()
-    assert version == SCHEMA_VERSION == 5
+    assert version == SCHEMA_VERSION == 6
     assert "video_widths" in columns
     assert (kept.title, kept.requested_by, kept.server) == ("Dune", "Anna", None)
     assert again is not None and again.server == "radarr4k"
+
+
+def test_migration_6_keeps_a_nudge_recorded_before_the_upgrade(tmp_path: Path) -> None:
+    """Whether Jellyfin was asked to scan during a wait was read back from the timeline's
+    wording; from schema 6 it is the row's `nudged_at`, taken from that wording once, so a
+    request nudged before the upgrade is not nudged again."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    for migrate in store_module.MIGRATIONS[:5]:
+        migrate(db)
+    conn.execute("PRAGMA user_version = 5")
+    for rid in (1, 2):
+        old = row(rid, RequestState.IMPORTING, f"Film {rid}").to_db()
+        del old["nudged_at"]
+        db.table("requests").insert(old)
+    timeline = db.table("timeline")
+    timeline.insert({"request_id": 1, "at": "2026-11-01T10:00:00Z", "from_state": "importing",
+                     "to_state": "importing", "via": "reconciler",
+                     "detail": "asked Jellyfin to scan 'Films'"})
+    timeline.insert({"request_id": 2, "at": "2026-11-01T10:00:00Z", "from_state": "approved",
+                     "to_state": "importing", "via": "radarr", "detail": "imported"})
+    conn.close()
+
+    store = Store.open(path)
+    try:
+        nudged, not_nudged = store.request(1), store.request(2)
+    finally:
+        store.close()
+    assert nudged is not None and nudged.nudged_at == datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    assert not_nudged is not None and not_nudged.nudged_at is None
 
 
 def test_the_new_fields_round_trip_and_reach_the_json(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from reconciler import core
-from reconciler.config import ConfigError, load_config
+from reconciler.config import load_config
+from reconciler.errors import ConfigError
 from reconciler.models import JellyfinItem, SeerrArrServer, SeerrRequest
 
 BASE = """
@@ -223,13 +224,13 @@ def test_the_index_keeps_each_item_s_video_widths_and_a_changed_width_is_rewritt
     try:
         movie = JellyfinItem("m", "Movie", "x", "FileSystem", path="/m.mkv",
                              provider_ids={"Tmdb": "603"}, video_widths=(1920, 3840))
-        assert store.index_items([movie]) == 1
-        assert store.index_items([movie]) == 0  # unchanged: nothing written
-        assert store.items_by_ids(["m"])[0].video_widths == (1920, 3840)
-        assert store.index_items([JellyfinItem("m", "Movie", "x", "FileSystem", path="/m.mkv",
+        assert store.items.index([movie]) == 1
+        assert store.items.index([movie]) == 0  # unchanged: nothing written
+        assert store.items.by_ids(["m"])[0].video_widths == (1920, 3840)
+        assert store.items.index([JellyfinItem("m", "Movie", "x", "FileSystem", path="/m.mkv",
                                                provider_ids={"Tmdb": "603"},
                                                video_widths=(1920,))]) == 1
-        assert store.items_by_ids(["m"])[0].video_widths == (1920,)
+        assert store.items.by_ids(["m"])[0].video_widths == (1920,)
         columns = {r[1] for r in store.conn.execute("PRAGMA table_info(requests)")}
         assert "server" in columns
     finally:

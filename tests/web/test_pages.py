@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from reconciler.config import Config, ConfigError, load_config
+from reconciler.config import Config, load_config
+from reconciler.errors import ConfigError
 from reconciler.httpapi import HttpApi, Metrics
 from reconciler.store import Store
 from tests.daemon.daemon_support import Clock

@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 from datetime import datetime
 
-from reconciler.rows import iso
+from reconciler.times import iso
 
 
 class PageReads:

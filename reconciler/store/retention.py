@@ -15,7 +15,8 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from reconciler.rows import PruneCounts, iso
+from reconciler.store.rows import PruneCounts
+from reconciler.times import iso
 
 # Rows per DELETE and statements per call (a cycle never stalls on a backlog, which later
 # cycles work off), and at most this many free pages handed back to the file per call.
@@ -129,8 +130,3 @@ class Retention:
         """When the oldest poll record still kept started (ISO time), if any."""
         row = self.conn.execute("SELECT min(started) FROM polls").fetchone()
         return row[0] if row else None
-
-    def size_bytes(self) -> int:
-        """The database's pages in use and free (the main file, without its WAL)."""
-        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
-        return int(pages) * int(self.conn.execute("PRAGMA page_size").fetchone()[0])

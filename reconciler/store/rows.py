@@ -1,6 +1,6 @@
-"""The rows the store reads and writes, and the timestamp format it keeps: plain values, no SQL.
+"""The rows the store reads and writes: plain values, no SQL.
 
-Timestamps are stored as ISO 8601 UTC strings in whole seconds with a `Z` (`iso`/`from_iso`).
+Timestamps are stored as ISO 8601 UTC strings in whole seconds with a `Z` (`reconciler.times`).
 """
 
 from __future__ import annotations
@@ -8,26 +8,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from reconciler.models import JellyfinItem, RequestState
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def from_iso(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+from reconciler.times import from_iso, iso, utcnow
 
 
 def dump_json(data: Any) -> str:
@@ -81,6 +66,8 @@ class RequestRow:
     release_date: datetime | None = None
     # The configured name of the Radarr/Sonarr server tracking it (None while none does).
     server: str | None = None
+    # When Jellyfin was last asked to scan for it (one nudge per wait: see cycle.nudge).
+    nudged_at: datetime | None = None
 
     @classmethod
     def from_db(cls, row: dict[str, Any]) -> RequestRow:
@@ -121,6 +108,7 @@ class RequestRow:
             eta=from_iso(row.get("eta")),
             release_date=from_iso(row.get("release_date")),
             server=row.get("server"),
+            nudged_at=from_iso(row.get("nudged_at")),
         )
 
     def to_db(self) -> dict[str, Any]:
@@ -161,6 +149,7 @@ class RequestRow:
             "eta": iso(self.eta),
             "release_date": iso(self.release_date),
             "server": self.server,
+            "nudged_at": iso(self.nudged_at),
         }
 
 
@@ -224,6 +213,18 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
         date_last_saved=row["date_last_saved"],
         video_widths=tuple(int(w) for w in (row.get("video_widths") or "").split(",") if w),
     )
+
+
+@dataclass(frozen=True)
+class NoticeRow:
+    """A queued notification: `key` names the occurrence and ends in "@TARGET"; `message` is
+    its title, a newline, and its body."""
+
+    request_id: int
+    event: str
+    key: str
+    message: str
+    attempts: int
 
 
 @dataclass(frozen=True)
