@@ -7,7 +7,7 @@ deletions), with invariants checked against the simulated world's truth after ev
 
 Invariants, after every cycle: (1) `available` only while Jellyfin lists a playable item with
 the request's ids (films: TMDB, or the Shoko/AniDB ids Shoko recorded; shows: every aired
-episode), where an item removed but not yet confirmed gone by reconciler still counts (README,
+episode), where an item removed but not yet confirmed gone by reconciler still counts (docs/,
 "Absence is not deletion"); (2) a cycle where a service failed exits 3, records the error in its
 poll row and moves no request that depends on it; (3) a cycle after one that saw the same world
 writes no rows but poll records; (4) no step back without evidence (a failure, a new grab, a
@@ -119,7 +119,7 @@ class Life:
         self.evidence: dict[int, int] = {}
         self.last: dict[int, str] = {}
         # Items removed from Jellyfin: reconciler drops an item only once a check finds it
-        # missing on two consecutive cycles (README, "Absence is not deletion"); until then it
+        # missing on two consecutive cycles (docs/, "Absence is not deletion"); until then it
         # may count. Items that made a request available are checked every cycle here.
         self.ghosts: dict[str, Any] = {}
         self.log: list[str] = []
