@@ -123,6 +123,12 @@ def kind(name: str) -> ServiceKind:
                        f"{', '.join(SERVICES)})") from None
 
 
+def short_name(service: str) -> str:
+    """How running text names the service `service` ("Shoko"); a server's own name as it is."""
+    known = KINDS.get(service)
+    return known.short_name if known is not None else service
+
+
 def with_role(role: Role) -> tuple[str, ...]:
     """The kinds of `role`, in poll order."""
     return tuple(k.name for k in SERVICE_KINDS if k.role is role)

@@ -55,12 +55,6 @@ OWN_FILES = ("config.toml", "reconciler.db", "reconciler.db-wal", "reconciler.db
              "reconciler.db.lock", "reconciler.log")
 
 
-def _named(service: str) -> str:
-    """How the demo's lines name a service ("Shoko")."""
-    known = registry.KINDS.get(service)
-    return known.short_name if known is not None else service
-
-
 def run_demo(speed: float = 1.0, workdir: str | None = None, serve: bool = False, *,
              stop: threading.Event | None = None) -> int:
     """`reconcile demo`. `stop` ends a `--serve` run from another thread (tests, embedding);
@@ -360,7 +354,7 @@ def play_demo(folder: Path, speed: float = 1.0, *, kept: bool = True,
 
 def _header(stage: Stage, expectations: dict[int, Expectation], total: float,
             speed: float) -> list[str]:
-    names = ", ".join(_named(s) for s in registry.SERVICES)
+    names = ", ".join(registry.short_name(s) for s in registry.SERVICES)
     lines = [
         f"reconcile demo: simulated {names} on 127.0.0.1, and the real reconciler polling them "
         f"(speed {speed:g}, about {total:.0f} s).",
@@ -393,7 +387,7 @@ class DemoRun:
     def on_cycle(self, result: CycleResult) -> None:
         """After every committed cycle (the daemon's loop): note what changed."""
         for service in result.failed:
-            self.emit("reconciler", f"could not poll {_named(service)}: "
+            self.emit("reconciler", f"could not poll {registry.short_name(service)}: "
                                     f"{result.polls[service].error}")
         rows = {r.id: r for r in self.store.requests()}
         self.first_cycle.set()
@@ -603,7 +597,7 @@ def _serve(folder: Path, speed: float, *, kept: bool, stop: threading.Event | No
             print("reconcile demo --serve: the simulated stack is running on 127.0.0.1.",
                   file=out)
             for service in registry.SERVICES:
-                print(f"  {_named(service):<11} {stage.stack.url(service)}   api key "
+                print(f"  {registry.short_name(service):<11} {stage.stack.url(service)}   api key "
                       f"{stage.stack.api_keys[service]}", file=out)
             print(f"\nThe world plays the demo's script over the next "
                   f"{script.scaled(script.length):.0f} s (slower: --speed 0.25), then stays as "
