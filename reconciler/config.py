@@ -22,7 +22,7 @@ from pydantic import (
 )
 
 from reconciler.errors import ConfigError
-from reconciler.models import FAST_SERVICES, SERVICES
+from reconciler.registry import KINDS, SERVICES, SEVERAL
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
 
@@ -69,10 +69,13 @@ class ReconcilerSection(_Section):
 
 
 class ServiceSection(_Section):
+    """What every service's section holds; each kind's own section takes its default
+    `poll_interval` from the registry."""
+
     url: str
     api_key: str | None = Field(default=None, repr=False)
     api_key_file: str | None = None
-    poll_interval: Duration = 30.0
+    poll_interval: Duration
     timeout: Duration = 10.0
     verify_tls: bool = True
 
@@ -89,12 +92,12 @@ class ServiceSection(_Section):
 
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
-ARR_KINDS = ("radarr", "sonarr")
 
 
 class ArrSection(ServiceSection):
     """One Radarr or Sonarr server: a `[radarr]` table, or one of several `[[radarr]]` tables."""
 
+    poll_interval: Duration = KINDS["radarr"].poll_interval  # the registry test: Sonarr's too
     name: str | None = None  # default: the kind ("radarr" / "sonarr")
     is4k: bool = False
     # The server's id in Jellyseerr's settings (`GET /api/v1/settings/radarr|sonarr`).
@@ -119,10 +122,11 @@ ArrSections = Annotated[list[ArrSection], BeforeValidator(_as_list)]
 
 class JellyseerrSection(ServiceSection):
     # Each Jellyseerr listing makes it query every *arr: a slower default than the others.
-    poll_interval: Duration = 60.0
+    poll_interval: Duration = KINDS["jellyseerr"].poll_interval
 
 
 class JellyfinSection(ServiceSection):
+    poll_interval: Duration = KINDS["jellyfin"].poll_interval
     refresh_grace: Duration = 60.0
     refresh_min_interval: Duration = 300.0
     page_size: int = Field(default=1000, ge=10, le=10000)
@@ -130,6 +134,7 @@ class JellyfinSection(ServiceSection):
 
 
 class ShokoSection(ServiceSection):
+    poll_interval: Duration = KINDS["shoko"].poll_interval
     unrecognised_after: Duration = 1800.0
 
 
@@ -220,6 +225,10 @@ class HttpSection(_Section):
 
 
 class ConfigModel(_Section):
+    """The file's sections. One field per registered service, named after it and typed with
+    its section (a list for the kinds that allow several servers); the registry test checks
+    them against `reconciler.registry`."""
+
     reconciler: ReconcilerSection = ReconcilerSection()
     jellyseerr: JellyseerrSection
     # A `[radarr]` table is read as a list of one.
@@ -231,9 +240,6 @@ class ConfigModel(_Section):
     stuck: StuckSection = StuckSection()
     notify: NotifySection | None = None
     http: HttpSection | None = None
-
-
-SERVICE_SECTIONS = SERVICES  # one list of the services, in poll order (models)
 
 
 @dataclass(frozen=True)
@@ -295,7 +301,7 @@ class Config:
     def several_servers(self) -> bool:
         """Several Radarr or several Sonarr servers are configured (status names each
         request's server then)."""
-        return any(len(self.servers(kind)) > 1 for kind in ("radarr", "sonarr"))
+        return any(len(self.servers(kind)) > 1 for kind in SEVERAL)
 
     def kind_of(self, service: str) -> str:
         """The kind of the configured service or server `service` (its own name otherwise)."""
@@ -306,7 +312,7 @@ class Config:
         """How often `service` is polled: its own `poll_interval`, or `active_poll_interval`
         when that is shorter and something moves (for the services that follow a download)."""
         own = self.services[service].poll_interval
-        if active and self.kind_of(service) in FAST_SERVICES:
+        if active and KINDS[self.kind_of(service)].follows_downloads:
             return min(own, self.model.reconciler.active_poll_interval)
         return own
 
@@ -351,15 +357,15 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
-    tables = {kind for kind in ARR_KINDS if isinstance(raw.get(kind), dict)}
+    tables = {kind for kind in SEVERAL if isinstance(raw.get(kind), dict)}
     for kind in tables:  # a single [radarr] table: a list of one
         raw[kind] = [raw[kind]]
-    for service in SERVICE_SECTIONS:
+    for service in SERVICES:
         entries = raw.get(service)
         for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
             if not isinstance(entry, dict):
                 continue
-            named = entry.get("name", service) if service in ARR_KINDS else service
+            named = entry.get("name", service) if service in SEVERAL else service
             override = env.get(key_variable(str(named)))
             if override:
                 entry = {**entry, "api_key": override}
@@ -443,8 +449,8 @@ def _sections(path: Path, model: ConfigModel, tables: set[str],
     for messages; its kind; its section). Names are unique; at most one explicit default of
     each kind and quality."""
     out: dict[str, tuple[str, str, ServiceSection]] = {}
-    for kind in SERVICE_SECTIONS:
-        if kind not in ARR_KINDS:
+    for kind in SERVICES:
+        if kind not in SEVERAL:
             section = getattr(model, kind)
             if section is not None:
                 out[kind] = (f"[{kind}]", kind, section)
@@ -454,7 +460,7 @@ def _sections(path: Path, model: ConfigModel, tables: set[str],
         for i, server in enumerate(servers):
             name = server.name or kind
             where = f"[{kind}]" if kind in tables else f"[[{kind}]] #{i + 1} (name \"{name}\")"
-            if name in out or (name in SERVICE_SECTIONS and name != kind):
+            if name in out or (name in SERVICES and name != kind):
                 other = out[name][0] if name in out else f"the [{name}] service"
                 raise ConfigError(
                     f"{path}: {where} name: \"{name}\" is already the name of {other}; give "
@@ -529,7 +535,7 @@ def _describe(path: Path, exc: ValidationError,
     lines = []
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
-        if len(loc) >= 3 and loc[0] in ARR_KINDS and loc[1].isdigit():
+        if len(loc) >= 3 and loc[0] in SEVERAL and loc[1].isdigit():
             head = f"[{loc[0]}]" if loc[0] in tables else f"[[{loc[0]}]] #{int(loc[1]) + 1}"
             loc = [head, *loc[2:]]
             where = f"{head} {'.'.join(loc[1:])}"

@@ -15,9 +15,9 @@ from typing import Any, TextIO, cast
 
 import httpx
 
-from reconciler import core
+from reconciler import core, registry
 from reconciler.config import Config
-from reconciler.cycle import CLIENT_TYPES
+from reconciler.cycle import client_type
 from reconciler.errors import (
     AuthFailed,
     BadResponse,
@@ -38,17 +38,8 @@ OK, FAIL, WARN = "✓", "✗", "⚠"
 ProbeFn = Callable[[ServiceClient, Config, "Report"], Awaitable[None]]
 SAMPLE_SIZE = 500
 SHOKO_KEYS = frozenset({"shoko series", "shoko file", "shoko episode"})
-
-# Where each service shows its API key, for the fix text.
-KEY_WHERE = {
-    "jellyseerr": "Settings > General > API Key in Jellyseerr",
-    "radarr": "Settings > General > Security > API Key in Radarr",
-    "sonarr": "Settings > General > Security > API Key in Sonarr",
-    "shoko": "POST /api/auth on Shoko Server (or Settings > API Keys)",
-    "jellyfin": "Dashboard > API Keys in Jellyfin",
-}
-PRODUCT = {"jellyseerr": "Jellyseerr", "radarr": "Radarr", "sonarr": "Sonarr",
-           "shoko": "Shoko Server", "jellyfin": "Jellyfin"}
+# The kinds whose servers Jellyseerr sends requests to (Radarr, Sonarr).
+_DOWNLOADS = registry.with_role(registry.Role.DOWNLOADS)
 
 
 @dataclass(frozen=True)
@@ -93,8 +84,8 @@ async def diagnose(config: Config, report: Report, *,
     for warning in config.warnings:
         report.add(WARN, "config", warning)
     check_database(config.database, report)
-    clients = {name: CLIENT_TYPES[svc.kind](svc, transport=transport, max_attempts=1,
-                                            retry_budget=min(svc.timeout, 10.0))
+    clients = {name: client_type(svc.kind)(svc, transport=transport, max_attempts=1,
+                                           retry_budget=min(svc.timeout, 10.0))
                for name, svc in config.services.items()}
     try:
         for name, client in clients.items():
@@ -154,14 +145,19 @@ def check_database(path: Path, report: Report) -> None:
 # ---------------------------------------------------------------- services
 
 
+def probe(kind: str) -> ProbeFn:
+    """The check the registry names for `kind`."""
+    found = registry.resolve(registry.kind(kind).probe)
+    if not callable(found):
+        raise TypeError(f"{kind}: the registry's probe {found!r} cannot be called")
+    return cast(ProbeFn, found)
+
+
 async def check_service(name: str, client: ServiceClient, config: Config,
                         report: Report) -> None:
-    probe: ProbeFn = {
-        "jellyseerr": _jellyseerr, "radarr": _arr, "sonarr": _arr, "shoko": _shoko,
-        "jellyfin": _jellyfin,
-    }[config.kind_of(name)]
+    check = probe(config.kind_of(name))
     try:
-        await probe(client, config, report)
+        await check(client, config, report)
     except UpstreamError as exc:
         report.add(FAIL, name, *_explain(name, client, exc, config))
     except Exception as exc:  # a doctor that crashes helps nobody: report and go on
@@ -179,14 +175,14 @@ def _section(name: str, config: Config | None) -> str:
 def _explain(name: str, client: ServiceClient, exc: UpstreamError,
              config: Config | None = None) -> tuple[str, str]:
     url = client.config.url
-    kind = config.kind_of(name) if config is not None else name
-    product = PRODUCT[kind]
+    kind = registry.kind(config.kind_of(name) if config is not None else name)
+    product = kind.product
     where = _section(name, config)
     if isinstance(exc, AuthFailed):
         status = re.search(r"HTTP (\d{3})", exc.message)
         code = f" (HTTP {status.group(1)})" if status else ""
         return (f"API key refused{code}",
-                f"set {where} api_key (or api_key_file) to a key from {KEY_WHERE[kind]}")
+                f"set {where} api_key (or api_key_file) to a key from {kind.key_where}")
     if isinstance(exc, ServiceUnavailable):
         text = exc.message if exc.message.startswith("cannot reach") else \
             f"not answering properly at {url}: {exc.message}"
@@ -201,22 +197,23 @@ def _explain(name: str, client: ServiceClient, exc: UpstreamError,
 
 def _several_servers(config: Config) -> bool:
     """More than a plain Radarr and Sonarr: several of a kind, a 4K one, or Jellyseerr ids."""
-    servers = config.servers("radarr") + config.servers("sonarr")
-    return (any(len(config.servers(k)) > 1 for k in ("radarr", "sonarr"))
+    servers = [s for kind in _DOWNLOADS for s in config.servers(kind)]
+    return (any(len(config.servers(k)) > 1 for k in _DOWNLOADS)
             or any(s.is4k or s.seerr_server_id is not None for s in servers))
 
 
 async def check_servers(client: JellyseerrClient, config: Config, report: Report) -> None:
     """Which of Jellyseerr's Radarr/Sonarr servers each configured one is (by its
     `seerr_server_id`, else by host, port and base URL), as routing will see it."""
-    for kind in ("radarr", "sonarr"):
+    for kind in _DOWNLOADS:
         mine = config.servers(kind)
+        product = registry.kind(kind).product
         if not mine:
             continue
         try:
             theirs = await client.arr_servers(kind)
         except UpstreamError as exc:
-            report.add(FAIL, "jellyseerr", f"cannot read its {PRODUCT[kind]} servers "
+            report.add(FAIL, "jellyseerr", f"cannot read its {product} servers "
                                            f"(/api/v1/settings/{kind}): {exc.message}",
                        "the [jellyseerr] api_key must be an administrator's (Settings > "
                        "General > API Key)")
@@ -227,7 +224,7 @@ async def check_servers(client: JellyseerrClient, config: Config, report: Report
                 entry = next((e for e in theirs if e.id == svc.seerr_server_id), None)
                 if entry is None:
                     report.add(FAIL, svc.name, f"seerr_server_id = {svc.seerr_server_id} is "
-                                               f"not one of Jellyseerr's {PRODUCT[kind]} "
+                                               f"not one of Jellyseerr's {product} "
                                                f"servers (ids: {ids})",
                                f"set {_section(svc.name, config)} seerr_server_id to the id "
                                f"of this server in Jellyseerr, or remove it")
@@ -236,7 +233,7 @@ async def check_servers(client: JellyseerrClient, config: Config, report: Report
             else:
                 found = [e for e in theirs if core.url_matches(svc.url, e)]
                 if not found:
-                    report.add(WARN, svc.name, f"is none of Jellyseerr's {PRODUCT[kind]} "
+                    report.add(WARN, svc.name, f"is none of Jellyseerr's {product} "
                                                f"servers by host, port and base URL "
                                                f"({ids}); requests Jellyseerr sends it are "
                                                f"shown as sent to a server reconciler is not "
@@ -247,7 +244,7 @@ async def check_servers(client: JellyseerrClient, config: Config, report: Report
                 entry, how = found[0], "by host, port and base URL"
             quality = "4K" if entry.is4k else "HD"
             default = ", default" if entry.is_default else ""
-            report.add(OK, svc.name, f"is Jellyseerr's {PRODUCT[kind]} server '{entry.name}' "
+            report.add(OK, svc.name, f"is Jellyseerr's {product} server '{entry.name}' "
                                      f"(id {entry.id}, {quality}{default}; {how})")
             if entry.is4k != svc.is4k:
                 report.add(WARN, svc.name, f"Jellyseerr has it as {quality}, reconciler as "
@@ -264,7 +261,7 @@ def _version(data: dict[str, Any], *keys: str) -> str:
     return "unknown"
 
 
-async def _jellyseerr(client: ServiceClient, config: Config, report: Report) -> None:
+async def probe_jellyseerr(client: ServiceClient, config: Config, report: Report) -> None:
     assert isinstance(client, JellyseerrClient)
     # Needs no key: tells "unreachable" from "key refused", and decides what may be sent.
     server, profile = await client.server_info()
@@ -292,7 +289,7 @@ async def _jellyseerr(client: ServiceClient, config: Config, report: Report) -> 
                                        f"version accepts", None)
 
 
-async def _arr(client: ServiceClient, config: Config, report: Report) -> None:
+async def probe_arr(client: ServiceClient, config: Config, report: Report) -> None:
     assert isinstance(client, RadarrClient | SonarrClient)
     name = client.name
     status = await client.system_status()
@@ -323,7 +320,7 @@ async def _arr(client: ServiceClient, config: Config, report: Report) -> None:
                    if not anime.root_folders else None)
 
 
-async def _shoko(client: ServiceClient, config: Config, report: Report) -> None:
+async def probe_shoko(client: ServiceClient, config: Config, report: Report) -> None:
     assert isinstance(client, ShokoClient)
     status = await client.init_status()  # needs no key
     state = _version(status, "State")
@@ -343,7 +340,7 @@ async def _shoko(client: ServiceClient, config: Config, report: Report) -> None:
     report.add(OK, "shoko", f"reachable, API key accepted, version {version}")
 
 
-async def _jellyfin(client: ServiceClient, config: Config, report: Report) -> None:
+async def probe_jellyfin(client: ServiceClient, config: Config, report: Report) -> None:
     assert isinstance(client, JellyfinClient)
     info = await client.system_info()
     version = _version(info, "Version")

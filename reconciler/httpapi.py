@@ -35,7 +35,7 @@ from starlette.types import ASGIApp
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
-from reconciler.models import FAST_SERVICES, RequestState
+from reconciler.models import RequestState
 from reconciler.results import CycleResult
 from reconciler.store import Store, StoreError
 from reconciler.times import from_iso, iso
@@ -151,11 +151,9 @@ def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, di
     (and never less than `HEALTH_MIN_LIMIT` seconds)."""
     services: dict[str, Any] = {}
     healthy = True
-    active_interval = config.model.reconciler.active_poll_interval
     for name, svc in config.services.items():
-        # Idle pace is the slower one (unless the active one was set slower): allow for it.
-        interval = max(svc.poll_interval, active_interval) if svc.kind in FAST_SERVICES \
-            else svc.poll_interval
+        # Allow for the slower of the two paces (idle and while something moves).
+        interval = max(config.poll_interval(name, False), config.poll_interval(name, True))
         limit = timedelta(seconds=max(interval * HEALTH_INTERVALS, HEALTH_MIN_LIMIT))
         entry: dict[str, Any] = {"ok": True, "last_success": None}
         if svc.kind != name:  # one of several Radarr/Sonarr servers, by its configured name

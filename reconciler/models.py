@@ -79,16 +79,6 @@ class Phase(StrEnum):
             return None
 
 
-# The upstream services, in the order a cycle polls them (Shoko after the *arr, whose imported
-# paths it looks up; Jellyfin last). The one list of their names: config sections, clients,
-# jobs, metrics and checks all follow it.
-SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
-# These follow a download, so they poll at `active_poll_interval` while something moves;
-# Jellyseerr keeps its own pace (each of its listings makes it query every *arr, and requests
-# do not move faster because a download does).
-FAST_SERVICES = frozenset({"radarr", "sonarr", "shoko", "jellyfin"})
-
-
 class SeerrStatus(IntEnum):
     """Jellyseerr request status codes."""
 

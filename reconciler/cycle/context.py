@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar
 
-from reconciler import core
+from reconciler import core, registry
 from reconciler.config import Config
 from reconciler.cycle.observations import Observations, SeenRequest
 from reconciler.models import SeerrRequest
@@ -65,10 +65,13 @@ class PollContext:
         return [s for s in self.seen.seerr_requests().values() if not core.seerr_gone(s.absent)]
 
 
+_DOWNLOADS = registry.with_role(registry.Role.DOWNLOADS)  # the kinds routing chooses among
+
+
 def arr_servers(config: Config) -> list[core.ArrServer]:
     """The configured Radarr and Sonarr servers, as routing (`core.route`) sees them."""
     return [core.ArrServer(s.name, s.kind, s.url, s.is4k, s.seerr_server_id, s.default)
-            for s in config.services.values() if s.kind in ("radarr", "sonarr")]
+            for s in config.services.values() if s.kind in _DOWNLOADS]
 
 
 async def bounded(calls: list[Awaitable[T]], limit: int = CONCURRENCY) -> list[T]:
@@ -90,7 +93,9 @@ async def bounded(calls: list[Awaitable[T]], limit: int = CONCURRENCY) -> list[T
 
 
 class Poller(Protocol):
-    """One service's poll: reads what changed and writes it as observations."""
+    """One service's poll: reads what changed and writes it as observations. Made as
+    `Factory(client, name)` by what the registry names (`cycle.run.poller_factory`); `service`
+    is that name, under which the poll's records are kept."""
 
     service: str
 

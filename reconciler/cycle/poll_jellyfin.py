@@ -28,20 +28,21 @@ from reconciler.times import iso
 
 
 class JellyfinPoller:
-    service = "jellyfin"
+    """Jellyfin's poll; `service` is the name its poll records are kept under."""
 
-    def __init__(self, client: JellyfinClient) -> None:
+    def __init__(self, client: JellyfinClient, name: str = "jellyfin") -> None:
         self.client = client
+        self.service = name
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         settings = ctx.config.jellyfin
         store = ctx.store
-        watermark = ctx.watermark("jellyfin")
+        watermark = ctx.watermark(self.service)
         # With a 4K server, each item's versions' widths are read (which copy it plays); the
         # first poll that reads them lists everything again.
         widths = any(s.is4k for s in ctx.config.services.values())
         widths_read = store.meta.get(VIDEO_WIDTHS_READ) is True
-        full = watermark is None or ctx.full_due("jellyfin") or (widths and not widths_read)
+        full = watermark is None or ctx.full_due(self.service) or (widths and not widths_read)
         since = None if full or watermark is None else watermark - WATERMARK_OVERLAP
         seen: set[str] = set()
         total = listed = 0

@@ -68,17 +68,18 @@ def _was_active(seen: SeenRequest) -> bool:
 
 
 class JellyseerrPoller:
-    service = "jellyseerr"
+    """Jellyseerr's requests; `service` is the name its poll records are kept under."""
 
-    def __init__(self, client: JellyseerrClient,
+    def __init__(self, client: JellyseerrClient, name: str = "jellyseerr",
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client = client
+        self.service = name
         self.monotonic = monotonic
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client = self.client
         known = ctx.seen.seerr_requests()
-        full = ctx.full_due("jellyseerr") or any(
+        full = ctx.full_due(self.service) or any(
             core.absence_unconfirmed(s.absent) for s in known.values())
         if full:
             await client.server_info()  # an upgrade changes what the listings may send
@@ -135,7 +136,7 @@ class JellyseerrPoller:
                 ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
         await self._fetch_titles(ctx, [*listed.values(), *(s.request for s in known.values()
                                                             if not core.seerr_gone(s.absent))])
-        watermark = ctx.store.last_watermark("jellyseerr")
+        watermark = ctx.store.last_watermark(self.service)
         stamps = [r.updated_at for r in listed.values() if r.updated_at]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
 

@@ -25,9 +25,9 @@ log = get_logger("reconciler.cycle")
 class JellyseerrWithServers:
     """Jellyseerr's poll, then its server settings when routing needs them."""
 
-    def __init__(self, inner: JellyseerrPoller) -> None:
-        self.inner = inner
-        self.service = inner.service
+    def __init__(self, client: JellyseerrClient, name: str = "jellyseerr") -> None:
+        self.inner = JellyseerrPoller(client, name)
+        self.service = name
         self.asked: set[tuple[str, int]] = set()  # server ids read again for, once each
 
     @property

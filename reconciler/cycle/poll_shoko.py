@@ -33,10 +33,11 @@ SETTLED = frozenset({RequestState.AVAILABLE, RequestState.DELETED, RequestState.
 
 
 class ShokoPoller:
-    service = "shoko"
+    """Shoko's poll; `service` is the name its poll records are kept under."""
 
-    def __init__(self, client: ShokoClient) -> None:
+    def __init__(self, client: ShokoClient, name: str = "shoko") -> None:
         self.client = client
+        self.service = name
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         now = ctx.clock()

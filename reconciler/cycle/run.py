@@ -14,8 +14,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from reconciler import core
+from reconciler import core, registry
 from reconciler.config import Config
 from reconciler.core import AnimeRules, Current
 from reconciler.cycle.apply import apply
@@ -24,12 +25,6 @@ from reconciler.cycle.context import PollContext, Poller, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
 from reconciler.cycle.nudge import nudge
 from reconciler.cycle.observations import Observations, SeenRequest
-from reconciler.cycle.poll_jellyfin import JellyfinPoller
-from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
-from reconciler.cycle.poll_radarr import RadarrPoller
-from reconciler.cycle.poll_servers import JellyseerrWithServers
-from reconciler.cycle.poll_shoko import ShokoPoller
-from reconciler.cycle.poll_sonarr import SonarrPoller
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
 from reconciler.models import ACTIVE_STATES, Phase
@@ -40,18 +35,22 @@ from reconciler.store import RequestRow, Store
 log = get_logger("reconciler.cycle")
 
 
+PollerFactory = Callable[[ServiceClient, str], Poller]
+
+
+def poller_factory(kind: str) -> PollerFactory:
+    """What the registry names to poll `kind`: called with a client of the kind and the
+    service's or server's configured name."""
+    found = registry.resolve(registry.kind(kind).poller)
+    if not callable(found):
+        raise TypeError(f"{kind}: the registry's poller {found!r} cannot be called")
+    return cast(PollerFactory, found)
+
+
 def pollers(clients: Clients) -> list[Poller]:
-    """One poller per configured service, in poll order."""
-    out: list[Poller] = []
-    if clients.jellyseerr is not None:
-        out.append(JellyseerrWithServers(JellyseerrPoller(clients.jellyseerr)))
-    out += [RadarrPoller(client, name) for name, client in clients.radarrs]
-    out += [SonarrPoller(client, name) for name, client in clients.sonarrs]
-    if clients.shoko is not None:
-        out.append(ShokoPoller(clients.shoko))
-    if clients.jellyfin is not None:
-        out.append(JellyfinPoller(clients.jellyfin))
-    return out
+    """One poller per configured service or server, in poll order."""
+    return [poller_factory(clients.kind_of(name))(client, name)
+            for name, client in clients.items()]
 
 
 class Reconciler:

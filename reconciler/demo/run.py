@@ -28,7 +28,7 @@ from typing import Any, TextIO
 
 import structlog
 
-from reconciler import logs
+from reconciler import logs, registry
 from reconciler.config import Config, load_config
 from reconciler.demo.script import (
     ANIME,
@@ -47,15 +47,13 @@ from reconciler.results import CycleResult
 from reconciler.store import RequestRow, Store
 from reconciler.times import from_iso
 from reconciler.views import progress_text
-from simstack import SERVICES, SimulatedStack, World
+from simstack import SimulatedStack, World
 
 MAX_SPEED = 20.0
 FIRST_CYCLE_TIMEOUT = 15.0
 # Files the demo writes into its working folder (and replaces when they are there already).
 OWN_FILES = ("config.toml", "reconciler.db", "reconciler.db-wal", "reconciler.db-shm",
              "reconciler.db.lock", "reconciler.log")
-NAMES = {"jellyseerr": "Jellyseerr", "radarr": "Radarr", "sonarr": "Sonarr", "shoko": "Shoko",
-         "jellyfin": "Jellyfin"}
 
 
 def run_demo(speed: float = 1.0, workdir: str | None = None, serve: bool = False, *,
@@ -106,7 +104,7 @@ def _toml(value: str) -> str:
 def config_text(stack: SimulatedStack, script: DemoScript, listen: str) -> str:
     """The reconciler's configuration for the simulated stack (intervals scaled by speed)."""
     fast = script.interval(POLL_INTERVAL)
-    intervals = {s: fast for s in SERVICES}
+    intervals = {s: fast for s in registry.SERVICES}
     intervals["jellyseerr"] = script.interval(SEERR_POLL_INTERVAL)
     lines = [
         "# reconcile demo: the simulated stack on 127.0.0.1 (free ports, chosen at start).",
@@ -118,7 +116,7 @@ def config_text(stack: SimulatedStack, script: DemoScript, listen: str) -> str:
         'log_level = "info"',
         f"active_poll_interval = {fast:g}",
     ]
-    for service in SERVICES:
+    for service in registry.SERVICES:
         lines += [
             "",
             f"[{service}]",
@@ -357,7 +355,7 @@ def play_demo(folder: Path, speed: float = 1.0, *, kept: bool = True,
 
 def _header(stage: Stage, expectations: dict[int, Expectation], total: float,
             speed: float) -> list[str]:
-    names = ", ".join(NAMES[s] for s in SERVICES)
+    names = ", ".join(registry.short_name(s) for s in registry.SERVICES)
     lines = [
         f"reconcile demo: simulated {names} on 127.0.0.1, and the real reconciler polling them "
         f"(speed {speed:g}, about {total:.0f} s).",
@@ -390,7 +388,7 @@ class DemoRun:
     def on_cycle(self, result: CycleResult) -> None:
         """After every committed cycle (the daemon's loop): note what changed."""
         for service in result.failed:
-            self.emit("reconciler", f"could not poll {NAMES.get(service, service)}: "
+            self.emit("reconciler", f"could not poll {registry.short_name(service)}: "
                                     f"{result.polls[service].error}")
         rows = {r.id: r for r in self.store.requests()}
         self.first_cycle.set()
@@ -599,8 +597,8 @@ def _serve(folder: Path, speed: float, *, kept: bool, stop: threading.Event | No
             out = sys.stdout
             print("reconcile demo --serve: the simulated stack is running on 127.0.0.1.",
                   file=out)
-            for service in SERVICES:
-                print(f"  {NAMES[service]:<11} {stage.stack.url(service)}   api key "
+            for service in registry.SERVICES:
+                print(f"  {registry.short_name(service):<11} {stage.stack.url(service)}   api key "
                       f"{stage.stack.api_keys[service]}", file=out)
             print(f"\nThe world plays the demo's script over the next "
                   f"{script.scaled(script.length):.0f} s (slower: --speed 0.25), then stays as "

@@ -25,7 +25,6 @@ from reconciler.core import (
     match_item,
 )
 from reconciler.models import (
-    SERVICES,
     HistoryFacts,
     JellyfinItem,
     Phase,
@@ -37,6 +36,7 @@ from reconciler.models import (
     SonarrEpisode,
     parse_time,
 )
+from reconciler.registry import SERVICES
 from tests.core.core_builders import NOW, TMDB, iso, seerr, series
 
 PROPS = settings(max_examples=100, deadline=None, database=None,
