@@ -21,14 +21,11 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from reconciler.models import (
-    LADDER,
     HistoryFacts,
     JellyfinItem,
     Library,
-    Phase,
     QueueRecord,
     RadarrMovie,
-    RequestState,
     SeerrArrServer,
     SeerrRequest,
     SeerrStatus,
@@ -37,6 +34,17 @@ from reconciler.models import (
     SonarrSeries,
     normalise_provider_key,
     parse_time,
+)
+from reconciler.states import (
+    EPISODE_RANK,
+    LADDER,
+    NEVER_STUCK,
+    PHASE_DEADLINES,
+    STATES,
+    STUCK_DEFAULTS,
+    Phase,
+    QueueStage,
+    RequestState,
 )
 
 S = RequestState
@@ -429,23 +437,21 @@ def _latest(a: str | None, b: str | None) -> bool:
     return tb is None or ta > tb
 
 
-QUEUE_RANK = {"failed": 0, "indexed": 1, "downloading": 2, "download_done": 3, "importing": 4}
-
-
-def _queue_stage(record: QueueRecord) -> str:
+def queue_stage(record: QueueRecord) -> QueueStage:
+    """Where one queue record's download is, from the *arr's tracked state and status."""
     state = record.tracked_state
     status = record.status.lower()
     if state in ("failed", "failedPending") or status == "failed":
-        return "failed"
+        return QueueStage.FAILED
     if state == "importing":
-        return "importing"
+        return QueueStage.IMPORTING
     if state in ("importPending", "importBlocked", "imported") or status == "completed":
-        return "download_done"
+        return QueueStage.DOWNLOAD_DONE
     if status == "downloading" or (status == "warning" and state == "downloading"):
         # A client-side warning (stalled, no seeds) on a download in progress is still a
         # download in progress; the detail carries the warning.
-        return "downloading"
-    return "indexed"
+        return QueueStage.DOWNLOADING
+    return QueueStage.INDEXED
 
 
 # An anime file linked to AniDB whose Shoko series or episode does not exist yet.
@@ -511,27 +517,27 @@ def download_stage(facts: DownloadFacts) -> Stage:
         return Stage(S.IMPORTING, arr, f"imported{where}; waiting for Jellyfin",
                      P.WAITING_FOR_JELLYFIN)
 
-    stages = sorted(((QUEUE_RANK[_queue_stage(r)], _queue_stage(r), r) for r in queue),
-                    key=lambda t: t[0], reverse=True)
-    if stages:
-        _, kind, record = stages[0]
+    if queue:
+        # The most advanced record says where it is (the first of them, in the queue's order).
+        record = max(queue, key=lambda r: queue_stage(r).rank)
+        kind = queue_stage(record)
         messages = "; ".join(record.messages)
-        if kind == "importing":
+        if kind is QueueStage.IMPORTING:
             return Stage(S.IMPORTING, arr, f"{name} is importing {record.title}".strip(),
                          P.IMPORTING, 1.0)
-        if kind == "download_done":
+        if kind is QueueStage.DOWNLOAD_DONE:
             detail = "download finished; import pending"
             if record.tracked_status == "warning" or record.tracked_state == "importBlocked":
                 detail = f"download finished; import blocked: {messages or 'see ' + name}"
             return Stage(S.DOWNLOAD_DONE, arr, detail, P.DOWNLOAD_DONE, 1.0)
-        if kind == "downloading":
+        if kind is QueueStage.DOWNLOADING:
             progress = record.progress
             pct = f" {progress * 100:.0f}%" if progress is not None else ""
             detail = f"downloading{pct}"
             if (record.tracked_status == "warning" or record.status == "warning") and messages:
                 detail += f" (warning: {messages})"
             return Stage(S.DOWNLOADING, arr, detail, P.DOWNLOADING, progress)
-        if kind == "indexed":
+        if kind is QueueStage.INDEXED:
             detail = f"grabbed {record.title}; {record.status}".strip()
             return Stage(S.INDEXED, arr, detail, P.GRABBED, record.progress)
         reason = messages or history.failed_message or "download failed"
@@ -704,10 +710,6 @@ def _aired(episode: SonarrEpisode, now: datetime) -> bool:
     return aired is not None and aired <= now
 
 
-EPISODE_RANK = dict(LADDER)
-EPISODE_RANK[S.FAILED] = 1  # a failed episode holds the show back like an ungrabbed one
-
-
 def _decide_show(
     evidence: Evidence, current: Current | None, now: datetime, unrecognised_after: timedelta
 ) -> Decision:
@@ -849,9 +851,8 @@ def _show_progress(
     """Progress of the episodes at `state`, in bytes over their distinct downloads: a season
     pack is one download (one queue record per episode) and counts once."""
     same = [(ev, s) for ev, s in episodes if s.state is state]
-    kind = {S.DOWNLOADING: "downloading", S.INDEXED: "indexed"}.get(state)
     downloads = {r.download_id: r for ev, _ in same for r in ev.queue
-                 if kind is not None and _queue_stage(r) == kind and r.size > 0}
+                 if (stage := queue_stage(r)).under_way and stage.state is state and r.size > 0}
     if downloads:
         size = sum(r.size for r in downloads.values())
         left = sum(min(max(r.sizeleft, 0.0), r.size) for r in downloads.values())
@@ -1104,15 +1105,33 @@ def is_anime_series(series: SonarrSeries) -> bool:
 # ---------------------------------------------------------------- stuck detection
 
 
-@dataclass(frozen=True)
 class Deadlines:
-    approved: timedelta = timedelta(hours=6)
-    indexed: timedelta = timedelta(hours=2)
-    downloading: timedelta = timedelta(hours=2)
-    download_done: timedelta = timedelta(minutes=30)
-    importing: timedelta = timedelta(minutes=30)
-    anime_matching: timedelta = timedelta(minutes=30)
-    waiting_for_jellyfin: timedelta = timedelta(minutes=15)
+    """How long a request may stay in a state (or phase) before it is flagged stuck, by its
+    `[stuck]` key: `Deadlines(approved=timedelta(hours=1)).approved`; a key not given keeps the
+    state table's default."""
+
+    def __init__(self, **limits: timedelta) -> None:
+        unknown = sorted(set(limits) - set(STUCK_DEFAULTS))
+        if unknown:
+            raise TypeError(f"no stuck deadline is called {', '.join(unknown)}")
+        self.limits: Mapping[str, timedelta] = {**STUCK_DEFAULTS, **limits}
+
+    def __getattr__(self, key: str) -> timedelta:
+        """`deadlines.approved`: one key's limit (read from `__dict__`: `limits` may not be
+        set yet, while a copy is made)."""
+        limits: Mapping[str, timedelta] = self.__dict__.get("limits", {})
+        if key not in limits:
+            raise AttributeError(key)
+        return limits[key]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Deadlines) and self.limits == other.limits
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.limits.items()))
+
+    def __repr__(self) -> str:
+        return f"Deadlines({', '.join(f'{k}={v!r}' for k, v in self.limits.items())})"
 
 
 def stuck_reason(
@@ -1127,42 +1146,33 @@ def stuck_reason(
 ) -> str | None:
     """Why a request is stuck, or None. Stuck is a flag beside the state, never a state.
 
+    The deadlines are the state table's: a phase's own (from when the phase began) comes before
+    its state's (from when the state was entered; a download's from its last progress).
     `release` is when what an approved request waits for can first be had (`film_release`,
     `show_release`): no release can be grabbed before it, so the `approved` deadline runs from
     then, not from the approval.
 
     The reason names the deadline, not the time elapsed (the state's `since` tells that), so a
     request that stays stuck is not rewritten every cycle."""
-    if phase == P.WAITING_FOR_AIR:
-        return None  # a show with nothing aired yet is waiting for the calendar, not stuck
-    if phase == P.WAITING_FOR_JELLYFIN:
-        start = phase_since or since
-        limit = deadlines.waiting_for_jellyfin
-        if now - start >= limit:
-            return f"Jellyfin has not listed it after {_fmt(limit)}"
+    if phase in NEVER_STUCK:
         return None
+    if phase is not None and phase in PHASE_DEADLINES:
+        return _past(PHASE_DEADLINES[phase].reason, deadlines.limits[phase],
+                     phase_since or since, now)
+    deadline = STATES[state].deadline
+    if deadline is None:
+        return None
+    start = since
     if state is S.DOWNLOADING:
         start = progress_since or since
-        limit = deadlines.downloading
-        if now - start >= limit:
-            return f"no download progress in {_fmt(limit)}"
-        return None
-    limits = {
-        S.APPROVED: (deadlines.approved, "no release grabbed"),
-        S.INDEXED: (deadlines.indexed, "the download has not started"),
-        S.DOWNLOAD_DONE: (deadlines.download_done, "not imported"),
-        S.IMPORTING: (deadlines.importing, "import not finished"),
-        S.ANIME_MATCHING: (deadlines.anime_matching, "Shoko has not matched the file"),
-    }
-    if state not in limits:
-        return None
-    limit, what = limits[state]
-    start = since
     if state is S.APPROVED and release is not None and release > since:
         start = release
-    if now - start >= limit:
-        return f"{what} after {_fmt(limit)}"
-    return None
+    return _past(deadline.reason, deadlines.limits[state], start, now)
+
+
+def _past(reason: str, limit: timedelta, start: datetime, now: datetime) -> str | None:
+    """`reason` with its limit filled in once `limit` has passed since `start`, else None."""
+    return reason.format(limit=_fmt(limit)) if now - start >= limit else None
 
 
 # A film without a digital or physical release date counts as released this long after its
@@ -1196,7 +1206,7 @@ def show_release(episodes: Iterable[EpisodeDecision]) -> datetime | None:
 
 def download_eta(queue: Iterable[QueueRecord]) -> datetime | None:
     """The earliest expected end among the downloads still under way (queued or downloading)."""
-    times = [t for r in queue if _queue_stage(r) in ("downloading", "indexed")
+    times = [t for r in queue if queue_stage(r).under_way
              and (t := parse_time(r.estimated_completion)) is not None]
     return min(times, default=None)
 
