@@ -34,8 +34,8 @@ if TYPE_CHECKING:
         StoreError,
         UpstreamError,
     )
-    from reconciler.models import RequestState
     from reconciler.results import CycleResult, PollOutcome, Transition
+    from reconciler.states import RequestState
     from reconciler.store import RequestRow, Store
 
 _HOMES = {
@@ -45,7 +45,7 @@ _HOMES = {
     "CycleResult": "reconciler.results",
     "PollOutcome": "reconciler.results",
     "Transition": "reconciler.results",
-    "RequestState": "reconciler.models",
+    "RequestState": "reconciler.states",
     "RequestRow": "reconciler.store",
     "Store": "reconciler.store",
     **{name: "reconciler.errors" for name in (

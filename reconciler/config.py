@@ -8,7 +8,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -17,12 +17,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from reconciler.errors import ConfigError
 from reconciler.registry import KINDS, SERVICES, SEVERAL
+from reconciler.states import STUCK_DEFAULTS, NotifyEvent
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
 
@@ -143,17 +145,15 @@ class AnimeSection(_Section):
     root_folders: list[str] = []
 
 
-class StuckSection(_Section):
-    approved: Duration = 6 * 3600.0
-    indexed: Duration = 2 * 3600.0
-    downloading: Duration = 2 * 3600.0
-    download_done: Duration = 1800.0
-    importing: Duration = 1800.0
-    anime_matching: Duration = 1800.0
-    waiting_for_jellyfin: Duration = 900.0
-
-
-NotifyEvent = Literal["available", "stuck", "failed", "declined", "deleted", "partially_available"]
+# [stuck]: one duration per deadline of the state table, its keys and defaults in its order
+# (built from the table, so mypy knows it as a section without fields).
+if TYPE_CHECKING:
+    StuckSection = _Section
+else:
+    StuckSection = create_model(
+        "StuckSection", __base__=_Section, __module__=__name__,
+        __doc__="How long a request may stay in a state or phase before it is flagged stuck.",
+        **{key: (Duration, limit.total_seconds()) for key, limit in STUCK_DEFAULTS.items()})
 
 
 _APPRISE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
@@ -177,7 +177,7 @@ AppriseUrls = Annotated[list[str], BeforeValidator(_apprise_urls)]
 
 class NotifySection(_Section):
     urls: list[str] = []
-    on: list[NotifyEvent] = ["available", "stuck", "failed"]
+    on: list[NotifyEvent] = [NotifyEvent.AVAILABLE, NotifyEvent.STUCK, NotifyEvent.FAILED]
     # The people who request: Jellyseerr username or e-mail -> their own Apprise URL(s); each
     # is told when what they asked for is ready to watch.
     users: dict[str, AppriseUrls] = Field(default={}, repr=False)

@@ -35,8 +35,8 @@ from starlette.types import ASGIApp
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
-from reconciler.models import RequestState
 from reconciler.results import CycleResult
+from reconciler.states import RequestState
 from reconciler.store import Store, StoreError
 from reconciler.times import from_iso, iso
 from reconciler.views import request_json, show_json

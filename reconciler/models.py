@@ -7,76 +7,10 @@ the core reads them to decide a request's state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
-from reconciler.times import (
-    parse_time as parse_time,  # re-exported until its users import it from times
-)
-
-
-class RequestState(StrEnum):
-    """Where a request is. The strings are the contract (database, JSON, logs)."""
-
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    INDEXED = "indexed"
-    DOWNLOADING = "downloading"
-    DOWNLOAD_DONE = "download_done"
-    IMPORTING = "importing"
-    ANIME_MATCHING = "anime_matching"
-    PARTIALLY_AVAILABLE = "partially_available"
-    AVAILABLE = "available"
-    FAILED = "failed"
-    DECLINED = "declined"
-    DELETED = "deleted"
-
-
-# How far along the pipeline a state is. States off the ladder (failed, declined, deleted) are
-# reached and left on their own evidence, not by rank.
-LADDER: dict[RequestState, int] = {
-    RequestState.REQUESTED: 0,
-    RequestState.APPROVED: 1,
-    RequestState.INDEXED: 2,
-    RequestState.DOWNLOADING: 3,
-    RequestState.DOWNLOAD_DONE: 4,
-    RequestState.IMPORTING: 5,
-    RequestState.ANIME_MATCHING: 6,
-    RequestState.PARTIALLY_AVAILABLE: 7,
-    RequestState.AVAILABLE: 8,
-}
-
-# States in which something is moving, so the daemon polls faster.
-ACTIVE_STATES = frozenset(
-    {RequestState.DOWNLOADING, RequestState.IMPORTING, RequestState.ANIME_MATCHING}
-)
-
-class Phase(StrEnum):
-    """Where within its state a request is (what it waits for). The strings are stored."""
-
-    REQUESTED = "requested"
-    APPROVED = "approved"
-    WAITING_FOR_GRAB = "waiting_for_grab"
-    GRABBED = "grabbed"
-    DOWNLOADING = "downloading"
-    DOWNLOAD_DONE = "download_done"
-    IMPORTING = "importing"
-    WAITING_FOR_SHOKO = "waiting_for_shoko"
-    WAITING_FOR_JELLYFIN = "waiting_for_jellyfin"
-    WAITING_FOR_AIR = "waiting_for_air"
-    PARTIALLY_AVAILABLE = "partially_available"
-    AVAILABLE = "available"
-    FAILED = "failed"
-    DECLINED = "declined"
-    DELETED = "deleted"
-
-    @classmethod
-    def parse(cls, value: str | None) -> Phase | None:
-        """The phase a stored string names; None when empty or unknown."""
-        try:
-            return cls(value) if value else None
-        except ValueError:
-            return None
+from reconciler.times import parse_time
 
 
 class SeerrStatus(IntEnum):

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.config import Config, NotifySection
 from reconciler.logs import get_logger, scrub
+from reconciler.states import HEADLINES, PLAYABLE_STATES, STATES, NotifyEvent, RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.store.rows import display_title
 from reconciler.times import iso, utcnow
@@ -45,13 +46,9 @@ if TYPE_CHECKING:
 
 log = get_logger("reconciler.notify")
 
-# The requester's event (a film ready to watch, a show with more episodes ready).
+# The requester's event (a film ready to watch, a show with more episodes ready: a state in
+# which Jellyfin lists a playable item). The operator's events are the state table's.
 READY = "ready"
-READY_STATES = frozenset({"available", "partially_available"})
-
-# States whose arrival is an event worth a message (stuck is a flag, handled apart).
-TRANSITION_EVENTS = frozenset({"available", "failed", "declined", "deleted",
-                               "partially_available"})
 SEND_TIMEOUT = 30.0
 RETRY_BASE = 10.0
 RETRY_CAP = 900.0
@@ -68,9 +65,9 @@ def target_id(url: str) -> str:
 
 def event_key(row: RequestRow, event: str) -> str:
     """The occurrence an event stands for: the key that keeps it from being sent twice."""
-    if event == "stuck":
+    if event == NotifyEvent.STUCK:
         return f"since:{iso(row.stuck_since)}"
-    if row.media_type == "tv" and event in ("available", "partially_available", READY):
+    if row.media_type == "tv" and (event == READY or event in PLAYABLE_STATES):
         return f"episodes:{row.episodes_available or 0}"
     return "once"
 
@@ -79,17 +76,9 @@ def compose(row: RequestRow, event: str) -> tuple[str, str]:
     """(title, body) of the message: the title, the new state and its detail."""
     name = display_title(row)
     kind = "film" if row.media_type == "movie" else "series"
-    headline = {
-        "available": "is available",
-        "partially_available": "is partly available",
-        "failed": "failed",
-        "declined": "was declined",
-        "deleted": "was deleted",
-        "stuck": "is stuck",
-    }[event]
-    title = f"{name} {headline}"
+    title = f"{name} {HEADLINES[NotifyEvent(event)]}"
     parts = [f"{name} ({kind}, request #{row.id})"]
-    if event == "stuck":
+    if event == NotifyEvent.STUCK:
         parts.append(f"is stuck in {row.state.value}: {row.stuck_reason or 'no progress'}")
     else:
         parts.append(f"is now {row.state.value}")
@@ -109,7 +98,7 @@ def compose_ready(row: RequestRow) -> tuple[str, str]:
         return (f"{name} is ready to watch",
                 f"{full}, which you requested, can now be played in Jellyfin.")
     ready, aired = row.episodes_available or 0, row.episodes_aired or 0
-    if row.state.value == "available":
+    if row.state is RequestState.AVAILABLE:
         what = f"All {aired} aired episodes of {full}" if aired > 1 else full
         return (f"{name} is ready to watch",
                 f"{what}, which you requested, can now be played in Jellyfin.")
@@ -122,9 +111,9 @@ def compose_ready(row: RequestRow) -> tuple[str, str]:
 def requester_gained(row: RequestRow, before: RequestRow | None) -> bool:
     """The change the requester hears of: their film became available, or their show became
     (partly) available or gained playable episodes. Never on a first sighting."""
-    if before is None or row.state.value not in READY_STATES:
+    if before is None or row.state not in PLAYABLE_STATES:
         return False
-    if before.state.value not in READY_STATES:
+    if before.state not in PLAYABLE_STATES:
         return True
     if row.media_type == "movie":
         return False
@@ -255,8 +244,8 @@ class Notifier:
     # ------------------------------------------------------------ queuing (inside the cycle)
 
     def on_transition(self, row: RequestRow, from_state: str | None) -> None:
-        event = row.state.value
-        if from_state is None or event not in TRANSITION_EVENTS or event not in self.events:
+        event = STATES[row.state].notify
+        if from_state is None or event is None or event not in self.events:
             return
         self._queue(row, event)
 
@@ -282,19 +271,19 @@ class Notifier:
 
     def after_reconcile(self, now: datetime) -> None:
         del now  # the stuck stretch's own start names it, not the cycle's time
-        if "stuck" not in self.events or not self.urls:
+        if NotifyEvent.STUCK not in self.events or not self.urls:
             return
         for row in self.store.requests():
             if row.stuck_reason and row.stuck_since is not None:
-                self._queue(row, "stuck")
+                self._queue(row, NotifyEvent.STUCK)
 
     def _queue(self, row: RequestRow, event: str) -> None:
         title, body = compose(row, event)
         base = event_key(row, event)
-        at = row.stuck_since if event == "stuck" and row.stuck_since else row.state_since
+        at = row.stuck_since if event == NotifyEvent.STUCK and row.stuck_since else row.state_since
         for tid in self._operator:
-            self.store.notification_pending(row.id, event, f"{base}@{tid}", f"{title}\n{body}",
-                                            at)
+            self.store.notification_pending(row.id, str(event), f"{base}@{tid}",
+                                            f"{title}\n{body}", at)
 
     # ------------------------------------------------------------ sending (after the cycle)
 

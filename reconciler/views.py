@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.store.rows import display_title
 from reconciler.times import iso
@@ -63,7 +64,7 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
 def progress_text(row: RequestRow) -> str:
     if row.media_type == "tv" and row.episodes_aired:
         text = f"{row.episodes_available or 0}/{row.episodes_aired} episodes"
-        if row.state.value in ("downloading",) and row.progress is not None:
+        if row.state is RequestState.DOWNLOADING and row.progress is not None:
             text += f", {row.progress * 100:.0f}%"
         return text
     if row.progress is None:

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from reconciler import core
 from reconciler.core import Decision, Evidence, MatchIds
-from reconciler.models import Phase, RequestState, SeerrRequest
+from reconciler.models import SeerrRequest
+from reconciler.states import Phase, RequestState
 from reconciler.store import EpisodeRow, RequestRow
 
 

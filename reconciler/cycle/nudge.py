@@ -19,8 +19,8 @@ from reconciler.config import Config
 from reconciler.cycle.observations import Observations, SeriesKey
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger
-from reconciler.models import Phase, RequestState
 from reconciler.services.jellyfin import JellyfinClient
+from reconciler.states import Phase, RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.store.meta import library_refreshed
 

@@ -23,9 +23,10 @@ from datetime import datetime
 from reconciler.core import AnimeRules
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import series_key
-from reconciler.models import RequestState, SeerrRequest, ShokoFile
+from reconciler.models import SeerrRequest, ShokoFile
 from reconciler.results import PollOutcome
 from reconciler.services.shoko import ShokoClient, path_tail
+from reconciler.states import RequestState
 from reconciler.store import RequestRow
 
 # Requests that need nothing more from Shoko.

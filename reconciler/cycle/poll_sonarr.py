@@ -30,10 +30,10 @@ from reconciler.cycle.poll_arr import (
     store_history,
     store_queue,
 )
-from reconciler.models import SeerrRequest, SonarrEpisode, SonarrSeries, parse_time
+from reconciler.models import SeerrRequest, SonarrEpisode, SonarrSeries
 from reconciler.results import PollOutcome
 from reconciler.services.sonarr import SonarrClient
-from reconciler.times import from_iso, iso
+from reconciler.times import from_iso, iso, parse_time
 
 # A series whose episode airs within this window (or aired since the last poll) is re-read every
 # Sonarr poll: its history has no event for an episode airing or being rescheduled.

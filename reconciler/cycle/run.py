@@ -27,9 +27,9 @@ from reconciler.cycle.nudge import nudge
 from reconciler.cycle.observations import Observations, SeenRequest
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
-from reconciler.models import ACTIVE_STATES, Phase
 from reconciler.results import CycleResult, PollOutcome, Transition
 from reconciler.services.http import ServiceClient
+from reconciler.states import ACTIVE_STATES, Phase
 from reconciler.store import RequestRow, Store
 
 log = get_logger("reconciler.cycle")

@@ -42,8 +42,8 @@ from reconciler.demo.script import (
     Expectation,
 )
 from reconciler.lock import DatabaseLock
-from reconciler.models import RequestState
 from reconciler.results import CycleResult
+from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.times import from_iso
 from reconciler.views import progress_text

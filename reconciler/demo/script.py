@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from reconciler.models import RequestState
+from reconciler.states import RequestState
 from reconciler.store import Store
 from reconciler.times import from_iso
 from simstack import World

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.models import JellyfinItem, Library, parse_time
+from reconciler.models import JellyfinItem, Library
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
+from reconciler.times import parse_time
 
 ITEM_TYPES = "Movie,Series,Episode"
 ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items

@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import NotFound, QueryRejected
-from reconciler.models import SeerrArrServer, SeerrRequest, parse_time
+from reconciler.models import SeerrArrServer, SeerrRequest
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
+from reconciler.times import parse_time
 
 REQUEST_STATUSES = (1, 2, 3, 4, 5)
 MEDIA_STATUSES = (1, 2, 3, 4, 5, 6, 7)

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.models import JellyfinItem, RequestState
+from reconciler.models import JellyfinItem
+from reconciler.states import RequestState
 from reconciler.times import from_iso, iso, utcnow
 
 

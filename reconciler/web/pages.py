@@ -23,8 +23,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from reconciler.models import RequestState, parse_time
+from reconciler.states import RequestState, Tone
 from reconciler.store import Store
+from reconciler.times import parse_time
 from reconciler.web import present as p
 
 _ID = re.compile(r"^\d{1,18}$")
@@ -165,10 +166,11 @@ class StatusPages:
         if user and user not in requesters:
             requesters.append(user)
         summary = {
-            "ready": counts["available"],
-            "partly": counts["partially_available"],
-            "moving": sum(1 for v in views if v.tone in ("active", "waiting") and not v.stuck),
-            "attention": sum(1 for v in views if v.stuck or v.state == "failed"),
+            "ready": counts[RequestState.AVAILABLE],
+            "partly": counts[RequestState.PARTIALLY_AVAILABLE],
+            "moving": sum(1 for v in views if v.tone in (Tone.ACTIVE, Tone.WAITING)
+                          and not v.stuck),
+            "attention": sum(1 for v in views if v.stuck or v.state == RequestState.FAILED),
         }
         context: dict[str, Any] = {
             "views": shown, "total": len(views), "states": states, "requesters": requesters,

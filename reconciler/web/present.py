@@ -12,72 +12,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from reconciler.models import RequestState, parse_time
+from reconciler.states import STATES, Phase, RequestState, Tone
 from reconciler.store import RequestRow
 from reconciler.store.rows import display_title
+from reconciler.times import parse_time
 
 S = RequestState
 
-# The steady label of each state (a few depend on the row: see `state_label`).
-LABELS: dict[RequestState, str] = {
-    S.REQUESTED: "Waiting for approval",
-    S.APPROVED: "Approved, looking for a release",
-    S.INDEXED: "Release found, download starting",
-    S.DOWNLOADING: "Downloading",
-    S.DOWNLOAD_DONE: "Downloaded, waiting to be imported",
-    S.IMPORTING: "Being added to the library",
-    S.ANIME_MATCHING: "Being identified by Shoko",
-    S.PARTIALLY_AVAILABLE: "Some episodes ready to watch",
-    S.AVAILABLE: "Ready to watch",
-    S.FAILED: "Download failed",
-    S.DECLINED: "Declined",
-    S.DELETED: "Removed",
-}
-
-# Short names for the state filter and the timeline's from/to columns.
-STATE_NAMES: dict[RequestState, str] = {
-    S.REQUESTED: "Requested",
-    S.APPROVED: "Approved",
-    S.INDEXED: "Release found",
-    S.DOWNLOADING: "Downloading",
-    S.DOWNLOAD_DONE: "Downloaded",
-    S.IMPORTING: "Importing",
-    S.ANIME_MATCHING: "Anime matching",
-    S.PARTIALLY_AVAILABLE: "Partly available",
-    S.AVAILABLE: "Available",
-    S.FAILED: "Failed",
-    S.DECLINED: "Declined",
-    S.DELETED: "Removed",
-}
-
-# How far along the journey from request to "ready to watch" each state is, in percent.
-JOURNEY: dict[RequestState, int] = {
-    S.REQUESTED: 5,
-    S.APPROVED: 15,
-    S.INDEXED: 25,
-    S.DOWNLOADING: 25,  # plus up to 50 for the download itself
-    S.DOWNLOAD_DONE: 78,
-    S.IMPORTING: 85,
-    S.ANIME_MATCHING: 90,
-    S.PARTIALLY_AVAILABLE: 0,  # episodes ready out of episodes aired
-    S.AVAILABLE: 100,
-}
-
-# The colour family of a state's badge (CSS classes tone-*).
-TONES: dict[RequestState, str] = {
-    S.REQUESTED: "waiting",
-    S.APPROVED: "waiting",
-    S.INDEXED: "active",
-    S.DOWNLOADING: "active",
-    S.DOWNLOAD_DONE: "active",
-    S.IMPORTING: "active",
-    S.ANIME_MATCHING: "active",
-    S.PARTIALLY_AVAILABLE: "ready",
-    S.AVAILABLE: "ready",
-    S.FAILED: "problem",
-    S.DECLINED: "ended",
-    S.DELETED: "ended",
-}
+# The state table's words, by state (`reconciler.states`): the steady label (a few depend on the
+# row: see `state_label`), the short name (the state filter, the timeline's from/to columns), the
+# journey bar's step (states on the journey) and the badge's tone.
+LABELS: dict[RequestState, str] = {s: row.label for s, row in STATES.items()}
+STATE_NAMES: dict[RequestState, str] = {s: row.name for s, row in STATES.items()}
+JOURNEY: dict[RequestState, int] = {s: row.journey for s, row in STATES.items()
+                                    if row.journey is not None}
+TONES: dict[RequestState, str] = {s: row.tone for s, row in STATES.items()}
 
 _CREDENTIALS = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/@]+@", re.IGNORECASE)
 _SECRET_PARAM = re.compile(r"\b((?:api_?key|apikey|token|access_token|password)=)[^\s&]+",
@@ -142,7 +91,7 @@ def state_label(row: RequestRow, now: datetime, release_date: date | None = None
     state = row.state
     if state is S.DOWNLOADING and row.progress is not None:
         return f"Downloading {row.progress * 100:.0f} %"
-    if state in (S.IMPORTING, S.ANIME_MATCHING) and row.phase == "waiting_for_jellyfin":
+    if state in (S.IMPORTING, S.ANIME_MATCHING) and row.phase == Phase.WAITING_FOR_JELLYFIN:
         return "Waiting for Jellyfin"
     if state in (S.REQUESTED, S.APPROVED) and release_date is not None \
             and release_date > now.date():
@@ -217,7 +166,7 @@ def present(row: RequestRow, now: datetime, next_air: str | None = None, *,
         state=row.state.value,
         state_name=STATE_NAMES[row.state],
         label=label,
-        tone="problem" if row.stuck_reason else TONES[row.state],
+        tone=Tone.PROBLEM if row.stuck_reason else TONES[row.state],
         since=row.state_since,
         since_text=moment(row.state_since, now),
         percent=percent,

@@ -25,13 +25,13 @@ from reconciler.models import (
     JellyfinItem,
     QueueRecord,
     RadarrMovie,
-    RequestState,
     SeerrRequest,
     SeerrStatus,
     ShokoFile,
     SonarrEpisode,
     SonarrSeries,
 )
+from reconciler.states import RequestState
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(hours=1)  # when the current state was entered, in most tables

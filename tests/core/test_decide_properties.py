@@ -27,16 +27,15 @@ from reconciler.core import (
 from reconciler.models import (
     HistoryFacts,
     JellyfinItem,
-    Phase,
     QueueRecord,
     RadarrMovie,
-    RequestState,
     SeerrStatus,
     ShokoFile,
     SonarrEpisode,
-    parse_time,
 )
 from reconciler.registry import SERVICES
+from reconciler.states import Phase, RequestState
+from reconciler.times import parse_time
 from tests.core.core_builders import NOW, TMDB, iso, seerr, series
 
 PROPS = settings(max_examples=100, deadline=None, database=None,

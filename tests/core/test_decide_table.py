@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from reconciler.core import Current, Evidence, JellyfinMatch, MatchIds, decide, match_item
-from reconciler.models import HistoryFacts, RequestState, SeerrStatus, ShokoFile
+from reconciler.models import HistoryFacts, SeerrStatus, ShokoFile
+from reconciler.states import RequestState
 from tests.core.core_builders import (
     ANIME_PATH,
     FILM_PATH,

@@ -17,7 +17,8 @@ from reconciler.core import (
     plan_nudges,
     stuck_reason,
 )
-from reconciler.models import Library, RequestState
+from reconciler.models import Library
+from reconciler.states import RequestState
 from tests.core.core_builders import NOW
 
 S = RequestState

@@ -17,7 +17,8 @@ from reconciler.core import (
     show_release,
     stuck_reason,
 )
-from reconciler.models import Phase, QueueRecord, RadarrMovie, RequestState
+from reconciler.models import QueueRecord, RadarrMovie
+from reconciler.states import Phase, RequestState
 
 S = RequestState
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

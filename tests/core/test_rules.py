@@ -16,7 +16,8 @@ from reconciler.core import (
     seerr_gone,
     stuck_since,
 )
-from reconciler.models import Phase, RadarrMovie, RequestState, SeerrStatus, ShokoFile
+from reconciler.models import RadarrMovie, SeerrStatus, ShokoFile
+from reconciler.states import Phase, RequestState
 from tests.core.core_builders import NOW, seerr, series
 
 

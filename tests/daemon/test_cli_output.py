@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.models import RequestState
+from reconciler.states import RequestState
 from reconciler.views import status_table
 from tests.conftest import run_reconcile
 from tests.daemon.test_httpapi import T0, make_config, movie

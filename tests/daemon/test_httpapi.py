@@ -16,8 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.config import Config, load_config
 from reconciler.httpapi import HttpApi, HttpServer, Metrics, health, start_http_server
-from reconciler.models import RequestState
 from reconciler.results import CycleResult, PollOutcome, Transition
+from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.views import request_json, show_json
 from tests.daemon.daemon_support import Clock

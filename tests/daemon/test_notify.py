@@ -14,7 +14,6 @@ import pytest
 from structlog.testing import capture_logs
 
 from reconciler.config import NotifySection
-from reconciler.models import RequestState
 from reconciler.notify import (
     Notifier,
     compose,
@@ -24,6 +23,7 @@ from reconciler.notify import (
     requester_gained,
     target_id,
 )
+from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
 from tests.daemon.daemon_support import AppriseTarget, free_port
 

@@ -137,7 +137,7 @@ def test_a_request_that_stays_stuck_is_not_rewritten_every_cycle() -> None:
     from datetime import UTC, datetime, timedelta
 
     from reconciler.core import Deadlines, stuck_reason
-    from reconciler.models import RequestState
+    from reconciler.states import RequestState
 
     since = datetime(2026, 1, 1, tzinfo=UTC)
     reasons = {stuck_reason(RequestState.APPROVED, "waiting_for_grab", since, since, since,

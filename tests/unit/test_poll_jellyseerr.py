@@ -21,8 +21,9 @@ from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.errors import QueryRejected
-from reconciler.models import Phase, RequestState, SeerrRequest, SeerrStatus
+from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
+from reconciler.states import Phase, RequestState
 from reconciler.store import Store
 from reconciler.store.rows import RequestRow, display_title
 

@@ -26,13 +26,13 @@ from reconciler.cycle.poll_sonarr import SonarrPoller
 from reconciler.models import (
     HistoryFacts,
     RadarrMovie,
-    RequestState,
     SeerrRequest,
     SeerrStatus,
     SonarrEpisode,
     SonarrSeries,
 )
 from reconciler.results import PollOutcome
+from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

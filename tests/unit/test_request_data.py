@@ -12,7 +12,8 @@ from pathlib import Path
 import sqlite_utils
 
 from reconciler.cycle.apply import requester_keys, requester_name
-from reconciler.models import RequestState, SeerrRequest
+from reconciler.models import SeerrRequest
+from reconciler.states import RequestState
 from reconciler.store import SCHEMA_VERSION, Store
 from reconciler.store import schema as store_module
 from reconciler.views import request_json, show_text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.config import Config, load_config
-from reconciler.models import RequestState
+from reconciler.states import RequestState
 from reconciler.store import EpisodeRow, RequestRow, Store
 
 S = RequestState

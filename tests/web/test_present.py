@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from reconciler.models import RequestState
+from reconciler.states import RequestState
 from reconciler.web import present as p
 from tests.web.support import NOW, household, row
 

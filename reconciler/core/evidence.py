@@ -1,0 +1,78 @@
+"""What the decision is given: what was seen about a request, and its state as last recorded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from reconciler.core.matching import JellyfinMatch
+from reconciler.models import (
+    HistoryFacts,
+    QueueRecord,
+    RadarrMovie,
+    SeerrRequest,
+    ShokoFile,
+    SonarrEpisode,
+    SonarrSeries,
+)
+from reconciler.states import Phase, RequestState
+
+
+@dataclass(frozen=True)
+class EpisodeEvidence:
+    """Everything seen about one requested episode."""
+
+    episode: SonarrEpisode
+    history: HistoryFacts = field(default_factory=HistoryFacts)
+    queue: tuple[QueueRecord, ...] = ()
+    shoko: ShokoFile | None = None
+    jellyfin: JellyfinMatch | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything seen about one request, plus which services could not be reached."""
+
+    request: SeerrRequest
+    seerr_deleted: bool = False
+    is_anime: bool = False
+    shoko_enabled: bool = False
+    # films
+    movie: RadarrMovie | None = None
+    movie_history: HistoryFacts = field(default_factory=HistoryFacts)
+    queue: tuple[QueueRecord, ...] = ()
+    shoko: ShokoFile | None = None
+    jellyfin: JellyfinMatch | None = None
+    # shows
+    series: SonarrSeries | None = None
+    episodes: tuple[EpisodeEvidence, ...] = ()
+    # services that failed this cycle (Radarr and Sonarr servers by their configured names)
+    unknown: frozenset[str] = frozenset()
+    # The configured server tracking it (None: the kind's only one, or none); `unrouted`: why
+    # none does (the request went to a server reconciler is not configured for).
+    server: str | None = None
+    unrouted: str | None = None
+    # Films: the files the 4K Radarr servers imported for it (which Jellyfin item is that copy
+    # while Jellyfin knows no video width).
+    files_4k: tuple[str, ...] = ()
+
+    @property
+    def arr(self) -> str:
+        return "radarr" if self.request.media_type == "movie" else "sonarr"
+
+    def depends_on(self) -> frozenset[str]:
+        needed = {"jellyseerr", self.server or self.arr, "jellyfin"}
+        if self.is_anime and self.shoko_enabled:
+            needed.add("shoko")
+        return frozenset(needed)
+
+
+@dataclass(frozen=True)
+class Current:
+    """The request's state as last recorded."""
+
+    state: RequestState
+    since: datetime
+    detail: str = ""
+    phase: Phase | None = None
+    phase_since: datetime | None = None
