@@ -7,10 +7,22 @@ the core reads them to decide a request's state.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from reconciler.times import parse_time
+
+
+class MediaType(StrEnum):
+    """What a request is for; the strings are Jellyseerr's `type` and the stored contract."""
+
+    MOVIE = "movie"
+    TV = "tv"
+
+    @property
+    def arr(self) -> str:
+        """The kind of service that downloads it: Radarr for films, Sonarr for shows."""
+        return "radarr" if self is MediaType.MOVIE else "sonarr"
 
 
 class SeerrStatus(IntEnum):
