@@ -5,6 +5,8 @@
                                                files, the database in /data, JSON logs; prints
                                                the [http] listen address
     livez URL                                  wait until URL answers 200
+    page URL                                   the status page at URL and every /static/
+                                               file it links answer 200 (packaged files)
     requests COMMAND...                        wait until COMMAND (a `status --json`) lists
                                                the demo's five requests
     json-log FILE                              FILE is JSON lines from daemon.started to
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -113,6 +116,24 @@ def livez(url: str) -> int:
     return wait(f"GET {url}", answered, 45)
 
 
+def page(url: str) -> int:
+    base = url.rstrip("/")
+    try:
+        with urllib.request.urlopen(base + "/", timeout=10) as response:
+            html = response.read().decode()
+        assets = re.findall(r'(?:href|src)="(/static/[^"]+)"', html)
+        for asset in assets:
+            with urllib.request.urlopen(base + asset, timeout=10) as response:
+                response.read()
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"image_support: {base}: {exc}", file=sys.stderr)
+        return 1
+    if not assets:
+        print(f"image_support: {base}/ links no /static/ file", file=sys.stderr)
+        return 1
+    return 0
+
+
 def requests(command: list[str]) -> int:
     def listed() -> tuple[bool, str]:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -151,6 +172,8 @@ def main(argv: list[str]) -> int:
             return container_config(Path(sim), Path(config_dir), Path(secrets_dir))
         case ["livez", url]:
             return livez(url)
+        case ["page", url]:
+            return page(url)
         case ["requests", *command] if command:
             return requests(command)
         case ["json-log", path]:
