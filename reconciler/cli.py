@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from reconciler.notify import notify_urls
 
     logs.register_secrets([*config.secrets(), *notify_urls(config)])
-    logs.configure(config.model.reconciler.log_format, config.model.reconciler.log_level)
+    running = args.command in (None, "run")  # the daemon or --once: not a printing command
+    logs.configure(config.model.reconciler.log_format, config.model.reconciler.log_level,
+                   logs.service_stream() if running else None)
     log = logs.get_logger("reconciler")
     for warning in config.warnings:
         log.warning("config.warning", message=warning)

@@ -4,6 +4,7 @@ scrubbed from every event as a last line of defence (they should never be logged
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import MutableMapping, Sequence
 from typing import Any, TextIO
@@ -40,6 +41,18 @@ def _keyword_keys(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMa
     if "from_" not in event or "from" in event:
         return event
     return {("from" if key == "from_" else key): value for key, value in event.items()}
+
+
+# Where the daemon's and `--once`'s log lines go: "stderr" (the default) or "stdout". The
+# container image sets stdout, so that its JSON lines are the container's output; commands
+# that print results (`status --json`, `show`, `doctor`) always log to stderr, apart from them.
+STREAM_VARIABLE = "RECONCILER_LOG_STREAM"
+
+
+def service_stream(environ: dict[str, str] | None = None) -> TextIO:
+    """The stream a running reconciler (daemon or `--once`) logs to (`STREAM_VARIABLE`)."""
+    wanted = (os.environ if environ is None else environ).get(STREAM_VARIABLE, "stderr")
+    return sys.stdout if wanted.strip().lower() == "stdout" else sys.stderr
 
 
 def configure(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:

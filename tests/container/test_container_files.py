@@ -87,6 +87,7 @@ def test_the_runtime_stage_runs_unprivileged_with_config_data_port_and_health_ch
     assert runtime["USER"] == USER
     assert f"--uid {USER.split(':')[0]}" in runtime["RUN"]
     assert "RECONCILER_CONFIG=/config/config.toml" in runtime["ENV"]
+    assert "RECONCILER_LOG_STREAM=stdout" in runtime["ENV"]  # JSON lines are its output
     assert runtime["VOLUME"] == '["/data"]' and runtime["WORKDIR"] == "/data"
     assert runtime["EXPOSE"] == str(HTTP_PORT)
     assert runtime["HEALTHCHECK"].endswith('CMD ["' + '", "'.join(HEALTHCHECK) + '"]')

@@ -7,6 +7,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import structlog
@@ -65,3 +66,38 @@ def test_a_registered_secret_never_reaches_the_output() -> None:
                                           error="GET /api/v3/queue?apikey=s3cr3t-api-key: 500")
     assert "s3cr3t-api-key" not in out.getvalue()
     assert "apikey=***" in out.getvalue()
+
+
+def test_a_running_reconciler_logs_to_stdout_only_when_asked() -> None:
+    import sys
+
+    assert logs.service_stream({}) is sys.stderr
+    assert logs.service_stream({logs.STREAM_VARIABLE: "stdout"}) is sys.stdout
+    assert logs.service_stream({logs.STREAM_VARIABLE: " STDOUT "}) is sys.stdout
+    assert logs.service_stream({logs.STREAM_VARIABLE: "stderr"}) is sys.stderr
+
+
+def test_with_log_stream_stdout_once_logs_json_there_and_status_json_stays_clean(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The container image sets RECONCILER_LOG_STREAM=stdout: `--once` writes its JSON lines
+    to stdout; `status --json` still prints nothing but its JSON there."""
+    from reconciler.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[reconciler]\ndatabase = "r.db"\nlog_format = "json"\nretry_budget = "1s"\n'
+        '[jellyseerr]\nurl = "http://127.0.0.1:9"\napi_key = "k1k1k1"\ntimeout = 1\n'
+        '[radarr]\nurl = "http://127.0.0.1:9"\napi_key = "k2k2k2"\ntimeout = 1\n'
+        '[jellyfin]\nurl = "http://127.0.0.1:9"\napi_key = "k3k3k3"\ntimeout = 1\n')
+    config.chmod(0o644)  # readable by others: a warning is logged by every command
+    monkeypatch.setenv(logs.STREAM_VARIABLE, "stdout")
+    assert main(["--config", str(config), "--once"]) == 3  # nothing answers on port 9
+    out = capsys.readouterr().out
+    events = [json.loads(line)["event"] for line in out.splitlines()]
+    assert "config.warning" in events and "service.outage_started" in events
+
+    assert main(["--config", str(config), "status", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert "config.warning" in captured.err
