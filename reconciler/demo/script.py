@@ -19,7 +19,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from reconciler.states import RequestState
@@ -81,11 +80,16 @@ EXPECTATIONS = (
 )
 
 
+# What a step does to the world: performed with the script (its world, and the ids and
+# downloads earlier steps recorded) when the step's time comes.
+Do = Callable[["DemoScript"], None]
+
+
 @dataclass(frozen=True)
 class Step:
     at: float  # seconds at speed 1
     note: str | None  # what the world does, for the log; None for routine progress
-    action: Callable[[], None]
+    do: Do
 
 
 @dataclass
@@ -119,7 +123,8 @@ class DemoScript:
         self._jf_placeholders: dict[int, str] = {}
         self._emit: EmitFn = lambda text: None
         self.announce_refreshes = False  # also note refresh calls (nobody else reports them)
-        self._steps = _timeline(self)
+        # In time order; same-time steps keep the order they are written in (a stable sort).
+        self._steps = sorted(TIMELINE, key=lambda step: step.at)
 
     # -- timing ------------------------------------------------------------------------------
 
@@ -272,7 +277,7 @@ class DemoScript:
                     return
                 self.world.tick()  # the scan timers run even when nobody calls Jellyfin
             with self.world.lock:
-                step.action()
+                step.do(self)
             if step.note:
                 emit(step.note)
         self.done.set()
@@ -334,27 +339,8 @@ class DemoScript:
 
 # ---------------------------------------------------------------- the timeline
 #
-# The script as data: one `Beat` a step, in the order written (same-time steps keep it), each
-# doing one of the small verbs below to the world. Every verb returns a `Do`, performed with the
-# script (its world, and the ids and downloads earlier steps recorded) when its time comes.
-
-Do = Callable[["DemoScript"], None]
-
-
-@dataclass(frozen=True)
-class Beat:
-    """One step of the timeline: when (seconds at speed 1), the log's note, what happens."""
-
-    at: float
-    note: str | None
-    do: Do
-
-
-def _timeline(script: DemoScript) -> list[Step]:
-    """The script's steps, in time order (times at speed 1)."""
-    steps = [Step(beat.at, beat.note, partial(beat.do, script)) for beat in TIMELINE]
-    steps.sort(key=lambda s: s.at)  # stable: same-time steps keep their written order
-    return steps
+# The script as data (`TIMELINE`, at the end): one `Step` each, its `Do` made by one of the small
+# verbs below.
 
 
 def _both(first: Do, then: Do) -> Do:
@@ -394,14 +380,14 @@ def _grab_episodes(key: str, series: str, episodes: tuple[str, ...], group: str)
 
 
 def _progress(arr: str, key: str, start: float, end: float,
-              until: float = 1.0) -> tuple[Beat, ...]:
+              until: float = 1.0) -> tuple[Step, ...]:
     """Progress steps for download `key` from `start` to `end`, about one a second, up to
     `until` of it."""
     def advance(fraction: float) -> Do:
         return lambda script: script._arr(arr).progress(script._downloads[key], fraction)
 
     n = max(1, round(end - start))
-    return tuple(Beat(start + (end - start) * i / n, None, advance(until * i / n))
+    return tuple(Step(start + (end - start) * i / n, None, advance(until * i / n))
                  for i in range(n + 1))
 
 
@@ -503,68 +489,68 @@ def _shoko_matches_spirited(script: DemoScript) -> None:
 
 _STALLED = "The download is stalled with no connections"
 
-TIMELINE: tuple[Beat, ...] = (
+TIMELINE: tuple[Step, ...] = (
     # Harbor Lights: season 1 as one season pack.
-    Beat(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)",
+    Step(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)",
          _grab_season("s1", "harbor", 1, "NTb")),
     *_progress("sonarr", "s1", 2, 11),
-    Beat(12, "the season pack has downloaded", _complete("sonarr", "s1")),
-    Beat(13, "Sonarr imports season 1", _import_episodes("s1")),
-    Beat(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2",
+    Step(12, "the season pack has downloaded", _complete("sonarr", "s1")),
+    Step(13, "Sonarr imports season 1", _import_episodes("s1")),
+    Step(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2",
          _list_harbor_lights),
     # Blade Runner 2049: a download that stalls and fails, then another release.
-    Beat(1, "Radarr grabs Blade Runner 2049", _grab_film("blade1", "blade", "DEADSEED")),
+    Step(1, "Radarr grabs Blade Runner 2049", _grab_film("blade1", "blade", "DEADSEED")),
     *_progress("radarr", "blade1", 2, 8, until=0.55),
-    Beat(9, "the Blade Runner 2049 download stalls: no seeds", _stall("blade1", _STALLED)),
-    Beat(11, "Radarr gives up on that release (history: downloadFailed)",
+    Step(9, "the Blade Runner 2049 download stalls: no seeds", _stall("blade1", _STALLED)),
+    Step(11, "Radarr gives up on that release (history: downloadFailed)",
          _fail("blade1", _STALLED)),
-    Beat(15, "Radarr grabs another release of Blade Runner 2049",
+    Step(15, "Radarr grabs another release of Blade Runner 2049",
          _grab_film("blade2", "blade", "FLUX")),
     *_progress("radarr", "blade2", 16, 24),
-    Beat(25, "Blade Runner 2049 has downloaded", _complete("radarr", "blade2")),
-    Beat(26, "Radarr imports Blade Runner 2049", _import_film("blade2")),
-    Beat(28, "Jellyfin lists Blade Runner 2049",
+    Step(25, "Blade Runner 2049 has downloaded", _complete("radarr", "blade2")),
+    Step(26, "Radarr imports Blade Runner 2049", _import_film("blade2")),
+    Step(28, "Jellyfin lists Blade Runner 2049",
          _list_film("Blade Runner 2049", tmdb_id=335984, year=2017)),
     # Spirited Away: anime; Shoko matches it, Jellyfin waits for a scan.
-    Beat(2, "Radarr grabs Spirited Away (tagged anime)",
+    Step(2, "Radarr grabs Spirited Away (tagged anime)",
          _grab_film("spirited", "spirited", "AnimeGrp")),
     *_progress("radarr", "spirited", 3, 12),
-    Beat(13, "Spirited Away has downloaded", _complete("radarr", "spirited")),
-    Beat(14, "Radarr starts importing Spirited Away", _start_import("spirited")),
-    Beat(15, "Radarr imports Spirited Away; Jellyseerr already calls it available",
+    Step(13, "Spirited Away has downloaded", _complete("radarr", "spirited")),
+    Step(14, "Radarr starts importing Spirited Away", _start_import("spirited")),
+    Step(15, "Radarr imports Spirited Away; Jellyseerr already calls it available",
          _both(_import_film("spirited"), _media_available(129))),
-    Beat(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)",
+    Step(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)",
          _shoko_finds_spirited),
-    Beat(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned",
+    Step(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned",
          _shoko_matches_spirited),
     # The Matrix: waits for approval, then the plain path.
-    Beat(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr",
+    Step(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr",
          _both(_request_status(MATRIX, APPROVED),
               _add_film("matrix", 603, "The Matrix", year=1999, imdb_id="tt0133093",
                         runtime=136))),
-    Beat(5, "Radarr grabs The Matrix", _grab_film("matrix", "matrix", "AMIABLE")),
+    Step(5, "Radarr grabs The Matrix", _grab_film("matrix", "matrix", "AMIABLE")),
     *_progress("radarr", "matrix", 6, 15),
-    Beat(16, "The Matrix has downloaded", _complete("radarr", "matrix")),
-    Beat(17, "Radarr starts importing The Matrix", _start_import("matrix")),
-    Beat(18, "Radarr imports The Matrix", _import_film("matrix")),
-    Beat(20, "Jellyfin lists The Matrix",
+    Step(16, "The Matrix has downloaded", _complete("radarr", "matrix")),
+    Step(17, "Radarr starts importing The Matrix", _start_import("matrix")),
+    Step(18, "Radarr imports The Matrix", _import_film("matrix")),
+    Step(20, "Jellyfin lists The Matrix",
          _list_film("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999)),
     # Cats: declined.
-    Beat(6, "Jellyseerr: an admin declines Cats", _request_status(CATS, DECLINED)),
+    Step(6, "Jellyseerr: an admin declines Cats", _request_status(CATS, DECLINED)),
     # Harbor Lights season 2: the aired episodes, then the one airing now.
-    Beat(4, "Sonarr grabs Harbor Lights S02E01-E03",
+    Step(4, "Sonarr grabs Harbor Lights S02E01-E03",
          _grab_episodes("s2", "harbor", ("s2e1", "s2e2", "s2e3"), "NTb")),
     *_progress("sonarr", "s2", 5, 16),
-    Beat(17, "S02E01-E03 have downloaded", _complete("sonarr", "s2")),
-    Beat(18, "Sonarr imports S02E01-E03", _import_episodes("s2")),
-    Beat(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders",
+    Step(17, "S02E01-E03 have downloaded", _complete("sonarr", "s2")),
+    Step(18, "Sonarr imports S02E01-E03", _import_episodes("s2")),
+    Step(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders",
          _replace_placeholders(1, 2, 3)),
-    Beat(E04_AIRS, "Harbor Lights S02E04 airs", _nothing),
-    Beat(32, "Sonarr grabs S02E04", _grab_episodes("s2e4", "harbor", ("s2e4",), "NTb")),
+    Step(E04_AIRS, "Harbor Lights S02E04 airs", _nothing),
+    Step(32, "Sonarr grabs S02E04", _grab_episodes("s2e4", "harbor", ("s2e4",), "NTb")),
     *_progress("sonarr", "s2e4", 33, 37),
-    Beat(38, "S02E04 has downloaded", _complete("sonarr", "s2e4")),
-    Beat(39, "Sonarr imports S02E04", _import_episodes("s2e4")),
-    Beat(41, "Jellyfin scans S02E04 in", _replace_placeholders(4)),
+    Step(38, "S02E04 has downloaded", _complete("sonarr", "s2e4")),
+    Step(39, "Sonarr imports S02E04", _import_episodes("s2e4")),
+    Step(41, "Jellyfin scans S02E04 in", _replace_placeholders(4)),
 )
 
 
