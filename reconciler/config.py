@@ -340,41 +340,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     `require_keys=False` is for the commands that only read the database (`status`, `show`):
     they must work for an operator outside the service, where systemd's credentials are not."""
     env = dict(os.environ if environ is None else environ)
-    try:
-        raw_bytes = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
-    except PermissionError:
-        raise ConfigError(f"{path}: cannot read the file (permission denied)") from None
-    except OSError as exc:  # e.g. a path through a regular file, an I/O error
-        raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    try:
-        raw = tomllib.loads(raw_bytes.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-
-    tables = {kind for kind in SEVERAL if isinstance(raw.get(kind), dict)}
-    for kind in tables:  # a single [radarr] table: a list of one
-        raw[kind] = [raw[kind]]
-    for service in SERVICES:
-        entries = raw.get(service)
-        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
-            if not isinstance(entry, dict):
-                continue
-            named = entry.get("name", service) if service in SEVERAL else service
-            override = env.get(key_variable(str(named)))
-            if override:
-                entry = {**entry, "api_key": override}
-                entry.pop("api_key_file", None)
-                if isinstance(entries, list):
-                    entries[i] = entry
-                else:
-                    raw[service] = entry
-
+    raw = _read_toml(path)
+    tables = _override_keys(raw, env)
     try:
         model = ConfigModel.model_validate(raw)
     except ValidationError as exc:
@@ -393,28 +360,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
             if require_keys:
                 raise
             key = ""
-        arr = section if isinstance(section, ArrSection) else None
-        services[name] = ServiceConfig(
-            name=name,
-            url=section.url,
-            api_key=key,
-            poll_interval=section.poll_interval,
-            timeout=section.timeout,
-            verify_tls=section.verify_tls,
-            retry_budget=model.reconciler.retry_budget,
-            max_body=model.reconciler.max_response_mb * 1024 * 1024,
-            kind=kind,
-            is4k=arr.is4k if arr else False,
-            seerr_server_id=arr.seerr_server_id if arr else None,
-            default=_is_default(arr, model, kind),
-        )
-        if not section.verify_tls:
-            warnings.append(f"{where} verify_tls = false: TLS certificates are not checked")
-        if section.api_key and _readable_by_others(path):
-            warnings.append(
-                f"{path} holds an API key and is readable by other users; "
-                f"run: chmod 600 {path}"
-            )
+        services[name] = _service_config(name, kind, section, key, model)
+        warnings.extend(_section_warnings(path, where, section))
 
     database = Path(model.reconciler.database).expanduser()
     if not database.is_absolute():
@@ -435,6 +382,81 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
         warnings=tuple(dict.fromkeys(warnings)),
         http_password=password,
     )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The file's TOML document; a ConfigError saying why it cannot be read otherwise."""
+    try:
+        raw_bytes = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a configuration file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read the file (permission denied)") from None
+    except OSError as exc:  # e.g. a path through a regular file, an I/O error
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    try:
+        return tomllib.loads(raw_bytes.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _override_keys(raw: dict[str, Any], env: dict[str, str]) -> set[str]:
+    """Read a single `[radarr]` / `[sonarr]` table as a list of one, and put each
+    `RECONCILER_<NAME>_API_KEY` set in `env` in place of its section's key (in `raw`).
+    Returns the kinds given as a single table (the messages name them so)."""
+    tables = {kind for kind in SEVERAL if isinstance(raw.get(kind), dict)}
+    for kind in tables:
+        raw[kind] = [raw[kind]]
+    for service in SERVICES:
+        entries = raw.get(service)
+        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
+            if not isinstance(entry, dict):
+                continue
+            named = entry.get("name", service) if service in SEVERAL else service
+            override = env.get(key_variable(str(named)))
+            if override:
+                entry = {**entry, "api_key": override}
+                entry.pop("api_key_file", None)
+                if isinstance(entries, list):
+                    entries[i] = entry
+                else:
+                    raw[service] = entry
+    return tables
+
+
+def _service_config(name: str, kind: str, section: ServiceSection, key: str,
+                    model: ConfigModel) -> ServiceConfig:
+    arr = section if isinstance(section, ArrSection) else None
+    return ServiceConfig(
+        name=name,
+        url=section.url,
+        api_key=key,
+        poll_interval=section.poll_interval,
+        timeout=section.timeout,
+        verify_tls=section.verify_tls,
+        retry_budget=model.reconciler.retry_budget,
+        max_body=model.reconciler.max_response_mb * 1024 * 1024,
+        kind=kind,
+        is4k=arr.is4k if arr else False,
+        seerr_server_id=arr.seerr_server_id if arr else None,
+        default=_is_default(arr, model, kind),
+    )
+
+
+def _section_warnings(path: Path, where: str, section: ServiceSection) -> list[str]:
+    warnings = []
+    if not section.verify_tls:
+        warnings.append(f"{where} verify_tls = false: TLS certificates are not checked")
+    if section.api_key and _readable_by_others(path):
+        warnings.append(
+            f"{path} holds an API key and is readable by other users; "
+            f"run: chmod 600 {path}"
+        )
+    return warnings
 
 
 def key_variable(name: str) -> str:

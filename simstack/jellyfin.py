@@ -208,7 +208,7 @@ class JellyfinWorld(SubWorld):
         self._by_saved: list[JfItem] = []  # listed items by (DateLastSaved, Id)
         self._children: dict[str, dict[str, JfItem]] = {}
         self._version = 0
-        self._cache: dict[tuple[Any, ...], list[JfItem]] = {}
+        self._cache: dict[ItemQuery, list[JfItem]] = {}
         self._cache_version = -1
         self._rng = random.Random(f"jellyfin-{world.seed}")
 
@@ -618,13 +618,7 @@ class JellyfinWorld(SubWorld):
         with self.lock:
             movies_lib = self._pick_library(None, None, "movies")
             shows_lib = self._pick_library(None, None, "tvshows")
-            anime_lib = None
-            for lib in self.libraries.values():
-                if lib.name == "Anime":
-                    anime_lib = lib
-            if anime_lib is None and anime_ratio > 0:
-                anime_lib = self.libraries[self.add_library(
-                    "Anime", ["/config/Shokofin/VFS/anime"], "tvshows")]
+            anime_lib = self._anime_library(create=anime_ratio > 0)
             now = self.now
             tz = now.tzinfo
             counts = {"Movie": 0, "Series": 0, "Season": 0, "Episode": 0}
@@ -715,19 +709,34 @@ class JellyfinWorld(SubWorld):
                              location_type="Virtual" if virtual else "FileSystem",
                              sort_name=f"{s:04d} - {e:04d} - ")
                         remaining -= 1
-            for it in new:
-                it.key = (it.sort_name, it.id)
-                self.items[it.id] = it
-                if it.parent_id:
-                    self._children.setdefault(it.parent_id, {})[it.id] = it
-            for it in new:
-                it.saved_key = (it.date_last_saved, it.id)
-            self._sorted.extend(new)
-            self._sorted.sort(key=_by_key)
-            self._by_saved.extend(new)
-            self._by_saved.sort(key=_by_saved_key)
-            self._bump()
+            self._list_bulk(new)
             return counts
+
+    def _anime_library(self, *, create: bool) -> JfLibrary | None:
+        """The (last) library named "Anime"; with `create`, a Shokofin-style one if none."""
+        anime_lib = None
+        for lib in self.libraries.values():
+            if lib.name == "Anime":
+                anime_lib = lib
+        if anime_lib is None and create:
+            anime_lib = self.libraries[self.add_library(
+                "Anime", ["/config/Shokofin/VFS/anime"], "tvshows")]
+        return anime_lib
+
+    def _list_bulk(self, new: list[JfItem]) -> None:
+        """List items made in bulk: indexed and sorted once, not one by one."""
+        for it in new:
+            it.key = (it.sort_name, it.id)
+            self.items[it.id] = it
+            if it.parent_id:
+                self._children.setdefault(it.parent_id, {})[it.id] = it
+        for it in new:
+            it.saved_key = (it.date_last_saved, it.id)
+        self._sorted.extend(new)
+        self._sorted.sort(key=_by_key)
+        self._by_saved.extend(new)
+        self._by_saved.sort(key=_by_saved_key)
+        self._bump()
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -745,105 +754,47 @@ class JellyfinWorld(SubWorld):
 
     def query(self, q: QueryParams) -> list[JfItem] | None:
         """The items an /Items query selects, in order (None: the library roots)."""
-        recursive = bool(q.get_bool("Recursive", False))
-        parent = (q.get("ParentId") or "").replace("-", "").lower() or None
-        ids = tuple(i.replace("-", "").lower() for i in q.get_list("Ids"))
-        types = frozenset(_TYPE_CANON.get(t.lower(), t) for t in q.get_list("IncludeItemTypes"))
-        ex_types = frozenset(_TYPE_CANON.get(t.lower(), t) for t in q.get_list("ExcludeItemTypes"))
-        ex_ids = frozenset(i.replace("-", "").lower() for i in q.get_list("ExcludeItemIds"))
-        media_types = frozenset(lower_set(q.get_list("MediaTypes")))
-        min_saved_text = q.get("MinDateLastSaved")
-        min_saved = parse_iso(min_saved_text) if min_saved_text else None
-        if min_saved_text and min_saved is None:
-            raise BadParam("minDateLastSaved", min_saved_text)
-        loc_types = frozenset(_LOCATION_CANON.get(t.lower(), t) for t in
-                              q.get_list("LocationTypes"))
-        ex_loc = frozenset(_LOCATION_CANON.get(t.lower(), t) for t in
-                           q.get_list("ExcludeLocationTypes"))
-        is_missing = q.get_bool("IsMissing")
-        is_placeholder = q.get_bool("IsPlaceHolder")
-        has = tuple((name, q.get_bool(param)) for name, param in
-                    (("Tmdb", "HasTmdbId"), ("Tvdb", "HasTvdbId"), ("Imdb", "HasImdbId")))
-        search = (q.get("SearchTerm") or "").lower() or None
-        starts = (q.get("NameStartsWith") or "").lower() or None
-        years = frozenset(int(y) for y in q.get_list("Years") if y.isdigit())
-        sort_by = tuple(s.lower() for s in q.get_list("SortBy"))
-        sort_order = tuple(s.lower() for s in q.get_list("SortOrder"))
-        if not recursive and parent is None and not ids:
+        selection = ItemQuery.parse(q)
+        if not selection.recursive and selection.parent is None and not selection.ids:
             return None
-        key = (recursive, parent, ids, types, ex_types, ex_ids, media_types, min_saved,
-               loc_types, ex_loc, is_missing, is_placeholder, has, search, starts, years,
-               sort_by, sort_order)
         if self._cache_version != self._version:
             self._cache.clear()
             self._cache_version = self._version
-        cached = self._cache.get(key)
+        cached = self._cache.get(selection)
         if cached is not None:
             return cached
 
-        ordered = False
-        if ids:
-            source = [self.items[i] for i in dict.fromkeys(ids) if i in self.items]
-        elif parent is not None:
-            if parent in self.libraries:
-                if recursive:
-                    source = [i for i in self._sorted if i.library_id == parent]
-                    ordered = True
-                else:
-                    source = self._descendants(parent, False)
-            elif parent in self.items:
-                source = self._descendants(parent, recursive)
-            else:
-                source = []
-        elif min_saved is not None:
-            # Only the tail saved at or after the watermark: no scan of the whole library.
-            start = bisect.bisect_left(self._by_saved, (min_saved, ""), key=_by_saved_key)
-            source = self._by_saved[start:]
-        else:
-            source = self._sorted
-            ordered = True
-
-        min_ts = min_saved
-        want_has = [(n, v) for n, v in has if v is not None]
-        out = []
-        for it in source:
-            if types and it.type not in types:
-                continue
-            if ex_types and it.type in ex_types:
-                continue
-            if min_ts is not None and it.date_last_saved < min_ts:
-                continue
-            if ex_loc and it.location_type in ex_loc:
-                continue
-            if loc_types and it.location_type not in loc_types:
-                continue
-            if is_missing is not None and (it.location_type == "Virtual") != is_missing:
-                continue
-            if is_placeholder is not None and it.is_placeholder != is_placeholder:
-                continue
-            if ex_ids and it.id in ex_ids:
-                continue
-            if media_types and (("video" if it.type in _VIDEO_TYPES else "unknown")
-                                not in media_types):
-                continue
-            if want_has and any((n in it.provider_ids) != v for n, v in want_has):
-                continue
-            if search and search not in it.name.lower():
-                continue
-            if starts and not it.sort_name.startswith(starts):
-                continue
-            if years and it.production_year not in years:
-                continue
-            out.append(it)
-
+        source, ordered = self._source(selection)
+        out = [it for it in source if selection.matches(it)]
+        sort_by = selection.sort_by
         if sort_by and any(s not in ("sortname", "default") for s in sort_by):
-            out = self._sorted_by(out, sort_by, sort_order)
+            out = self._sorted_by(out, sort_by, selection.sort_order)
         elif not ordered:
             out.sort(key=lambda i: i.key)
         if len(self._cache) > 64:
             self._cache.clear()
-        self._cache[key] = out
+        self._cache[selection] = out
         return out
+
+    def _source(self, selection: ItemQuery) -> tuple[Iterable[JfItem], bool]:
+        """The items a query filters, and whether they are in the default order already."""
+        parent = selection.parent
+        if selection.ids:
+            return [self.items[i] for i in dict.fromkeys(selection.ids) if i in self.items], False
+        if parent is not None:
+            if parent in self.libraries:
+                if selection.recursive:
+                    return [i for i in self._sorted if i.library_id == parent], True
+                return self._descendants(parent, False), False
+            if parent in self.items:
+                return self._descendants(parent, selection.recursive), False
+            return [], False
+        if selection.min_saved is not None:
+            # Only the tail saved at or after the watermark: no scan of the whole library.
+            start = bisect.bisect_left(self._by_saved, (selection.min_saved, ""),
+                                       key=_by_saved_key)
+            return self._by_saved[start:], False
+        return self._sorted, True
 
     @staticmethod
     def _sorted_by(items: list[JfItem], sort_by: tuple[str, ...],
@@ -885,34 +836,8 @@ class JellyfinWorld(SubWorld):
 
     def render(self, it: JfItem, fields: frozenset[str]) -> dict[str, Any]:
         d: dict[str, Any] = {"Name": it.name, "ServerId": self.server_id, "Id": it.id}
-        if "etag" in fields:
-            d["Etag"] = hex_id(it.id, it.date_last_saved.timestamp())
-        if "datecreated" in fields:
-            d["DateCreated"] = iso_jellyfin(it.date_created)
-        if "sortname" in fields:
-            d["SortName"] = it.sort_name
-        if it.premiere_date is not None:
-            if it.premiere_iso is None:
-                it.premiere_iso = iso_jellyfin(it.premiere_date)
-            d["PremiereDate"] = it.premiere_iso
-        if "path" in fields and it.path:
-            d["Path"] = it.path
-        if "mediasources" in fields and it.type in _VIDEO_TYPES:
-            d["MediaSources"] = self._media_sources(it)
-        if "providerids" in fields:
-            d["ProviderIds"] = dict(it.provider_ids)
-        if it.run_time_ticks:
-            d["RunTimeTicks"] = it.run_time_ticks
-        if it.production_year:
-            d["ProductionYear"] = it.production_year
-        if it.index_number is not None:
-            d["IndexNumber"] = it.index_number
-        if it.index_number_end is not None:
-            d["IndexNumberEnd"] = it.index_number_end
-        if it.parent_index_number is not None:
-            d["ParentIndexNumber"] = it.parent_index_number
-        if it.is_placeholder:
-            d["IsPlaceHolder"] = True
+        self._render_gated(it, fields, d)
+        _render_numbers(it, d)
         d["IsFolder"] = it.is_folder
         if "parentid" in fields and it.parent_id:
             d["ParentId"] = it.parent_id
@@ -930,6 +855,26 @@ class JellyfinWorld(SubWorld):
         d["LocationType"] = it.location_type
         d["MediaType"] = "Video" if it.type in _VIDEO_TYPES else "Unknown"
         return d
+
+    def _render_gated(self, it: JfItem, fields: frozenset[str], d: dict[str, Any]) -> None:
+        """The members `Fields` asks for, up to ProviderIds (and PremiereDate among them, in
+        Jellyfin's order)."""
+        if "etag" in fields:
+            d["Etag"] = hex_id(it.id, it.date_last_saved.timestamp())
+        if "datecreated" in fields:
+            d["DateCreated"] = iso_jellyfin(it.date_created)
+        if "sortname" in fields:
+            d["SortName"] = it.sort_name
+        if it.premiere_date is not None:
+            if it.premiere_iso is None:
+                it.premiere_iso = iso_jellyfin(it.premiere_date)
+            d["PremiereDate"] = it.premiere_iso
+        if "path" in fields and it.path:
+            d["Path"] = it.path
+        if "mediasources" in fields and it.type in _VIDEO_TYPES:
+            d["MediaSources"] = self._media_sources(it)
+        if "providerids" in fields:
+            d["ProviderIds"] = dict(it.provider_ids)
 
     def _media_sources(self, it: JfItem) -> list[dict[str, Any]]:
         if it.location_type == "Virtual" or not it.path:
@@ -990,6 +935,108 @@ class JellyfinWorld(SubWorld):
             "ItemId": lib.id,
             "RefreshStatus": "Idle",
         }
+
+
+def _render_numbers(it: JfItem, d: dict[str, Any]) -> None:
+    """An item's numbers and its placeholder flag, those it has."""
+    if it.run_time_ticks:
+        d["RunTimeTicks"] = it.run_time_ticks
+    if it.production_year:
+        d["ProductionYear"] = it.production_year
+    if it.index_number is not None:
+        d["IndexNumber"] = it.index_number
+    if it.index_number_end is not None:
+        d["IndexNumberEnd"] = it.index_number_end
+    if it.parent_index_number is not None:
+        d["ParentIndexNumber"] = it.parent_index_number
+    if it.is_placeholder:
+        d["IsPlaceHolder"] = True
+
+
+@dataclass(frozen=True, slots=True)
+class ItemQuery:
+    """What an /Items query selects, read from its parameters once; equal queries select the
+    same items, so it is also the key of the world's cache of results."""
+
+    recursive: bool
+    parent: str | None
+    ids: tuple[str, ...]
+    types: frozenset[str]
+    ex_types: frozenset[str]
+    ex_ids: frozenset[str]
+    media_types: frozenset[str]
+    min_saved: datetime | None
+    loc_types: frozenset[str]
+    ex_loc: frozenset[str]
+    is_missing: bool | None
+    is_placeholder: bool | None
+    has: tuple[tuple[str, bool], ...]  # (provider, wanted) for each Has*Id given
+    search: str | None
+    starts: str | None
+    years: frozenset[int]
+    sort_by: tuple[str, ...]
+    sort_order: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, q: QueryParams) -> ItemQuery:
+        """The query's selection; BadParam for a value Jellyfin would refuse."""
+        recursive = bool(q.get_bool("Recursive", False))
+        parent = (q.get("ParentId") or "").replace("-", "").lower() or None
+        ids = tuple(i.replace("-", "").lower() for i in q.get_list("Ids"))
+        types = frozenset(_TYPE_CANON.get(t.lower(), t) for t in q.get_list("IncludeItemTypes"))
+        ex_types = frozenset(_TYPE_CANON.get(t.lower(), t) for t in q.get_list("ExcludeItemTypes"))
+        ex_ids = frozenset(i.replace("-", "").lower() for i in q.get_list("ExcludeItemIds"))
+        media_types = frozenset(lower_set(q.get_list("MediaTypes")))
+        min_saved_text = q.get("MinDateLastSaved")
+        min_saved = parse_iso(min_saved_text) if min_saved_text else None
+        if min_saved_text and min_saved is None:
+            raise BadParam("minDateLastSaved", min_saved_text)
+        loc_types = frozenset(_LOCATION_CANON.get(t.lower(), t) for t in
+                              q.get_list("LocationTypes"))
+        ex_loc = frozenset(_LOCATION_CANON.get(t.lower(), t) for t in
+                           q.get_list("ExcludeLocationTypes"))
+        is_missing = q.get_bool("IsMissing")
+        is_placeholder = q.get_bool("IsPlaceHolder")
+        has = tuple((name, q.get_bool(param)) for name, param in
+                    (("Tmdb", "HasTmdbId"), ("Tvdb", "HasTvdbId"), ("Imdb", "HasImdbId")))
+        return cls(
+            recursive, parent, ids, types, ex_types, ex_ids, media_types, min_saved, loc_types,
+            ex_loc, is_missing, is_placeholder,
+            has=tuple((name, wanted) for name, wanted in has if wanted is not None),
+            search=(q.get("SearchTerm") or "").lower() or None,
+            starts=(q.get("NameStartsWith") or "").lower() or None,
+            years=frozenset(int(y) for y in q.get_list("Years") if y.isdigit()),
+            sort_by=tuple(s.lower() for s in q.get_list("SortBy")),
+            sort_order=tuple(s.lower() for s in q.get_list("SortOrder")))
+
+    def matches(self, it: JfItem) -> bool:
+        """Whether `it` passes every filter but the parent and the ids (its source's)."""
+        if self.types and it.type not in self.types:
+            return False
+        if self.ex_types and it.type in self.ex_types:
+            return False
+        if self.min_saved is not None and it.date_last_saved < self.min_saved:
+            return False
+        if self.ex_loc and it.location_type in self.ex_loc:
+            return False
+        if self.loc_types and it.location_type not in self.loc_types:
+            return False
+        if self.is_missing is not None and (it.location_type == "Virtual") != self.is_missing:
+            return False
+        if self.is_placeholder is not None and it.is_placeholder != self.is_placeholder:
+            return False
+        if self.ex_ids and it.id in self.ex_ids:
+            return False
+        if self.media_types and (("video" if it.type in _VIDEO_TYPES else "unknown")
+                                 not in self.media_types):
+            return False
+        if self.has and any((n in it.provider_ids) != v for n, v in self.has):
+            return False
+        if self.search and self.search not in it.name.lower():
+            return False
+        if self.starts and not it.sort_name.startswith(self.starts):
+            return False
+        return not self.years or it.production_year in self.years
 
 
 def _fields(q: QueryParams) -> frozenset[str]:

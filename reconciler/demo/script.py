@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from reconciler.states import RequestState
 from reconciler.store import Store
@@ -79,11 +80,16 @@ EXPECTATIONS = (
 )
 
 
+# What a step does to the world: performed with the script (its world, and the ids and
+# downloads earlier steps recorded) when the step's time comes.
+Do = Callable[["DemoScript"], None]
+
+
 @dataclass(frozen=True)
 class Step:
     at: float  # seconds at speed 1
     note: str | None  # what the world does, for the log; None for routine progress
-    action: Callable[[], None]
+    do: Do
 
 
 @dataclass
@@ -117,7 +123,8 @@ class DemoScript:
         self._jf_placeholders: dict[int, str] = {}
         self._emit: EmitFn = lambda text: None
         self.announce_refreshes = False  # also note refresh calls (nobody else reports them)
-        self._steps = _timeline(self)
+        # In time order; same-time steps keep the order they are written in (a stable sort).
+        self._steps = sorted(TIMELINE, key=lambda step: step.at)
 
     # -- timing ------------------------------------------------------------------------------
 
@@ -270,7 +277,7 @@ class DemoScript:
                     return
                 self.world.tick()  # the scan timers run even when nobody calls Jellyfin
             with self.world.lock:
-                step.action()
+                step.do(self)
             if step.note:
                 emit(step.note)
         self.done.set()
@@ -331,215 +338,220 @@ class DemoScript:
 
 
 # ---------------------------------------------------------------- the timeline
+#
+# The script as data (`TIMELINE`, at the end): one `Step` each, its `Do` made by one of the small
+# verbs below.
 
 
-def _timeline(script: DemoScript) -> list[Step]:
-    """The script's steps, in time order (times at speed 1)."""
-    steps: list[Step] = []
+def _both(first: Do, then: Do) -> Do:
+    """Two things in one step, in this order."""
+    def do(script: DemoScript) -> None:
+        first(script)
+        then(script)
+    return do
 
-    def at(t: float, note: str | None = None) -> Callable[[Callable[[], None]], None]:
-        def register(fn: Callable[[], None]) -> None:
-            steps.append(Step(t, note, fn))
-        return register
 
-    def download(arr: str, key: str, start: float, end: float, until: float = 1.0) -> None:
-        """Progress steps for download `key` from `start` to `end`, up to `until`."""
-        def progress(fraction: float) -> Callable[[], None]:
-            return lambda: script._arr(arr).progress(script._downloads[key], fraction)
+def _nothing(script: DemoScript) -> None:
+    """A step that only notes what happens (an air date set at the start passes)."""
 
-        n = max(1, round(end - start))
-        for i in range(n + 1):
-            steps.append(Step(start + (end - start) * i / n, None, progress(until * i / n)))
 
-    radarr, sonarr = script.world.radarr, script.world.sonarr
-    jf, shoko, seerr = script.world.jellyfin, script.world.shoko, script.world.jellyseerr
+def _grab_film(key: str, film: str, group: str) -> Do:
+    """Radarr grabs a release of film `film`; its download is `key` from now on."""
+    def do(script: DemoScript) -> None:
+        script._downloads[key] = script.world.radarr.grab(script._ids[film], release_group=group)
+    return do
 
+
+def _grab_season(key: str, series: str, season: int, group: str) -> Do:
+    """Sonarr grabs a season pack."""
+    def do(script: DemoScript) -> None:
+        script._downloads[key] = script.world.sonarr.grab(script._ids[series], season=season,
+                                                          release_group=group)
+    return do
+
+
+def _grab_episodes(key: str, series: str, episodes: tuple[str, ...], group: str) -> Do:
+    """Sonarr grabs one release of these episodes."""
+    def do(script: DemoScript) -> None:
+        ids = [script._ids[episode] for episode in episodes]
+        script._downloads[key] = script.world.sonarr.grab(script._ids[series], ids,
+                                                          release_group=group)
+    return do
+
+
+def _progress(arr: str, key: str, start: float, end: float,
+              until: float = 1.0) -> tuple[Step, ...]:
+    """Progress steps for download `key` from `start` to `end`, about one a second, up to
+    `until` of it."""
+    def advance(fraction: float) -> Do:
+        return lambda script: script._arr(arr).progress(script._downloads[key], fraction)
+
+    n = max(1, round(end - start))
+    return tuple(Step(start + (end - start) * i / n, None, advance(until * i / n))
+                 for i in range(n + 1))
+
+
+def _complete(arr: str, key: str) -> Do:
+    return lambda script: script._arr(arr).complete_download(script._downloads[key])
+
+
+def _stall(key: str, message: str) -> Do:
+    return lambda script: script.world.radarr.mark_failed_pending(script._downloads[key],
+                                                                  message)
+
+
+def _fail(key: str, message: str) -> Do:
+    return lambda script: script.world.radarr.fail_download(script._downloads[key], message)
+
+
+def _start_import(key: str) -> Do:
+    return lambda script: script.world.radarr.start_import(script._downloads[key])
+
+
+def _import_film(key: str) -> Do:
+    def do(script: DemoScript) -> None:  # a def: what it returns is not the step's
+        script.world.radarr.import_file(download_id=script._downloads[key])
+    return do
+
+
+def _import_episodes(key: str) -> Do:
+    def do(script: DemoScript) -> None:
+        script.world.sonarr.import_download(script._downloads[key])
+    return do
+
+
+def _add_film(key: str, tmdb_id: int, title: str, **fields: Any) -> Do:
+    """Radarr is sent a film (Jellyseerr does it on approval)."""
+    def do(script: DemoScript) -> None:
+        script._ids[key] = script.world.radarr.add_movie(tmdb_id, title, **fields)
+    return do
+
+
+def _list_film(title: str, **fields: Any) -> Do:
+    """Jellyfin lists a film in its Movies library."""
+    def do(script: DemoScript) -> None:
+        script.world.jellyfin.add_movie(title, **fields, library="Movies")
+    return do
+
+
+def _request_status(request_id: int, status: int) -> Do:
+    """An admin approves or declines a request in Jellyseerr."""
+    return lambda script: script.world.jellyseerr.set_request_status(request_id, status)
+
+
+def _media_available(tmdb_id: int) -> Do:
+    def do(script: DemoScript) -> None:
+        script.world.jellyseerr.set_media_status(tmdb_id, MEDIA_AVAILABLE, media_type="movie")
+    return do
+
+
+def _replace_placeholders(*numbers: int) -> Do:
+    return lambda script: script._replace_placeholders(*numbers)
+
+
+def _list_harbor_lights(script: DemoScript) -> None:
+    """Jellyfin lists season 1, and placeholders for season 2."""
+    jf = script.world.jellyfin
+    sid = jf.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
+                        library="Shows")
+    for n in range(1, 7):
+        jf.add_episode(sid, 1, n)
+    # Metadata plugins add "missing" episodes: virtual, never playable.
+    script._jf_placeholders = {n: jf.add_episode(sid, 2, n, location_type="Virtual")
+                               for n in range(1, 7)}
+
+
+def _shoko_finds_spirited(script: DemoScript) -> None:
+    """Shoko finds the imported file and hashes it."""
+    movie = script.world.radarr.get_movie(script._ids["spirited"])
+    assert movie.file is not None
+    relative = f"movies/{movie.path.rsplit('/', 1)[-1]}/{movie.file.relative_path}"
+    script._ids["shoko_file"] = script.world.shoko.add_file(relative, size=movie.file.size,
+                                                            duration=125 * 60.0)
+
+
+def _shoko_matches_spirited(script: DemoScript) -> None:
+    """Shoko matches the file; Shokofin's virtual folder holds the film, which Jellyfin lists
+    once it scans."""
+    shoko, jf = script.world.shoko, script.world.jellyfin
+    series = shoko.add_series(112, "Sen to Chihiro no Kamikakushi")
+    episode = shoko.add_episode(series, 1254, name="Complete Movie", duration=125 * 60.0)
+    shoko.match_file(script._ids["shoko_file"], series, [episode])
+    script.anime.item_id = jf.add_movie(
+        "Spirited Away", year=2001, library="Anime", pending=True, runtime_minutes=125,
+        provider_ids={"Shoko File": script._ids["shoko_file"], "Shoko Episode": episode,
+                      "Shoko Series": series, "AniDB": 112},
+        path=f"/config/Shokofin/VFS/{script._libraries['anime']}/Spirited Away (2001) "
+             f"[shoko-series-{series}]/Spirited Away (2001) "
+             f"[shoko-file-{script._ids['shoko_file']}].mkv")
+    script.anime.pending_since = script.world.now
+
+
+_STALLED = "The download is stalled with no connections"
+
+TIMELINE: tuple[Step, ...] = (
     # Harbor Lights: season 1 as one season pack.
-    @at(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)")
-    def _() -> None:
-        script._downloads["s1"] = sonarr.grab(script._ids["harbor"], season=1,
-                                            release_group="NTb")
-
-    download("sonarr", "s1", 2, 11)
-
-    @at(12, "the season pack has downloaded")
-    def _() -> None:
-        sonarr.complete_download(script._downloads["s1"])
-
-    @at(13, "Sonarr imports season 1")
-    def _() -> None:
-        sonarr.import_download(script._downloads["s1"])
-
-    @at(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2")
-    def _() -> None:
-        sid = jf.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
-                            library="Shows")
-        for n in range(1, 7):
-            jf.add_episode(sid, 1, n)
-        # Metadata plugins add "missing" episodes: virtual, never playable.
-        script._jf_placeholders = {n: jf.add_episode(sid, 2, n, location_type="Virtual")
-                                 for n in range(1, 7)}
-
+    Step(1, "Sonarr grabs a season pack of Harbor Lights season 1 (6 episodes)",
+         _grab_season("s1", "harbor", 1, "NTb")),
+    *_progress("sonarr", "s1", 2, 11),
+    Step(12, "the season pack has downloaded", _complete("sonarr", "s1")),
+    Step(13, "Sonarr imports season 1", _import_episodes("s1")),
+    Step(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2",
+         _list_harbor_lights),
     # Blade Runner 2049: a download that stalls and fails, then another release.
-    @at(1, "Radarr grabs Blade Runner 2049")
-    def _() -> None:
-        script._downloads["blade1"] = radarr.grab(script._ids["blade"], release_group="DEADSEED")
-
-    download("radarr", "blade1", 2, 8, until=0.55)
-
-    @at(9, "the Blade Runner 2049 download stalls: no seeds")
-    def _() -> None:
-        radarr.mark_failed_pending(script._downloads["blade1"],
-                                   "The download is stalled with no connections")
-
-    @at(11, "Radarr gives up on that release (history: downloadFailed)")
-    def _() -> None:
-        radarr.fail_download(script._downloads["blade1"],
-                             "The download is stalled with no connections")
-
-    @at(15, "Radarr grabs another release of Blade Runner 2049")
-    def _() -> None:
-        script._downloads["blade2"] = radarr.grab(script._ids["blade"], release_group="FLUX")
-
-    download("radarr", "blade2", 16, 24)
-
-    @at(25, "Blade Runner 2049 has downloaded")
-    def _() -> None:
-        radarr.complete_download(script._downloads["blade2"])
-
-    @at(26, "Radarr imports Blade Runner 2049")
-    def _() -> None:
-        radarr.import_file(download_id=script._downloads["blade2"])
-
-    @at(28, "Jellyfin lists Blade Runner 2049")
-    def _() -> None:
-        jf.add_movie("Blade Runner 2049", tmdb_id=335984, year=2017, library="Movies")
-
+    Step(1, "Radarr grabs Blade Runner 2049", _grab_film("blade1", "blade", "DEADSEED")),
+    *_progress("radarr", "blade1", 2, 8, until=0.55),
+    Step(9, "the Blade Runner 2049 download stalls: no seeds", _stall("blade1", _STALLED)),
+    Step(11, "Radarr gives up on that release (history: downloadFailed)",
+         _fail("blade1", _STALLED)),
+    Step(15, "Radarr grabs another release of Blade Runner 2049",
+         _grab_film("blade2", "blade", "FLUX")),
+    *_progress("radarr", "blade2", 16, 24),
+    Step(25, "Blade Runner 2049 has downloaded", _complete("radarr", "blade2")),
+    Step(26, "Radarr imports Blade Runner 2049", _import_film("blade2")),
+    Step(28, "Jellyfin lists Blade Runner 2049",
+         _list_film("Blade Runner 2049", tmdb_id=335984, year=2017)),
     # Spirited Away: anime; Shoko matches it, Jellyfin waits for a scan.
-    @at(2, "Radarr grabs Spirited Away (tagged anime)")
-    def _() -> None:
-        script._downloads["spirited"] = radarr.grab(script._ids["spirited"],
-                                                  release_group="AnimeGrp")
-
-    download("radarr", "spirited", 3, 12)
-
-    @at(13, "Spirited Away has downloaded")
-    def _() -> None:
-        radarr.complete_download(script._downloads["spirited"])
-
-    @at(14, "Radarr starts importing Spirited Away")
-    def _() -> None:
-        radarr.start_import(script._downloads["spirited"])
-
-    @at(15, "Radarr imports Spirited Away; Jellyseerr already calls it available")
-    def _() -> None:
-        radarr.import_file(download_id=script._downloads["spirited"])
-        seerr.set_media_status(129, MEDIA_AVAILABLE, media_type="movie")
-
-    @at(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)")
-    def _() -> None:
-        movie = radarr.get_movie(script._ids["spirited"])
-        assert movie.file is not None
-        relative = f"movies/{movie.path.rsplit('/', 1)[-1]}/{movie.file.relative_path}"
-        script._ids["shoko_file"] = shoko.add_file(relative, size=movie.file.size,
-                                                 duration=125 * 60.0)
-
-    @at(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned")
-    def _() -> None:
-        series = shoko.add_series(112, "Sen to Chihiro no Kamikakushi")
-        episode = shoko.add_episode(series, 1254, name="Complete Movie",
-                                    duration=125 * 60.0)
-        shoko.match_file(script._ids["shoko_file"], series, [episode])
-        # Shokofin's virtual folder holds the film now; Jellyfin lists it once it scans.
-        script.anime.item_id = jf.add_movie(
-            "Spirited Away", year=2001, library="Anime", pending=True, runtime_minutes=125,
-            provider_ids={"Shoko File": script._ids["shoko_file"], "Shoko Episode": episode,
-                          "Shoko Series": series, "AniDB": 112},
-            path=f"/config/Shokofin/VFS/{script._libraries['anime']}/Spirited Away (2001) "
-                 f"[shoko-series-{series}]/Spirited Away (2001) "
-                 f"[shoko-file-{script._ids['shoko_file']}].mkv")
-        script.anime.pending_since = script.world.now
-
+    Step(2, "Radarr grabs Spirited Away (tagged anime)",
+         _grab_film("spirited", "spirited", "AnimeGrp")),
+    *_progress("radarr", "spirited", 3, 12),
+    Step(13, "Spirited Away has downloaded", _complete("radarr", "spirited")),
+    Step(14, "Radarr starts importing Spirited Away", _start_import("spirited")),
+    Step(15, "Radarr imports Spirited Away; Jellyseerr already calls it available",
+         _both(_import_film("spirited"), _media_available(129))),
+    Step(16, "Shoko finds the Spirited Away file and hashes it (not matched yet)",
+         _shoko_finds_spirited),
+    Step(19, "Shoko matches the file to AniDB 112 (no TMDB link); Jellyfin has not scanned",
+         _shoko_matches_spirited),
     # The Matrix: waits for approval, then the plain path.
-    @at(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr")
-    def _() -> None:
-        seerr.set_request_status(MATRIX, APPROVED)
-        script._ids["matrix"] = radarr.add_movie(603, "The Matrix", year=1999,
-                                               imdb_id="tt0133093", runtime=136)
-
-    @at(5, "Radarr grabs The Matrix")
-    def _() -> None:
-        script._downloads["matrix"] = radarr.grab(script._ids["matrix"], release_group="AMIABLE")
-
-    download("radarr", "matrix", 6, 15)
-
-    @at(16, "The Matrix has downloaded")
-    def _() -> None:
-        radarr.complete_download(script._downloads["matrix"])
-
-    @at(17, "Radarr starts importing The Matrix")
-    def _() -> None:
-        radarr.start_import(script._downloads["matrix"])
-
-    @at(18, "Radarr imports The Matrix")
-    def _() -> None:
-        radarr.import_file(download_id=script._downloads["matrix"])
-
-    @at(20, "Jellyfin lists The Matrix")
-    def _() -> None:
-        jf.add_movie("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999,
-                     library="Movies")
-
+    Step(3, "Jellyseerr: an admin approves The Matrix; Jellyseerr sends it to Radarr",
+         _both(_request_status(MATRIX, APPROVED),
+              _add_film("matrix", 603, "The Matrix", year=1999, imdb_id="tt0133093",
+                        runtime=136))),
+    Step(5, "Radarr grabs The Matrix", _grab_film("matrix", "matrix", "AMIABLE")),
+    *_progress("radarr", "matrix", 6, 15),
+    Step(16, "The Matrix has downloaded", _complete("radarr", "matrix")),
+    Step(17, "Radarr starts importing The Matrix", _start_import("matrix")),
+    Step(18, "Radarr imports The Matrix", _import_film("matrix")),
+    Step(20, "Jellyfin lists The Matrix",
+         _list_film("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999)),
     # Cats: declined.
-    @at(6, "Jellyseerr: an admin declines Cats")
-    def _() -> None:
-        seerr.set_request_status(CATS, DECLINED)
-
+    Step(6, "Jellyseerr: an admin declines Cats", _request_status(CATS, DECLINED)),
     # Harbor Lights season 2: the aired episodes, then the one airing now.
-    @at(4, "Sonarr grabs Harbor Lights S02E01-E03")
-    def _() -> None:
-        ids = [script._ids[f"s2e{n}"] for n in (1, 2, 3)]
-        script._downloads["s2"] = sonarr.grab(script._ids["harbor"], ids, release_group="NTb")
-
-    download("sonarr", "s2", 5, 16)
-
-    @at(17, "S02E01-E03 have downloaded")
-    def _() -> None:
-        sonarr.complete_download(script._downloads["s2"])
-
-    @at(18, "Sonarr imports S02E01-E03")
-    def _() -> None:
-        sonarr.import_download(script._downloads["s2"])
-
-    @at(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders")
-    def _() -> None:
-        script._replace_placeholders(1, 2, 3)
-
-    @at(E04_AIRS, "Harbor Lights S02E04 airs")
-    def _() -> None:
-        pass  # its air date, set at the start, passes now; nothing else changes
-
-    @at(32, "Sonarr grabs S02E04")
-    def _() -> None:
-        script._downloads["s2e4"] = sonarr.grab(script._ids["harbor"], [script._ids["s2e4"]],
-                                              release_group="NTb")
-
-    download("sonarr", "s2e4", 33, 37)
-
-    @at(38, "S02E04 has downloaded")
-    def _() -> None:
-        sonarr.complete_download(script._downloads["s2e4"])
-
-    @at(39, "Sonarr imports S02E04")
-    def _() -> None:
-        sonarr.import_download(script._downloads["s2e4"])
-
-    @at(41, "Jellyfin scans S02E04 in")
-    def _() -> None:
-        script._replace_placeholders(4)
-
-    steps.sort(key=lambda s: s.at)  # stable: same-time steps keep their written order
-    return steps
+    Step(4, "Sonarr grabs Harbor Lights S02E01-E03",
+         _grab_episodes("s2", "harbor", ("s2e1", "s2e2", "s2e3"), "NTb")),
+    *_progress("sonarr", "s2", 5, 16),
+    Step(17, "S02E01-E03 have downloaded", _complete("sonarr", "s2")),
+    Step(18, "Sonarr imports S02E01-E03", _import_episodes("s2")),
+    Step(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders",
+         _replace_placeholders(1, 2, 3)),
+    Step(E04_AIRS, "Harbor Lights S02E04 airs", _nothing),
+    Step(32, "Sonarr grabs S02E04", _grab_episodes("s2e4", "harbor", ("s2e4",), "NTb")),
+    *_progress("sonarr", "s2e4", 33, 37),
+    Step(38, "S02E04 has downloaded", _complete("sonarr", "s2e4")),
+    Step(39, "Sonarr imports S02E04", _import_episodes("s2e4")),
+    Step(41, "Jellyfin scans S02E04 in", _replace_placeholders(4)),
+)
 
 
 def _under(path: str, root: str) -> bool:

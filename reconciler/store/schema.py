@@ -7,6 +7,7 @@ auto-vacuum) and, unless read-only, brings its schema up to date.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,112 +22,96 @@ SCHEMA_VERSION = 6
 # ---------------------------------------------------------------- migrations
 
 
-def _migrate_1(db: sqlite_utils.Database) -> None:
-    db.table("requests").create(
+@dataclass(frozen=True)
+class _Table:
+    """A table as a migration creates it: its columns in order, its primary key, the columns
+    that must be set, and the indexes made right after it."""
+
+    name: str
+    columns: dict[str, type]
+    pk: str | tuple[str, ...]
+    not_null: frozenset[str] = frozenset()
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+    def create(self, db: sqlite_utils.Database) -> None:
+        table = db.table(self.name)
+        table.create(self.columns, pk=self.pk, not_null=set(self.not_null) or None)
+        for columns in self.indexes:
+            table.create_index(list(columns))
+
+
+# The first schema, in the order its tables were created (a released migration never changes;
+# later steps add to it).
+_TABLES_1 = (
+    _Table(
+        "requests",
         {
-            "id": int,
-            "media_type": str,
-            "title": str,
-            "tmdb_id": int,
-            "tvdb_id": int,
-            "is4k": int,
-            "is_anime": int,
-            "seerr_status": int,
-            "seasons": str,
-            "radarr_movie_id": int,
-            "sonarr_series_id": int,
-            "jellyfin_item_id": str,
-            "jellyfin_key": str,
-            "shoko_ids": str,
-            "state": str,
-            "state_since": str,
-            "via": str,
-            "detail": str,
-            "progress": float,
-            "phase": str,
-            "phase_since": str,
-            "progress_since": str,
-            "stuck_reason": str,
-            "episodes_available": int,
-            "episodes_aired": int,
-            "absent_count": int,
-            "created_at": str,
-            "updated_at": str,
+            "id": int, "media_type": str, "title": str, "tmdb_id": int, "tvdb_id": int,
+            "is4k": int, "is_anime": int, "seerr_status": int, "seasons": str,
+            "radarr_movie_id": int, "sonarr_series_id": int, "jellyfin_item_id": str,
+            "jellyfin_key": str, "shoko_ids": str,
+            "state": str, "state_since": str, "via": str, "detail": str,
+            "progress": float, "phase": str, "phase_since": str, "progress_since": str,
+            "stuck_reason": str, "episodes_available": int, "episodes_aired": int,
+            "absent_count": int, "created_at": str, "updated_at": str,
         },
         pk="id",
-        not_null={"media_type", "state", "state_since"},
-    )
-    db.table("episodes").create(
+        not_null=frozenset({"media_type", "state", "state_since"}),
+    ),
+    _Table(
+        "episodes",
         {
-            "request_id": int,
-            "season": int,
-            "episode": int,
-            "sonarr_episode_id": int,
-            "air_date": str,
-            "state": str,
-            "via": str,
-            "jellyfin_item_id": str,
+            "request_id": int, "season": int, "episode": int, "sonarr_episode_id": int,
+            "air_date": str, "state": str, "via": str, "jellyfin_item_id": str,
         },
         pk=("request_id", "season", "episode"),
-    )
-    db.table("timeline").create(
+    ),
+    _Table(
+        "timeline",
         {
-            "id": int,
-            "request_id": int,
-            "at": str,
-            "from_state": str,
-            "to_state": str,
-            "via": str,
-            "detail": str,
+            "id": int, "request_id": int, "at": str, "from_state": str, "to_state": str,
+            "via": str, "detail": str,
         },
         pk="id",
-    )
-    db.table("timeline").create_index(["request_id", "id"])
-    db.table("observations").create(
+        indexes=(("request_id", "id"),),
+    ),
+    _Table(
+        "observations",
         {"service": str, "subject": str, "data": str, "observed_at": str},
         pk=("service", "subject"),
-    )
-    db.table("jellyfin_items").create(
+    ),
+    _Table(
+        "jellyfin_items",
         {
-            "id": str,
-            "type": str,
-            "name": str,
-            "location_type": str,
-            "is_placeholder": int,
-            "path": str,
-            "series_id": str,
-            "season": int,
-            "episode": int,
-            "episode_end": int,
-            "provider_ids": str,
-            "date_last_saved": str,
-            "digest": str,
-            "missing_count": int,
+            "id": str, "type": str, "name": str, "location_type": str, "is_placeholder": int,
+            "path": str, "series_id": str, "season": int, "episode": int, "episode_end": int,
+            "provider_ids": str, "date_last_saved": str, "digest": str, "missing_count": int,
         },
         pk="id",
-    )
-    db.table("jellyfin_items").create_index(["series_id"])
-    db.table("jellyfin_provider_ids").create(
-        {"item_id": str, "key": str, "value": str}, pk=("key", "value", "item_id")
-    )
-    db.table("jellyfin_provider_ids").create_index(["item_id"])
-    db.table("polls").create(
+        indexes=(("series_id",),),
+    ),
+    _Table(
+        "jellyfin_provider_ids",
+        {"item_id": str, "key": str, "value": str},
+        pk=("key", "value", "item_id"),
+        indexes=(("item_id",),),
+    ),
+    _Table(
+        "polls",
         {
-            "id": int,
-            "service": str,
-            "started": str,
-            "finished": str,
-            "ok": int,
-            "error": str,
-            "http_calls": int,
-            "http_bytes": int,
-            "watermark": str,
-            "full": int,
+            "id": int, "service": str, "started": str, "finished": str, "ok": int,
+            "error": str, "http_calls": int, "http_bytes": int, "watermark": str, "full": int,
         },
         pk="id",
-    )
-    db.table("polls").create_index(["service", "id"])
-    db.table("meta").create({"key": str, "value": str}, pk="key")
+        indexes=(("service", "id"),),
+    ),
+    _Table("meta", {"key": str, "value": str}, pk="key"),
+)
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    for table in _TABLES_1:
+        table.create(db)
 
 
 def _migrate_2(db: sqlite_utils.Database) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from reconciler.demo import run as demo
 from reconciler.demo import script as demo_script
+from reconciler.demo import stage as demo_stage
 from reconciler.demo.run import DemoResult
 from reconciler.demo.script import DemoScript
 from reconciler.store import Store
@@ -180,7 +181,7 @@ def test_the_show_goes_back_to_partially_available_when_an_episode_airs_then_rec
 def test_the_demo_fails_with_exit_1_when_the_reconciler_never_asks_jellyfin_to_scan(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A grace far longer than the run: the anime film stays anime_matching, unlisted.
-    monkeypatch.setattr(demo, "REFRESH_GRACE", 100_000.0)
+    monkeypatch.setattr(demo_stage, "REFRESH_GRACE", 100_000.0)
     monkeypatch.setattr(demo_script, "SLACK", 4.0)
     out = io.StringIO()
     result = demo.play_demo(tmp_path, speed=20, out=out)

@@ -28,55 +28,70 @@ class World:
         self.radarr_down = False
 
     def handler(self, service: str) -> Callable[[httpx.Request], httpx.Response]:
+        answers = {"jellyseerr": self._jellyseerr, "radarr": self._radarr,
+                   "jellyfin": self._jellyfin}
+
         def handle(request: httpx.Request) -> httpx.Response:
-            path = request.url.path
-            headers = {"Date": HTTP_DATE}
-            if service == "jellyseerr":
-                if path == "/api/v1/status":
-                    return httpx.Response(200, headers=headers, json={
-                        "version": "2.7.3", "commitTag": "v2.7.3", "updateAvailable": False,
-                        "commitsBehind": 0, "restartRequired": False})
-                if path == "/api/v1/request":
-                    return httpx.Response(200, headers=headers, json={
-                        "pageInfo": {"pages": 1, "pageSize": 100, "results": 1, "page": 1},
-                        "results": [{
-                            "id": 7, "status": 2, "type": "movie", "is4k": False,
-                            "createdAt": "2026-11-01T10:00:00.000Z",
-                            "updatedAt": "2026-11-01T10:00:00.000Z",
-                            "media": {"tmdbId": 603, "tvdbId": None, "externalServiceId": 1},
-                            "seasons": [],
-                        }],
-                    })
-                if path == "/api/v1/movie/603":
-                    return httpx.Response(200, headers=headers, json={"title": "The Matrix"})
-            if service == "radarr":
-                if self.radarr_down:
-                    return httpx.Response(500, headers=headers)
-                movie = {"id": 1, "tmdbId": 603, "title": "The Matrix", "hasFile": self.has_file,
-                         "path": "/movies/The Matrix (1999)", "tags": [],
-                         "rootFolderPath": "/movies"}
-                if self.has_file:
-                    movie["movieFile"] = {"path": "/movies/The Matrix (1999)/matrix.mkv"}
-                if path == "/api/v3/movie":
-                    return httpx.Response(200, headers=headers, json=[movie])
-                if path == "/api/v3/movie/1":
-                    return httpx.Response(200, headers=headers, json=movie)
-                if path == "/api/v3/queue":
-                    return httpx.Response(200, headers=headers, json={
-                        "page": 1, "pageSize": 500, "totalRecords": len(self.queue),
-                        "records": self.queue})
-                if path in ("/api/v3/history/movie", "/api/v3/history/since"):
-                    return httpx.Response(200, headers=headers, json=self.history)
-            if service == "jellyfin" and path == "/Items":
-                return httpx.Response(200, headers=headers, json={
-                    "Items": self.items, "TotalRecordCount": len(self.items), "StartIndex": 0})
-            if service == "jellyfin" and path == "/Library/VirtualFolders":
-                return httpx.Response(200, headers=headers, json=[])
-            if service == "jellyfin" and request.method == "POST":
-                return httpx.Response(204, headers=headers)
-            return httpx.Response(404, headers=headers)
+            return answers[service](request) or _answer(404)
 
         return handle
+
+    def _jellyseerr(self, request: httpx.Request) -> httpx.Response | None:
+        path = request.url.path
+        if path == "/api/v1/status":
+            return _answer(200, {
+                "version": "2.7.3", "commitTag": "v2.7.3", "updateAvailable": False,
+                "commitsBehind": 0, "restartRequired": False})
+        if path == "/api/v1/request":
+            return _answer(200, {
+                "pageInfo": {"pages": 1, "pageSize": 100, "results": 1, "page": 1},
+                "results": [{
+                    "id": 7, "status": 2, "type": "movie", "is4k": False,
+                    "createdAt": "2026-11-01T10:00:00.000Z",
+                    "updatedAt": "2026-11-01T10:00:00.000Z",
+                    "media": {"tmdbId": 603, "tvdbId": None, "externalServiceId": 1},
+                    "seasons": [],
+                }],
+            })
+        if path == "/api/v1/movie/603":
+            return _answer(200, {"title": "The Matrix"})
+        return None
+
+    def _radarr(self, request: httpx.Request) -> httpx.Response | None:
+        path = request.url.path
+        if self.radarr_down:
+            return _answer(500)
+        movie = {"id": 1, "tmdbId": 603, "title": "The Matrix", "hasFile": self.has_file,
+                 "path": "/movies/The Matrix (1999)", "tags": [],
+                 "rootFolderPath": "/movies"}
+        if self.has_file:
+            movie["movieFile"] = {"path": "/movies/The Matrix (1999)/matrix.mkv"}
+        if path == "/api/v3/movie":
+            return _answer(200, [movie])
+        if path == "/api/v3/movie/1":
+            return _answer(200, movie)
+        if path == "/api/v3/queue":
+            return _answer(200, {"page": 1, "pageSize": 500, "totalRecords": len(self.queue),
+                                 "records": self.queue})
+        if path in ("/api/v3/history/movie", "/api/v3/history/since"):
+            return _answer(200, self.history)
+        return None
+
+    def _jellyfin(self, request: httpx.Request) -> httpx.Response | None:
+        path = request.url.path
+        if path == "/Items":
+            return _answer(200, {"Items": self.items, "TotalRecordCount": len(self.items),
+                                 "StartIndex": 0})
+        if path == "/Library/VirtualFolders":
+            return _answer(200, [])
+        if request.method == "POST":
+            return _answer(204)
+        return None
+
+
+def _answer(status: int, body: Any = None) -> httpx.Response:
+    """A response with the Date header the clients read (and `body` as JSON, if any)."""
+    return httpx.Response(status, headers={"Date": HTTP_DATE}, json=body)
 
 
 def _setup(tmp_path: Path) -> tuple[World, Reconciler, Store]:
