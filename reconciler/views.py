@@ -47,7 +47,7 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
     data: dict[str, Any] = {
         "request": request_json(row),
         "timeline": [
-            {"at": t.at, "from": t.from_state, "to": t.to_state, "via": t.via,
+            {"at": iso(t.at), "from": t.from_state, "to": t.to_state, "via": t.via,
              "detail": t.detail}
             for t in store.timeline(row.id)
         ],
@@ -55,7 +55,7 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
     if row.media_type == "tv":
         data["episodes"] = [
             {"season": e.season, "episode": e.episode, "state": e.state,
-             "air_date": e.air_date, "via": e.via}
+             "air_date": iso(e.air_date), "via": e.via}
             for e in store.episodes(row.id)
         ]
     return data
@@ -161,7 +161,7 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     lines.append("timeline:")
     entries = store.timeline(row.id)
     lines.append(table(["AT", "FROM", "TO", "VIA", "DETAIL"], [
-        [t.at, t.from_state or "-", t.to_state, t.via, t.detail] for t in entries
+        [iso(t.at) or "", t.from_state or "-", t.to_state, t.via, t.detail] for t in entries
     ]))
     if row.media_type == "tv":
         episodes = store.episodes(row.id)
@@ -169,7 +169,8 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
             lines.append("")
             lines.append("episodes:")
             lines.append(table(["EP", "STATE", "AIRS", "VIA"], [
-                [f"S{e.season:02d}E{e.episode:02d}", e.state, (e.air_date or "")[:10],
-                 e.via or ""] for e in episodes
+                [f"S{e.season:02d}E{e.episode:02d}", e.state,
+                 e.air_date.date().isoformat() if e.air_date else "", e.via or ""]
+                for e in episodes
             ]))
     return "\n".join(lines)

@@ -45,7 +45,6 @@ from reconciler.lock import DatabaseLock
 from reconciler.results import CycleResult
 from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
-from reconciler.times import from_iso
 from reconciler.views import progress_text
 from simstack import SimulatedStack, World
 
@@ -566,8 +565,7 @@ def _timeline_lines(script: DemoScript, store: Store, request_id: int) -> list[s
     entries = store.timeline(request_id)
     origin = (script.started or datetime.now(UTC)).replace(microsecond=0)
 
-    def second(stamp: str) -> int:
-        at = from_iso(stamp)
+    def second(at: datetime | None) -> int:
         return int((at - origin).total_seconds()) if at else 0
 
     changes = [i for i, t in enumerate(entries) if t.from_state != t.to_state]

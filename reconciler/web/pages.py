@@ -25,7 +25,6 @@ from starlette.templating import Jinja2Templates
 
 from reconciler.states import RequestState, Tone
 from reconciler.store import Store
-from reconciler.times import parse_time
 from reconciler.web import present as p
 
 _ID = re.compile(r"^\d{1,18}$")
@@ -208,11 +207,11 @@ class StatusPages:
             marker = store.pages.change_marker()
         finally:
             store.close()
-        timeline = [TimelineView(parse_time(t.at), _state_name(t.from_state),
+        timeline = [TimelineView(t.at, _state_name(t.from_state),
                                  _state_name(t.to_state), t.to_state, t.via,
                                  p.redact(t.detail)) for t in reversed(entries)]
         episode_views = [EpisodeView(f"S{e.season:02d}E{e.episode:02d}", e.state,
-                                     _state_name(e.state), parse_time(e.air_date), e.via or "")
+                                     _state_name(e.state), e.air_date, e.via or "")
                          for e in episodes]
         view = p.present(row, now, next_air, show_server=self.show_server())
         return view, timeline, episode_views, marker

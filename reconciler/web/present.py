@@ -10,12 +10,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
 from reconciler.states import STATES, Phase, RequestState, Tone
 from reconciler.store import RequestRow
 from reconciler.store.rows import display_title
-from reconciler.times import parse_time
 
 S = RequestState
 
@@ -128,32 +126,18 @@ def episodes_text(row: RequestRow, next_air: date | None) -> str:
     return ", ".join(parts)
 
 
-def _as_date(value: Any) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    parsed = parse_time(str(value))
-    return parsed.date() if parsed else None
+def _day(value: datetime | None) -> date | None:
+    return None if value is None else value.date()
 
 
-def _as_time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return parse_time(str(value))
-
-
-def present(row: RequestRow, now: datetime, next_air: str | None = None, *,
+def present(row: RequestRow, now: datetime, next_air: datetime | None = None, *,
             show_server: bool = False) -> RequestView:
     """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows);
     `show_server`: name the server tracking it (several servers of a kind are configured)."""
     requested_by = row.requested_by or None
     year = row.year or None
-    eta = _as_time(row.eta)
-    release_date = _as_date(row.release_date)
-    next_day = _as_date(next_air)
+    release_date = _day(row.release_date)
+    next_day = _day(next_air)
     percent = journey_percent(row)
     label = state_label(row, now, release_date)
     kind = ("Anime " if row.is_anime else "") + ("show" if row.media_type == "tv" else "film")
@@ -176,14 +160,14 @@ def present(row: RequestRow, now: datetime, next_air: str | None = None, *,
         stuck_reason=redact(row.stuck_reason),
         stuck_since=row.stuck_since,
         requested_by=requested_by,
-        eta=eta if row.state is S.DOWNLOADING or row.state is S.INDEXED else None,
+        eta=row.eta if row.state is S.DOWNLOADING or row.state is S.INDEXED else None,
         release_date=release_date,
         episodes_available=row.episodes_available,
         episodes_aired=row.episodes_aired,
         next_air_date=next_day,
         episodes_text=episodes_text(row, next_day),
         is4k=row.is4k,
-        created_at=parse_time(row.created_at),
+        created_at=row.created_at,
         server=row.server if show_server else None,
     )
 

@@ -273,8 +273,8 @@ def test_a_request_without_a_title_shows_its_id() -> None:
         jellyfin_item_id=None, jellyfin_key=None, shoko_ids={}, state=RequestState.APPROVED,
         state_since=NOW, via="jellyseerr", detail="", progress=None, phase=None,
         phase_since=NOW, progress_since=NOW, stuck_reason=None, stuck_since=None,
-        episodes_available=None, episodes_aired=None, absent_count=0, created_at="",
-        updated_at="")
+        episodes_available=None, episodes_aired=None, absent_count=0, created_at=None,
+        updated_at=None)
     assert display_title(row) == "TMDB 603"
     row.tmdb_id = None
     assert display_title(row) == "Request #12"

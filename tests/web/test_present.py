@@ -46,7 +46,7 @@ def test_label_and_journey(state: RequestState, fields: dict[str, object], label
 def test_a_partly_available_show_counts_its_episodes() -> None:
     r = row(5, S.PARTIALLY_AVAILABLE, "Show", tv=True, episodes_available=3,
             episodes_aired=4)
-    view = p.present(r, NOW, (NOW + timedelta(days=2)).isoformat())
+    view = p.present(r, NOW, NOW + timedelta(days=2))
     assert view.label == "3 of 4 episodes ready" and view.percent == 75
     assert view.episodes_text == "3 of 4 episodes, next on 6 Dec"
     assert p.present(r, NOW).episodes_text == "3 of 4 episodes"
