@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from reconciler.models import MediaType
 from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.store.rows import display_title
@@ -14,7 +15,7 @@ from reconciler.times import iso
 def request_json(row: RequestRow) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": row.id,
-        "media_type": row.media_type,
+        "media_type": row.media_type.value,
         "title": row.title,
         "tmdb_id": row.tmdb_id,
         "tvdb_id": row.tvdb_id,
@@ -37,7 +38,7 @@ def request_json(row: RequestRow) -> dict[str, Any]:
         "eta": iso(row.eta),
         "release_date": iso(row.release_date),
     }
-    if row.media_type == "tv":
+    if row.media_type is MediaType.TV:
         data["episodes_available"] = row.episodes_available
         data["episodes_aired"] = row.episodes_aired
     return data
@@ -52,7 +53,7 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
             for t in store.timeline(row.id)
         ],
     }
-    if row.media_type == "tv":
+    if row.media_type is MediaType.TV:
         data["episodes"] = [
             {"season": e.season, "episode": e.episode, "state": e.state,
              "air_date": iso(e.air_date), "via": e.via}
@@ -62,7 +63,7 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
 
 
 def progress_text(row: RequestRow) -> str:
-    if row.media_type == "tv" and row.episodes_aired:
+    if row.media_type is MediaType.TV and row.episodes_aired:
         text = f"{row.episodes_available or 0}/{row.episodes_aired} episodes"
         if row.state is RequestState.DOWNLOADING and row.progress is not None:
             text += f", {row.progress * 100:.0f}%"
@@ -107,7 +108,7 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
         detail = r.detail or ""
         if r.stuck_reason:
             detail = f"{detail} — stuck: {r.stuck_reason}"
-        line = [str(r.id), display_title(r)[:40], r.media_type, state,
+        line = [str(r.id), display_title(r)[:40], r.media_type.value, state,
                 ago(r.state_since, now), progress_text(r), detail]
         if servers:
             line.insert(4, r.server or "-")
@@ -126,7 +127,7 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
 def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     year = f" [{row.year}]" if row.year else ""
     lines = [
-        f"#{row.id} {display_title(row)}{year} ({row.media_type}"
+        f"#{row.id} {display_title(row)}{year} ({row.media_type.value}"
         f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
         f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
         f" via {row.via or '-'}",
@@ -142,7 +143,7 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
         lines.append(f"  eta:      {iso(row.eta)}")
     if row.release_date:
         day = row.release_date.date().isoformat()
-        if row.media_type == "movie":
+        if row.media_type is MediaType.MOVIE:
             lines.append(f"  release:  {day}" + (" (not released yet)"
                                                  if row.release_date > now else ""))
         elif row.release_date > now:
@@ -163,7 +164,7 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     lines.append(table(["AT", "FROM", "TO", "VIA", "DETAIL"], [
         [iso(t.at) or "", t.from_state or "-", t.to_state, t.via, t.detail] for t in entries
     ]))
-    if row.media_type == "tv":
+    if row.media_type is MediaType.TV:
         episodes = store.episodes(row.id)
         if episodes:
             lines.append("")

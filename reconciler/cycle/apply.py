@@ -8,7 +8,7 @@ from datetime import datetime
 
 from reconciler import core
 from reconciler.core import Decision, Evidence, MatchIds
-from reconciler.models import SeerrRequest
+from reconciler.models import MediaType, SeerrRequest
 from reconciler.states import Phase, RequestState
 from reconciler.store import EpisodeRow, RequestRow
 from reconciler.times import parse_time
@@ -27,7 +27,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
     year, if known)."""
     if before is None:
         row = RequestRow(
-            id=req.id, media_type=req.media_type, title=None, tmdb_id=req.tmdb_id,
+            id=req.id, media_type=MediaType(req.media_type), title=None, tmdb_id=req.tmdb_id,
             tvdb_id=req.tvdb_id, is4k=req.is4k, is_anime=False, seerr_status=req.status,
             seasons=list(req.seasons), radarr_movie_id=None, sonarr_series_id=None,
             jellyfin_item_id=None, jellyfin_key=None, shoko_ids={},
@@ -67,7 +67,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
         if decision.state is RequestState.AVAILABLE or decision.jellyfin_item_id:
             row.jellyfin_item_id = decision.jellyfin_item_id or row.jellyfin_item_id
             row.jellyfin_key = decision.jellyfin_key or row.jellyfin_key
-        if req.media_type == "tv":
+        if req.media_type == MediaType.TV:
             row.episodes_available = decision.episodes_available
             row.episodes_aired = decision.episodes_aired
             episodes = [
@@ -79,7 +79,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
         row.eta = _whole_seconds(_eta(decision, evidence))
         if evidence.movie is not None:
             row.release_date = _whole_seconds(core.film_release(evidence.movie, now))
-        elif req.media_type == "tv" and decision.episodes:
+        elif req.media_type == MediaType.TV and decision.episodes:
             row.release_date = _whole_seconds(core.show_release(decision.episodes))
     row.stuck_reason = core.stuck_reason(
         row.state, Phase.parse(row.phase), row.state_since, row.phase_since,
@@ -93,7 +93,7 @@ def _shoko_ids(req: SeerrRequest, evidence: Evidence, ids: MatchIds) -> dict[str
     files = [f for f in (evidence.shoko, *(e.shoko for e in evidence.episodes)) if f]
     # A show's match ids hold the AniDB anime ids of its Shoko series; a film's mix anime and
     # episode ids, so those come from its file.
-    show_anidb = ids.anidb if req.media_type == "tv" else ()
+    show_anidb = ids.anidb if req.media_type == MediaType.TV else ()
     shoko_ids = {
         "file": sorted({f.id for f in files}),
         "episode": sorted({i for f in files for i in f.episode_ids}),

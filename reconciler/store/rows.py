@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.models import JellyfinItem
+from reconciler.models import JellyfinItem, MediaType
 from reconciler.states import RequestState
 from reconciler.times import from_iso, iso, parse_time, utcnow
 
@@ -30,7 +30,7 @@ class RequestRow:
     """A tracked request as stored."""
 
     id: int
-    media_type: str
+    media_type: MediaType
     title: str | None
     tmdb_id: int | None
     tvdb_id: int | None
@@ -79,7 +79,7 @@ class RequestRow:
     def from_db(cls, row: dict[str, Any]) -> RequestRow:
         return cls(
             id=row["id"],
-            media_type=row["media_type"],
+            media_type=MediaType(row["media_type"]),
             title=row["title"],
             tmdb_id=row["tmdb_id"],
             tvdb_id=row["tvdb_id"],
@@ -120,7 +120,7 @@ class RequestRow:
     def to_db(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "media_type": self.media_type,
+            "media_type": self.media_type.value,
             "title": self.title,
             "tmdb_id": self.tmdb_id,
             "tvdb_id": self.tvdb_id,

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from reconciler.models import MediaType
 from reconciler.states import RequestState, Tone
 from reconciler.store import Store
 from reconciler.web import present as p
@@ -67,6 +68,7 @@ def make_templates() -> Jinja2Templates:
     env.filters["iso"] = _iso
     env.filters["short_date"] = p.short_date
     env.filters["soon"] = p.soon
+    env.globals["MediaType"] = MediaType
     return Jinja2Templates(env=env)
 
 
@@ -203,7 +205,7 @@ class StatusPages:
             now = self.clock()
             next_air = store.pages.next_air_dates(now).get(row.id)
             entries = store.timeline(row.id)
-            episodes = store.episodes(row.id) if row.media_type == "tv" else []
+            episodes = store.episodes(row.id) if row.media_type is MediaType.TV else []
             marker = store.pages.change_marker()
         finally:
             store.close()

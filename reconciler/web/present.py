@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from reconciler.models import MediaType
 from reconciler.states import STATES, Phase, RequestState, Tone
 from reconciler.store import RequestRow
 from reconciler.store.rows import display_title
@@ -45,7 +46,7 @@ class RequestView:
     id: int
     title: str
     year: int | None
-    media_type: str
+    media_type: MediaType
     kind: str  # "Film", "Show", "Anime film", "Anime show"
     state: str
     state_name: str
@@ -93,7 +94,7 @@ def state_label(row: RequestRow, now: datetime, release_date: date | None = None
         return "Waiting for Jellyfin"
     if state in (S.REQUESTED, S.APPROVED) and release_date is not None \
             and release_date > now.date():
-        if row.media_type == "tv":
+        if row.media_type is MediaType.TV:
             return f"Not aired yet: next episode {short_date(release_date)}"
         return f"Not released yet: expected {short_date(release_date)}"
     if state is S.PARTIALLY_AVAILABLE and row.episodes_aired:
@@ -116,7 +117,7 @@ def journey_percent(row: RequestRow) -> int | None:
 
 
 def episodes_text(row: RequestRow, next_air: date | None) -> str:
-    if row.media_type != "tv":
+    if row.media_type is not MediaType.TV:
         return ""
     parts = []
     if row.episodes_aired:
@@ -140,7 +141,8 @@ def present(row: RequestRow, now: datetime, next_air: datetime | None = None, *,
     next_day = _day(next_air)
     percent = journey_percent(row)
     label = state_label(row, now, release_date)
-    kind = ("Anime " if row.is_anime else "") + ("show" if row.media_type == "tv" else "film")
+    kind = ("Anime " if row.is_anime else "") + (
+        "show" if row.media_type is MediaType.TV else "film")
     return RequestView(
         id=row.id,
         title=display_title(row),

@@ -21,7 +21,7 @@ from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.errors import QueryRejected
-from reconciler.models import SeerrRequest, SeerrStatus
+from reconciler.models import MediaType, SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.states import Phase, RequestState
 from reconciler.store import Store
@@ -268,7 +268,7 @@ def test_the_listing_total_counts_requests_neither_gone_nor_hidden(
 
 def test_a_request_without_a_title_shows_its_id() -> None:
     row = RequestRow(
-        id=12, media_type="movie", title=None, tmdb_id=603, tvdb_id=None, is4k=False,
+        id=12, media_type=MediaType.MOVIE, title=None, tmdb_id=603, tvdb_id=None, is4k=False,
         is_anime=False, seerr_status=2, seasons=[], radarr_movie_id=None, sonarr_series_id=None,
         jellyfin_item_id=None, jellyfin_key=None, shoko_ids={}, state=RequestState.APPROVED,
         state_since=NOW, via="jellyseerr", detail="", progress=None, phase=None,

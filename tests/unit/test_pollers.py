@@ -25,6 +25,7 @@ from reconciler.cycle.poll_shoko import ShokoPoller
 from reconciler.cycle.poll_sonarr import SonarrPoller
 from reconciler.models import (
     HistoryFacts,
+    MediaType,
     RadarrMovie,
     SeerrRequest,
     SeerrStatus,
@@ -284,7 +285,7 @@ def matrix_on_disk() -> RadarrMovie:
 
 def request_row(req: SeerrRequest) -> RequestRow:
     return RequestRow(
-        id=req.id, media_type=req.media_type, title=None, tmdb_id=req.tmdb_id,
+        id=req.id, media_type=MediaType(req.media_type), title=None, tmdb_id=req.tmdb_id,
         tvdb_id=req.tvdb_id, is4k=False, is_anime=True, seerr_status=req.status, seasons=[],
         radarr_movie_id=None, sonarr_series_id=4, jellyfin_item_id=None, jellyfin_key=None,
         shoko_ids={}, state=RequestState.IMPORTING, state_since=NOW, via="sonarr", detail="",

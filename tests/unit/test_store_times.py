@@ -1,6 +1,7 @@
-"""The store's times: `datetime`s in and out of every row, the stored text as it always was
-(ISO 8601, UTC, whole seconds, `Z`), and text written by older versions (the services' own
-`createdAt`, `airDateUtc` and watermark, with milliseconds) read back as the same instant."""
+"""The store's typed values: `datetime`s in and out of every row and the media type as an
+enum, the stored text as it always was (ISO 8601, UTC, whole seconds, `Z`; "tv"), and text
+written by older versions (the services' own `createdAt`, `airDateUtc` and watermark, with
+milliseconds) read back as the same instant."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.models import MediaType
 from reconciler.states import RequestState
 from reconciler.store import EpisodeRow, Store
 from reconciler.views import show_json
@@ -40,7 +42,8 @@ def test_a_requests_times_round_trip_as_datetimes_stored_as_before(store: Store)
         store.save_episodes(5, [episode])
         store.record_poll("sonarr", T, T + timedelta(seconds=2), True, None, 1, 10,
                           watermark=T + timedelta(seconds=1))
-    assert store.request(5) == show
+    back = store.request(5)
+    assert back == show and back.media_type is MediaType.TV  # the enum, stored as "tv"
     assert [t.at for t in store.timeline(5)] == [T]
     assert store.episodes(5) == [episode]
     poll = store.last_poll("sonarr")
@@ -50,6 +53,7 @@ def test_a_requests_times_round_trip_as_datetimes_stored_as_before(store: Store)
     assert store.last_watermark("sonarr") == T + timedelta(seconds=1)
     assert column(store, "SELECT created_at || ' ' || updated_at FROM requests") == [
         "2026-11-01T12:00:00Z 2026-11-01T12:05:00Z"]
+    assert column(store, "SELECT media_type FROM requests") == ["tv"]
     assert column(store, "SELECT at FROM timeline") == ["2026-11-01T12:00:00Z"]
     assert column(store, "SELECT air_date FROM episodes") == ["2026-10-25T12:00:00Z"]
     assert column(store, "SELECT started || ' ' || finished || ' ' || watermark FROM polls") \

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.config import Config, load_config
+from reconciler.models import MediaType
 from reconciler.states import RequestState
 from reconciler.store import EpisodeRow, RequestRow, Store
 
@@ -51,7 +52,7 @@ listen = "127.0.0.1:9105"
 def row(rid: int, state: RequestState, title: str, *, tv: bool = False,
         **fields: object) -> RequestRow:
     base = RequestRow(
-        id=rid, media_type="tv" if tv else "movie", title=title, tmdb_id=1000 + rid,
+        id=rid, media_type=MediaType.TV if tv else MediaType.MOVIE, title=title, tmdb_id=1000 + rid,
         tvdb_id=2000 + rid if tv else None, is4k=False, is_anime=False, seerr_status=2,
         seasons=[1] if tv else [], radarr_movie_id=None if tv else rid,
         sonarr_series_id=rid if tv else None, jellyfin_item_id=None, jellyfin_key=None,
