@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from reconciler.models import MediaType
-from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
-from reconciler.store.rows import display_title
 from reconciler.times import iso
+from reconciler.words import Voice, ago, day, display_title, kind, progress_text, with_year
 
 
 def request_json(row: RequestRow) -> dict[str, Any]:
@@ -62,28 +61,6 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
     return data
 
 
-def progress_text(row: RequestRow) -> str:
-    if row.media_type is MediaType.TV and row.episodes_aired:
-        text = f"{row.episodes_available or 0}/{row.episodes_aired} episodes"
-        if row.state is RequestState.DOWNLOADING and row.progress is not None:
-            text += f", {row.progress * 100:.0f}%"
-        return text
-    if row.progress is None:
-        return ""
-    return f"{row.progress * 100:.0f}%"
-
-
-def ago(when: datetime, now: datetime) -> str:
-    seconds = int((now - when).total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
-
-
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [len(h) for h in headers]
     for r in rows:
@@ -108,7 +85,7 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
         detail = r.detail or ""
         if r.stuck_reason:
             detail = f"{detail} — stuck: {r.stuck_reason}"
-        line = [str(r.id), display_title(r)[:40], r.media_type.value, state,
+        line = [str(r.id), display_title(r)[:40], kind(r, Voice.TERMINAL), state,
                 ago(r.state_since, now), progress_text(r), detail]
         if servers:
             line.insert(4, r.server or "-")
@@ -125,9 +102,8 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
 
 
 def show_text(store: Store, row: RequestRow, now: datetime) -> str:
-    year = f" [{row.year}]" if row.year else ""
     lines = [
-        f"#{row.id} {display_title(row)}{year} ({row.media_type.value}"
+        f"#{row.id} {with_year(row, Voice.TERMINAL)} ({kind(row, Voice.TERMINAL)}"
         f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
         f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
         f" via {row.via or '-'}",
@@ -142,12 +118,12 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     if row.eta:
         lines.append(f"  eta:      {iso(row.eta)}")
     if row.release_date:
-        day = row.release_date.date().isoformat()
+        release = day(row.release_date)
         if row.media_type is MediaType.MOVIE:
-            lines.append(f"  release:  {day}" + (" (not released yet)"
-                                                 if row.release_date > now else ""))
+            lines.append(f"  release:  {release}" + (" (not released yet)"
+                                                     if row.release_date > now else ""))
         elif row.release_date > now:
-            lines.append(f"  next:     episode airs {day}")
+            lines.append(f"  next:     episode airs {release}")
     if row.stuck_reason:
         lines.append(f"  STUCK:    {row.stuck_reason}")
     ids = [f"tmdb {row.tmdb_id}"] if row.tmdb_id else []
@@ -171,7 +147,6 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
             lines.append("episodes:")
             lines.append(table(["EP", "STATE", "AIRS", "VIA"], [
                 [f"S{e.season:02d}E{e.episode:02d}", e.state,
-                 e.air_date.date().isoformat() if e.air_date else "", e.via or ""]
-                for e in episodes
+                 day(e.air_date) if e.air_date else "", e.via or ""] for e in episodes
             ]))
     return "\n".join(lines)

@@ -45,7 +45,7 @@ from reconciler.lock import DatabaseLock
 from reconciler.results import CycleResult
 from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
-from reconciler.views import progress_text
+from reconciler.words import progress_text
 from simstack import SimulatedStack, World
 
 MAX_SPEED = 20.0

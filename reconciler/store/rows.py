@@ -266,16 +266,6 @@ class PruneCounts:
     pages_freed: int
 
 
-def display_title(row: RequestRow) -> str:
-    """The request's title as shown, or its id while none is known (a title look-up failed,
-    e.g. during a TMDB outage): "TMDB 603", else "Request #12"."""
-    if row.title:
-        return row.title
-    if row.tmdb_id is not None:
-        return f"TMDB {row.tmdb_id}"
-    return f"Request #{row.id}"
-
-
 def widths_text(widths: tuple[int, ...]) -> str | None:
     """The index's form of an item's video widths ("3840,1920"; None when unknown)."""
     return ",".join(str(w) for w in widths) or None

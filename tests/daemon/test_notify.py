@@ -289,6 +289,19 @@ def test_the_requester_notice_says_what_plays_now() -> None:
         "1 of 2 aired episodes of Frieren, which you requested, can now be played in Jellyfin.")
 
 
+def test_without_a_title_both_notices_name_the_request_as_the_page_and_status_do() -> None:
+    """One fallback title everywhere ("TMDB 603", else "Request #7"); the requester's notice
+    said "request #7" on its own before."""
+    untitled = anna_row(state=RequestState.AVAILABLE, title=None, tmdb_id=603)
+    assert compose_ready(untitled) == (
+        "TMDB 603 is ready to watch",
+        "TMDB 603 (2001), which you requested, can now be played in Jellyfin.")
+    assert compose(untitled, "available")[0] == "TMDB 603 is available"
+    no_ids = replace(untitled, tmdb_id=None)
+    assert compose_ready(no_ids)[0] == "Request #7 is ready to watch"
+    assert compose(no_ids, "available")[0] == "Request #7 is available"
+
+
 def test_requester_notices_go_to_their_own_addresses_by_username_or_email(
         store: Store) -> None:
     n = Notifier(users_section({"ANNA": "json://a.example/x",
