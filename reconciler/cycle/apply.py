@@ -35,7 +35,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
             progress=decision.progress, phase=decision.phase, phase_since=now,
             progress_since=now, stuck_reason=None, stuck_since=None,
             episodes_available=None, episodes_aired=None, absent_count=0,
-            created_at=_whole_seconds(parse_time(req.created_at)), updated_at=None,  # below
+            created_at=_whole_seconds(parse_time(req.created_at)), updated_at=None,  # set below
         )
     else:
         row = replace(before)

@@ -44,6 +44,7 @@ from reconciler.times import iso
 # The columns `PollRow.from_db` reads, in its order.
 _POLL_COLUMNS = "service, started, finished, ok, error, http_calls, http_bytes, watermark, full"
 
+
 class Store:
     """All persistence. Open with `Store.open(path)`; close with `close()`."""
 
