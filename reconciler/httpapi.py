@@ -38,7 +38,7 @@ from reconciler.logs import get_logger
 from reconciler.results import CycleResult
 from reconciler.states import RequestState
 from reconciler.store import Store, StoreError
-from reconciler.times import from_iso, iso
+from reconciler.times import iso
 from reconciler.views import request_json, show_json
 from reconciler.web.guard import Credentials, Guard
 from reconciler.web.pages import NO_STORE, StatusPages
@@ -140,7 +140,7 @@ class StoreCollector:
             labels=["service"],
         )
         for name, poll in last_ok.items():
-            when = from_iso(poll.finished or poll.started) if poll else None
+            when = (poll.finished or poll.started) if poll else None
             if when is not None:
                 last.add_metric([name], when.timestamp())
         yield last
@@ -160,7 +160,7 @@ def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, di
             entry["kind"] = svc.kind
         last_ok = store.last_poll(name, ok=True) if store else None
         latest = store.last_poll(name) if store else None
-        when = from_iso(last_ok.finished or last_ok.started) if last_ok else None
+        when = (last_ok.finished or last_ok.started) if last_ok else None
         entry["last_success"] = iso(when)
         if when is None:
             entry["ok"] = False
@@ -294,7 +294,7 @@ class HttpApi:
                 rows = store.requests()
                 for name in self.config().services:
                     poll = store.last_poll(name)
-                    when = from_iso(poll.finished or poll.started) if poll else None
+                    when = (poll.finished or poll.started) if poll else None
                     if when is not None and (latest is None or when > latest):
                         latest = when
             finally:

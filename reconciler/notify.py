@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.config import Config, NotifySection
 from reconciler.logs import get_logger, scrub
+from reconciler.models import MediaType
 from reconciler.states import HEADLINES, PLAYABLE_STATES, STATES, NotifyEvent, RequestState
 from reconciler.store import RequestRow, Store
-from reconciler.store.rows import display_title
 from reconciler.times import iso, utcnow
+from reconciler.words import Voice, display_title, episode_count, kind, with_year
 
 if TYPE_CHECKING:
     from reconciler.cycle import Reconciler
@@ -67,7 +68,7 @@ def event_key(row: RequestRow, event: str) -> str:
     """The occurrence an event stands for: the key that keeps it from being sent twice."""
     if event == NotifyEvent.STUCK:
         return f"since:{iso(row.stuck_since)}"
-    if row.media_type == "tv" and (event == READY or event in PLAYABLE_STATES):
+    if row.media_type is MediaType.TV and (event == READY or event in PLAYABLE_STATES):
         return f"episodes:{row.episodes_available or 0}"
     return "once"
 
@@ -75,15 +76,14 @@ def event_key(row: RequestRow, event: str) -> str:
 def compose(row: RequestRow, event: str) -> tuple[str, str]:
     """(title, body) of the message: the title, the new state and its detail."""
     name = display_title(row)
-    kind = "film" if row.media_type == "movie" else "series"
     title = f"{name} {HEADLINES[NotifyEvent(event)]}"
-    parts = [f"{name} ({kind}, request #{row.id})"]
+    parts = [f"{name} ({kind(row, Voice.NOTICE)}, request #{row.id})"]
     if event == NotifyEvent.STUCK:
         parts.append(f"is stuck in {row.state.value}: {row.stuck_reason or 'no progress'}")
     else:
         parts.append(f"is now {row.state.value}")
-    if row.media_type == "tv" and row.episodes_aired:
-        parts.append(f"({row.episodes_available or 0}/{row.episodes_aired} episodes)")
+    if row.media_type is MediaType.TV and row.episodes_aired:
+        parts.append(f"({episode_count(row, Voice.NOTICE)})")
     body = " ".join(parts)
     if row.detail:
         body += f" — {row.detail}"
@@ -92,9 +92,8 @@ def compose(row: RequestRow, event: str) -> tuple[str, str]:
 
 def compose_ready(row: RequestRow) -> tuple[str, str]:
     """(title, body) of the requester's notice: what they asked for plays in Jellyfin now."""
-    name = row.title or f"request #{row.id}"
-    full = f"{name} ({row.year})" if row.year else name
-    if row.media_type == "movie":
+    name, full = display_title(row), with_year(row, Voice.NOTICE)
+    if row.media_type is MediaType.MOVIE:
         return (f"{name} is ready to watch",
                 f"{full}, which you requested, can now be played in Jellyfin.")
     ready, aired = row.episodes_available or 0, row.episodes_aired or 0
@@ -115,7 +114,7 @@ def requester_gained(row: RequestRow, before: RequestRow | None) -> bool:
         return False
     if before.state not in PLAYABLE_STATES:
         return True
-    if row.media_type == "movie":
+    if row.media_type is MediaType.MOVIE:
         return False
     return (row.episodes_available or 0) > (before.episodes_available or 0)
 

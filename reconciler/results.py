@@ -19,7 +19,7 @@ class PollOutcome:
     error: str | None = None
     calls: int = 0
     bytes: int = 0
-    watermark: str | None = None
+    watermark: datetime | None = None
     full: bool = False
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished: datetime | None = None

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from reconciler.states import RequestState
+from reconciler.models import MediaType
 from reconciler.store import RequestRow, Store
-from reconciler.store.rows import display_title
 from reconciler.times import iso
+from reconciler.words import Voice, ago, day, display_title, kind, progress_text, with_year
 
 
 def request_json(row: RequestRow) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": row.id,
-        "media_type": row.media_type,
+        "media_type": row.media_type.value,
         "title": row.title,
         "tmdb_id": row.tmdb_id,
         "tvdb_id": row.tvdb_id,
@@ -37,7 +37,7 @@ def request_json(row: RequestRow) -> dict[str, Any]:
         "eta": iso(row.eta),
         "release_date": iso(row.release_date),
     }
-    if row.media_type == "tv":
+    if row.media_type is MediaType.TV:
         data["episodes_available"] = row.episodes_available
         data["episodes_aired"] = row.episodes_aired
     return data
@@ -47,40 +47,18 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
     data: dict[str, Any] = {
         "request": request_json(row),
         "timeline": [
-            {"at": t.at, "from": t.from_state, "to": t.to_state, "via": t.via,
+            {"at": iso(t.at), "from": t.from_state, "to": t.to_state, "via": t.via,
              "detail": t.detail}
             for t in store.timeline(row.id)
         ],
     }
-    if row.media_type == "tv":
+    if row.media_type is MediaType.TV:
         data["episodes"] = [
             {"season": e.season, "episode": e.episode, "state": e.state,
-             "air_date": e.air_date, "via": e.via}
+             "air_date": iso(e.air_date), "via": e.via}
             for e in store.episodes(row.id)
         ]
     return data
-
-
-def progress_text(row: RequestRow) -> str:
-    if row.media_type == "tv" and row.episodes_aired:
-        text = f"{row.episodes_available or 0}/{row.episodes_aired} episodes"
-        if row.state is RequestState.DOWNLOADING and row.progress is not None:
-            text += f", {row.progress * 100:.0f}%"
-        return text
-    if row.progress is None:
-        return ""
-    return f"{row.progress * 100:.0f}%"
-
-
-def ago(when: datetime, now: datetime) -> str:
-    seconds = int((now - when).total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    if seconds < 86400:
-        return f"{seconds // 3600}h ago"
-    return f"{seconds // 86400}d ago"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -107,7 +85,7 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
         detail = r.detail or ""
         if r.stuck_reason:
             detail = f"{detail} — stuck: {r.stuck_reason}"
-        line = [str(r.id), display_title(r)[:40], r.media_type, state,
+        line = [str(r.id), display_title(r)[:40], kind(r, Voice.TERMINAL), state,
                 ago(r.state_since, now), progress_text(r), detail]
         if servers:
             line.insert(4, r.server or "-")
@@ -124,9 +102,8 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
 
 
 def show_text(store: Store, row: RequestRow, now: datetime) -> str:
-    year = f" [{row.year}]" if row.year else ""
     lines = [
-        f"#{row.id} {display_title(row)}{year} ({row.media_type}"
+        f"#{row.id} {with_year(row, Voice.TERMINAL)} ({kind(row, Voice.TERMINAL)}"
         f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
         f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
         f" via {row.via or '-'}",
@@ -141,12 +118,12 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     if row.eta:
         lines.append(f"  eta:      {iso(row.eta)}")
     if row.release_date:
-        day = row.release_date.date().isoformat()
-        if row.media_type == "movie":
-            lines.append(f"  release:  {day}" + (" (not released yet)"
-                                                 if row.release_date > now else ""))
+        release = day(row.release_date)
+        if row.media_type is MediaType.MOVIE:
+            lines.append(f"  release:  {release}" + (" (not released yet)"
+                                                     if row.release_date > now else ""))
         elif row.release_date > now:
-            lines.append(f"  next:     episode airs {day}")
+            lines.append(f"  next:     episode airs {release}")
     if row.stuck_reason:
         lines.append(f"  STUCK:    {row.stuck_reason}")
     ids = [f"tmdb {row.tmdb_id}"] if row.tmdb_id else []
@@ -161,15 +138,15 @@ def show_text(store: Store, row: RequestRow, now: datetime) -> str:
     lines.append("timeline:")
     entries = store.timeline(row.id)
     lines.append(table(["AT", "FROM", "TO", "VIA", "DETAIL"], [
-        [t.at, t.from_state or "-", t.to_state, t.via, t.detail] for t in entries
+        [iso(t.at) or "", t.from_state or "-", t.to_state, t.via, t.detail] for t in entries
     ]))
-    if row.media_type == "tv":
+    if row.media_type is MediaType.TV:
         episodes = store.episodes(row.id)
         if episodes:
             lines.append("")
             lines.append("episodes:")
             lines.append(table(["EP", "STATE", "AIRS", "VIA"], [
-                [f"S{e.season:02d}E{e.episode:02d}", e.state, (e.air_date or "")[:10],
-                 e.via or ""] for e in episodes
+                [f"S{e.season:02d}E{e.episode:02d}", e.state,
+                 day(e.air_date) if e.air_date else "", e.via or ""] for e in episodes
             ]))
     return "\n".join(lines)

@@ -8,9 +8,10 @@ from datetime import datetime
 
 from reconciler import core
 from reconciler.core import Decision, Evidence, MatchIds
-from reconciler.models import SeerrRequest
+from reconciler.models import MediaType, SeerrRequest
 from reconciler.states import Phase, RequestState
 from reconciler.store import EpisodeRow, RequestRow
+from reconciler.times import parse_time
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
     year, if known)."""
     if before is None:
         row = RequestRow(
-            id=req.id, media_type=req.media_type, title=None, tmdb_id=req.tmdb_id,
+            id=req.id, media_type=MediaType(req.media_type), title=None, tmdb_id=req.tmdb_id,
             tvdb_id=req.tvdb_id, is4k=req.is4k, is_anime=False, seerr_status=req.status,
             seasons=list(req.seasons), radarr_movie_id=None, sonarr_series_id=None,
             jellyfin_item_id=None, jellyfin_key=None, shoko_ids={},
@@ -34,7 +35,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
             progress=decision.progress, phase=decision.phase, phase_since=now,
             progress_since=now, stuck_reason=None, stuck_since=None,
             episodes_available=None, episodes_aired=None, absent_count=0,
-            created_at=req.created_at, updated_at=req.updated_at,
+            created_at=_whole_seconds(parse_time(req.created_at)), updated_at=None,  # set below
         )
     else:
         row = replace(before)
@@ -42,7 +43,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
         evidence.series.title if evidence.series else None)
     row.tmdb_id, row.tvdb_id, row.is4k = req.tmdb_id, req.tvdb_id, req.is4k
     row.seerr_status, row.seasons = req.status, list(req.seasons)
-    row.updated_at = req.updated_at
+    row.updated_at = _whole_seconds(parse_time(req.updated_at))
     row.requested_by = requester_name(req)
     row.requested_by_id = req.requested_by_id
     row.requester_keys = requester_keys(req)
@@ -66,18 +67,19 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
         if decision.state is RequestState.AVAILABLE or decision.jellyfin_item_id:
             row.jellyfin_item_id = decision.jellyfin_item_id or row.jellyfin_item_id
             row.jellyfin_key = decision.jellyfin_key or row.jellyfin_key
-        if req.media_type == "tv":
+        if req.media_type == MediaType.TV:
             row.episodes_available = decision.episodes_available
             row.episodes_aired = decision.episodes_aired
             episodes = [
-                EpisodeRow(e.season, e.episode, e.sonarr_episode_id, e.air_date,
+                EpisodeRow(e.season, e.episode, e.sonarr_episode_id,
+                           _whole_seconds(parse_time(e.air_date)),
                            e.state.value, e.via, e.jellyfin_item_id)
                 for e in decision.episodes
             ]
         row.eta = _whole_seconds(_eta(decision, evidence))
         if evidence.movie is not None:
             row.release_date = _whole_seconds(core.film_release(evidence.movie, now))
-        elif req.media_type == "tv" and decision.episodes:
+        elif req.media_type == MediaType.TV and decision.episodes:
             row.release_date = _whole_seconds(core.show_release(decision.episodes))
     row.stuck_reason = core.stuck_reason(
         row.state, Phase.parse(row.phase), row.state_since, row.phase_since,
@@ -91,7 +93,7 @@ def _shoko_ids(req: SeerrRequest, evidence: Evidence, ids: MatchIds) -> dict[str
     files = [f for f in (evidence.shoko, *(e.shoko for e in evidence.episodes)) if f]
     # A show's match ids hold the AniDB anime ids of its Shoko series; a film's mix anime and
     # episode ids, so those come from its file.
-    show_anidb = ids.anidb if req.media_type == "tv" else ()
+    show_anidb = ids.anidb if req.media_type == MediaType.TV else ()
     shoko_ids = {
         "file": sorted({f.id for f in files}),
         "episode": sorted({i for f in files for i in f.episode_ids}),

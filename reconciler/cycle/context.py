@@ -15,7 +15,6 @@ from reconciler.models import SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceClient
 from reconciler.store import Store
-from reconciler.times import from_iso
 
 T = TypeVar("T")
 
@@ -38,13 +37,13 @@ class PollContext:
         last = self.store.last_poll(service, ok=True, full=True)
         if last is None:
             return True
-        started = from_iso(last.started)
+        started = last.started
         interval = timedelta(seconds=self.config.model.reconciler.full_sync_interval)
         return started is None or self.clock() - started >= interval
 
     def watermark(self, service: str) -> datetime | None:
         """Where the last successful poll of `service` left off (the server's clock)."""
-        return from_iso(self.store.last_watermark(service))
+        return self.store.last_watermark(service)
 
     def tracked(self, media_type: str, server: str | None = None) -> list[SeerrRequest]:
         """Requests of `media_type` still worth polling the *arr for (`server`: only those

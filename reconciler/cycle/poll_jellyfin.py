@@ -24,7 +24,6 @@ from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext
 from reconciler.results import PollOutcome
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.store.meta import COUNTS_EXAMINED, ITEMS_VERIFIED_AT, VIDEO_WIDTHS_READ
-from reconciler.times import iso
 
 
 class JellyfinPoller:
@@ -96,7 +95,7 @@ class JellyfinPoller:
         checked = await self._verify_items(ctx, now_too=disagree)
         store.items.mark_absent(missing - checked)
         outcome.full = full
-        outcome.watermark = iso(_watermark(server_date, newest_created, watermark, ctx.clock()))
+        outcome.watermark = _watermark(server_date, newest_created, watermark, ctx.clock())
 
     async def _counts_disagree(self, ctx: PollContext) -> bool:
         """Jellyfin counts other than the index's items, and these two counts were not looked

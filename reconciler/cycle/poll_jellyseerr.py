@@ -42,7 +42,7 @@ from reconciler.logs import get_logger, scrub
 from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient, TitleInfo
-from reconciler.times import iso
+from reconciler.times import iso, parse_time
 
 log = get_logger("reconciler.cycle")
 
@@ -137,7 +137,7 @@ class JellyseerrPoller:
         await self._fetch_titles(ctx, [*listed.values(), *(s.request for s in known.values()
                                                             if not core.seerr_gone(s.absent))])
         watermark = ctx.store.last_watermark(self.service)
-        stamps = [r.updated_at for r in listed.values() if r.updated_at]
+        stamps = [t for r in listed.values() if (t := parse_time(r.updated_at)) is not None]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
 
     async def _by_id(self, ids: list[int]) -> dict[int, SeerrRequest | None]:

@@ -28,7 +28,6 @@ from reconciler.cycle.poll_arr import (
 from reconciler.models import RadarrMovie, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.radarr import RadarrClient
-from reconciler.times import iso
 
 
 class RadarrPoller:
@@ -85,7 +84,7 @@ class RadarrPoller:
         if tag_ids and (full or known_tags is None or tag_ids - set(known_tags)):
             seen.put_radarr_tags(await client.tags(), now, server)
         outcome.full = full
-        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+        outcome.watermark = server_date or watermark
 
 
 async def _find_movie(client: RadarrClient, req: SeerrRequest, tmdb: int) -> RadarrMovie | None:

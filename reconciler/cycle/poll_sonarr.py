@@ -33,7 +33,7 @@ from reconciler.cycle.poll_arr import (
 from reconciler.models import SeerrRequest, SonarrEpisode, SonarrSeries
 from reconciler.results import PollOutcome
 from reconciler.services.sonarr import SonarrClient
-from reconciler.times import from_iso, iso, parse_time
+from reconciler.times import parse_time
 
 # A series whose episode airs within this window (or aired since the last poll) is re-read every
 # Sonarr poll: its history has no event for an episode airing or being rescheduled.
@@ -85,7 +85,7 @@ class SonarrPoller:
             if series is not None:
                 series_keys[series.id] = key
         last = ctx.store.last_poll(server, ok=True)
-        since = from_iso(last.started) if last is not None else None
+        since = last.started if last is not None else None
         fetched = set()
         for sid in series_keys:
             known = seen.episodes(sid, server)
@@ -110,7 +110,7 @@ class SonarrPoller:
             seen.put_series(series_keys[sid], series, now, server)
         await self._store_episodes(ctx, again, now)
         outcome.full = full
-        outcome.watermark = iso(server_date) if server_date else iso(watermark)
+        outcome.watermark = server_date or watermark
 
     async def _redated(self, ctx: PollContext, candidates: set[int],
                        now: datetime) -> set[int]:

@@ -10,7 +10,7 @@ from typing import Any, TextIO
 from reconciler.demo.script import Expectation
 from reconciler.states import STATES, RequestState, Tone
 from reconciler.store import RequestRow
-from reconciler.views import progress_text
+from reconciler.words import progress_text
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from typing import Any
 
 from reconciler.states import RequestState
 from reconciler.store import Store
-from reconciler.times import from_iso
 from simstack import World
 from simstack._arr import ArrWorld
 from simstack.jellyfin import RefreshCall
@@ -316,7 +315,7 @@ class DemoScript:
         listed = self.anime.listed_at
         timeline = store.timeline(SPIRITED)
         stamped = [at for t in timeline
-                   if t.to_state == S.AVAILABLE.value and (at := from_iso(t.at)) is not None]
+                   if t.to_state == S.AVAILABLE.value and (at := t.at) is not None]
         problems = []
         if listed is None:
             if stamped or self.anime.available_at:

@@ -10,7 +10,6 @@ from reconciler.demo.presenters import Presenter, request_kind, request_label
 from reconciler.demo.script import DemoScript, Expectation
 from reconciler.demo.stage import Stage
 from reconciler.store import Store
-from reconciler.times import from_iso
 
 
 def header(stage: Stage, expectations: dict[int, Expectation], total: float,
@@ -80,8 +79,7 @@ def _timeline_lines(script: DemoScript, store: Store, request_id: int) -> list[s
     entries = store.timeline(request_id)
     origin = (script.started or datetime.now(UTC)).replace(microsecond=0)
 
-    def second(stamp: str) -> int:
-        at = from_iso(stamp)
+    def second(at: datetime | None) -> int:
         return int((at - origin).total_seconds()) if at else 0
 
     changes = [i for i, t in enumerate(entries) if t.from_state != t.to_state]

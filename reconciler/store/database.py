@@ -41,6 +41,9 @@ from reconciler.store.rows import (
 from reconciler.store.schema import connect
 from reconciler.times import iso
 
+# The columns `PollRow.from_db` reads, in its order.
+_POLL_COLUMNS = "service, started, finished, ok, error, http_calls, http_bytes, watermark, full"
+
 
 class Store:
     """All persistence. Open with `Store.open(path)`; close with `close()`."""
@@ -162,7 +165,7 @@ class Store:
             "ORDER BY id",
             (request_id,),
         ).fetchall()
-        return [TimelineEntry(*r) for r in rows]
+        return [TimelineEntry.from_db(r) for r in rows]
 
     def episodes(self, request_id: int) -> list[EpisodeRow]:
         rows = self.conn.execute(
@@ -170,7 +173,7 @@ class Store:
             "FROM episodes WHERE request_id = ? ORDER BY season, episode",
             (request_id,),
         ).fetchall()
-        return [EpisodeRow(*r) for r in rows]
+        return [EpisodeRow.from_db(r) for r in rows]
 
     def save_episodes(self, request_id: int, rows: Sequence[EpisodeRow]) -> None:
         """Replace the request's episode rows, writing only those that changed."""
@@ -185,8 +188,7 @@ class Store:
             self._write(
                 "INSERT OR REPLACE INTO episodes (request_id, season, episode, sonarr_episode_id, "
                 "air_date, state, via, jellyfin_item_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (request_id, row.season, row.episode, row.sonarr_episode_id, row.air_date,
-                 row.state, row.via, row.jellyfin_item_id),
+                (request_id, *row.to_db()),
             )
 
     # -- observations
@@ -242,18 +244,17 @@ class Store:
 
     def record_poll(self, service: str, started: datetime, finished: datetime, ok: bool,
                     error: str | None, http_calls: int, http_bytes: int,
-                    watermark: str | None = None, full: bool = False) -> None:
+                    watermark: datetime | None = None, full: bool = False) -> None:
         self._write(
             "INSERT INTO polls (service, started, finished, ok, error, http_calls, http_bytes, "
             "watermark, full) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (service, iso(started), iso(finished), int(ok), error, http_calls, http_bytes,
-             watermark, int(full)),
+             iso(watermark), int(full)),
         )
 
     def last_poll(self, service: str, *, ok: bool | None = None,
                   full: bool | None = None) -> PollRow | None:
-        sql = ("SELECT service, started, finished, ok, error, http_calls, http_bytes, watermark, "
-               "full FROM polls WHERE service = ?")
+        sql = f"SELECT {_POLL_COLUMNS} FROM polls WHERE service = ?"
         params: list[Any] = [service]
         if ok is not None:
             sql += " AND ok = ?"
@@ -262,18 +263,16 @@ class Store:
             sql += " AND full = ?"
             params.append(int(full))
         row = self.conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
-        if row is None:
-            return None
-        return PollRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5] or 0, row[6] or 0,
-                       row[7], bool(row[8]))
+        return PollRow.from_db(row) if row is not None else None
 
-    def last_watermark(self, service: str) -> str | None:
+    def last_watermark(self, service: str) -> datetime | None:
         row = self.conn.execute(
-            "SELECT watermark FROM polls WHERE service = ? AND ok = 1 AND watermark IS NOT NULL "
+            f"SELECT {_POLL_COLUMNS} FROM polls "
+            "WHERE service = ? AND ok = 1 AND watermark IS NOT NULL "
             "ORDER BY id DESC LIMIT 1",
             (service,),
         ).fetchone()
-        return row[0] if row else None
+        return PollRow.from_db(row).watermark if row else None
 
     # -- notifications
 

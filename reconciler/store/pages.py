@@ -7,7 +7,7 @@ import hashlib
 import sqlite3
 from datetime import datetime
 
-from reconciler.times import iso
+from reconciler.times import iso, parse_time
 
 
 class PageReads:
@@ -32,11 +32,11 @@ class PageReads:
                 digest.update(repr(tuple(row)).encode())
         return digest.hexdigest()
 
-    def next_air_dates(self, after: datetime) -> dict[int, str]:
-        """Per request, the earliest episode air date after `after` (ISO text as stored)."""
+    def next_air_dates(self, after: datetime) -> dict[int, datetime]:
+        """Per request, the earliest episode air date after `after`."""
         rows = self.conn.execute(
             "SELECT request_id, min(air_date) FROM episodes WHERE air_date > ? "
             "GROUP BY request_id",
             (iso(after),),
         )
-        return {int(r[0]): str(r[1]) for r in rows}
+        return {int(r[0]): when for r in rows if (when := parse_time(r[1])) is not None}

@@ -1,19 +1,24 @@
 """The rows the store reads and writes: plain values, no SQL.
 
-Timestamps are stored as ISO 8601 UTC strings in whole seconds with a `Z` (`reconciler.times`).
+Timestamps are stored as ISO 8601 UTC strings in whole seconds with a `Z` (`reconciler.times`)
+and are `datetime`s everywhere else: each row converts them here (`from_db` / `to_db`), once.
+Columns that once held a service's own text (Jellyseerr's `createdAt`, Sonarr's `airDateUtc`,
+Jellyseerr's watermark, with milliseconds) are read leniently (`parse_time`), so a database
+written before they were converted reads the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from reconciler.models import JellyfinItem
+from reconciler.models import JellyfinItem, MediaType
 from reconciler.states import RequestState
-from reconciler.times import from_iso, iso, utcnow
+from reconciler.times import from_iso, iso, parse_time, utcnow
 
 
 def dump_json(data: Any) -> str:
@@ -25,7 +30,7 @@ class RequestRow:
     """A tracked request as stored."""
 
     id: int
-    media_type: str
+    media_type: MediaType
     title: str | None
     tmdb_id: int | None
     tvdb_id: int | None
@@ -51,8 +56,8 @@ class RequestRow:
     episodes_available: int | None
     episodes_aired: int | None
     absent_count: int
-    created_at: str | None
-    updated_at: str | None
+    created_at: datetime | None
+    updated_at: datetime | None
     # Who asked (Jellyseerr's display name and user id), and the names a `[notify.users]` key
     # may use for them (username, Jellyfin username, display name, e-mail; lower-case). The
     # e-mail address is for matching only: never shown.
@@ -74,7 +79,7 @@ class RequestRow:
     def from_db(cls, row: dict[str, Any]) -> RequestRow:
         return cls(
             id=row["id"],
-            media_type=row["media_type"],
+            media_type=MediaType(row["media_type"]),
             title=row["title"],
             tmdb_id=row["tmdb_id"],
             tvdb_id=row["tvdb_id"],
@@ -100,8 +105,8 @@ class RequestRow:
             episodes_available=row["episodes_available"],
             episodes_aired=row["episodes_aired"],
             absent_count=row["absent_count"] or 0,
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
+            created_at=parse_time(row["created_at"]),
+            updated_at=parse_time(row["updated_at"]),
             requested_by=row.get("requested_by"),
             requested_by_id=row.get("requested_by_id"),
             requester_keys=json.loads(row.get("requester_keys") or "[]"),
@@ -115,7 +120,7 @@ class RequestRow:
     def to_db(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "media_type": self.media_type,
+            "media_type": self.media_type.value,
             "title": self.title,
             "tmdb_id": self.tmdb_id,
             "tvdb_id": self.tvdb_id,
@@ -141,8 +146,8 @@ class RequestRow:
             "episodes_available": self.episodes_available,
             "episodes_aired": self.episodes_aired,
             "absent_count": self.absent_count,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
             "requested_by": self.requested_by,
             "requested_by_id": self.requested_by_id,
             "requester_keys": dump_json(self.requester_keys),
@@ -156,11 +161,18 @@ class RequestRow:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    at: str
+    """One line of a request's history: a change of state, or news within one."""
+
+    at: datetime | None
     from_state: str | None
     to_state: str
     via: str
     detail: str
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> TimelineEntry:
+        """From (at, from_state, to_state, via, detail)."""
+        return cls(from_iso(row[0]), row[1], row[2], row[3], row[4])
 
 
 @dataclass(frozen=True)
@@ -168,23 +180,40 @@ class EpisodeRow:
     season: int
     episode: int
     sonarr_episode_id: int | None
-    air_date: str | None
+    air_date: datetime | None
     state: str
     via: str | None
     jellyfin_item_id: str | None
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> EpisodeRow:
+        """From (season, episode, sonarr_episode_id, air_date, state, via, jellyfin_item_id)."""
+        return cls(row[0], row[1], row[2], parse_time(row[3]), row[4], row[5], row[6])
+
+    def to_db(self) -> tuple[Any, ...]:
+        """The columns in `from_db`'s order."""
+        return (self.season, self.episode, self.sonarr_episode_id, iso(self.air_date),
+                self.state, self.via, self.jellyfin_item_id)
 
 
 @dataclass(frozen=True)
 class PollRow:
     service: str
-    started: str
-    finished: str | None
+    started: datetime | None
+    finished: datetime | None
     ok: bool
     error: str | None
     http_calls: int
     http_bytes: int
-    watermark: str | None
+    watermark: datetime | None
     full: bool
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> PollRow:
+        """From (service, started, finished, ok, error, http_calls, http_bytes, watermark,
+        full)."""
+        return cls(row[0], from_iso(row[1]), from_iso(row[2]), bool(row[3]), row[4],
+                   row[5] or 0, row[6] or 0, parse_time(row[7]), bool(row[8]))
 
 
 def item_digest(item: JellyfinItem, provider_json: str) -> str:
@@ -237,14 +266,6 @@ class PruneCounts:
     pages_freed: int
 
 
-def display_title(row: RequestRow) -> str:
-    """The request's title as shown, or its id while none is known (a title look-up failed,
-    e.g. during a TMDB outage): "TMDB 603", else "Request #12"."""
-    if row.title:
-        return row.title
-    if row.tmdb_id is not None:
-        return f"TMDB {row.tmdb_id}"
-    return f"Request #{row.id}"
 def widths_text(widths: tuple[int, ...]) -> str | None:
     """The index's form of an item's video widths ("3840,1920"; None when unknown)."""
     return ",".join(str(w) for w in widths) or None

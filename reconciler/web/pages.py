@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import jinja2
@@ -23,9 +23,11 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from reconciler import words
+from reconciler.models import MediaType
 from reconciler.states import RequestState, Tone
 from reconciler.store import Store
-from reconciler.times import parse_time
+from reconciler.times import iso
 from reconciler.web import present as p
 
 _ID = re.compile(r"^\d{1,18}$")
@@ -37,22 +39,16 @@ MAX_STREAMS = 32
 KEEPALIVE_SECONDS = 15.0
 
 
-def _local(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone()
-
-
 def _when(value: datetime | None) -> str:
     """"12 Dec, 14:05" in the server's time zone."""
-    local = _local(value)
-    return "" if local is None else f"{p.short_date(local)}, {local:%H:%M}"
+    return "" if value is None else words.date_time(value)
 
 
 def _iso(value: datetime | date | None) -> str:
-    if value is None:
-        return ""
+    """A `<time datetime>` attribute: the store's form of a time, a day as "2026-12-04"."""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    return value.isoformat()
+        return iso(value) or ""
+    return "" if value is None else value.isoformat()
 
 
 def make_templates() -> Jinja2Templates:
@@ -66,8 +62,9 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters["when"] = _when
     env.filters["iso"] = _iso
-    env.filters["short_date"] = p.short_date
-    env.filters["soon"] = p.soon
+    env.filters["short_date"] = words.short_date
+    env.filters["soon"] = words.soon
+    env.globals["MediaType"] = MediaType
     return Jinja2Templates(env=env)
 
 
@@ -204,15 +201,15 @@ class StatusPages:
             now = self.clock()
             next_air = store.pages.next_air_dates(now).get(row.id)
             entries = store.timeline(row.id)
-            episodes = store.episodes(row.id) if row.media_type == "tv" else []
+            episodes = store.episodes(row.id) if row.media_type is MediaType.TV else []
             marker = store.pages.change_marker()
         finally:
             store.close()
-        timeline = [TimelineView(parse_time(t.at), _state_name(t.from_state),
+        timeline = [TimelineView(t.at, _state_name(t.from_state),
                                  _state_name(t.to_state), t.to_state, t.via,
                                  p.redact(t.detail)) for t in reversed(entries)]
         episode_views = [EpisodeView(f"S{e.season:02d}E{e.episode:02d}", e.state,
-                                     _state_name(e.state), parse_time(e.air_date), e.via or "")
+                                     _state_name(e.state), e.air_date, e.via or "")
                          for e in episodes]
         view = p.present(row, now, next_air, show_server=self.show_server())
         return view, timeline, episode_views, marker

@@ -1,7 +1,9 @@
 """What the status page says about a request, in the household's words: pure, no I/O.
 
-`present(row, now, ...)` turns a stored `RequestRow` into a `RequestView` the templates read.
-The requester, year, ETA and release date are shown only when the row has them.
+`present(row, now, ...)` turns a stored `RequestRow` into a `RequestView` the templates read,
+and `select` / `newest_first` filter and order them. The requester, year, ETA and release date
+are shown only when the row has them. The words shared with the CLI and the notices (titles,
+kinds, counts, times) come from `reconciler.words`, in the page's voice.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
+from reconciler.models import MediaType
 from reconciler.states import STATES, Phase, RequestState, Tone
 from reconciler.store import RequestRow
-from reconciler.store.rows import display_title
-from reconciler.times import parse_time
+from reconciler.words import Voice, display_title, episode_count, kind, moment, percent, short_date
 
 S = RequestState
 
@@ -47,7 +48,7 @@ class RequestView:
     id: int
     title: str
     year: int | None
-    media_type: str
+    media_type: MediaType
     kind: str  # "Film", "Show", "Anime film", "Anime show"
     state: str
     state_name: str
@@ -81,25 +82,20 @@ class RequestView:
         return needle in self.title.casefold() or needle in (self.requested_by or "").casefold()
 
 
-def short_date(day: date | datetime) -> str:
-    """"12 Dec" (no leading zero, no year: the page is about the near future and past)."""
-    return f"{day.day} {day.strftime('%b')}"
-
-
 def state_label(row: RequestRow, now: datetime, release_date: date | None = None) -> str:
     """The human label: "Downloading 42 %", "Waiting for Jellyfin", "Not released yet: ..."."""
     state = row.state
     if state is S.DOWNLOADING and row.progress is not None:
-        return f"Downloading {row.progress * 100:.0f} %"
+        return f"Downloading {percent(row.progress, Voice.PAGE)}"
     if state in (S.IMPORTING, S.ANIME_MATCHING) and row.phase == Phase.WAITING_FOR_JELLYFIN:
         return "Waiting for Jellyfin"
     if state in (S.REQUESTED, S.APPROVED) and release_date is not None \
             and release_date > now.date():
-        if row.media_type == "tv":
+        if row.media_type is MediaType.TV:
             return f"Not aired yet: next episode {short_date(release_date)}"
         return f"Not released yet: expected {short_date(release_date)}"
     if state is S.PARTIALLY_AVAILABLE and row.episodes_aired:
-        return f"{row.episodes_available or 0} of {row.episodes_aired} episodes ready"
+        return f"{episode_count(row, Voice.PAGE)} ready"
     return LABELS[state]
 
 
@@ -118,72 +114,57 @@ def journey_percent(row: RequestRow) -> int | None:
 
 
 def episodes_text(row: RequestRow, next_air: date | None) -> str:
-    if row.media_type != "tv":
+    if row.media_type is not MediaType.TV:
         return ""
     parts = []
     if row.episodes_aired:
-        parts.append(f"{row.episodes_available or 0} of {row.episodes_aired} episodes")
+        parts.append(episode_count(row, Voice.PAGE))
     if next_air is not None:
         parts.append(f"next on {short_date(next_air)}")
     return ", ".join(parts)
 
 
-def _as_date(value: Any) -> date | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    parsed = parse_time(str(value))
-    return parsed.date() if parsed else None
+def _day(value: datetime | None) -> date | None:
+    return None if value is None else value.date()
 
 
-def _as_time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return parse_time(str(value))
-
-
-def present(row: RequestRow, now: datetime, next_air: str | None = None, *,
+def present(row: RequestRow, now: datetime, next_air: datetime | None = None, *,
             show_server: bool = False) -> RequestView:
     """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows);
     `show_server`: name the server tracking it (several servers of a kind are configured)."""
     requested_by = row.requested_by or None
     year = row.year or None
-    eta = _as_time(row.eta)
-    release_date = _as_date(row.release_date)
-    next_day = _as_date(next_air)
-    percent = journey_percent(row)
+    release_date = _day(row.release_date)
+    next_day = _day(next_air)
+    journey = journey_percent(row)
     label = state_label(row, now, release_date)
-    kind = ("Anime " if row.is_anime else "") + ("show" if row.media_type == "tv" else "film")
     return RequestView(
         id=row.id,
         title=display_title(row),
         year=year,
         media_type=row.media_type,
-        kind=kind[0].upper() + kind[1:],
+        kind=kind(row, Voice.PAGE),
         state=row.state.value,
         state_name=STATE_NAMES[row.state],
         label=label,
         tone=Tone.PROBLEM if row.stuck_reason else TONES[row.state],
         since=row.state_since,
         since_text=moment(row.state_since, now),
-        percent=percent,
-        progress_text=label if percent is None else f"{label} ({percent} % of the way)",
+        percent=journey,
+        progress_text=label if journey is None else f"{label} ({journey} % of the way)",
         detail=redact(row.detail),
         stuck=row.stuck_reason is not None,
         stuck_reason=redact(row.stuck_reason),
         stuck_since=row.stuck_since,
         requested_by=requested_by,
-        eta=eta if row.state is S.DOWNLOADING or row.state is S.INDEXED else None,
+        eta=row.eta if row.state is S.DOWNLOADING or row.state is S.INDEXED else None,
         release_date=release_date,
         episodes_available=row.episodes_available,
         episodes_aired=row.episodes_aired,
         next_air_date=next_day,
         episodes_text=episodes_text(row, next_day),
         is4k=row.is4k,
-        created_at=parse_time(row.created_at),
+        created_at=row.created_at,
         server=row.server if show_server else None,
     )
 
@@ -209,50 +190,3 @@ def select(views: Iterable[RequestView], *, state: str = "", user: str = "",
             continue
         out.append(view)
     return out
-
-
-def moment(when: datetime, now: datetime) -> str:
-    """A time that does not go stale on an open page: "17:40" today, "yesterday, 17:40",
-    else "3 Dec" (in the server's time zone)."""
-    local, today = when.astimezone(), now.astimezone().date()
-    if local.date() == today:
-        return f"{local:%H:%M}"
-    if (today - local.date()).days == 1:
-        return f"yesterday, {local:%H:%M}"
-    return short_date(local)
-
-
-def relative(when: datetime, now: datetime) -> str:
-    """"just now", "5 min ago", "3 h ago", "2 days ago"."""
-    seconds = int((now - when).total_seconds())
-    if seconds < 60:
-        return "just now"
-    if seconds < 3600:
-        return f"{seconds // 60} min ago"
-    if seconds < 86400:
-        return f"{seconds // 3600} h ago"
-    days = seconds // 86400
-    return "yesterday" if days == 1 else f"{days} days ago"
-
-
-def soon(when: datetime, now: datetime) -> str:
-    """An expected time: "19:30" today, "tomorrow, 09:10", else "6 Dec, 09:10" (the server's
-    time zone)."""
-    local, today = when.astimezone(), now.astimezone().date()
-    if local.date() == today:
-        return f"{local:%H:%M}"
-    if (local.date() - today).days == 1:
-        return f"tomorrow, {local:%H:%M}"
-    return f"{short_date(local)}, {local:%H:%M}"
-
-
-def until(when: datetime, now: datetime) -> str:
-    """"in 12 min", "in 3 h", "14 Mar" for an ETA."""
-    seconds = int((when - now).total_seconds())
-    if seconds <= 60:
-        return "any minute now"
-    if seconds < 3600:
-        return f"in about {seconds // 60} min"
-    if seconds < 86400:
-        return f"in about {seconds // 3600} h"
-    return f"around {short_date(when)}"

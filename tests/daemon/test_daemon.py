@@ -331,7 +331,7 @@ def test_each_cycle_prunes_old_poll_records_keeping_the_latest(tmp_path: Path,
     for i in range(50):
         at = old + timedelta(minutes=i)
         store.record_poll("radarr", at, at, True, None, 1, 1, full=True,
-                          watermark=at.isoformat())
+                          watermark=at)
     store.record_poll("shoko", old, old, True, None, 1, 1)  # a service no longer configured
 
     async def one_cycle() -> None:

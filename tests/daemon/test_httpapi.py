@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.config import Config, load_config
 from reconciler.httpapi import HttpApi, HttpServer, Metrics, health, start_http_server
+from reconciler.models import MediaType
 from reconciler.results import CycleResult, PollOutcome, Transition
 from reconciler.states import RequestState
 from reconciler.store import RequestRow, Store
@@ -59,7 +60,7 @@ listen = "127.0.0.1:9105"
 
 def movie(rid: int, state: RequestState, **fields: object) -> RequestRow:
     base = RequestRow(
-        id=rid, media_type="movie", title=f"Film {rid}", tmdb_id=1000 + rid, tvdb_id=None,
+        id=rid, media_type=MediaType.MOVIE, title=f"Film {rid}", tmdb_id=1000 + rid, tvdb_id=None,
         is4k=False, is_anime=False, seerr_status=2, seasons=[], radarr_movie_id=rid,
         sonarr_series_id=None, jellyfin_item_id=None, jellyfin_key=None, shoko_ids={},
         state=state, state_since=T0, via="radarr", detail=state.value, progress=None,

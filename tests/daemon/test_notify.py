@@ -14,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from reconciler.config import NotifySection
+from reconciler.models import MediaType
 from reconciler.notify import (
     Notifier,
     compose,
@@ -35,8 +36,9 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 def row(**fields: object) -> RequestRow:
     base = RequestRow(
-        id=7, media_type="movie", title="Spirited Away", tmdb_id=129, tvdb_id=None, is4k=False,
-        is_anime=True, seerr_status=2, seasons=[], radarr_movie_id=3, sonarr_series_id=None,
+        id=7, media_type=MediaType.MOVIE, title="Spirited Away", tmdb_id=129, tvdb_id=None,
+        is4k=False, is_anime=True, seerr_status=2, seasons=[], radarr_movie_id=3,
+        sonarr_series_id=None,
         jellyfin_item_id=None, jellyfin_key=None, shoko_ids={}, state=RequestState.DOWNLOADING,
         state_since=T0, via="radarr", detail="downloading 40%", progress=0.4, phase=None,
         phase_since=None, progress_since=T0, stuck_reason=None, stuck_since=None,
@@ -61,7 +63,7 @@ def test_keys_name_the_occurrence() -> None:
     """A film's event happens once; a series' availability per episode count; stuck per stretch."""
     assert event_key(row(state=RequestState.AVAILABLE), "available") == "once"
     assert event_key(row(state=RequestState.FAILED), "failed") == "once"
-    tv = row(media_type="tv", episodes_available=5, episodes_aired=12)
+    tv = row(media_type=MediaType.TV, episodes_available=5, episodes_aired=12)
     assert event_key(tv, "partially_available") == "episodes:5"
     assert event_key(tv, "available") == "episodes:5"
     stuck = row(stuck_reason="no progress", stuck_since=T0)
@@ -264,7 +266,7 @@ def test_the_requester_hears_of_a_film_once_it_plays_never_on_a_first_sighting()
 
 def test_a_show_tells_when_it_gains_episodes_not_when_it_loses_or_keeps_them() -> None:
     def tv(state: RequestState, ready: int) -> RequestRow:
-        return anna_row(media_type="tv", state=state, episodes_available=ready,
+        return anna_row(media_type=MediaType.TV, state=state, episodes_available=ready,
                         episodes_aired=10)
 
     partly = RequestState.PARTIALLY_AVAILABLE
@@ -279,11 +281,25 @@ def test_the_requester_notice_says_what_plays_now() -> None:
     title, body = compose_ready(anna_row(state=RequestState.AVAILABLE))
     assert title == "Spirited Away is ready to watch"
     assert body == "Spirited Away (2001), which you requested, can now be played in Jellyfin."
-    show = anna_row(media_type="tv", title="Frieren", state=RequestState.PARTIALLY_AVAILABLE,
-                    episodes_available=1, episodes_aired=2, year=None)
+    show = anna_row(media_type=MediaType.TV, title="Frieren",
+                    state=RequestState.PARTIALLY_AVAILABLE, episodes_available=1,
+                    episodes_aired=2, year=None)
     assert compose_ready(show) == (
         "Frieren: 1 episode ready to watch",
         "1 of 2 aired episodes of Frieren, which you requested, can now be played in Jellyfin.")
+
+
+def test_without_a_title_both_notices_name_the_request_as_the_page_and_status_do() -> None:
+    """One fallback title everywhere ("TMDB 603", else "Request #7"); the requester's notice
+    said "request #7" on its own before."""
+    untitled = anna_row(state=RequestState.AVAILABLE, title=None, tmdb_id=603)
+    assert compose_ready(untitled) == (
+        "TMDB 603 is ready to watch",
+        "TMDB 603 (2001), which you requested, can now be played in Jellyfin.")
+    assert compose(untitled, "available")[0] == "TMDB 603 is available"
+    no_ids = replace(untitled, tmdb_id=None)
+    assert compose_ready(no_ids)[0] == "Request #7 is ready to watch"
+    assert compose(no_ids, "available")[0] == "Request #7 is available"
 
 
 def test_requester_notices_go_to_their_own_addresses_by_username_or_email(

@@ -1,6 +1,6 @@
 """The Jellyseerr poller on its own (issues 14 and 18), against `httpx.MockTransport`: what it
-reads by id, when it reads the version, how it bounds title look-ups; and the core rules and
-display it relies on."""
+reads by id, when it reads the version, how it bounds title look-ups; and the core rules it
+relies on (the title shown while none is known: tests/unit/test_words.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.states import Phase, RequestState
 from reconciler.store import Store
-from reconciler.store.rows import RequestRow, display_title
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -264,19 +263,3 @@ def test_a_blocklisted_request_says_so_once_and_no_longer_once_unblocklisted() -
 def test_the_listing_total_counts_requests_neither_gone_nor_hidden(
         absent: int, hidden: bool, listed: bool) -> None:
     assert core.seerr_listed(absent, hidden) is listed
-
-
-def test_a_request_without_a_title_shows_its_id() -> None:
-    row = RequestRow(
-        id=12, media_type="movie", title=None, tmdb_id=603, tvdb_id=None, is4k=False,
-        is_anime=False, seerr_status=2, seasons=[], radarr_movie_id=None, sonarr_series_id=None,
-        jellyfin_item_id=None, jellyfin_key=None, shoko_ids={}, state=RequestState.APPROVED,
-        state_since=NOW, via="jellyseerr", detail="", progress=None, phase=None,
-        phase_since=NOW, progress_since=NOW, stuck_reason=None, stuck_since=None,
-        episodes_available=None, episodes_aired=None, absent_count=0, created_at="",
-        updated_at="")
-    assert display_title(row) == "TMDB 603"
-    row.tmdb_id = None
-    assert display_title(row) == "Request #12"
-    row.title = "The Matrix"
-    assert display_title(row) == "The Matrix"

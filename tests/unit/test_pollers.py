@@ -25,6 +25,7 @@ from reconciler.cycle.poll_shoko import ShokoPoller
 from reconciler.cycle.poll_sonarr import SonarrPoller
 from reconciler.models import (
     HistoryFacts,
+    MediaType,
     RadarrMovie,
     SeerrRequest,
     SeerrStatus,
@@ -138,7 +139,7 @@ def test_jellyseerr_poller_records_requests_titles_and_the_newest_update_as_wate
         ("GET", "/api/v1/movie/604"): {"title": "The Matrix Reloaded"},
     })
     outcome = poll(ctx, JellyseerrPoller(client(config, "jellyseerr", routes)))
-    assert outcome.full and outcome.watermark == "2026-11-01T10:02:00.000Z"
+    assert outcome.full and outcome.watermark == datetime(2026, 11, 1, 10, 2, tzinfo=UTC)
     requests = ctx.seen.seerr_requests()
     assert {rid: (s.request.status, s.absent) for rid, s in requests.items()} == {
         1: (SeerrStatus.APPROVED, 0), 2: (SeerrStatus.PENDING, 0)}
@@ -186,7 +187,7 @@ def test_radarr_poller_stores_the_tracked_film_its_queue_history_and_tags(
         ("GET", "/api/v3/history/since"): [],
     })
     outcome = poll(ctx, RadarrPoller(client(config, "radarr", routes)))
-    assert outcome.full and outcome.watermark == "2026-11-01T12:00:00Z"
+    assert outcome.full and outcome.watermark == datetime(2026, 11, 1, 12, tzinfo=UTC)
     movie = ctx.seen.movie(603)
     assert movie is not None and movie.id == 1 and not movie.has_file
     assert [r.download_id for r in ctx.seen.queue("radarr", 1)] == ["abc"]  # untracked dropped
@@ -224,7 +225,7 @@ def test_sonarr_poller_finds_the_series_by_tvdb_and_stores_episodes_and_their_hi
         ("GET", "/api/v3/history/since"): [],
     })
     outcome = poll(ctx, SonarrPoller(client(config, "sonarr", routes)))
-    assert outcome.full and outcome.watermark == "2026-11-01T12:00:00Z"
+    assert outcome.full and outcome.watermark == datetime(2026, 11, 1, 12, tzinfo=UTC)
     series = ctx.seen.series(SeriesKey(121361, 1399))
     assert series == SonarrSeries(id=4, tvdb_id=121361, tmdb_id=1399, title="Show",
                                   series_type="anime", path="/tv/Show", monitored_seasons=(1,))
@@ -284,7 +285,7 @@ def matrix_on_disk() -> RadarrMovie:
 
 def request_row(req: SeerrRequest) -> RequestRow:
     return RequestRow(
-        id=req.id, media_type=req.media_type, title=None, tmdb_id=req.tmdb_id,
+        id=req.id, media_type=MediaType(req.media_type), title=None, tmdb_id=req.tmdb_id,
         tvdb_id=req.tvdb_id, is4k=False, is_anime=True, seerr_status=req.status, seasons=[],
         radarr_movie_id=None, sonarr_series_id=4, jellyfin_item_id=None, jellyfin_key=None,
         shoko_ids={}, state=RequestState.IMPORTING, state_since=NOW, via="sonarr", detail="",
@@ -314,7 +315,7 @@ def test_jellyfin_poller_indexes_the_library_and_removes_an_item_after_two_absen
 
     routes = Routes({("GET", "/Items"): items})
     outcome = poll(ctx, JellyfinPoller(client(config, "jellyfin", routes)))
-    assert outcome.full and outcome.watermark == "2026-11-01T12:00:00Z"
+    assert outcome.full and outcome.watermark == datetime(2026, 11, 1, 12, tzinfo=UTC)
     assert ctx.store.items.all_ids() == {"a", "b"}
     assert [i.id for i in ctx.store.items.by_provider([("tmdb", "603")])] == ["a"]
 

@@ -21,7 +21,7 @@ DAY = 86400.0
 
 
 def poll(store: Store, service: str, at: datetime, *, ok: bool = True, full: bool = False,
-         watermark: str | None = None) -> None:
+         watermark: datetime | None = None) -> None:
     store.record_poll(service, at, at + timedelta(seconds=1), ok, None if ok else "down", 1, 10,
                       watermark=watermark, full=full)
 
@@ -59,7 +59,7 @@ def test_an_existing_database_is_migrated_to_incremental_auto_vacuum(tmp_path: P
 def test_old_polls_are_pruned_but_what_watermarks_and_healthz_read_is_kept(store: Store) -> None:
     old = NOW - timedelta(days=30)
     # radarr: an old ok full poll with a watermark, then old failures, then nothing recent.
-    poll(store, "radarr", old, full=True, watermark="w-radarr")
+    poll(store, "radarr", old, full=True, watermark=old - timedelta(minutes=1))
     for i in range(5):
         poll(store, "radarr", old + timedelta(hours=1 + i), ok=False)
     # sonarr: many old ok polls, and a recent one.

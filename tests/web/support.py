@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from reconciler.config import Config, load_config
+from reconciler.models import MediaType
 from reconciler.states import RequestState
 from reconciler.store import EpisodeRow, RequestRow, Store
 
@@ -51,14 +52,14 @@ listen = "127.0.0.1:9105"
 def row(rid: int, state: RequestState, title: str, *, tv: bool = False,
         **fields: object) -> RequestRow:
     base = RequestRow(
-        id=rid, media_type="tv" if tv else "movie", title=title, tmdb_id=1000 + rid,
+        id=rid, media_type=MediaType.TV if tv else MediaType.MOVIE, title=title, tmdb_id=1000 + rid,
         tvdb_id=2000 + rid if tv else None, is4k=False, is_anime=False, seerr_status=2,
         seasons=[1] if tv else [], radarr_movie_id=None if tv else rid,
         sonarr_series_id=rid if tv else None, jellyfin_item_id=None, jellyfin_key=None,
         shoko_ids={}, state=state, state_since=NOW - timedelta(minutes=10 * rid), via="radarr",
         detail=state.value, progress=None, phase=None, phase_since=None, progress_since=None,
         stuck_reason=None, stuck_since=None, episodes_available=None, episodes_aired=None,
-        absent_count=0, created_at=(NOW - timedelta(hours=30 - rid)).isoformat(),
+        absent_count=0, created_at=NOW - timedelta(hours=30 - rid),
         updated_at=None,
     )
     return replace(base, **fields)  # type: ignore[arg-type]
@@ -112,14 +113,14 @@ def fill(store: Store, hostile: bool = True) -> None:
                 store.add_timeline(r.id, r.state_since, "approved", r.state.value,
                                    r.via or "radarr", r.detail or "")
         store.save_episodes(5, [
-            EpisodeRow(1, n, 500 + n, (NOW - timedelta(days=7 * (10 - n))).isoformat(),
+            EpisodeRow(1, n, 500 + n, NOW - timedelta(days=7 * (10 - n)),
                        "available" if n <= 7 else "downloading", "jellyfin" if n <= 7
                        else "sonarr", None)
             for n in range(1, 11)
-        ] + [EpisodeRow(1, 11, 511, (NOW + timedelta(days=8)).isoformat(), "approved",
+        ] + [EpisodeRow(1, 11, 511, NOW + timedelta(days=8), "approved",
                         None, None)])
         store.save_episodes(9, [
-            EpisodeRow(1, n, 900 + n, (NOW - timedelta(days=30)).isoformat(),
+            EpisodeRow(1, n, 900 + n, NOW - timedelta(days=30),
                        "anime_matching", "shoko", None) for n in (1, 2)
         ])
         for name in ("jellyseerr", "radarr", "sonarr", "jellyfin"):
