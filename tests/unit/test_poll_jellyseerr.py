@@ -21,7 +21,7 @@ from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.errors import QueryRejected
-from reconciler.models import SeerrRequest, SeerrStatus
+from reconciler.models import MediaType, SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.states import Phase, RequestState
 from reconciler.store import Store
@@ -238,7 +238,7 @@ def test_a_failing_title_fails_no_poll_and_marks_the_outage_until_one_answers(
 
 
 def blocklisted(status: int = SeerrStatus.APPROVED) -> SeerrRequest:
-    return SeerrRequest(id=1, media_type="movie", status=status, tmdb_id=603, tvdb_id=None,
+    return SeerrRequest(id=1, media_type=MediaType.MOVIE, status=status, tmdb_id=603, tvdb_id=None,
                         media_status=6)
 
 
@@ -252,7 +252,7 @@ def test_a_blocklisted_request_says_so_once_and_no_longer_once_unblocklisted() -
     assert noted.detail == "approved; not in Radarr yet; its media is blocklisted in Jellyseerr"
     assert noted.state is RequestState.APPROVED
     assert core.with_seerr_notes(noted, blocklisted()).detail == noted.detail
-    clean = SeerrRequest(id=1, media_type="movie", status=2, tmdb_id=603, tvdb_id=None,
+    clean = SeerrRequest(id=1, media_type=MediaType.MOVIE, status=2, tmdb_id=603, tvdb_id=None,
                          media_status=3)
     assert core.with_seerr_notes(noted, clean).detail == "approved; not in Radarr yet"
     assert core.seerr_listing_hides(blocklisted()) and not core.seerr_listing_hides(clean)

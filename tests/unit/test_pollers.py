@@ -25,6 +25,7 @@ from reconciler.cycle.poll_shoko import ShokoPoller
 from reconciler.cycle.poll_sonarr import SonarrPoller
 from reconciler.models import (
     HistoryFacts,
+    MediaType,
     RadarrMovie,
     SeerrRequest,
     SeerrStatus,
@@ -119,9 +120,9 @@ def track(ctx: PollContext, *requests: SeerrRequest) -> None:
             ctx.seen.put_seerr_request(req, 0, NOW)
 
 
-MATRIX = SeerrRequest(id=1, media_type="movie", status=SeerrStatus.APPROVED, tmdb_id=603,
+MATRIX = SeerrRequest(id=1, media_type=MediaType.MOVIE, status=SeerrStatus.APPROVED, tmdb_id=603,
                       tvdb_id=None)
-SHOW = SeerrRequest(id=2, media_type="tv", status=SeerrStatus.APPROVED, tmdb_id=1399,
+SHOW = SeerrRequest(id=2, media_type=MediaType.TV, status=SeerrStatus.APPROVED, tmdb_id=1399,
                     tvdb_id=121361)
 
 
@@ -192,7 +193,7 @@ def test_radarr_poller_stores_the_tracked_film_its_queue_history_and_tags(
     assert [r.download_id for r in ctx.seen.queue("radarr", 1)] == ["abc"]  # untracked dropped
     assert ctx.seen.queue("radarr", 77) == ()
     history = ctx.seen.movie_history(1)
-    assert history == HistoryFacts(grabbed_at="2026-11-01T11:00:00Z",
+    assert history == HistoryFacts(grabbed_at=datetime(2026, 11, 1, 11, 0, tzinfo=UTC),
                                    grabbed_title="The.Matrix.1999", last_event_id=5)
     assert ctx.seen.radarr_tags() == {3: "anime"}
 
@@ -253,7 +254,7 @@ def test_shoko_poller_looks_up_an_imported_film_and_an_anime_shows_episode_files
         key = SeriesKey(121361, 1399)
         ctx.seen.put_series(key, SonarrSeries(id=4, tvdb_id=121361, tmdb_id=1399, title="Show",
                                               series_type="anime"), NOW)
-        ctx.seen.put_episodes(4, [SonarrEpisode(41, 4, 1, 1, "2026-10-01T00:00:00Z", True,
+        ctx.seen.put_episodes(4, [SonarrEpisode(41, 4, 1, 1, datetime(2026, 10, 1, tzinfo=UTC), True,
                                                 file_path="/tv/Show/S01E01.mkv")], NOW)
         ctx.store.save_request(request_row(SHOW), None)
 
