@@ -209,14 +209,14 @@ def test_title_look_ups_stop_at_the_time_budget_and_at_the_cap(
         seerr.requests[n + 1] = seerr_json(n + 1, SeerrStatus.APPROVED, 600 + n)
     ticks = iter([0.0, 0.0] + [poll_jellyseerr.TITLE_BUDGET + 1] * 10)
     poll(ctx, poller(config, seerr, monotonic=lambda: next(ticks)))
-    titled = [n for n in range(5) if ctx.seen.title("movie", 600 + n)]
+    titled = [n for n in range(5) if ctx.seen.title(MediaType.MOVIE, 600 + n)]
     assert len(titled) == 1  # the rest waits for the next poll
 
     monkeypatch.setattr(poll_jellyseerr, "MAX_TITLES_PER_POLL", 2)
     seerr.forget()
     poll(ctx, poller(config, seerr))
     assert len([p for p in seerr.paths() if p.startswith("/api/v1/movie/")]) == 2
-    assert len([n for n in range(5) if ctx.seen.title("movie", 600 + n)]) == 3
+    assert len([n for n in range(5) if ctx.seen.title(MediaType.MOVIE, 600 + n)]) == 3
 
 
 def test_a_failing_title_fails_no_poll_and_marks_the_outage_until_one_answers(
@@ -227,11 +227,11 @@ def test_a_failing_title_fails_no_poll_and_marks_the_outage_until_one_answers(
     assert poll(ctx, p).ok
     outage = ctx.seen.titles_outage()
     assert outage is not None and "500" in outage["error"]
-    assert ctx.seen.title("movie", 603) is None
+    assert ctx.seen.title(MediaType.MOVIE, 603) is None
     seerr.titles[603] = "The Matrix"
     assert poll(ctx, p).ok
     assert ctx.seen.titles_outage() is None
-    assert ctx.seen.title("movie", 603) == "The Matrix"
+    assert ctx.seen.title(MediaType.MOVIE, 603) == "The Matrix"
 
 
 # ---------------------------------------------------------------- rules and display

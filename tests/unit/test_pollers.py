@@ -145,8 +145,8 @@ def test_jellyseerr_poller_records_requests_titles_and_the_newest_update_as_wate
     requests = ctx.seen.seerr_requests()
     assert {rid: (s.request.status, s.absent) for rid, s in requests.items()} == {
         1: (SeerrStatus.APPROVED, 0), 2: (SeerrStatus.PENDING, 0)}
-    assert ctx.seen.title("movie", 603) == "The Matrix"
-    assert [r.id for r in ctx.tracked("movie")] == [1]  # pending is not polled for
+    assert ctx.seen.title(MediaType.MOVIE, 603) == "The Matrix"
+    assert [r.id for r in ctx.tracked(MediaType.MOVIE)] == [1]  # pending is not polled for
 
 
 def test_jellyseerr_poller_counts_a_request_absent_only_when_its_id_is_gone(
