@@ -1,16 +1,17 @@
 """Typed values shared by every layer: request states and what the services were seen to say.
 
 Nothing here does I/O. Service modules build these from HTTP responses; the store persists them;
-the core reads them to decide a request's state.
+the core reads them to decide a request's state. Every time is a timezone-aware `datetime` in
+UTC, parsed once by the service module that read it (None: not sent, or unreadable); every
+film-or-show is a `MediaType`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
-
-from reconciler.times import parse_time
 
 
 class MediaType(StrEnum):
@@ -56,15 +57,15 @@ class SeerrRequest:
     """One Jellyseerr request, as listed by `/api/v1/request`."""
 
     id: int
-    media_type: str  # "movie" | "tv"
+    media_type: MediaType
     status: int
     tmdb_id: int | None
     tvdb_id: int | None
     is4k: bool = False
     seasons: tuple[int, ...] = ()
     external_service_id: int | None = None  # the Radarr/Sonarr id for this request's quality
-    updated_at: str = ""
-    created_at: str = ""
+    updated_at: datetime | None = None
+    created_at: datetime | None = None
     # Who asked (`requestedBy`); Seerr sends `username` null for a Jellyfin user without one.
     requested_by_id: int | None = None
     requested_by_display_name: str | None = None
@@ -131,9 +132,9 @@ class QueueRecord:
     movie_id: int | None = None
     series_id: int | None = None
     episode_id: int | None = None
-    # When the download client expects it to finish (`estimatedCompletionTime`, ISO 8601, as
-    # sent); absent while nothing is downloading.
-    estimated_completion: str | None = None
+    # When the download client expects it to finish (`estimatedCompletionTime`); absent while
+    # nothing is downloading.
+    estimated_completion: datetime | None = None
 
     @property
     def progress(self) -> float | None:
@@ -146,27 +147,28 @@ class QueueRecord:
 class HistoryFacts:
     """What the *arr history says about one film or episode (latest event of each kind)."""
 
-    grabbed_at: str | None = None
+    grabbed_at: datetime | None = None
     grabbed_title: str | None = None
-    failed_at: str | None = None
+    failed_at: datetime | None = None
     failed_message: str | None = None
-    imported_at: str | None = None
-    file_deleted_at: str | None = None
+    imported_at: datetime | None = None
+    file_deleted_at: datetime | None = None
     # `downloadIgnored` (Radarr 9, Sonarr 7): the download was removed from the queue without
     # blocklisting (QueueController.Remove -> IgnoreDownload); `data.message` says why.
-    ignored_at: str | None = None
+    ignored_at: datetime | None = None
     ignored_message: str | None = None
     # The newest history record folded in: a record seen again (polls overlap) changes nothing.
     last_event_id: int = 0
 
-    def merge_event(self, event_type: str, date: str, title: str, message: str) -> HistoryFacts:
-        """Fold one history event in, keeping the latest of each kind."""
+    def merge_event(self, event_type: str, date: datetime | None, title: str,
+                    message: str) -> HistoryFacts:
+        """Fold one history event in, keeping the latest of each kind (an event without a
+        readable date changes nothing)."""
         kind = HISTORY_KINDS.get(event_type)
         if kind is None:
             return self
-        current = parse_time(getattr(self, f"{kind}_at"))
-        incoming = parse_time(date)
-        if incoming is None or (current is not None and current >= incoming):
+        current: datetime | None = getattr(self, f"{kind}_at")
+        if date is None or (current is not None and current >= date):
             return self
         changes: dict[str, Any] = {f"{kind}_at": date}
         if kind == "grabbed":
@@ -196,7 +198,7 @@ class HistoryEvent:
 
     id: int
     event_type: str
-    date: str
+    date: datetime | None  # None: sent, but not a readable time
     movie_id: int | None = None
     series_id: int | None = None
     episode_id: int | None = None
@@ -218,13 +220,13 @@ class RadarrMovie:
     tags: tuple[int, ...] = ()
     monitored: bool = True
     year: int | None = None
-    # tba | announced | inCinemas | released | deleted (None: not sent); the release dates as
-    # sent (ISO 8601); `is_available` is Radarr's own verdict under the film's minimum
-    # availability (None: not sent).
+    # tba | announced | inCinemas | released | deleted (None: not sent); the release dates;
+    # `is_available` is Radarr's own verdict under the film's minimum availability (None: not
+    # sent).
     status: str | None = None
-    in_cinemas: str | None = None
-    digital_release: str | None = None
-    physical_release: str | None = None
+    in_cinemas: datetime | None = None
+    digital_release: datetime | None = None
+    physical_release: datetime | None = None
     is_available: bool | None = None
 
 
@@ -250,7 +252,7 @@ class SonarrEpisode:
     series_id: int
     season: int
     episode: int
-    air_date_utc: str | None
+    air_date_utc: datetime | None
     has_file: bool
     monitored: bool = True
     file_id: int | None = None
@@ -272,7 +274,7 @@ class ShokoFile:
     anidb_episode_ids: tuple[int, ...] = ()
     tmdb_movie_ids: tuple[int, ...] = ()
     tmdb_show_ids: tuple[int, ...] = ()
-    imported: str | None = None
+    imported: datetime | None = None
     # Linked to AniDB, but Shoko has not yet created its own series or episode for at least one
     # cross-reference (its `ID` is null while it fetches the AniDB metadata): the AniDB ids are
     # known, the Shoko ids are not (yet).
@@ -307,7 +309,7 @@ class JellyfinItem:
     episode: int | None = None
     episode_end: int | None = None
     provider_ids: dict[str, str] = field(default_factory=dict)
-    date_last_saved: str | None = None
+    date_last_saved: datetime | None = None
     # The video width of each of its versions (`MediaSources`; 0: no video stream seen); empty
     # when not read (reconciler reads them only when a 4K server is configured).
     video_widths: tuple[int, ...] = ()

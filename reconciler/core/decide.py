@@ -17,9 +17,8 @@ from reconciler.core.matching import (
     shoko_file_ids,
 )
 from reconciler.core.outcome import Decision, EpisodeDecision, Stage
-from reconciler.models import SeerrRequest, SeerrStatus, SonarrEpisode, SonarrSeries
+from reconciler.models import MediaType, SeerrRequest, SeerrStatus, SonarrEpisode, SonarrSeries
 from reconciler.states import EPISODE_RANK, LADDER, Phase, RequestState
-from reconciler.times import parse_time
 
 S = RequestState
 P = Phase
@@ -42,12 +41,13 @@ def decide(
         return _hold(current)
 
     if evidence.unrouted is not None:
-        match = _film_match(evidence) if evidence.request.media_type == "movie" else None
+        match = _film_match(evidence) if evidence.request.media_type is MediaType.MOVIE \
+            else None
         if match is None:
             return _finish(Stage(S.APPROVED, "jellyseerr", evidence.unrouted, P.APPROVED),
                            current, evidence, None)
 
-    if evidence.request.media_type == "tv":
+    if evidence.request.media_type is MediaType.TV:
         return _decide_show(evidence, current, now, unrecognised_after)
     movie = evidence.movie
     match = _film_match(evidence)
@@ -144,11 +144,10 @@ def _is_unevidenced_regression(stage: Stage, current: Current, evidence: Evidenc
         # The index drops an item only once its removal is confirmed, so losing the match is
         # Jellyfin's own positive evidence; a newly aired episode is Sonarr's.
         return False
-    since = current.since.isoformat()
     histories = [evidence.movie_history] + [e.history for e in evidence.episodes]
     for h in histories:
         for stamp in (h.failed_at, h.grabbed_at, h.file_deleted_at):
-            if later(stamp, since):
+            if later(stamp, current.since):
                 return False
     return True
 
@@ -166,7 +165,7 @@ def requested_seasons(request: SeerrRequest, series: SonarrSeries | None) -> tup
 
 
 def _aired(episode: SonarrEpisode, now: datetime) -> bool:
-    aired = parse_time(episode.air_date_utc)
+    aired = episode.air_date_utc
     return aired is not None and aired <= now
 
 
@@ -213,7 +212,7 @@ def _decide_show(
         return _finish(stage, current, evidence, None, **extra)
     stage = _least_advanced(missing, aired_count, to_air)
     aired_since = current is not None and any(
-        (t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since
+        (t := ev.episode.air_date_utc) is not None and t > current.since
         for ev, _ in missing
     )
     return _finish(stage, current, evidence, None, aired_since, **extra)
@@ -290,7 +289,7 @@ def _partly_available(
     # file for turned up: a new or re-dated episode), Jellyfin's when it lost a file.
     newly_aired = current is not None and any(
         not ev.episode.has_file
-        or ((t := parse_time(ev.episode.air_date_utc)) is not None and t > current.since)
+        or ((t := ev.episode.air_date_utc) is not None and t > current.since)
         for ev, _ in missing
     )
     via = "sonarr" if current is not None and current.state is S.AVAILABLE and newly_aired \
@@ -358,6 +357,6 @@ def _show_progress(
 def _to_air_note(future: Sequence[SonarrEpisode]) -> str:
     if not future:
         return ""
-    dates = sorted(d for e in future if (d := parse_time(e.air_date_utc)) is not None)
+    dates = sorted(d for e in future if (d := e.air_date_utc) is not None)
     nxt = f", next on {dates[0].date().isoformat()}" if dates else ""
     return f"; {len(future)} still to air{nxt}"

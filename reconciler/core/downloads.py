@@ -12,18 +12,16 @@ from reconciler.core.matching import JellyfinMatch
 from reconciler.core.outcome import Stage
 from reconciler.models import HistoryFacts, QueueRecord, ShokoFile
 from reconciler.states import Phase, QueueStage, RequestState
-from reconciler.times import parse_time
 
 S = RequestState
 P = Phase
 
 
-def later(a: str | None, b: str | None) -> bool:
-    """True when timestamp `a` is strictly later than `b` (missing counts as never)."""
-    ta, tb = parse_time(a), parse_time(b)
-    if ta is None:
+def later(a: datetime | None, b: datetime | None) -> bool:
+    """True when time `a` is strictly later than `b` (missing counts as never)."""
+    if a is None:
         return False
-    return tb is None or ta > tb
+    return b is None or a > b
 
 
 def queue_stage(record: QueueRecord) -> QueueStage:

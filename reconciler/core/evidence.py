@@ -58,7 +58,7 @@ class Evidence:
 
     @property
     def arr(self) -> str:
-        return "radarr" if self.request.media_type == "movie" else "sonarr"
+        return self.request.media_type.arr
 
     def depends_on(self) -> frozenset[str]:
         needed = {"jellyseerr", self.server or self.arr, "jellyfin"}

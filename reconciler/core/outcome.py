@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from reconciler.states import Phase, RequestState
 
@@ -15,7 +16,7 @@ class EpisodeDecision:
     episode: int
     state: RequestState
     via: str
-    air_date: str | None
+    air_date: datetime | None
     sonarr_episode_id: int
     jellyfin_item_id: str | None = None
 

@@ -9,7 +9,6 @@ from reconciler.core.downloads import queue_stage
 from reconciler.core.outcome import EpisodeDecision
 from reconciler.models import QueueRecord, RadarrMovie
 from reconciler.states import RequestState
-from reconciler.times import parse_time
 
 S = RequestState
 
@@ -25,9 +24,8 @@ def film_release(movie: RadarrMovie | None, now: datetime) -> datetime | None:
     when it says the film is out (`status` "released") against a date still to come."""
     if movie is None:
         return None
-    homes = [t for t in (parse_time(movie.digital_release), parse_time(movie.physical_release))
-             if t is not None]
-    cinemas = parse_time(movie.in_cinemas)
+    homes = [t for t in (movie.digital_release, movie.physical_release) if t is not None]
+    cinemas = movie.in_cinemas
     release = min(homes) if homes else cinemas + CINEMA_TO_HOME if cinemas is not None else None
     if release is not None and release > now and movie.status == "released":
         return None
@@ -39,12 +37,12 @@ def show_release(episodes: Iterable[EpisodeDecision]) -> datetime | None:
     requested episode not yet playable (in the past while one is missing, else the next to
     air); None when every one is playable or none has a date."""
     dates = [t for e in episodes if e.state is not S.AVAILABLE
-             and (t := parse_time(e.air_date)) is not None]
+             and (t := e.air_date) is not None]
     return min(dates, default=None)
 
 
 def download_eta(queue: Iterable[QueueRecord]) -> datetime | None:
     """The earliest expected end among the downloads still under way (queued or downloading)."""
     times = [t for r in queue if queue_stage(r).under_way
-             and (t := parse_time(r.estimated_completion)) is not None]
+             and (t := r.estimated_completion) is not None]
     return min(times, default=None)

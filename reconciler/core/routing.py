@@ -31,7 +31,7 @@ class Route:
 
 
 def arr_kind(request: SeerrRequest) -> str:
-    return "radarr" if request.media_type == "movie" else "sonarr"
+    return request.media_type.arr
 
 
 def route(request: SeerrRequest, servers: Sequence[ArrServer],

@@ -11,7 +11,6 @@ from reconciler.core import Decision, Evidence, MatchIds
 from reconciler.models import MediaType, SeerrRequest
 from reconciler.states import Phase, RequestState
 from reconciler.store import EpisodeRow, RequestRow
-from reconciler.times import parse_time
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
             progress=decision.progress, phase=decision.phase, phase_since=now,
             progress_since=now, stuck_reason=None, stuck_since=None,
             episodes_available=None, episodes_aired=None, absent_count=0,
-            created_at=_whole_seconds(parse_time(req.created_at)), updated_at=None,  # set below
+            created_at=_whole_seconds(req.created_at), updated_at=None,  # set below
         )
     else:
         row = replace(before)
@@ -43,7 +42,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
         evidence.series.title if evidence.series else None)
     row.tmdb_id, row.tvdb_id, row.is4k = req.tmdb_id, req.tvdb_id, req.is4k
     row.seerr_status, row.seasons = req.status, list(req.seasons)
-    row.updated_at = _whole_seconds(parse_time(req.updated_at))
+    row.updated_at = _whole_seconds(req.updated_at)
     row.requested_by = requester_name(req)
     row.requested_by_id = req.requested_by_id
     row.requester_keys = requester_keys(req)
@@ -72,7 +71,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
             row.episodes_aired = decision.episodes_aired
             episodes = [
                 EpisodeRow(e.season, e.episode, e.sonarr_episode_id,
-                           _whole_seconds(parse_time(e.air_date)),
+                           _whole_seconds(e.air_date),
                            e.state.value, e.via, e.jellyfin_item_id)
                 for e in decision.episodes
             ]

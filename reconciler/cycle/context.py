@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 from reconciler import core, registry
 from reconciler.config import Config
 from reconciler.cycle.observations import Observations, SeenRequest
-from reconciler.models import SeerrRequest
+from reconciler.models import MediaType, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceClient
 from reconciler.store import Store
@@ -45,7 +45,7 @@ class PollContext:
         """Where the last successful poll of `service` left off (the server's clock)."""
         return self.store.last_watermark(service)
 
-    def tracked(self, media_type: str, server: str | None = None) -> list[SeerrRequest]:
+    def tracked(self, media_type: MediaType, server: str | None = None) -> list[SeerrRequest]:
         """Requests of `media_type` still worth polling the *arr for (`server`: only those
         routed to that Radarr or Sonarr server)."""
         out = [s.request for s in self.seen.seerr_requests().values()

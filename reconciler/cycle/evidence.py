@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from reconciler import core
 from reconciler.core import AnimeRules, EpisodeEvidence, Evidence, MatchIds
 from reconciler.cycle.observations import Observations, SeenRequest, series_key
-from reconciler.models import HistoryFacts, JellyfinItem, QueueRecord, SeerrRequest
+from reconciler.models import HistoryFacts, JellyfinItem, MediaType, QueueRecord, SeerrRequest
 from reconciler.store import Store
 
 
@@ -36,7 +36,7 @@ class EvidenceSource:
     def evidence(self, seen_request: SeenRequest) -> tuple[Evidence, MatchIds]:
         """The request's evidence, and the ids its Jellyfin items may carry."""
         route = self.route(seen_request.request)
-        if seen_request.request.media_type == "movie":
+        if seen_request.request.media_type is MediaType.MOVIE:
             return self._film(seen_request, route)
         return self._show(seen_request, route)
 

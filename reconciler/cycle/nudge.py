@@ -19,6 +19,7 @@ from reconciler.config import Config
 from reconciler.cycle.observations import Observations, SeriesKey
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger
+from reconciler.models import MediaType
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.states import Phase, RequestState
 from reconciler.store import RequestRow, Store
@@ -98,7 +99,7 @@ async def _send(client: JellyfinClient, planned: core.Nudge) -> None:
 
 def waiting_path(store: Store, seen: Observations, row: RequestRow) -> str | None:
     """The file Jellyfin should list for the request: it picks the library to scan."""
-    if row.media_type == "movie":
+    if row.media_type == MediaType.MOVIE:
         movie = seen.movie(row.tmdb_id, row.server or "radarr")
         return (movie.file_path or movie.path) if movie else None
     if row.sonarr_series_id is None:

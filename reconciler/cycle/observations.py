@@ -29,19 +29,23 @@ them takes the `server` (default: the kind's own name).
 
 Writes go through `Store.put_observation`, which writes only what changed. Reads are memoised
 per stored text (the store hands out one parsed object per text), so an unchanged observation
-is turned into its dataclass once, not every cycle.
+is turned into its dataclass once, not every cycle. The JSON form is `codec`'s, in the version
+each row names: an older one is read, one this program does not know is treated as absent (so
+it is polled again and replaced).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from reconciler.cycle.codec import CODECS, OBSERVATION_VERSION, Codec, dump
 from reconciler.models import (
     HistoryFacts,
+    MediaType,
     QueueRecord,
     RadarrMovie,
     SeerrArrServer,
@@ -51,8 +55,10 @@ from reconciler.models import (
     SonarrSeries,
 )
 from reconciler.store import Store
+from reconciler.store.database import Observed
 
 T = TypeVar("T")
+_MEDIA_TYPES = frozenset(m.value for m in MediaType)
 
 
 @dataclass(frozen=True)
@@ -96,47 +102,51 @@ def series_key(request: SeerrRequest) -> SeriesKey | None:
 # ---------------------------------------------------------------- JSON shapes
 
 
-def _seen_request(data: Mapping[str, Any]) -> SeenRequest:
-    fields = dict(data)  # stored observations are shared and read-only
-    absent = int(fields.pop("absent", 0))
-    active = fields.pop("active", None)
-    hidden = bool(fields.pop("hidden", False))
-    fields["seasons"] = tuple(fields.get("seasons") or ())
-    return SeenRequest(SeerrRequest(**fields), absent,
-                       None if active is None else bool(active), hidden)
+def _seen_request(data: Mapping[str, Any], codec: Codec) -> SeenRequest:
+    active = data.get("active")
+    return SeenRequest(codec.load(SeerrRequest, data), int(data.get("absent", 0)),
+                       None if active is None else bool(active), bool(data.get("hidden", False)))
 
 
-def _movie(data: Mapping[str, Any]) -> RadarrMovie | None:
-    return RadarrMovie(**{**data, "tags": tuple(data["tags"])}) if data else None
+def _movie(data: Mapping[str, Any], codec: Codec) -> RadarrMovie | None:
+    return codec.load(RadarrMovie, data) if data else None
 
 
-def _series(data: Mapping[str, Any]) -> SonarrSeries | None:
-    if not data:
-        return None
-    return SonarrSeries(**{**data, "monitored_seasons": tuple(data["monitored_seasons"])})
+def _series(data: Mapping[str, Any], codec: Codec) -> SonarrSeries | None:
+    return codec.load(SonarrSeries, data) if data else None
 
 
-def _episodes(data: Sequence[Mapping[str, Any]]) -> list[SonarrEpisode]:
-    return [SonarrEpisode(**e) for e in data]
+def _episodes(data: Sequence[Mapping[str, Any]], codec: Codec) -> list[SonarrEpisode]:
+    return [codec.load(SonarrEpisode, e) for e in data]
 
 
-def _queue(data: Sequence[Mapping[str, Any]]) -> tuple[QueueRecord, ...]:
-    return tuple(QueueRecord(**{**r, "messages": tuple(r["messages"])}) for r in data)
+def _queue(data: Sequence[Mapping[str, Any]], codec: Codec) -> tuple[QueueRecord, ...]:
+    return tuple(codec.load(QueueRecord, r) for r in data)
 
 
-def _shoko_file(data: Mapping[str, Any]) -> ShokoFile | None:
-    if not data:
-        return None
-    fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
-    return ShokoFile(**fields)
+def _shoko_file(data: Mapping[str, Any], codec: Codec) -> ShokoFile | None:
+    return codec.load(ShokoFile, data) if data else None
 
 
-def _episode_histories(data: Mapping[str, Any]) -> dict[int, HistoryFacts]:
-    return {int(k): HistoryFacts(**v) for k, v in data.items()}
+def _history(data: Mapping[str, Any], codec: Codec) -> HistoryFacts:
+    return codec.load(HistoryFacts, data)
 
 
-def _shoko_show(data: Sequence[Sequence[Any]]) -> dict[int, tuple[int, ...]]:
+def _episode_histories(data: Mapping[str, Any], codec: Codec) -> dict[int, HistoryFacts]:
+    return {int(k): codec.load(HistoryFacts, v) for k, v in data.items()}
+
+
+def _servers(data: Sequence[Mapping[str, Any]], codec: Codec) -> list[SeerrArrServer]:
+    return [codec.load(SeerrArrServer, e) for e in data]
+
+
+def _shoko_show(data: Sequence[Sequence[Any]], codec: Codec) -> dict[int, tuple[int, ...]]:
     return {int(s[0]): tuple(int(a) for a in s[1]) for s in data}
+
+
+def _readable(observed: Observed | None) -> Observed | None:
+    """The observation, unless it is in a version this program cannot read (then: absent)."""
+    return observed if observed is not None and observed.version in CODECS else None
 
 
 # ---------------------------------------------------------------- the accessors
@@ -147,10 +157,10 @@ class Observations:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        # (service, subject) -> (the parsed JSON it was made from, the typed value)
-        self._typed: dict[tuple[str, str], tuple[Any, Any]] = {}
+        # (service, subject) -> (the stored observation it was made from, the typed value)
+        self._typed: dict[tuple[str, str], tuple[Observed, Any]] = {}
         # While deciding: service -> every observation of it, read in one query.
-        self._snapshot: dict[str, dict[str, Any]] | None = None
+        self._snapshot: dict[str, dict[str, Observed]] | None = None
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -163,13 +173,24 @@ class Observations:
         finally:
             self._snapshot = None
 
-    def _raw(self, service: str, subject: str) -> Any | None:
+    def _raw(self, service: str, subject: str) -> Observed | None:
         if self._snapshot is None:
-            return self.store.observation(service, subject)
+            return _readable(self.store.observation(service, subject))
         every = self._snapshot.get(service)
         if every is None:
             every = self._snapshot[service] = self.store.observations(service)
-        return every.get(subject)
+        return _readable(every.get(subject))
+
+    def _data(self, service: str, subject: str) -> Any | None:
+        """The stored JSON of a subject kept as plain JSON (no times in it); None when absent."""
+        observed = self._raw(service, subject)
+        return observed.data if observed is not None else None
+
+    def _every(self, service: str, prefix: str) -> dict[str, Observed]:
+        """Every readable observation of `service` whose subject starts with `prefix`."""
+        return {subject: observed
+                for subject, observed in self.store.observations(service, prefix).items()
+                if _readable(observed) is not None}
 
     def _drop(self, service: str, subjects: Sequence[str]) -> None:
         self._changed(service)
@@ -179,34 +200,37 @@ class Observations:
         if self._snapshot is not None:
             self._snapshot.pop(service, None)
 
-    def _read(self, service: str, subject: str, data: Any,
-              convert: Callable[[Any], T]) -> T:
+    def _read(self, service: str, subject: str, observed: Observed,
+              convert: Callable[[Any, Codec], T]) -> T:
         key = (service, subject)
         hit = self._typed.get(key)
-        if hit is None or hit[0] is not data:
+        if hit is None or hit[0] is not observed:
             if len(self._typed) > 200_000:
                 self._typed.clear()
-            hit = self._typed[key] = (data, convert(data))
+            typed = convert(observed.data, CODECS[observed.version])
+            hit = self._typed[key] = (observed, typed)
         value: T = hit[1]
         return value
 
-    def _get(self, service: str, subject: str, convert: Callable[[Any], T],
+    def _get(self, service: str, subject: str, convert: Callable[[Any, Codec], T],
              missing: T) -> T:
-        data = self._raw(service, subject)
-        if data is None:
+        observed = self._raw(service, subject)
+        if observed is None:
             return missing
-        return self._read(service, subject, data, convert)
+        return self._read(service, subject, observed, convert)
 
     def _put(self, service: str, subject: str, data: Any, now: datetime) -> bool:
+        """Store `data`, already in the current JSON form (`codec.dump`)."""
         self._changed(service)
-        return self.store.put_observation(service, subject, data, now)
+        return self.store.put_observation(service, subject, data, now, OBSERVATION_VERSION)
 
     # -- Jellyseerr
 
     def seerr_requests(self) -> dict[int, SeenRequest]:
         """Every request Jellyseerr was seen to hold, by id."""
-        return {int(subject.split(":")[1]): self._read("jellyseerr", subject, data, _seen_request)
-                for subject, data in self.store.observations("jellyseerr", "request:").items()}
+        return {int(subject.split(":")[1]):
+                self._read("jellyseerr", subject, observed, _seen_request)
+                for subject, observed in self._every("jellyseerr", "request:").items()}
 
     def put_seerr_request(self, request: SeerrRequest, absent: int, now: datetime, *,
                           active: bool = False, hidden: bool = False,
@@ -216,14 +240,14 @@ class Observations:
         if previous is not None and previous == SeenRequest(request, absent, active, hidden):
             return False
         return self._put("jellyseerr", f"request:{request.id}",
-                         {**asdict(request), "absent": absent, "active": active,
+                         {**dump(request), "absent": absent, "active": active,
                           "hidden": hidden}, now)
 
-    def title(self, media_type: str, tmdb_id: int | None) -> str | None:
-        title = self._raw("jellyseerr", f"title:{media_type}:{tmdb_id}")
+    def title(self, media_type: MediaType, tmdb_id: int | None) -> str | None:
+        title = self._data("jellyseerr", f"title:{media_type}:{tmdb_id}")
         return str(title) if title else None
 
-    def put_title(self, media_type: str, tmdb_id: int, title: str, now: datetime,
+    def put_title(self, media_type: MediaType, tmdb_id: int, title: str, now: datetime,
                   year: int | None = None) -> bool:
         written = self._put("jellyseerr", f"title:{media_type}:{tmdb_id}", title, now)
         if year is not None:
@@ -231,24 +255,24 @@ class Observations:
                 or written
         return written
 
-    def year(self, media_type: str, tmdb_id: int | None) -> int | None:
+    def year(self, media_type: MediaType, tmdb_id: int | None) -> int | None:
         """The year Jellyseerr's title look-up gave (TMDB's release or first air date)."""
-        year = self._raw("jellyseerr", f"year:{media_type}:{tmdb_id}")
+        year = self._data("jellyseerr", f"year:{media_type}:{tmdb_id}")
         return int(year) if isinstance(year, int) and year > 0 else None
 
-    def titled(self) -> set[tuple[str, int]]:
+    def titled(self) -> set[tuple[MediaType, int]]:
         """(media_type, tmdb id) of every film and show whose title is stored."""
         out = set()
-        for subject in self.store.observations("jellyseerr", "title:"):
+        for subject in self._every("jellyseerr", "title:"):
             _, media_type, tmdb = subject.split(":", 2)
-            if tmdb.isdigit():
-                out.add((media_type, int(tmdb)))
+            if tmdb.isdigit() and media_type in _MEDIA_TYPES:
+                out.add((MediaType(media_type), int(tmdb)))
         return out
 
     def titles_outage(self) -> dict[str, str] | None:
         """Since when title look-ups fail (`{"since": iso, "error": text}`); None while they
         work."""
-        data = self._raw("jellyseerr", "titles_outage")
+        data = self._data("jellyseerr", "titles_outage")
         return {str(k): str(v) for k, v in data.items()} if data else None
 
     def put_titles_outage(self, outage: dict[str, str] | None, now: datetime) -> None:
@@ -259,15 +283,11 @@ class Observations:
 
     def seerr_servers(self, kind: str) -> list[SeerrArrServer] | None:
         """The Radarr or Sonarr servers in Jellyseerr's settings; None until read once."""
-        data = self._raw("jellyseerr", f"servers:{kind}")
-        if data is None:
-            return None
-        return self._read("jellyseerr", f"servers:{kind}", data,
-                          lambda d: [SeerrArrServer(**e) for e in d])
+        return self._get("jellyseerr", f"servers:{kind}", _servers, None)
 
     def put_seerr_servers(self, kind: str, servers: Sequence[SeerrArrServer],
                           now: datetime) -> bool:
-        return self._put("jellyseerr", f"servers:{kind}", [asdict(e) for e in servers], now)
+        return self._put("jellyseerr", f"servers:{kind}", dump(servers), now)
 
     # -- Radarr
 
@@ -277,11 +297,11 @@ class Observations:
 
     def put_movie(self, tmdb_id: int, movie: RadarrMovie | None, now: datetime,
                   server: str = "radarr") -> bool:
-        return self._put(server, f"movie:{tmdb_id}", asdict(movie) if movie else {}, now)
+        return self._put(server, f"movie:{tmdb_id}", dump(movie) if movie else {}, now)
 
     def radarr_tags(self, server: str = "radarr") -> dict[int, str] | None:
         """The Radarr server's tags (id -> label); None until read once."""
-        tags = self._raw(server, "tags")
+        tags = self._data(server, "tags")
         return None if tags is None else {int(k): str(v) for k, v in tags.items()}
 
     def put_radarr_tags(self, tags: dict[int, str], now: datetime,
@@ -290,11 +310,11 @@ class Observations:
 
     def movie_history(self, movie_id: int, server: str = "radarr") -> HistoryFacts | None:
         """What the Radarr server's history says about the film; None when never read."""
-        return self._get(server, f"history:{movie_id}", lambda d: HistoryFacts(**d), None)
+        return self._get(server, f"history:{movie_id}", _history, None)
 
     def put_movie_history(self, movie_id: int, facts: HistoryFacts, now: datetime,
                           server: str = "radarr") -> bool:
-        return self._put(server, f"history:{movie_id}", asdict(facts), now)
+        return self._put(server, f"history:{movie_id}", dump(facts), now)
 
     # -- Radarr and Sonarr queues
 
@@ -306,7 +326,7 @@ class Observations:
                        now: datetime) -> None:
         """The queue as it is now: `grouped` by film or series; the others' records go."""
         for k, records in grouped.items():
-            rows = sorted((asdict(r) for r in records),
+            rows = sorted(dump(list(records)),
                           key=lambda r: (r["download_id"], r.get("episode_id") or 0))
             self._put(service, f"queue:{k}", rows, now)
         stale = [s for s in self.store.observations(service, "queue:")
@@ -324,11 +344,11 @@ class Observations:
 
     def series_seen(self, key: SeriesKey, server: str = "sonarr") -> bool:
         """The Sonarr server was asked about this show before (and had it)."""
-        return bool(self._raw(server, key.subject))
+        return bool(self._data(server, key.subject))
 
     def put_series(self, key: SeriesKey, series: SonarrSeries | None, now: datetime,
                    server: str = "sonarr") -> bool:
-        return self._put(server, key.subject, asdict(series) if series else {}, now)
+        return self._put(server, key.subject, dump(series) if series else {}, now)
 
     def episodes(self, series_id: int, server: str = "sonarr") -> list[SonarrEpisode] | None:
         """The series' episodes as the Sonarr server last listed them; None when never listed."""
@@ -336,7 +356,7 @@ class Observations:
 
     def put_episodes(self, series_id: int, episodes: Sequence[SonarrEpisode],
                      now: datetime, server: str = "sonarr") -> bool:
-        return self._put(server, f"episodes:{series_id}", [asdict(e) for e in episodes], now)
+        return self._put(server, f"episodes:{series_id}", dump(list(episodes)), now)
 
     def episode_histories(self, series_id: int,
                           server: str = "sonarr") -> dict[int, HistoryFacts] | None:
@@ -346,7 +366,7 @@ class Observations:
 
     def put_episode_histories(self, series_id: int, facts: Mapping[int, HistoryFacts],
                               now: datetime, server: str = "sonarr") -> bool:
-        data = {str(k): asdict(v) for k, v in facts.items()}
+        data = {str(k): dump(v) for k, v in facts.items()}
         return self._put(server, f"history:{series_id}", dict(sorted(data.items())), now)
 
     # -- Shoko
@@ -355,13 +375,13 @@ class Observations:
         return self._get("shoko", f"movie:{tmdb_id}", _shoko_file, None)
 
     def put_shoko_movie(self, tmdb_id: int, file: ShokoFile | None, now: datetime) -> bool:
-        return self._put("shoko", f"movie:{tmdb_id}", asdict(file) if file else {}, now)
+        return self._put("shoko", f"movie:{tmdb_id}", dump(file) if file else {}, now)
 
     def shoko_episode(self, episode_id: int) -> ShokoFile | None:
         return self._get("shoko", f"episode:{episode_id}", _shoko_file, None)
 
     def put_shoko_episode(self, episode_id: int, file: ShokoFile | None, now: datetime) -> bool:
-        return self._put("shoko", f"episode:{episode_id}", asdict(file) if file else {}, now)
+        return self._put("shoko", f"episode:{episode_id}", dump(file) if file else {}, now)
 
     def shoko_show(self, tmdb_id: int | None) -> dict[int, tuple[int, ...]]:
         """The show's Shoko series: Shoko series id -> its AniDB anime ids."""

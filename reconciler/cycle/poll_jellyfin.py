@@ -21,6 +21,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext
+from reconciler.models import MediaType
 from reconciler.results import PollOutcome
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.store.meta import COUNTS_EXAMINED, ITEMS_VERIFIED_AT, VIDEO_WIDTHS_READ
@@ -124,7 +125,7 @@ class JellyfinPoller:
             for row in store.requests():
                 if row.jellyfin_item_id:
                     suspects.add(row.jellyfin_item_id)
-                for ep in store.episodes(row.id) if row.media_type == "tv" else []:
+                for ep in store.episodes(row.id) if row.media_type == MediaType.TV else []:
                     if ep.jellyfin_item_id:
                         suspects.add(ep.jellyfin_item_id)
             if suspects:

@@ -39,10 +39,10 @@ from reconciler.cycle.context import CONCURRENCY, PollContext, bounded
 from reconciler.cycle.observations import SeenRequest
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
-from reconciler.models import SeerrRequest, SeerrStatus
+from reconciler.models import MediaType, SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient, TitleInfo
-from reconciler.times import iso, parse_time
+from reconciler.times import iso
 
 log = get_logger("reconciler.cycle")
 
@@ -136,8 +136,9 @@ class JellyseerrPoller:
                 ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
         await self._fetch_titles(ctx, [*listed.values(), *(s.request for s in known.values()
                                                             if not core.seerr_gone(s.absent))])
+        # The newest `updatedAt` seen, as Seerr writes it (the form stored watermarks have).
         watermark = ctx.store.last_watermark(self.service)
-        stamps = [t for r in listed.values() if (t := parse_time(r.updated_at)) is not None]
+        stamps = [r.updated_at for r in listed.values() if r.updated_at is not None]
         outcome.watermark = max(stamps + ([watermark] if watermark else []), default=None)
 
     async def _by_id(self, ids: list[int]) -> dict[int, SeerrRequest | None]:
@@ -159,7 +160,8 @@ class JellyseerrPoller:
         failures: list[str] = []
         answered = 0
 
-        async def one(media_type: str, tmdb_id: int) -> tuple[str, int, TitleInfo | None]:
+        async def one(media_type: MediaType,
+                      tmdb_id: int) -> tuple[MediaType, int, TitleInfo | None]:
             nonlocal answered
             async with gate:
                 if failures or self.monotonic() > deadline:

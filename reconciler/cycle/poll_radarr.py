@@ -25,7 +25,7 @@ from reconciler.cycle.poll_arr import (
     store_history,
     store_queue,
 )
-from reconciler.models import RadarrMovie, SeerrRequest
+from reconciler.models import MediaType, RadarrMovie, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.radarr import RadarrClient
 
@@ -41,7 +41,7 @@ class RadarrPoller:
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client, seen, server = self.client, ctx.seen, self.service
         now = ctx.clock()
-        requests = [r for r in ctx.tracked("movie", server) if r.tmdb_id is not None]
+        requests = [r for r in ctx.tracked(MediaType.MOVIE, server) if r.tmdb_id is not None]
         tracked = {r.tmdb_id for r in requests if r.tmdb_id is not None}
         watermark = ctx.watermark(server)
         full = watermark is None or ctx.full_due(server)

@@ -16,6 +16,7 @@ from reconciler.cycle.context import PollContext, arr_servers
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger
+from reconciler.models import MediaType
 from reconciler.results import PollOutcome
 from reconciler.services.jellyseerr import JellyseerrClient
 
@@ -48,7 +49,8 @@ async def read_server_settings(client: JellyseerrClient, ctx: PollContext, *,
     asked = set() if asked is None else asked
     servers = arr_servers(ctx.config)
     now = ctx.clock()
-    for kind, media_type in (("radarr", "movie"), ("sonarr", "tv")):
+    for media_type in MediaType:
+        kind = media_type.arr
         requests = ctx.tracked(media_type)
         if not core.needs_seerr_servers(requests, servers):
             continue

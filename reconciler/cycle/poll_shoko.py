@@ -23,7 +23,7 @@ from datetime import datetime
 from reconciler.core import AnimeRules
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import series_key
-from reconciler.models import SeerrRequest, ShokoFile
+from reconciler.models import MediaType, SeerrRequest, ShokoFile
 from reconciler.results import PollOutcome
 from reconciler.services.shoko import ShokoClient, path_tail
 from reconciler.states import RequestState
@@ -48,7 +48,7 @@ class ShokoPoller:
             row = rows.get(req.id)
             if row is not None and row.state in SETTLED:
                 continue
-            if req.media_type == "movie" and req.tmdb_id is not None:
+            if req.media_type is MediaType.MOVIE and req.tmdb_id is not None:
                 # Every film with a file Jellyfin does not list yet, judged on this cycle's
                 # Radarr facts (not the last decision, which would make Shoko's answer, and the
                 # state, lag a cycle behind): Shokofin may present a film not tagged anime.
@@ -57,7 +57,7 @@ class ShokoPoller:
                     continue
                 found = await self._movie_file(movie.file_path, req.tmdb_id)
                 ctx.seen.put_shoko_movie(req.tmdb_id, found, now)
-            elif req.media_type == "tv":
+            elif req.media_type is MediaType.TV:
                 # A request first seen this cycle has no row yet: its files are asked about now,
                 # not a cycle later.
                 await self._show(ctx, req, row, now)

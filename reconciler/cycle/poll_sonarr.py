@@ -30,10 +30,9 @@ from reconciler.cycle.poll_arr import (
     store_history,
     store_queue,
 )
-from reconciler.models import SeerrRequest, SonarrEpisode, SonarrSeries
+from reconciler.models import MediaType, SeerrRequest, SonarrEpisode, SonarrSeries
 from reconciler.results import PollOutcome
 from reconciler.services.sonarr import SonarrClient
-from reconciler.times import parse_time
 
 # A series whose episode airs within this window (or aired since the last poll) is re-read every
 # Sonarr poll: its history has no event for an episode airing or being rescheduled.
@@ -54,7 +53,7 @@ class SonarrPoller:
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client, seen, server = self.client, ctx.seen, self.service
         now = ctx.clock()
-        tracked = ctx.tracked("tv", server)
+        tracked = ctx.tracked(MediaType.TV, server)
         watermark = ctx.watermark(server)
         full = watermark is None or ctx.full_due(server)
         queue, server_date = await client.queue()
@@ -131,7 +130,7 @@ class SonarrPoller:
                 stored[sid] = {e.id: e for e in ctx.seen.episodes(sid, self.service) or []}
             known = stored[sid].get(ep.id)
             if known is None or known.monitored != ep.monitored or (
-                    parse_time(known.air_date_utc) != parse_time(ep.air_date_utc)):
+                    known.air_date_utc != ep.air_date_utc):
                 out.add(sid)
         return out
 
@@ -146,7 +145,7 @@ def _airing(episodes: list[SonarrEpisode], since: datetime | None, now: datetime
     """An episode airs within `AIRING_WINDOW`, or aired since the last poll (`since`)."""
     start = (since - WATERMARK_OVERLAP) if since is not None else now
     for e in episodes:
-        aired = parse_time(e.air_date_utc)
+        aired = e.air_date_utc
         if aired is not None and start < aired <= now + AIRING_WINDOW:
             return True
     return False

@@ -58,7 +58,7 @@ def parse_queue_record(service: str, obj: object) -> QueueRecord:
         movie_id=f.opt_int("movieId"),
         series_id=f.opt_int("seriesId"),
         episode_id=f.opt_int("episodeId"),
-        estimated_completion=f.opt_text("estimatedCompletionTime") or None,
+        estimated_completion=f.time("estimatedCompletionTime"),
     )
 
 
@@ -83,7 +83,7 @@ def parse_history_event(service: str, obj: object) -> HistoryEvent:
     return HistoryEvent(
         id=f.integer("id"),
         event_type=event_type,
-        date=f.text("date"),
+        date=f.time("date", required=True),
         movie_id=f.opt_int("movieId"),
         series_id=f.opt_int("seriesId"),
         episode_id=f.opt_int("episodeId"),

@@ -12,7 +12,6 @@ from typing import Any
 from reconciler.models import JellyfinItem, Library
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
-from reconciler.times import parse_time
 
 ITEM_TYPES = "Movie,Series,Episode"
 ITEM_FIELDS = "ProviderIds,Path"  # Jellyfin never sends DateLastSaved on items
@@ -44,7 +43,7 @@ def parse_item(obj: object) -> JellyfinItem:
         episode=f.opt_int("IndexNumber"),
         episode_end=f.opt_int("IndexNumberEnd"),
         provider_ids={str(k): str(v) for k, v in provider.items() if v is not None},
-        date_last_saved=f.opt_text("DateLastSaved"),
+        date_last_saved=f.time("DateLastSaved"),
         video_widths=_video_widths(f.obj.get("MediaSources")),
     )
 
@@ -136,7 +135,7 @@ class JellyfinClient(ServiceClient):
         items = Fields(self.name, "/Items", data).array("Items")
         if not items:
             return None
-        return parse_time(Fields(self.name, "/Items", items[0]).opt_text("DateCreated"))
+        return Fields(self.name, "/Items", items[0]).time("DateCreated")
 
     async def items_by_ids(self, ids: list[str], *,
                            media_sources: bool = False) -> list[JellyfinItem]:

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from reconciler.errors import NotFound, QueryRejected
-from reconciler.models import SeerrArrServer, SeerrRequest
+from reconciler.models import MediaType, SeerrArrServer, SeerrRequest
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
-from reconciler.times import parse_time
 
 REQUEST_STATUSES = (1, 2, 3, 4, 5)
+MEDIA_TYPES = tuple(m.value for m in MediaType)
 MEDIA_STATUSES = (1, 2, 3, 4, 5, 6, 7)
 PAGE_SIZE = 100
 NEWEST_PAGE = 20
@@ -173,7 +174,7 @@ def parse_request(obj: object) -> SeerrRequest:
     f = Fields("jellyseerr", "/api/v1/request", obj)
     media = f.sub("media")
     user = f.sub("requestedBy")
-    media_type = f.enum("type", ("movie", "tv"))
+    media_type = MediaType(f.enum("type", MEDIA_TYPES))
     is4k = f.flag("is4k")
     seasons = tuple(
         Fields("jellyseerr", "/api/v1/request seasons", s).integer("seasonNumber")
@@ -204,8 +205,8 @@ def parse_request(obj: object) -> SeerrRequest:
         is4k=is4k,
         seasons=seasons,
         external_service_id=uhd if is4k else hd,
-        updated_at=f.opt_text("updatedAt") or "",
-        created_at=f.opt_text("createdAt") or "",
+        updated_at=f.time("updatedAt"),
+        created_at=f.time("createdAt"),
         requested_by_id=user.opt_int("id") if user else None,
         requested_by_display_name=user_text("displayName"),
         requested_by_username=user_text("username"),
@@ -250,7 +251,7 @@ class JellyseerrClient(ServiceClient):
             return (await self.server_info())[1]
         return self.profile
 
-    async def list_requests(self, since: str | None = None, page_size: int = PAGE_SIZE, *,
+    async def list_requests(self, since: datetime | None = None, page_size: int = PAGE_SIZE, *,
                             filter: str = "all", sort: str = "modified",
                             media_type: str | None = None,
                             max_pages: int | None = None) -> RequestListing:
@@ -260,7 +261,7 @@ class JellyseerrClient(ServiceClient):
         else applied here. Raises `QueryRejected` if the server refuses the query."""
         profile = await self._profile()
         found: dict[int, SeerrRequest] = {}
-        cutoff = parse_time(since) if sort == "modified" else None
+        cutoff = since if sort == "modified" else None
         skip = 0
         total = 0
         pages = 0
@@ -288,7 +289,7 @@ class JellyseerrClient(ServiceClient):
             if max_pages is not None and pages >= max_pages:
                 break
             if cutoff is not None:
-                oldest = parse_time(page[-1].updated_at)
+                oldest = page[-1].updated_at
                 # The rest was seen before. Not at equal times: `updatedAt` has whole seconds, so
                 # the next page may hold changes made in the second last seen, after that poll.
                 if oldest is not None and oldest < cutoff:
@@ -330,21 +331,22 @@ class JellyseerrClient(ServiceClient):
             return None
         return parse_request(require(self.name, data, dict, path))
 
-    async def title_info(self, media_type: str, tmdb_id: int,
+    async def title_info(self, media_type: MediaType, tmdb_id: int,
                          timeout: float = TITLE_TIMEOUT) -> TitleInfo | None:
         """The display title and year; None when Jellyseerr answers 404 for the TMDB id. Seerr
         answers `500 "Unable to retrieve movie."` (`series.`) for *every* TMDB failure, an
         outage as much as an unknown id, so that is `ServiceUnavailable` like any failed call.
         Bounded by `timeout` seconds (`TITLE_TIMEOUT`), retries included."""
-        path = f"/api/v1/movie/{tmdb_id}" if media_type == "movie" else f"/api/v1/tv/{tmdb_id}"
+        film = media_type is MediaType.MOVIE
+        path = f"/api/v1/movie/{tmdb_id}" if film else f"/api/v1/tv/{tmdb_id}"
         try:
             data = await self.get(path, timeout=timeout)
         except NotFound:
             return None
         f = Fields(self.name, path, data)
-        name = f.opt_text("title") if media_type == "movie" else f.opt_text("name")
+        name = f.opt_text("title") if film else f.opt_text("name")
         name = name or f.opt_text("originalTitle") or f.opt_text("originalName")
-        date = f.obj.get("releaseDate" if media_type == "movie" else "firstAirDate")
+        date = f.obj.get("releaseDate" if film else "firstAirDate")
         return TitleInfo(name, _year(date)) if name else None
 
     async def arr_servers(self, kind: str) -> list[SeerrArrServer]:

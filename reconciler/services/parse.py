@@ -1,12 +1,22 @@
 """Reading fields out of service payloads: a missing id or an unknown enum value is a
-`BadResponse` (the service is then *unknown* for the cycle), never a silent default."""
+`BadResponse` (the service is then *unknown* for the cycle), never a silent default. Times are
+parsed here, once: what the other layers get is a `datetime` in UTC."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 
 from reconciler.errors import BadResponse
+from reconciler.times import parse_time
+
+
+def service_time(text: str | None) -> datetime | None:
+    """A time as the services write it (ISO 8601 with `Z` or an offset, .NET's seven fractional
+    digits kept to the microsecond), in UTC; None when missing, empty or unreadable."""
+    parsed = parse_time(text)
+    return parsed.astimezone(UTC) if parsed is not None else None
 
 
 class Fields:
@@ -59,6 +69,12 @@ class Fields:
         if not isinstance(value, str):
             raise self.bad(key, "is not a string")
         return value
+
+    def time(self, key: str, *, required: bool = False) -> datetime | None:
+        """A timestamp (`service_time`): not a string is a `BadResponse`, an unreadable one
+        None; `required`: missing or empty is a `BadResponse` too."""
+        text = self.text(key) if required else self.opt_text(key)
+        return service_time(text)
 
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.obj.get(key, default)

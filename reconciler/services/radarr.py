@@ -30,9 +30,9 @@ def parse_movie(obj: object) -> RadarrMovie:
         monitored=f.flag("monitored", True),
         year=f.opt_int("year") or None,  # 0 while TMDB knows no date
         status=f.opt_text("status") or None,
-        in_cinemas=f.opt_text("inCinemas") or None,
-        digital_release=f.opt_text("digitalRelease") or None,
-        physical_release=f.opt_text("physicalRelease") or None,
+        in_cinemas=f.time("inCinemas"),
+        digital_release=f.time("digitalRelease"),
+        physical_release=f.time("physicalRelease"),
         is_available=f.obj.get("isAvailable") if isinstance(f.obj.get("isAvailable"), bool)
         else None,
     )

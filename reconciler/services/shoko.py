@@ -70,7 +70,7 @@ def parse_file(obj: object) -> ShokoFile:
         anidb_episode_ids=tuple(dict.fromkeys(anidb_episodes)),
         tmdb_movie_ids=tuple(dict.fromkeys(tmdb_movies)),
         tmdb_show_ids=tuple(dict.fromkeys(tmdb_shows)),
-        imported=f.opt_text("Imported"),
+        imported=f.time("Imported"),
         pending_metadata=pending,
     )
 

@@ -42,7 +42,7 @@ def parse_episode(obj: object) -> SonarrEpisode:
         series_id=f.integer("seriesId"),
         season=f.integer("seasonNumber"),
         episode=f.integer("episodeNumber"),
-        air_date_utc=f.opt_text("airDateUtc"),
+        air_date_utc=f.time("airDateUtc"),
         has_file=has_file,
         monitored=f.flag("monitored", True),
         file_id=file_id if has_file else None,

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -45,6 +45,14 @@ from reconciler.times import iso
 _POLL_COLUMNS = "service, started, finished, ok, error, http_calls, http_bytes, watermark, full"
 
 
+class Observed(NamedTuple):
+    """A stored observation: the version of its JSON form (the writer's), and that JSON parsed
+    (shared between readers: read-only)."""
+
+    version: int
+    data: Any
+
+
 class Store:
     """All persistence. Open with `Store.open(path)`; close with `close()`."""
 
@@ -53,7 +61,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._in_tx = False
         self.rows_written = 0
-        self._parsed: dict[tuple[str, str], tuple[str, Any]] = {}
+        self._parsed: dict[tuple[str, str], tuple[str, int, Observed]] = {}
         self.retention = Retention(self.conn, self._write, self.transaction)
         self.pages = PageReads(self.conn)
         self.items = ItemIndex(self.conn, self._write, self._count_rows)
@@ -193,42 +201,49 @@ class Store:
 
     # -- observations
 
-    def _parse(self, service: str, subject: str, text: str) -> Any:
+    def _parse(self, service: str, subject: str, text: str, version: int) -> Observed:
         """Parsed observation JSON, memoised per subject while its text stays the same (most
         do not change from one cycle to the next, and parsing is most of a steady cycle's CPU).
         One entry per subject, so the memo never grows with time; callers treat it read-only."""
         hit = self._parsed.get((service, subject))
-        if hit is not None and hit[0] == text:
-            return hit[1]
-        parsed = json.loads(text)
-        self._parsed[(service, subject)] = (text, parsed)
+        if hit is not None and hit[0] == text and hit[1] == version:
+            return hit[2]
+        parsed = Observed(version, json.loads(text))
+        self._parsed[(service, subject)] = (text, version, parsed)
         return parsed
 
-    def observation(self, service: str, subject: str) -> Any | None:
+    def observation(self, service: str, subject: str) -> Observed | None:
+        """The latest observation of `subject`, in whatever version it was written (the reader
+        decides what it can read)."""
         row = self.conn.execute(
-            "SELECT data FROM observations WHERE service = ? AND subject = ?", (service, subject)
+            "SELECT data, version FROM observations WHERE service = ? AND subject = ?",
+            (service, subject),
         ).fetchone()
-        return self._parse(service, subject, row[0]) if row else None
+        return self._parse(service, subject, row[0], row[1]) if row else None
 
-    def observations(self, service: str, prefix: str = "") -> dict[str, Any]:
+    def observations(self, service: str, prefix: str = "") -> dict[str, Observed]:
         rows = self.conn.execute(
-            "SELECT subject, data FROM observations WHERE service = ? AND subject LIKE ?",
+            "SELECT subject, data, version FROM observations WHERE service = ? "
+            "AND subject LIKE ?",
             (service, prefix.replace("%", r"\%") + "%"),
         ).fetchall()
-        return {r[0]: self._parse(service, r[0], r[1]) for r in rows}
+        return {r[0]: self._parse(service, r[0], r[1], r[2]) for r in rows}
 
-    def put_observation(self, service: str, subject: str, data: Any, at: datetime) -> bool:
-        """Record the latest observation of `subject`; written only when it changed."""
+    def put_observation(self, service: str, subject: str, data: Any, at: datetime,
+                        version: int) -> bool:
+        """Record the latest observation of `subject` (`data`: JSON-ready, in the form
+        `version` names); written only when its text or version changed."""
         text = dump_json(data)
         row = self.conn.execute(
-            "SELECT data FROM observations WHERE service = ? AND subject = ?", (service, subject)
+            "SELECT data, version FROM observations WHERE service = ? AND subject = ?",
+            (service, subject),
         ).fetchone()
-        if row is not None and row[0] == text:
+        if row is not None and row[0] == text and row[1] == version:
             return False
         self._write(
-            "INSERT OR REPLACE INTO observations (service, subject, data, observed_at) "
-            "VALUES (?, ?, ?, ?)",
-            (service, subject, text, iso(at)),
+            "INSERT OR REPLACE INTO observations (service, subject, data, observed_at, version) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (service, subject, text, iso(at), version),
         )
         return True
 

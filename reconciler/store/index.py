@@ -15,6 +15,7 @@ from typing import Any
 
 from reconciler.models import JellyfinItem, normalise_provider_key
 from reconciler.store.rows import dump_json, item_digest, item_from_row, widths_text
+from reconciler.times import iso
 
 Write = Callable[[str, Sequence[Any]], int]
 
@@ -152,7 +153,7 @@ class _IndexPlan:
             plan.item_rows.append((
                 item.id, item.type, item.name, item.location_type, int(item.is_placeholder),
                 item.path, item.series_id, item.season, item.episode, item.episode_end,
-                provider_json[item.id], item.date_last_saved, digests[item.id], 0,
+                provider_json[item.id], iso(item.date_last_saved), digests[item.id], 0,
                 widths_text(item.video_widths),
             ))
             if prior is not None:

@@ -240,7 +240,7 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
         episode=row["episode"],
         episode_end=row["episode_end"],
         provider_ids=json.loads(row["provider_ids"] or "{}"),
-        date_last_saved=row["date_last_saved"],
+        date_last_saved=from_iso(row["date_last_saved"]),
         video_widths=tuple(int(w) for w in (row.get("video_widths") or "").split(",") if w),
     )
 

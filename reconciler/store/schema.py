@@ -16,7 +16,7 @@ import sqlite_utils
 from reconciler.errors import StoreError
 from reconciler.store.retention import AUTO_VACUUM_INCREMENTAL
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 # ---------------------------------------------------------------- migrations
@@ -168,7 +168,15 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
         "AND t.detail LIKE 'asked Jellyfin to scan%')")
 
 
-MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6]
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    """Each observation says which version of its JSON form it is in (issue 21): the rows
+    written before are version 1 (times as the services sent them), which is still read; a
+    version the program does not know is not read at all, so its subject is polled again."""
+    db.table("observations").add_column("version", int, not_null_default=1)
+
+
+MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6,
+              _migrate_7]
 # Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
 # is raised only after it, so an interrupted step is done again at the next start.
 AFTER_COMMIT = {3: _vacuum_incremental}

@@ -13,13 +13,14 @@ import base64
 import hashlib
 import importlib.util
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 
 from reconciler.errors import AuthFailed, QueryRejected, ServiceUnavailable
-from reconciler.models import SeerrMediaStatus, SeerrStatus
+from reconciler.models import MediaType, SeerrMediaStatus, SeerrStatus
 from reconciler.services.jellyseerr import (
     ActivePoll,
     JellyseerrClient,
@@ -63,13 +64,15 @@ def test_one_page_lists_every_request_newest_first_with_its_ids() -> None:
     by_id = {r.id: r for r in listing.requests}
     uhd = by_id[131]  # a 4K film: its id is the 4K Radarr's
     assert (uhd.media_type, uhd.status, uhd.is4k, uhd.tmdb_id, uhd.tvdb_id) == (
-        "movie", SeerrStatus.APPROVED, True, 6003, None)
+        MediaType.MOVIE, SeerrStatus.APPROVED, True, 6003, None)
+    assert uhd.media_type is MediaType.MOVIE
     assert (uhd.external_service_id, uhd.external_service_id_hd) == (817, 543)
-    assert uhd.updated_at == "2026-12-05T06:56:00.999Z"
-    assert uhd.created_at == "2026-12-04T20:57:00.400Z"
+    # Times are parsed once, here, to the millisecond Seerr sends.
+    assert uhd.updated_at == datetime(2026, 12, 5, 6, 56, 0, 999000, tzinfo=UTC)
+    assert uhd.created_at == datetime(2026, 12, 4, 20, 57, 0, 400000, tzinfo=UTC)
     show = by_id[135]  # completed (status 5, 2.6+), the Sonarr series id, one season
     assert (show.media_type, show.status, show.tmdb_id, show.tvdb_id, show.seasons) == (
-        "tv", SeerrStatus.COMPLETED, 7003, 179168, (1,))
+        MediaType.TV, SeerrStatus.COMPLETED, 7003, 179168, (1,))
     assert show.external_service_id == 943
     assert show.media_status == SeerrMediaStatus.AVAILABLE
     assert (show.requested_by_id, show.requested_by_username, show.requested_by_email) == (
@@ -99,7 +102,8 @@ def test_stops_paging_at_requests_older_than_the_watermark_and_says_it_is_incomp
     it, so the second is not asked for. (2.6+ never move it: the cycle polls with
     `poll_active` and no watermark.)"""
     async def run(c: JellyseerrClient) -> tuple[RequestListing, SeerrProfile]:
-        listing = await c.list_requests(since="2026-12-04T18:00:00.000Z", page_size=20)
+        listing = await c.list_requests(since=datetime(2026, 12, 4, 18, 0, tzinfo=UTC),
+                                        page_size=20)
         assert c.profile is not None
         return listing, c.profile
 
@@ -109,7 +113,7 @@ def test_stops_paging_at_requests_older_than_the_watermark_and_says_it_is_incomp
     assert not listing.complete and listing.total == 35
     assert [r.id for r in listing.requests][:6] == [131, 136, 135, 134, 133, 132]
     assert len(listing.requests) == 20
-    assert listing.requests[-1].updated_at == "2026-12-04T17:49:00.212Z"
+    assert listing.requests[-1].updated_at == datetime(2026, 12, 4, 17, 49, 0, 212000, tzinfo=UTC)
 
 
 def test_a_request_exists_until_jellyseerr_answers_404() -> None:
@@ -123,7 +127,7 @@ def test_a_request_exists_until_jellyseerr_answers_404() -> None:
 
 def test_titles_come_from_the_movie_and_tv_details() -> None:
     async def both(c: Any) -> tuple[str | None, str | None]:
-        return await title(c, "movie", 840464), await title(c, "tv", 89641)
+        return await title(c, MediaType.MOVIE, 840464), await title(c, MediaType.TV, 89641)
 
     with cassette("jellyseerr/titles.yaml"):
         assert call("jellyseerr", both) == ("Greenland 2", "Love Alarm")
@@ -134,9 +138,9 @@ def test_a_tmdb_outage_is_a_failed_call_not_an_unknown_id() -> None:
     outage as much as an unknown id: the look-up failed, so the title is unknown, not absent."""
     with cassette("jellyseerr/title_tmdb_outage.yaml"):
         with pytest.raises(ServiceUnavailable):
-            call("jellyseerr", lambda c: title(c, "movie", 1000))
+            call("jellyseerr", lambda c: title(c, MediaType.MOVIE, 1000))
         with pytest.raises(ServiceUnavailable):
-            call("jellyseerr", lambda c: title(c, "tv", 2000))
+            call("jellyseerr", lambda c: title(c, MediaType.TV, 2000))
 
 
 def test_a_refused_key_is_auth_failed_without_retrying() -> None:
@@ -334,7 +338,7 @@ def test_the_bodies_have_the_shapes_of_the_version_they_claim() -> None:
     assert _body(missing) == {"message": "Request not found."}
 
 
-async def title(client: JellyseerrClient, media_type: str, tmdb_id: int) -> str | None:
+async def title(client: JellyseerrClient, media_type: MediaType, tmdb_id: int) -> str | None:
     """The display title Jellyseerr gives for the TMDB id (None: it knows none)."""
     info = await client.title_info(media_type, tmdb_id)
     return info.title if info else None

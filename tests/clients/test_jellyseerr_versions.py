@@ -11,6 +11,7 @@ import pytest
 
 from reconciler.config import ServiceConfig
 from reconciler.errors import ServiceUnavailable
+from reconciler.models import MediaType
 from reconciler.services.jellyseerr import (
     BASE_FILTERS,
     FILTERS_2_6,
@@ -119,7 +120,7 @@ def test_a_title_look_up_is_bounded_well_under_the_service_timeout() -> None:
         seen.append(req.extensions["timeout"])
         return httpx.Response(200, json={"id": 1, "title": "Film"})
 
-    assert run(handle, lambda c: title(c, "movie", 1)) == "Film"
+    assert run(handle, lambda c: title(c, MediaType.MOVIE, 1)) == "Film"
     assert seen and all(0 < v <= TITLE_TIMEOUT for v in seen[0].values())
     assert CONFIG.timeout > TITLE_TIMEOUT
 
@@ -130,12 +131,12 @@ def test_only_a_real_404_means_no_title() -> None:
             return httpx.Response(404, json={"message": "Movie not found."})
         return httpx.Response(500, json={"message": "Unable to retrieve movie."})
 
-    assert run(handle, lambda c: title(c, "movie", 1)) is None
+    assert run(handle, lambda c: title(c, MediaType.MOVIE, 1)) is None
     with pytest.raises(ServiceUnavailable):
-        run(handle, lambda c: title(c, "movie", 2))
+        run(handle, lambda c: title(c, MediaType.MOVIE, 2))
 
 
-async def title(client: JellyseerrClient, media_type: str, tmdb_id: int) -> str | None:
+async def title(client: JellyseerrClient, media_type: MediaType, tmdb_id: int) -> str | None:
     """The display title Jellyseerr gives for the TMDB id (None: it knows none)."""
     info = await client.title_info(media_type, tmdb_id)
     return info.title if info else None

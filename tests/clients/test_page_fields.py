@@ -5,11 +5,12 @@ the year beside Jellyseerr's title (in the same single look-up)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from reconciler.config import load_config
+from reconciler.models import MediaType
 from reconciler.services.arr import parse_queue_record
 from reconciler.services.jellyseerr import JellyseerrClient
 from reconciler.services.radarr import RadarrClient, parse_movie
@@ -51,15 +52,15 @@ def test_radarr_release_dates_year_and_queue_eta(tmp_path: Path) -> None:
         movies, queue, shows = asyncio.run(read())
     film = movies[later]
     assert (film.year, film.status, film.is_available) == (2027, "announced", False)
-    assert film.in_cinemas and film.in_cinemas.startswith("2027-01-20")
-    assert film.digital_release and film.digital_release.startswith("2027-03-14")
+    assert film.in_cinemas and film.in_cinemas.date() == date(2027, 1, 20)
+    assert film.digital_release and film.digital_release.date() == date(2027, 3, 14)
     assert film.physical_release is None
     assert movies[old].year == 1999 and movies[old].status == "released"
     assert movies[old].is_available is True
     assert shows[series].year == 2008
     (record,) = queue
     assert record.estimated_completion is not None
-    assert record.estimated_completion > world.now.isoformat()[:19]
+    assert record.estimated_completion > world.now
 
 
 def test_missing_fields_take_their_defaults() -> None:
@@ -84,9 +85,9 @@ def test_the_title_look_up_brings_the_year_in_one_call(tmp_path: Path) -> None:
 
         async def read() -> tuple[Any, ...]:
             try:
-                return (await seerr.title_info("movie", 840464),
-                        await seerr.title_info("tv", 89641),
-                        await seerr.title_info("movie", 5))
+                return (await seerr.title_info(MediaType.MOVIE, 840464),
+                        await seerr.title_info(MediaType.TV, 89641),
+                        await seerr.title_info(MediaType.MOVIE, 5))
             finally:
                 for client in made.values():
                     await client.aclose()

@@ -121,7 +121,7 @@ def test_a_download_removed_without_blocklisting_is_an_ignored_event_with_its_me
     for e in events:
         facts = facts.merge_event(e.event_type, e.date, e.source_title, e.message)
     assert facts.ignored_message == "Manually ignored"
-    assert facts.ignored_at == "2026-01-22T05:12:40Z"
+    assert facts.ignored_at == datetime(2026, 1, 22, 5, 12, 40, tzinfo=UTC)
     assert facts.grabbed_at is not None and facts.failed_at is None
 
 
@@ -129,7 +129,7 @@ def test_history_of_one_film() -> None:
     with cassette("radarr/movie_history.yaml"):
         events = call("radarr", lambda c: c.movie_history(51))
     assert [e.event_type for e in events] == ["downloadFolderImported", "grabbed"]
-    assert events[0].date == "2026-01-22T04:36:40Z"
+    assert events[0].date == datetime(2026, 1, 22, 4, 36, 40, tzinfo=UTC)
 
 
 def test_tags_map_ids_to_labels() -> None:

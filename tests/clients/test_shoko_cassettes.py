@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def test_a_matched_file_is_found_by_folder_and_file_name() -> None:
     assert (f.series_ids, f.episode_ids) == ((311,), (6020,))
     assert (f.anidb_series_ids, f.anidb_episode_ids) == ((16544,), (260101,))
     assert f.tmdb_movie_ids == (1052946,) and f.tmdb_show_ids == ()
-    assert f.imported == "2026-01-22T04:47:18Z"
+    assert f.imported == datetime(2026, 1, 22, 4, 47, 18, tzinfo=UTC)
 
 
 def test_an_unmatched_file_is_found_by_its_name_alone_when_the_folder_differs() -> None:

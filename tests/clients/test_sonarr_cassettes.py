@@ -78,7 +78,7 @@ def test_episodes_carry_their_files_paths() -> None:
         739, 1, 1, True, 1001)
     assert first.file_path == ("/data/anime/shows/Lycoris Recoil/Season 1/"
                                "Lycoris.Recoil.S01E01.1080p.BluRay.Dual-Audio.Opus2.0.x265-FLE.mkv")
-    assert first.air_date_utc == "2022-07-02T15:00:00Z"
+    assert first.air_date_utc == datetime(2022, 7, 2, 15, 0, tzinfo=UTC)
     assert len(rest) == 12 and all(e.has_file and e.file_path for e in rest)
 
 

@@ -23,6 +23,7 @@ from reconciler.core import (
 from reconciler.models import (
     HistoryFacts,
     JellyfinItem,
+    MediaType,
     QueueRecord,
     RadarrMovie,
     SeerrRequest,
@@ -41,18 +42,14 @@ FILM_PATH = "/data/movies/The Matrix (1999)/The.Matrix.1999.mkv"
 ANIME_PATH = "/data/anime/movies/Made in Abyss (2020)/Made.in.Abyss.Dawn.mkv"
 
 
-def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
-
-
-def ago(**delta: float) -> str:
-    """An ISO timestamp `delta` before NOW."""
-    return iso(NOW - timedelta(**delta))
+def ago(**delta: float) -> datetime:
+    """The time `delta` before NOW."""
+    return NOW - timedelta(**delta)
 
 
 def seerr(
     status: int = SeerrStatus.APPROVED,
-    media_type: str = "movie",
+    media_type: MediaType = MediaType.MOVIE,
     seasons: tuple[int, ...] = (),
 ) -> SeerrRequest:
     return SeerrRequest(
@@ -60,7 +57,7 @@ def seerr(
         media_type=media_type,
         status=status,
         tmdb_id=TMDB,
-        tvdb_id=TVDB if media_type == "tv" else None,
+        tvdb_id=TVDB if media_type is MediaType.TV else None,
         seasons=seasons,
     )
 
@@ -201,14 +198,18 @@ def episode_path(season: int, number: int) -> str:
 
 
 def sonarr_episode(
-    season: int, number: int, *, has_file: bool = False, aired: str | None = None
+    season: int, number: int, *, has_file: bool = False, aired: datetime | None = None,
+    announced: bool = True,
 ) -> SonarrEpisode:
+    """An episode aired `aired` (by default 30 - `number` days ago); no air date at all when
+    not `announced`."""
     return SonarrEpisode(
         id=season * 100 + number,
         series_id=9,
         season=season,
         episode=number,
-        air_date_utc=aired if aired is not None else ago(days=30 - number),
+        air_date_utc=None if not announced else aired if aired is not None
+        else ago(days=30 - number),
         has_file=has_file,
         file_path=episode_path(season, number) if has_file else None,
     )
@@ -241,14 +242,16 @@ def episode(
     number: int,
     *,
     has_file: bool = False,
-    aired: str | None = None,
+    aired: datetime | None = None,
+    announced: bool = True,
     history: HistoryFacts | None = None,
     queue: Sequence[QueueRecord] = (),
     shoko: ShokoFile | None = None,
     playable: JellyfinMatch | None = None,
 ) -> EpisodeEvidence:
     return EpisodeEvidence(
-        episode=sonarr_episode(season, number, has_file=has_file, aired=aired),
+        episode=sonarr_episode(season, number, has_file=has_file, aired=aired,
+                               announced=announced),
         history=history or HistoryFacts(),
         queue=tuple(queue),
         shoko=shoko,
@@ -276,7 +279,7 @@ def show(
             for ev in episodes
         ]
     return Evidence(
-        request=seerr(media_type="tv", seasons=seasons),
+        request=seerr(media_type=MediaType.TV, seasons=seasons),
         is_anime=anime,
         shoko_enabled=shoko_enabled,
         series=series(monitored, "anime" if anime else "standard") if with_series else None,

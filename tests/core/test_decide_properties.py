@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -27,6 +27,7 @@ from reconciler.core import (
 from reconciler.models import (
     HistoryFacts,
     JellyfinItem,
+    MediaType,
     QueueRecord,
     RadarrMovie,
     SeerrStatus,
@@ -35,21 +36,22 @@ from reconciler.models import (
 )
 from reconciler.registry import SERVICES
 from reconciler.states import Phase, RequestState
-from reconciler.times import parse_time
-from tests.core.core_builders import NOW, TMDB, iso, seerr, series
+from tests.core.core_builders import NOW, TMDB, seerr, series
 
 PROPS = settings(max_examples=100, deadline=None, database=None,
                  suppress_health_check=[HealthCheck.too_slow])
 QUICK = settings(PROPS, max_examples=40)  # for the properties that vary one thing of (a)-(c)
 
-# Timestamps around NOW, in the services' formats (Z, offset, 7 fractional digits), or missing.
+# Times around NOW, on the second or with a fraction (as .NET's seven digits parse), or missing.
 MOMENTS = [NOW + timedelta(minutes=m) for m in (-600, -120, -61, -59, -30, -5, -1, 0, 5)]
+moments = st.sampled_from(MOMENTS)
 stamps = st.one_of(
     st.none(),
-    st.sampled_from(MOMENTS).map(lambda t: t.isoformat().replace("+00:00", "Z")),
-    st.sampled_from(MOMENTS).map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.1234567Z")),
+    moments,
+    moments.map(lambda t: t.replace(microsecond=123456)),
 )
-moments = st.sampled_from(MOMENTS)
+AIRED = datetime(2025, 1, 1, 20, 0, tzinfo=UTC)
+NOT_ANNOUNCED_YET = datetime(2099, 1, 1, tzinfo=UTC)
 
 histories = st.builds(
     HistoryFacts,
@@ -218,8 +220,7 @@ def shows(draw: st.DrawFn) -> Evidence:
         shoko = draw(st.one_of(st.none(), shoko_files))
         ep = SonarrEpisode(
             id=n, series_id=9, season=season, episode=n + 1,
-            air_date_utc=draw(weighted("2025-01-01T20:00:00Z", None, "2099-01-01T00:00:00Z",
-                                       *(iso(t) for t in MOMENTS[-3:]))),
+            air_date_utc=draw(weighted(AIRED, None, NOT_ANNOUNCED_YET, *MOMENTS[-3:])),
             has_file=draw(st.booleans()),
             file_path=f"/data/tv/S/{n}.mkv",
         )
@@ -229,7 +230,7 @@ def shows(draw: st.DrawFn) -> Evidence:
             episode=ep, history=draw(histories), queue=draw(queues), shoko=shoko,
             jellyfin=draw(matches(chosen, jellyfin_items(season, n + 1))),
         ))
-    request = seerr(draw(statuses), "tv", draw(st.sampled_from([(), (1,), (1, 2)])))
+    request = seerr(draw(statuses), MediaType.TV, draw(st.sampled_from([(), (1,), (1, 2)])))
     return Evidence(
         request=request,
         seerr_deleted=draw(seerr_deleted),
@@ -299,8 +300,7 @@ def shows_in_jellyfin(draw: st.DrawFn) -> Evidence:
         shoko = draw(st.one_of(st.none(), shoko_files))
         ep = SonarrEpisode(
             id=n, series_id=9, season=1, episode=n + 1,
-            air_date_utc=draw(weighted("2025-01-01T20:00:00Z", "2099-01-01T00:00:00Z",
-                                       iso(MOMENTS[0]))),
+            air_date_utc=draw(weighted(AIRED, NOT_ANNOUNCED_YET, MOMENTS[0])),
             has_file=draw(st.booleans()),
             file_path=f"/data/tv/S/{n}.mkv",
         )
@@ -311,7 +311,7 @@ def shows_in_jellyfin(draw: st.DrawFn) -> Evidence:
             jellyfin=None if draw(st.integers(0, 6)) == 3 else chosen,
         ))
     return Evidence(
-        request=seerr(draw(seerr_approved), "tv", draw(st.sampled_from([(), (1,)]))),
+        request=seerr(draw(seerr_approved), MediaType.TV, draw(st.sampled_from([(), (1,)]))),
         is_anime=draw(st.booleans()),
         shoko_enabled=draw(st.booleans()),
         series=series((1,)),
@@ -414,7 +414,7 @@ def test_show_is_never_available_unless_every_aired_requested_episode_is_playabl
     requested = [e for e in evidence.episodes if e.episode.season in seasons]
     assert any(e.jellyfin is not None for e in requested)
     for ev in requested:
-        aired = parse_time(ev.episode.air_date_utc)
+        aired = ev.episode.air_date_utc
         if aired is not None and aired <= NOW:
             assert ev.jellyfin is not None
             assert ev.jellyfin.item.is_playable

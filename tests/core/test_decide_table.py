@@ -9,7 +9,7 @@ rows exercise the whole path from Jellyfin's items to the decision.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -549,7 +549,7 @@ SHOWS = [
                       jellyfin=PLAYABLE_S1[:2]),
                  None, S.AVAILABLE, "jellyfin", "all 2 aired episodes playable in Jellyfin; "
                  "1 still to air, next on 2025-03-04", id="unaired-episode-does-not-block"),
-    pytest.param(show([*aired_season(count=2), episode(1, 3, aired="")],
+    pytest.param(show([*aired_season(count=2), episode(1, 3, announced=False)],
                       jellyfin=PLAYABLE_S1[:2]),
                  None, S.AVAILABLE, "jellyfin", "; 1 still to air",
                  id="episode-without-air-date-does-not-block"),
@@ -678,7 +678,7 @@ def test_a_client_warning_on_a_running_download_keeps_it_downloading_with_the_wa
                          messages=("The download is stalled with no connections",))
     stage = download_stage(DownloadFacts(
         arr="radarr", has_file=False, file_path=None,
-        history=HistoryFacts(grabbed_at="2026-01-01T00:00:00Z"),
+        history=HistoryFacts(grabbed_at=datetime(2026, 1, 1, tzinfo=UTC)),
         queue=[record], is_anime=False, shoko_enabled=False, shoko=None,
         playable=None, in_arr=True))
     assert stage.state == "downloading"

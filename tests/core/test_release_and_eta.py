@@ -25,6 +25,11 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SIX_HOURS = Deadlines().approved
 
 
+def at(text: str) -> datetime:
+    """A time as the parsers give it (ISO 8601 text, for readable tables)."""
+    return datetime.fromisoformat(text)
+
+
 def movie(**fields: object) -> RadarrMovie:
     return RadarrMovie(id=1, tmdb_id=603, title="Film", has_file=False, **fields)  # type: ignore[arg-type]
 
@@ -38,14 +43,14 @@ def approved_stuck(since: datetime, release: datetime | None, now: datetime) -> 
 
 
 def test_a_film_is_released_at_home_with_its_first_digital_or_physical_release() -> None:
-    film = movie(status="announced", in_cinemas="2026-02-01T00:00:00Z",
-                 digital_release="2026-03-14T00:00:00Z",
-                 physical_release="2026-04-20T00:00:00Z")
+    film = movie(status="announced", in_cinemas=at("2026-02-01T00:00:00Z"),
+                 digital_release=at("2026-03-14T00:00:00Z"),
+                 physical_release=at("2026-04-20T00:00:00Z"))
     assert film_release(film, NOW) == datetime(2026, 3, 14, tzinfo=UTC)
 
 
 def test_without_a_home_release_date_it_counts_90_days_after_cinemas() -> None:
-    film = movie(status="inCinemas", in_cinemas="2026-02-01T00:00:00Z")
+    film = movie(status="inCinemas", in_cinemas=at("2026-02-01T00:00:00Z"))
     assert film_release(film, NOW) == datetime(2026, 2, 1, tzinfo=UTC) + CINEMA_TO_HOME
 
 
@@ -57,9 +62,9 @@ def test_no_date_known_is_no_release_date() -> None:
 def test_radarr_saying_released_wins_over_a_date_still_to_come() -> None:
     """Radarr's status is its own reading of the dates: "released" with a future date is data
     gone stale, and waiting on it would hide a stuck film."""
-    film = movie(status="released", digital_release="2026-06-01T00:00:00Z")
+    film = movie(status="released", digital_release=at("2026-06-01T00:00:00Z"))
     assert film_release(film, NOW) is None
-    past = movie(status="released", digital_release="2026-01-10T00:00:00Z")
+    past = movie(status="released", digital_release=at("2026-01-10T00:00:00Z"))
     assert film_release(past, NOW) == datetime(2026, 1, 10, tzinfo=UTC)
 
 
@@ -101,7 +106,7 @@ def test_the_release_date_only_delays_the_approved_deadline(state: RequestState)
 
 def episode(number: int, state: RequestState, air: datetime | None) -> EpisodeDecision:
     return EpisodeDecision(season=1, episode=number, state=state, via="sonarr",
-                           air_date=air.isoformat() if air else None,
+                           air_date=air,
                            sonarr_episode_id=100 + number)
 
 
@@ -134,7 +139,7 @@ def test_a_show_with_every_episode_playable_or_undated_waits_on_nothing() -> Non
 # ---------------------------------------------------------------- download_eta
 
 
-def record(download_id: str, status: str, eta: str | None,
+def record(download_id: str, status: str, eta: datetime | None,
            state: str = "downloading") -> QueueRecord:
     return QueueRecord(download_id=download_id, status=status, tracked_status="ok",
                        tracked_state=state, size=100.0, sizeleft=50.0,
@@ -142,10 +147,10 @@ def record(download_id: str, status: str, eta: str | None,
 
 
 def test_the_eta_is_the_earliest_of_the_downloads_under_way() -> None:
-    queue = [record("a", "downloading", "2026-03-01T14:00:00Z"),
-             record("b", "downloading", "2026-03-01T13:05:00.1234567Z"),
-             record("c", "completed", "2026-03-01T12:00:00Z", state="importPending"),
-             record("d", "failed", "2026-03-01T12:30:00Z", state="failed")]
+    queue = [record("a", "downloading", at("2026-03-01T14:00:00Z")),
+             record("b", "downloading", datetime(2026, 3, 1, 13, 5, 0, 123456, tzinfo=UTC)),
+             record("c", "completed", at("2026-03-01T12:00:00Z"), state="importPending"),
+             record("d", "failed", at("2026-03-01T12:30:00Z"), state="failed")]
     assert download_eta(queue) == datetime(2026, 3, 1, 13, 5, 0, 123456, tzinfo=UTC)
 
 

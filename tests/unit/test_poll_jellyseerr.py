@@ -21,7 +21,7 @@ from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
 from reconciler.errors import QueryRejected
-from reconciler.models import SeerrRequest, SeerrStatus
+from reconciler.models import MediaType, SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.states import Phase, RequestState
 from reconciler.store import Store
@@ -208,14 +208,14 @@ def test_title_look_ups_stop_at_the_time_budget_and_at_the_cap(
         seerr.requests[n + 1] = seerr_json(n + 1, SeerrStatus.APPROVED, 600 + n)
     ticks = iter([0.0, 0.0] + [poll_jellyseerr.TITLE_BUDGET + 1] * 10)
     poll(ctx, poller(config, seerr, monotonic=lambda: next(ticks)))
-    titled = [n for n in range(5) if ctx.seen.title("movie", 600 + n)]
+    titled = [n for n in range(5) if ctx.seen.title(MediaType.MOVIE, 600 + n)]
     assert len(titled) == 1  # the rest waits for the next poll
 
     monkeypatch.setattr(poll_jellyseerr, "MAX_TITLES_PER_POLL", 2)
     seerr.forget()
     poll(ctx, poller(config, seerr))
     assert len([p for p in seerr.paths() if p.startswith("/api/v1/movie/")]) == 2
-    assert len([n for n in range(5) if ctx.seen.title("movie", 600 + n)]) == 3
+    assert len([n for n in range(5) if ctx.seen.title(MediaType.MOVIE, 600 + n)]) == 3
 
 
 def test_a_failing_title_fails_no_poll_and_marks_the_outage_until_one_answers(
@@ -226,18 +226,18 @@ def test_a_failing_title_fails_no_poll_and_marks_the_outage_until_one_answers(
     assert poll(ctx, p).ok
     outage = ctx.seen.titles_outage()
     assert outage is not None and "500" in outage["error"]
-    assert ctx.seen.title("movie", 603) is None
+    assert ctx.seen.title(MediaType.MOVIE, 603) is None
     seerr.titles[603] = "The Matrix"
     assert poll(ctx, p).ok
     assert ctx.seen.titles_outage() is None
-    assert ctx.seen.title("movie", 603) == "The Matrix"
+    assert ctx.seen.title(MediaType.MOVIE, 603) == "The Matrix"
 
 
 # ---------------------------------------------------------------- rules and display
 
 
 def blocklisted(status: int = SeerrStatus.APPROVED) -> SeerrRequest:
-    return SeerrRequest(id=1, media_type="movie", status=status, tmdb_id=603, tvdb_id=None,
+    return SeerrRequest(id=1, media_type=MediaType.MOVIE, status=status, tmdb_id=603, tvdb_id=None,
                         media_status=6)
 
 
@@ -251,7 +251,7 @@ def test_a_blocklisted_request_says_so_once_and_no_longer_once_unblocklisted() -
     assert noted.detail == "approved; not in Radarr yet; its media is blocklisted in Jellyseerr"
     assert noted.state is RequestState.APPROVED
     assert core.with_seerr_notes(noted, blocklisted()).detail == noted.detail
-    clean = SeerrRequest(id=1, media_type="movie", status=2, tmdb_id=603, tvdb_id=None,
+    clean = SeerrRequest(id=1, media_type=MediaType.MOVIE, status=2, tmdb_id=603, tvdb_id=None,
                          media_status=3)
     assert core.with_seerr_notes(noted, clean).detail == "approved; not in Radarr yet"
     assert core.seerr_listing_hides(blocklisted()) and not core.seerr_listing_hides(clean)

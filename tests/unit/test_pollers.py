@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.config import Config, load_config
 from reconciler.cycle import make_clients
+from reconciler.cycle.codec import OBSERVATION_VERSION
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.nudge import waiting_path
 from reconciler.cycle.observations import Observations, SeriesKey
@@ -120,9 +121,9 @@ def track(ctx: PollContext, *requests: SeerrRequest) -> None:
             ctx.seen.put_seerr_request(req, 0, NOW)
 
 
-MATRIX = SeerrRequest(id=1, media_type="movie", status=SeerrStatus.APPROVED, tmdb_id=603,
+MATRIX = SeerrRequest(id=1, media_type=MediaType.MOVIE, status=SeerrStatus.APPROVED, tmdb_id=603,
                       tvdb_id=None)
-SHOW = SeerrRequest(id=2, media_type="tv", status=SeerrStatus.APPROVED, tmdb_id=1399,
+SHOW = SeerrRequest(id=2, media_type=MediaType.TV, status=SeerrStatus.APPROVED, tmdb_id=1399,
                     tvdb_id=121361)
 
 
@@ -143,8 +144,8 @@ def test_jellyseerr_poller_records_requests_titles_and_the_newest_update_as_wate
     requests = ctx.seen.seerr_requests()
     assert {rid: (s.request.status, s.absent) for rid, s in requests.items()} == {
         1: (SeerrStatus.APPROVED, 0), 2: (SeerrStatus.PENDING, 0)}
-    assert ctx.seen.title("movie", 603) == "The Matrix"
-    assert [r.id for r in ctx.tracked("movie")] == [1]  # pending is not polled for
+    assert ctx.seen.title(MediaType.MOVIE, 603) == "The Matrix"
+    assert [r.id for r in ctx.tracked(MediaType.MOVIE)] == [1]  # pending is not polled for
 
 
 def test_jellyseerr_poller_counts_a_request_absent_only_when_its_id_is_gone(
@@ -193,10 +194,40 @@ def test_radarr_poller_stores_the_tracked_film_its_queue_history_and_tags(
     assert [r.download_id for r in ctx.seen.queue("radarr", 1)] == ["abc"]  # untracked dropped
     assert ctx.seen.queue("radarr", 77) == ()
     history = ctx.seen.movie_history(1)
-    assert history == HistoryFacts(grabbed_at="2026-11-01T11:00:00Z",
+    assert history == HistoryFacts(grabbed_at=datetime(2026, 11, 1, 11, 0, tzinfo=UTC),
                                    grabbed_title="The.Matrix.1999", last_event_id=5)
     assert ctx.seen.radarr_tags() == {3: "anime"}
 
+
+def test_an_observation_in_a_version_this_program_does_not_know_is_polled_again(
+        config: Config, ctx: PollContext) -> None:
+    """A film stored in a newer JSON form (a later version wrote it, then was rolled back) is
+    never misread: it counts as not seen, so a steady (not full) Radarr poll looks the film up
+    again and stores it in the current form; a request in such a form is not listed as seen."""
+    track(ctx, MATRIX)
+    with ctx.store.transaction():
+        ctx.store.put_observation("radarr", "movie:603", {"id": 1, "tmdb": {"id": 603}}, NOW,
+                                  OBSERVATION_VERSION + 1)
+        ctx.store.put_observation("jellyseerr", "request:9", {"id": 9, "kind": "movie"}, NOW,
+                                  OBSERVATION_VERSION + 1)
+        ctx.store.record_poll("radarr", NOW, NOW, True, None, 0, 0, watermark=NOW,
+                              full=True)
+    assert ctx.seen.movie(603) is None
+    assert set(ctx.seen.seerr_requests()) == {1}
+    routes = Routes({
+        ("GET", "/api/v3/queue/details"): [],
+        ("GET", "/api/v3/history/since"): [],
+        ("GET", "/api/v3/movie"): [radarr_movie(False)],
+        ("GET", "/api/v3/history/movie"): [],
+        ("GET", "/api/v3/tag"): [{"id": 3, "label": "anime"}],
+    })
+    outcome = poll(ctx, RadarrPoller(client(config, "radarr", routes)))
+    assert not outcome.full
+    assert ("/api/v3/movie", {"tmdbId": "603", "excludeLocalCovers": "true"}) in routes.seen
+    movie = ctx.seen.movie(603)
+    assert movie is not None and movie.id == 1 and movie.title == "The Matrix"
+    stored = ctx.store.observation("radarr", "movie:603")
+    assert stored is not None and stored.version == OBSERVATION_VERSION
 
 def sonarr_episode(eid: int, number: int, has_file: bool) -> dict[str, Json]:
     ep: dict[str, Json] = {"id": eid, "seriesId": 4, "seasonNumber": 1, "episodeNumber": number,
@@ -254,7 +285,8 @@ def test_shoko_poller_looks_up_an_imported_film_and_an_anime_shows_episode_files
         key = SeriesKey(121361, 1399)
         ctx.seen.put_series(key, SonarrSeries(id=4, tvdb_id=121361, tmdb_id=1399, title="Show",
                                               series_type="anime"), NOW)
-        ctx.seen.put_episodes(4, [SonarrEpisode(41, 4, 1, 1, "2026-10-01T00:00:00Z", True,
+        aired = datetime(2026, 10, 1, tzinfo=UTC)
+        ctx.seen.put_episodes(4, [SonarrEpisode(41, 4, 1, 1, aired, True,
                                                 file_path="/tv/Show/S01E01.mkv")], NOW)
         ctx.store.save_request(request_row(SHOW), None)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import sqlite_utils
 
 from reconciler.cycle.apply import requester_keys, requester_name
-from reconciler.models import SeerrRequest
+from reconciler.models import MediaType, SeerrRequest
 from reconciler.states import RequestState
 from reconciler.store import SCHEMA_VERSION, Store
 from reconciler.store import schema as store_module
@@ -23,7 +23,7 @@ NOW = datetime(2026, 12, 4, 18, 0, tzinfo=UTC)
 
 
 def seerr(**fields: object) -> SeerrRequest:
-    return SeerrRequest(id=1, media_type="movie", status=2, tmdb_id=603, tvdb_id=None,
+    return SeerrRequest(id=1, media_type=MediaType.MOVIE, status=2, tmdb_id=603, tvdb_id=None,
                         **fields)  # type: ignore[arg-type]
 
 
@@ -65,7 +65,7 @@ def test_migration_4_adds_the_columns_and_keeps_the_rows(tmp_path: Path) -> None
         kept = store.request(1)
     finally:
         store.close()
-    assert version == SCHEMA_VERSION == 6
+    assert version == SCHEMA_VERSION == 7
     assert kept is not None and kept.title == "Dune"
     assert (kept.requested_by, kept.requester_keys, kept.year, kept.eta) == (None, [], None, None)
     assert kept.server is None
@@ -98,7 +98,7 @@ def test_migration_5_adds_the_server_and_the_video_widths_and_keeps_the_rows(
         again = store.request(1)
     finally:
         store.close()
-    assert version == SCHEMA_VERSION == 6
+    assert version == SCHEMA_VERSION == 7
     assert "video_widths" in columns
     assert (kept.title, kept.requested_by, kept.server) == ("Dune", "Anna", None)
     assert again is not None and again.server == "radarr4k"

@@ -10,7 +10,7 @@ import pytest
 from reconciler import core
 from reconciler.config import load_config
 from reconciler.errors import ConfigError
-from reconciler.models import JellyfinItem, SeerrArrServer, SeerrRequest
+from reconciler.models import JellyfinItem, MediaType, SeerrArrServer, SeerrRequest
 
 BASE = """
 [jellyseerr]
@@ -121,20 +121,20 @@ SETTINGS = [
 
 
 def film(server_id: int | None = None, is4k: bool = False) -> SeerrRequest:
-    return SeerrRequest(1, "movie", 2, 603, None, is4k=is4k, server_id=server_id)
+    return SeerrRequest(1, MediaType.MOVIE, 2, 603, None, is4k=is4k, server_id=server_id)
 
 
 def test_a_request_goes_to_the_server_jellyseerr_names_by_id_or_by_its_address() -> None:
     assert core.route(film(1, is4k=True), SERVERS, SETTINGS) == core.Route("radarr4k")
     assert core.route(film(0), SERVERS, SETTINGS) == core.Route("radarr")
-    show = SeerrRequest(2, "tv", 2, 1, 2, server_id=3)
+    show = SeerrRequest(2, MediaType.TV, 2, 1, 2, server_id=3)
     assert core.route(show, SERVERS, None) == core.Route("anime")  # by seerr_server_id
 
 
 def test_a_request_naming_no_server_goes_to_the_default_of_its_quality() -> None:
     assert core.route(film(None, is4k=True), SERVERS, None).server == "radarr4k"
     assert core.route(film(None), SERVERS, None).server == "radarr"
-    assert core.route(SeerrRequest(3, "tv", 2, 1, 2), SERVERS, None).server == "sonarr"
+    assert core.route(SeerrRequest(3, MediaType.TV, 2, 1, 2), SERVERS, None).server == "sonarr"
 
 
 def test_a_request_sent_to_an_unconfigured_server_is_tracked_on_none() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.store import Store
+from reconciler.store.database import Observed
 from reconciler.store.meta import ITEMS_VERIFIED_AT
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -17,13 +18,13 @@ def test_a_failing_savepoint_undoes_only_its_own_writes(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "r.db")
     try:
         with store.transaction():
-            store.put_observation("radarr", "tags", {"1": "anime"}, NOW)
+            store.put_observation("radarr", "tags", {"1": "anime"}, NOW, 2)
             with pytest.raises(RuntimeError), store.savepoint("poll_sonarr"):
-                store.put_observation("sonarr", "episodes:4", [], NOW)
+                store.put_observation("sonarr", "episodes:4", [], NOW, 2)
                 raise RuntimeError("the poll crashed")
             with store.savepoint("poll_jellyfin"):
                 store.meta.set(ITEMS_VERIFIED_AT, NOW)
-        assert store.observation("radarr", "tags") == {"1": "anime"}
+        assert store.observation("radarr", "tags") == Observed(2, {"1": "anime"})
         assert store.observation("sonarr", "episodes:4") is None
         assert store.meta.get(ITEMS_VERIFIED_AT) == NOW
     finally:
