@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from reconciler.demo.script import Expectation
+from reconciler.models import MediaType
 from reconciler.states import STATES, RequestState, Tone
 from reconciler.store import RequestRow
 from reconciler.words import progress_text
@@ -45,7 +46,7 @@ def request_kind(row: RequestRow, expectations: dict[int, Expectation]) -> str:
     exp = expectations.get(row.id)
     if exp is not None:
         return exp.kind
-    return ("anime " if row.is_anime else "") + ("show" if row.media_type == "tv" else "film")
+    return ("anime " if row.is_anime else "") + ("show" if row.media_type is MediaType.TV else "film")
 
 
 class PlainPresenter:
