@@ -46,7 +46,8 @@ def request_kind(row: RequestRow, expectations: dict[int, Expectation]) -> str:
     exp = expectations.get(row.id)
     if exp is not None:
         return exp.kind
-    return ("anime " if row.is_anime else "") + ("show" if row.media_type is MediaType.TV else "film")
+    kind = "show" if row.media_type is MediaType.TV else "film"
+    return ("anime " if row.is_anime else "") + kind
 
 
 class PlainPresenter:
