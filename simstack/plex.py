@@ -9,9 +9,9 @@ list); `add_movie(title, *, year, tmdb_id, imdb_id, tvdb_id, path, section, pend
 versions) -> ratingKey` (`versions`: more files, (path, width), a `Media` each);
 `add_show(title, *, year, tvdb_id, tmdb_id, imdb_id, section, path, pending)`;
 `add_episode(show, season, episode, *, title, path, tvdb_id, tmdb_id, imdb_id, pending, width,
-files)` (`files=[]`: no media); `update_item(key, **fields)`, `touch(key)` (set `updatedAt`),
-`remove_item(key)`; `scan(section=None, *, path=None)`: pending items (on disk, not scanned
-yet) become listed, `addedAt` = now; `populate(n_items)`: films, shows and episodes at once.
+files)` (`files=[]`: no media); `touch(key)` (a metadata change: `updatedAt`);
+`remove_item(key)`; `scan(section=None, *, path=None)`: pending items (on disk, not scanned yet)
+become listed, `addedAt` = now; `populate(n_items)`: films, shows and episodes at once.
 A refresh call (`POST`, the description's method, or `GET`, python-plexapi's, or `PUT`
 `/library/sections/{key}/refresh[?path=folder]`) scans at once, after `scan_delay` simulated
 seconds, or at the end of a `scan_duration` during which the section is `refreshing`; each call
@@ -30,7 +30,6 @@ or query parameters, with `totalSize` and `X-Plex-Container-Total-Size`),
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,8 +38,10 @@ from typing import Any
 from xml.etree import ElementTree
 
 from simstack._base import SubWorld
+from simstack._util import hex_id
 from simstack.clock import Clock
 from simstack.faults import FaultBook
+from simstack.jellyfin import _under
 from simstack.server import App, Recorder, Request, Response, ServiceRunner
 
 TYPES = {"movie": 1, "show": 2, "season": 3, "episode": 4}
@@ -57,14 +58,7 @@ def _epoch(value: datetime) -> int:
 
 
 def _hex(*parts: object, n: int = 24) -> str:
-    return hashlib.md5("\x1f".join(map(str, parts)).encode()).hexdigest()[:n]
-
-
-def _under(path: str | None, prefix: str) -> bool:
-    if not path:
-        return False
-    p, pre = path.rstrip("/"), prefix.rstrip("/")
-    return p == pre or p.startswith(pre + "/")
+    return hex_id(*parts)[:n] if n <= 32 else (hex_id(*parts) + hex_id(n, *parts))[:n]
 
 
 @dataclass(slots=True, eq=False)
@@ -255,15 +249,6 @@ class PlexWorld(SubWorld):
                           index=episode, parent=season_item,
                           files=[(path, width)] if files is None else list(files))
             return self._place(item, pending or parent.key in self.pending)
-
-    def update_item(self, key: int, **fields: Any) -> None:
-        with self.lock:
-            item = self._get(key)
-            for name, value in fields.items():
-                if name not in ("title", "files", "ids"):
-                    raise AttributeError(f"PxItem field {name!r} cannot be updated")
-                setattr(item, name, value)
-            self.touch(key)
 
     def touch(self, key: int) -> None:
         with self.lock:
@@ -538,9 +523,8 @@ class PlexApp(App):
     # -- handlers ----------------------------------------------------------------------------
 
     def identity(self, req: Request) -> Response:
-        return self._answer(req, {"size": 0, "claimed": True,
-                                  "machineIdentifier": self.pw.machine_id,
-                                  "version": self.pw.version})
+        return self._answer(req, {"size": 0, "claimed": True, "version": self.pw.version,
+                                  "machineIdentifier": self.pw.machine_id})
 
     def root(self, req: Request) -> Response:
         return self._answer(req, {

@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 
 from reconciler.config import ServiceConfig
+from reconciler.core import jellyfin_path
 from reconciler.errors import NotFound
 from reconciler.models import JellyfinItem, Library
 from reconciler.services.http import ServiceClient, require
@@ -371,8 +372,7 @@ class PlexClient(ServiceClient):
         sections = [s for s in await self.sections() if s.item_types]
         targets: dict[tuple[str, str], None] = {}
         for path in wanted:
-            section = next((s for s in sections
-                            if any(_under(path, loc) for loc in s.locations)), None)
+            section = next((s for s in sections if jellyfin_path(path, s.to_library())), None)
             if section is not None:
                 targets[(section.key, _folder(path))] = None
         for key, folder in targets:
@@ -383,18 +383,9 @@ class PlexClient(ServiceClient):
         return any(s.refreshing for s in await self.sections())
 
 
-def _pure(path: str) -> PurePosixPath | PureWindowsPath:
-    windows = ("\\" in path and "/" not in path) or (len(path) > 1 and path[1] == ":")
-    return PureWindowsPath(path) if windows else PurePosixPath(path)
-
-
-def _under(path: str, location: str) -> bool:
-    p, loc = _pure(path), _pure(location)
-    return type(p) is type(loc) and (p == loc or loc in p.parents)
-
-
 def _folder(path: str) -> str:
     """The folder to scan for `path`: its parent when it names a file (it has an extension),
-    else the folder itself."""
-    p = _pure(path)
+    else the folder itself (in the server's own spelling, `/` or a Windows path)."""
+    windows = ("\\" in path and "/" not in path) or (len(path) > 1 and path[1] == ":")
+    p = PureWindowsPath(path) if windows else PurePosixPath(path)
     return str(p.parent) if p.suffix and len(p.suffix) <= 5 else str(p)
