@@ -290,18 +290,21 @@ class PlexClient(ServiceClient):
         the index keeps them. `total` adds up what each listing announced so far, so the last
         page's is the whole count. (`media_sources`: Plex always sends each media's width.)"""
         done = 0
-        for section in await self.sections():
-            for kind in section.item_types:
-                total = 0
-                async for page in self.section_pages(section.key, kind, page_size=page_size,
-                                                     updated_since=min_date_last_saved):
-                    total = page.total
-                    yield ItemPage([i.to_index_item() for i in page.items], done + total,
-                                   page.server_date)
-                done += total
+        for section, kind in await self._listings():
+            total = 0
+            async for page in self.section_pages(section, kind, page_size=page_size,
+                                                 updated_since=min_date_last_saved):
+                total = page.total
+                yield ItemPage([i.to_index_item() for i in page.items], done + total,
+                               page.server_date)
+            done += total
 
-    async def _count(self, section: str, kind: str, sort: str | None = None,
-                     size: int = 0) -> Fields:
+    async def _listings(self) -> list[tuple[str, str]]:
+        """(section key, kind) of every listing that makes up the library."""
+        return [(s.key, kind) for s in await self.sections() for kind in s.item_types]
+
+    async def _head(self, section: str, kind: str, size: int, sort: str | None = None) -> Fields:
+        """The first `size` items of a listing (none: only its `totalSize`)."""
         params: dict[str, Any] = {"type": SEARCH_TYPES[kind]}
         if sort:
             params["sort"] = sort
@@ -312,34 +315,34 @@ class PlexClient(ServiceClient):
         """How many films, shows and episodes the film and show sections hold (one
         `X-Plex-Container-Size: 0` call per section and kind)."""
         count = 0
-        for section in await self.sections():
-            for kind in section.item_types:
-                mc = await self._count(section.key, kind)
-                count += mc.opt_int("totalSize") or 0
+        for section, kind in await self._listings():
+            count += (await self._head(section, kind, 0)).opt_int("totalSize") or 0
         return count
 
     async def newest_created(self) -> datetime | None:
         """The newest `addedAt` among films, shows and episodes (one call per section and
         kind): the watermark when an answer carries no `Date` header."""
-        newest: int | None = None
-        for section in await self.sections():
-            for kind in section.item_types:
-                mc = await self._count(section.key, kind, "addedAt:desc", 1)
-                for obj in mc.array("Metadata")[:1]:
-                    added = Fields(self.name, "/library/sections/all", obj).opt_int("addedAt")
-                    if added is not None and (newest is None or added > newest):
-                        newest = added
+        added = []
+        for section, kind in await self._listings():
+            mc = await self._head(section, kind, 1, "addedAt:desc")
+            added += [Fields(self.name, "/library/sections/all", obj).opt_int("addedAt")
+                      for obj in mc.array("Metadata")[:1]]
+        newest = max((a for a in added if a is not None), default=None)
         return datetime.fromtimestamp(newest, UTC) if newest is not None else None
 
     async def metadata(self, ids: list[str]) -> list[PlexItem]:
-        """The items among `ratingKey`s `ids` that still exist (100 a call)."""
+        """The items among `ratingKey`s `ids` that still exist (100 a call; when a call of
+        several answers 404, each is asked alone, so one gone item hides no other)."""
         found: list[PlexItem] = []
-        for i in range(0, len(ids), METADATA_CHUNK):
-            path = "/library/metadata/" + ",".join(ids[i:i + METADATA_CHUNK])
+        chunks = [ids[i:i + METADATA_CHUNK] for i in range(0, len(ids), METADATA_CHUNK)]
+        while chunks:
+            chunk = chunks.pop(0)
+            path = "/library/metadata/" + ",".join(chunk)
             try:
                 mc = _container(self.name, path, await self.get(path))
             except NotFound:
-                continue  # none of them is left
+                chunks[:0] = [[one] for one in chunk] if len(chunk) > 1 else []
+                continue
             found += [item for obj in mc.array("Metadata")
                       if (item := parse_metadata(obj, self.name))]
         return found

@@ -268,3 +268,18 @@ def test_a_scan_is_running_while_any_section_is_refreshing() -> None:
             section("2", "show", "tv.plex.agents.series", "/tv", refreshing=True)])
 
     assert run(handle, lambda c: c.library_scan_running()) is True
+
+
+def test_one_gone_item_hides_no_other_when_plex_answers_404_for_the_lot() -> None:
+    asked: list[str] = []
+
+    def handle(req: httpx.Request) -> httpx.Response:
+        ids = req.url.path.rsplit("/", 1)[1]
+        asked.append(ids)
+        if "," in ids or ids == "99":
+            return httpx.Response(404)
+        return container(Metadata=[movie(int(ids))])
+
+    found = run(handle, lambda c: c.items_by_ids(["1", "99", "2"]))
+    assert asked == ["1,99,2", "1", "99", "2"]
+    assert [i.id for i in found] == ["1", "2"]
