@@ -40,6 +40,10 @@ BASE_URLS = {
     "sonarr": "http://sonarr.test:8989",
     "shoko": "http://shoko.test:8111",
     "jellyfin": "http://jellyfin.test:8096",
+    # The other media servers (issue 26). Emby's paths start with /emby (its client adds it to
+    # a URL without it), so its fixed address carries it.
+    "emby": "http://emby.test:8096/emby",
+    "plex": "http://plex.test:32400",
 }
 
 # A key-shaped dummy the replaying clients send; the leak test proves it never reaches a cassette.
@@ -47,12 +51,14 @@ TEST_KEY = "5f0c2b9d4e8a47c1b3d6e9f2a7c4b8d1"
 PLACEHOLDER = "<API_KEY>"
 
 # Request headers that carry credentials, by service: X-Api-Key (Jellyseerr, Radarr, Sonarr),
-# apikey (Shoko), Authorization: MediaBrowser Token="..." (Jellyfin); the rest are legacy or
-# alternative spellings the clients do not send but a recording must not keep either.
+# apikey (Shoko), Authorization: MediaBrowser Token="..." (Jellyfin), X-Emby-Token (Emby),
+# X-Plex-Token (Plex); the rest are legacy or alternative spellings the clients do not send but
+# a recording must not keep either.
 SECRET_HEADERS = ("X-Api-Key", "apikey", "Authorization", "X-Emby-Token",
-                  "X-MediaBrowser-Token", "X-Emby-Authorization", "Cookie")
+                  "X-MediaBrowser-Token", "X-Emby-Authorization", "Cookie", "X-Plex-Token")
 AUTH_HEADER = {"jellyseerr": "X-Api-Key", "radarr": "X-Api-Key", "sonarr": "X-Api-Key",
-               "shoko": "apikey", "jellyfin": "Authorization"}
+               "shoko": "apikey", "jellyfin": "Authorization", "emby": "X-Emby-Token",
+               "plex": "X-Plex-Token"}
 
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "auth")
 
@@ -113,7 +119,8 @@ def make_vcr(mode: str | None = None) -> vcr.VCR:
         record_mode=mode or record_mode(),
         match_on=MATCH_ON,
         filter_headers=[(h, scrub_secret) for h in SECRET_HEADERS],
-        filter_query_parameters=[("apikey", PLACEHOLDER), ("api_key", PLACEHOLDER)],
+        filter_query_parameters=[("apikey", PLACEHOLDER), ("api_key", PLACEHOLDER),
+                                 ("X-Plex-Token", PLACEHOLDER)],
         before_record_request=canonical_host,
         before_record_response=drop_cookies,
         decode_compressed_response=True,
@@ -136,10 +143,21 @@ def service_config(name: str) -> ServiceConfig:
                          timeout=5.0, verify_tls=True)
 
 
+def client_type(name: str) -> type[ServiceClient]:
+    """The client of a service: the cycle's, or a media server's the cycle does not use yet
+    (Emby, Plex: issue 26)."""
+    if name in CLIENT_TYPES:
+        return CLIENT_TYPES[name]
+    from reconciler.services.emby import EmbyClient
+    from reconciler.services.plex import PlexClient
+
+    return {"emby": EmbyClient, "plex": PlexClient}[name]
+
+
 def make_client(name: str, **kwargs: Any) -> ServiceClient:
     kwargs.setdefault("max_attempts", 3)
     kwargs.setdefault("retry_budget", 5.0)
-    return CLIENT_TYPES[name](service_config(name), **kwargs)
+    return client_type(name)(service_config(name), **kwargs)
 
 
 def call(name: str, action: Callable[[Any], Awaitable[T]], **kwargs: Any) -> T:

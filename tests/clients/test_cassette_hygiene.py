@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from reconciler.config import ServiceConfig
-from reconciler.cycle import CLIENT_TYPES
 from tests.clients.replay import (
     AUTH_HEADER,
     BASE_URLS,
@@ -21,12 +20,13 @@ from tests.clients.replay import (
     PLACEHOLDER,
     SECRET_HEADERS,
     TEST_KEY,
+    client_type,
     make_vcr,
 )
 
 CASSETTE_FILES = sorted(CASSETTES.glob("*/*.yaml"))
 SCRUBBED = {PLACEHOLDER, f'MediaBrowser Token="{PLACEHOLDER}"'}
-SECRET_QUERY = {"apikey", "api_key", "x-emby-token", "token", "access_token"}
+SECRET_QUERY = {"apikey", "api_key", "x-emby-token", "token", "access_token", "x-plex-token"}
 
 # A credential in a key-like context: `"apiKey": "…"`, `apikey=…`, `Token="…"`. Jellyfin item
 # ids, Seerr avatar ETags, download ids and file hashes are long hex too, but never in these
@@ -122,7 +122,7 @@ def test_recording_scrubs_the_key_and_moves_the_server_to_its_test_address(
                            poll_interval=30.0, timeout=5.0, verify_tls=True)
 
     async def one_call() -> Any:
-        client = CLIENT_TYPES[service](config, transport=httpx.MockTransport(handler))
+        client = client_type(service)(config, transport=httpx.MockTransport(handler))
         try:
             return await client.get("/probe", {"page": 1})
         finally:

@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
-from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from openapi_schema_validator import OAS30ReadValidator, OAS31Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4, DRAFT202012
 
@@ -42,16 +42,30 @@ SPEC_FILES = {
     "radarr": "radarr-v3-openapi.json",
     "sonarr": "sonarr-v3-openapi.json",
     "jellyfin": "jellyfin-10.11-openapi.json",
+    # The other media servers (issue 26): Emby.SDK's description, and the community
+    # description of Plex (OpenAPI 3.1).
+    "emby": "emby-4.8-openapi.json",
+    "plex": "plex-api-spec.yaml",
 }
 SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
 
-# Where the spec's paths start on the server (Seerr's `servers[0].url` is `{server}/api/v1`).
-PATH_PREFIX = {"jellyseerr": "/api/v1"}
+# Where the spec's paths start on the server (Seerr's `servers[0].url` is `{server}/api/v1`,
+# Emby's `http://emby.media/emby`).
+PATH_PREFIX = {"jellyseerr": "/api/v1", "emby": "/emby"}
 
 # Jellyfin binds query parameters case-insensitively and documents them in camelCase while every
-# client (ours included) sends PascalCase; ASP.NET routes ignore case for Jellyfin and Shoko.
-CASE_INSENSITIVE = frozenset({"jellyfin"})
-CASE_INSENSITIVE_PATHS = frozenset({"jellyfin", "shoko"})
+# client (ours included) sends PascalCase; ASP.NET routes ignore case for Jellyfin and Shoko,
+# and Emby's ServiceStack routes and binding ignore case too.
+CASE_INSENSITIVE = frozenset({"jellyfin", "emby"})
+CASE_INSENSITIVE_PATHS = frozenset({"jellyfin", "shoko", "emby"})
+
+# Emby's API key scheme (`apikeyauth`) is the `api_key` query parameter; its description adds
+# "alternatively ... an http header named X-Emby-Token", the form reconciler sends.
+HEADER_FORM_OF_SCHEME = {"emby": {"apikeyauth": "X-Emby-Token"}}
+# Plex's media queries (`mediaQuery`, form-exploded): a filter is a field name with an operator
+# before the `=` (`updatedAt>>=1700000000`: "is after"); the description lists the operators in
+# prose, not as parameters. Accepted on operations taking a `mediaQuery`, with a numeric value.
+PLEX_FILTER = re.compile(r"^[a-zA-Z][\w.]*(>>|<<)$")
 
 # Where a real server sends more than its published document admits. Each entry is applied in
 # `_normalise` and is listed in cassettes/README.md ("Leniencies").
@@ -74,6 +88,16 @@ LENIENCIES = {
     "uuid-without-dashes": (
         "Jellyfin declares ids as `format: uuid` but serialises Guids without dashes "
         "(32 hex digits, .NET's \"N\" format); both spellings are accepted."),
+    "emby-token-header": (
+        "Emby's `apikeyauth` scheme is the `api_key` query parameter; its own description "
+        "allows the `X-Emby-Token` header instead, which is what a request must carry here."),
+    "plex-media-query": (
+        "Plex's `mediaQuery` is a form-exploded object: its properties (`type`, `sort`, ...) "
+        "are query parameters, and filters such as `updatedAt>>=1700000000` (field and "
+        "operator before `=`, described in prose) are accepted with a numeric value."),
+    "empty-body-without-schema": (
+        "A documented media type without a schema (Plex's `200` is `text/html: {}`) is met "
+        "by an empty body with no Content-Type, as a server answers a bare 200."),
 }
 
 # Fields reconciler reads and the real server always sends (non-nullable members of the .NET
@@ -120,6 +144,19 @@ REQUIRED_BY_RECONCILER: dict[str, dict[str, list[str]]] = {
         "BaseItemDto": ["Name", "Id", "Type", "LocationType"],
         "VirtualFolderInfo": ["Name", "Locations", "ItemId"],
         "SystemInfo": ["Id", "Version", "ServerName"],
+    },
+    "emby": {
+        "QueryResult_BaseItemDto": ["Items", "TotalRecordCount"],
+        "BaseItemDto": ["Name", "Id", "Type"],
+        "QueryResult_VirtualFolderInfo": ["Items", "TotalRecordCount"],
+        "VirtualFolderInfo": ["Name", "Locations", "ItemId"],
+        "TaskInfo": ["Name", "State", "Key"],
+        "SystemInfo": ["Id", "Version", "ServerName"],
+    },
+    "plex": {
+        "Metadata": ["ratingKey", "guid", "updatedAt"],
+        "LibrarySection": ["key", "title", "agent", "Location"],
+        "Part": ["file"],
     },
 }
 
@@ -297,6 +334,7 @@ class Operation:
     required: set[str] = field(default_factory=set)
     auth_headers: tuple[str, ...] = ()
     pointer: str = ""
+    media_query: bool = False  # takes Plex's media query (`PLEX_FILTER`)
 
 
 def _template_pattern(template: str, case_insensitive: bool) -> tuple[re.Pattern[str], list[str]]:
@@ -312,13 +350,17 @@ class OpenApiContract:
         self.service = service
         self.doc = _normalise(service, document)
         self.uri = f"urn:reconciler-contract:{service}"
+        # OpenAPI 3.1 (Plex's description) is JSON Schema 2020-12; 3.0 a Draft 4 dialect.
+        self.v31 = str(self.doc.get("openapi", "")).startswith("3.1")
         self.registry: Registry = Registry().with_resource(
-            self.uri, Resource(contents=self.doc, specification=DRAFT4))
+            self.uri, Resource(contents=self.doc,
+                               specification=DRAFT202012 if self.v31 else DRAFT4))
         self.prefix = PATH_PREFIX.get(service, "")
         self.ci = service in CASE_INSENSITIVE
         schemes = self.doc.get("components", {}).get("securitySchemes", {})
         self.header_schemes = {name: s["name"] for name, s in schemes.items()
                                if s.get("type") == "apiKey" and s.get("in") == "header"}
+        self.header_schemes.update(HEADER_FORM_OF_SCHEME.get(service, {}))
         self.operations: list[Operation] = []
         for template, item in self.doc.get("paths", {}).items():
             for method, op in item.items():
@@ -341,6 +383,13 @@ class OpenApiContract:
                 where = param["$ref"].lstrip("#")
                 param = _pointer(self.doc, where)
             if param.get("in") != "query":
+                continue
+            props = self._resolve(param.get("schema", {})).get("properties")
+            if param.get("style") == "form" and param.get("explode") and props:
+                result.media_query = True  # each property is a parameter of its own
+                schema_at = self._resolve_pointer(f"{where}/schema")
+                for prop in props:
+                    result.query[prop] = (prop, f"{schema_at}/properties/{_escape(prop)}")
                 continue
             key = param["name"].lower() if self.ci else param["name"]
             result.query[key] = (param["name"], f"{where}/schema")
@@ -366,8 +415,18 @@ class OpenApiContract:
         return None
 
     def _validator(self, pointer: str) -> Any:
-        return OAS30ReadValidator({"$ref": f"{self.uri}#{pointer}"}, registry=self.registry,
-                                  format_checker=FORMAT_CHECKER)
+        kind = OAS31Validator if self.v31 else OAS30ReadValidator
+        return kind({"$ref": f"{self.uri}#{pointer}"}, registry=self.registry,
+                    format_checker=FORMAT_CHECKER)
+
+    def _resolve_pointer(self, pointer: str) -> str:
+        """Where the schema at `pointer` is defined, following `$ref`s."""
+        for _ in range(20):
+            ref = _pointer(self.doc, pointer).get("$ref")
+            if not ref:
+                break
+            pointer = ref.lstrip("#")
+        return pointer
 
     def _resolve(self, schema: dict[str, Any]) -> dict[str, Any]:
         seen = 0
@@ -400,6 +459,8 @@ class OpenApiContract:
                         f"{op.template} (documented: {sorted(responses)})"]
             return []  # error bodies the spec does not describe: only the status matters
         content = responses[key].get("content") or {}
+        if not body.strip() and not any(m.get("schema") for m in content.values()):
+            return []  # LENIENCIES["empty-body-without-schema"]
         if not content:
             if status < 300 and body.strip():
                 return [f"{where}: the spec documents no body for {status}, got "
@@ -433,6 +494,10 @@ class OpenApiContract:
         for name, value in query:
             grouped.setdefault(name.lower() if self.ci else name, []).append(value)
         for key, values in grouped.items():
+            if op.media_query and PLEX_FILTER.match(key) and key not in op.query:
+                if not all(re.fullmatch(r"-?\d+", v) for v in values):
+                    problems.append(f"{where}: filter {key}={values!r} is not numeric")
+                continue
             if key not in op.query:
                 problems.append(
                     f"{where}: query parameter {key!r} does not exist for {op.method} "
@@ -455,7 +520,8 @@ class OpenApiContract:
             if idx is None:
                 continue
             pointer = f"{op.pointer}/parameters/{idx}/schema"
-            value = _scalar(m.group(i + 1), _pointer(self.doc, pointer), self._resolve)
+            # `style: simple` (the default for path parameters): an array is comma-separated.
+            value = _query_values([m.group(i + 1)], _pointer(self.doc, pointer), self._resolve)
             problems += [f"{where}: path parameter {name}={m.group(i + 1)!r}: {e}"
                          for e in _errors(self._validator(pointer), value)]
         if headers is not None and op.auth_headers:

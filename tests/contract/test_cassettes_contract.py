@@ -73,4 +73,4 @@ def test_the_recorded_response_has_the_documented_shape(
 
 def test_every_service_has_cassettes() -> None:
     assert {p.parent.name for p in CASSETTES.glob("*/*.yaml")} == {
-        "jellyseerr", "radarr", "sonarr", "shoko", "jellyfin"}
+        "jellyseerr", "radarr", "sonarr", "shoko", "jellyfin", "emby", "plex"}
