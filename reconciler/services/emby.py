@@ -90,11 +90,10 @@ def parse_item(obj: object, service: str = "emby") -> JellyfinItem:
     )
 
 
-def _saved_at(f: Fields) -> str | None:
-    """When the item was last saved, as the index keeps it. Emby's `BaseItemDto` has no
-    `DateLastSaved`, so this is None unless a server sends one (the one place to change
-    when the index's field becomes a `datetime`)."""
-    return f.opt_text("DateLastSaved")
+def _saved_at(f: Fields) -> datetime | None:
+    """When the item was last saved. Emby's `BaseItemDto` has no `DateLastSaved`, so this is
+    None unless a server sends one."""
+    return f.time("DateLastSaved")
 
 
 def _placeholder_source(sources: object) -> bool:

@@ -50,7 +50,6 @@ from reconciler.models import JellyfinItem, Library
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.jellyfin import ItemPage
 from reconciler.services.parse import Fields
-from reconciler.times import iso
 
 SEARCH_TYPES = {"movie": 1, "show": 2, "season": 3, "episode": 4}
 # Which kinds of item each kind of section lists, and their names in the index.
@@ -137,12 +136,11 @@ class PlexItem:
             date_last_saved=_saved_at(self.updated_at), video_widths=self.video_widths)
 
 
-def _saved_at(updated_at: int | None) -> str | None:
-    """When Plex last changed the item, as the index keeps it (the one place to change when
-    the index's field becomes a `datetime`)."""
+def _saved_at(updated_at: int | None) -> datetime | None:
+    """When Plex last changed the item (`updatedAt`, Unix seconds)."""
     if updated_at is None:
         return None
-    return iso(datetime.fromtimestamp(updated_at, UTC))
+    return datetime.fromtimestamp(updated_at, UTC)
 
 
 def parse_guids(f: Fields) -> dict[str, str]:

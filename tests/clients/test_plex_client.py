@@ -211,7 +211,7 @@ def test_an_episode_keeps_its_show_season_and_number() -> None:
     assert (index.type, index.series_id, index.season, index.episode) == ("Episode", "9", 2, 5)
     assert index.covers_episode(2, 5) and index.is_playable
     assert item.show_guid == "plex://show/9"
-    assert index.date_last_saved == "2023-11-14T22:13:20Z"
+    assert index.date_last_saved == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 
 
 def test_a_season_or_a_clip_is_not_indexed() -> None:
