@@ -13,11 +13,13 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 | jellyseerr | `servers:radarr` / `servers:sonarr` | `SeerrArrServer` list (Jellyseerr's settings) |
 | radarr     | `movie:{tmdb}`                    | `RadarrMovie`, `{}` when Radarr has none      |
 | radarr     | `queue:{movie id}`                | `QueueRecord` list (tracked films only)       |
+| radarr     | `departed:{movie id}`             | `QueueDeparture` list: records gone since     |
 | radarr     | `history:{movie id}`              | `HistoryFacts`                               |
 | radarr     | `tags`                            | tag id -> label                              |
 | sonarr     | `series:tvdb:{id}` / `series:tmdb:{id}` | `SonarrSeries`, `{}` when Sonarr has none |
 | sonarr     | `episodes:{series id}`            | `SonarrEpisode` list                         |
 | sonarr     | `queue:{series id}`               | `QueueRecord` list                           |
+| sonarr     | `departed:{series id}`            | `QueueDeparture` list (per episode)           |
 | sonarr     | `history:{series id}`             | episode id -> `HistoryFacts`                 |
 | shoko      | `movie:{tmdb}`                    | the film's `ShokoFile`, `{}` when none        |
 | shoko      | `episode:{sonarr episode id}`     | the episode's `ShokoFile`, `{}` when none     |
@@ -46,6 +48,7 @@ from reconciler.cycle.codec import CODECS, OBSERVATION_VERSION, Codec, dump
 from reconciler.models import (
     HistoryFacts,
     MediaType,
+    QueueDeparture,
     QueueRecord,
     RadarrMovie,
     SeerrArrServer,
@@ -122,6 +125,11 @@ def _episodes(data: Sequence[Mapping[str, Any]], codec: Codec) -> list[SonarrEpi
 
 def _queue(data: Sequence[Mapping[str, Any]], codec: Codec) -> tuple[QueueRecord, ...]:
     return tuple(codec.load(QueueRecord, r) for r in data)
+
+
+def _departures(data: Sequence[Mapping[str, Any]],
+                codec: Codec) -> tuple[QueueDeparture, ...]:
+    return tuple(codec.load(QueueDeparture, d) for d in data)
 
 
 def _shoko_file(data: Mapping[str, Any], codec: Codec) -> ShokoFile | None:
@@ -330,6 +338,32 @@ class Observations:
                           key=lambda r: (r["download_id"], r.get("episode_id") or 0))
             self._put(service, f"queue:{k}", rows, now)
         stale = [s for s in self.store.observations(service, "queue:")
+                 if int(s.split(":")[1]) not in grouped]
+        self._drop(service, stale)
+
+    def queues(self, service: str) -> dict[int, tuple[QueueRecord, ...]]:
+        """Every stored queue of the Radarr or Sonarr server, by film or series, in one read."""
+        return {int(subject.split(":")[1]): self._read(service, subject, observed, _queue)
+                for subject, observed in self._every(service, "queue:").items()}
+
+    def departed(self, service: str, subject_id: int) -> tuple[QueueDeparture, ...]:
+        """The film's or series' queue records seen in an earlier poll and gone since."""
+        return self._get(service, f"departed:{subject_id}", _departures, ())
+
+    def departures(self, service: str) -> dict[int, tuple[QueueDeparture, ...]]:
+        """Every film's or series' departed records, in one read."""
+        return {int(subject.split(":")[1]): self._read(service, subject, observed, _departures)
+                for subject, observed in self._every(service, "departed:").items()}
+
+    def replace_departures(self, service: str,
+                           grouped: Mapping[int, Sequence[QueueDeparture]],
+                           now: datetime) -> None:
+        """The departed records as they are now, by film or series; the others' go."""
+        for k, gone in grouped.items():
+            rows = sorted(dump(list(gone)),
+                          key=lambda r: (r["download_id"], r.get("episode_id") or 0))
+            self._put(service, f"departed:{k}", rows, now)
+        stale = [s for s in self.store.observations(service, "departed:")
                  if int(s.split(":")[1]) not in grouped]
         self._drop(service, stale)
 

@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import TypeVar
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
-from reconciler.models import HistoryEvent, HistoryFacts, QueueRecord, SeerrRequest
+from reconciler.models import (
+    HistoryEvent,
+    HistoryFacts,
+    QueueDeparture,
+    QueueRecord,
+    SeerrRequest,
+)
 from reconciler.services.arr import ArrClient
 
 F = TypeVar("F")
@@ -30,18 +36,60 @@ async def recent_history(client: ArrClient, since: datetime | None) -> list[Hist
     return await client.history_since(since - WATERMARK_OVERLAP)
 
 
+# A pending release (held by a delay profile, its download client unavailable, a fallback) is
+# not in the download client yet: its leaving the queue removes nothing from the client.
+PENDING_STATUSES = frozenset({"delay", "downloadClientUnavailable", "fallback"})
+
+
 def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
                 key: Callable[[QueueRecord], int | None], tracked: set[int],
-                now: datetime) -> None:
-    """Keep the queue records of tracked films or series (by `key`), drop the rest."""
+                now: datetime) -> dict[int, list[QueueRecord]]:
+    """Keep the queue records of tracked films or series (by `key`), drop the rest. Returns,
+    by film or series, the downloads stored at the last (successful) poll that this queue no
+    longer lists, for `note_departures`."""
     grouped: dict[int, list[QueueRecord]] = defaultdict(list)
     for record in queue:
         k = key(record)
         if k is not None and k in tracked:
             grouped[k].append(record)
-    steady = {k: steady_estimates(records, ctx.seen.queue(service, k))
+    before = ctx.seen.queues(service)
+    gone: dict[int, list[QueueRecord]] = {}
+    for k in tracked:
+        listed = {(r.download_id, r.episode_id) for r in grouped.get(k, ())}
+        left = [r for r in before.get(k, ()) if (r.download_id, r.episode_id) not in listed
+                and r.status not in PENDING_STATUSES]
+        if left:
+            gone[k] = left
+    steady = {k: steady_estimates(records, before.get(k, ()))
               for k, records in grouped.items()}
     ctx.seen.replace_queues(service, steady, now)
+    return gone
+
+
+def note_departures(ctx: PollContext, service: str, gone: Mapping[int, Sequence[QueueRecord]],
+                    tracked: set[int], grabbed_at: Callable[[int, int | None], datetime | None],
+                    now: datetime) -> None:
+    """Keep, by film or series, the queue records seen in an earlier poll and gone since
+    (`QueueDeparture`): those gone in this poll, and those gone before and still gone, now
+    confirmed. A departure goes when its film (Radarr) or episode (Sonarr) is in the queue
+    again, or the film or series is no longer tracked. Called after the poll's history was
+    folded in (`grabbed_at(subject, episode id)`: its latest grab), which the history read
+    after the queue read holds."""
+    queued = ctx.seen.queues(service)
+    prior = ctx.seen.departures(service)
+    out: dict[int, list[QueueDeparture]] = {}
+    for k in tracked:
+        busy = {r.episode_id for r in queued.get(k, ())}  # Radarr: {None} while queued
+        kept = [d if d.confirmed else replace(d, confirmed=True)
+                for d in prior.get(k, ()) if d.episode_id not in busy]
+        known = {(d.download_id, d.episode_id) for d in kept}
+        for r in gone.get(k, ()):
+            if (r.download_id, r.episode_id) not in known and r.episode_id not in busy:
+                kept.append(QueueDeparture(r.download_id, r.title, r.episode_id, r.progress,
+                                           now, grabbed_at(k, r.episode_id)))
+        if kept:
+            out[k] = kept
+    ctx.seen.replace_departures(service, out, now)
 
 
 def steady_estimates(records: Sequence[QueueRecord],
