@@ -26,7 +26,9 @@ World verbs (`world.jellyseerr`):
   `jellyfin_media_id`, `status4k`.
 - `add_title(tmdb_id, media_type, title, ...)`, `add_user(username, ..., local_username=...)`
   (`local_username=None`: a Jellyfin user with `username: null`), `set_tmdb_down(down=True)`
-  (every title look-up answers 500 "Unable to retrieve movie." / "series.").
+  (every title look-up answers 500 "Unable to retrieve movie." / "series."),
+  `forget_title(tmdb_id, media_type="movie")` (an id TMDB merged or deleted: only its look-up
+  fails, as for an unknown id).
 - `add_arr_server(kind, *, hostname, port, name=None, is4k=False, is_default=None, ...) -> id`,
   `remove_arr_server(kind, id)`, `set_arr_reachable(kind, id, reachable)` (3.x lists unreachable
   ones in `serviceErrors`; 2.1 fails the request list), `point_server_at(kind, id, url)`. One
@@ -304,6 +306,12 @@ class JellyseerrWorld(SubWorld):
                     server.reachable = reachable
                     return
             raise KeyError(f"no {kind} server {server_id}")
+
+    def forget_title(self, tmdb_id: int, media_type: str = "movie") -> None:
+        """TMDB no longer knows the id (merged or deleted): its look-up answers what the
+        version answers for an unknown id (500 "Unable to retrieve movie." on 2.x and 3.x)."""
+        with self.lock:
+            self.titles.pop((media_type, tmdb_id), None)
 
     def set_tmdb_down(self, down: bool = True) -> None:
         """TMDB unreachable: every title look-up answers Seerr's 500 "Unable to retrieve ..."."""

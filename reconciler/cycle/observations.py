@@ -8,6 +8,7 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 |------------|-----------------------------------|----------------------------------------------|
 | jellyseerr | `request:{id}`                    | `SeerrRequest`, absences, `active`, `hidden`   |
 | jellyseerr | `title:{media_type}:{tmdb}`       | display title                                |
+| jellyseerr | `title_failure:{media_type}:{tmdb}` | `TitleFailure`: why its title fails |
 | jellyseerr | `titles_outage`                   | since when title look-ups fail, and why       |
 | jellyseerr | `year:{media_type}:{tmdb}`        | its year (TMDB), when Jellyseerr knew one     |
 | jellyseerr | `servers:radarr` / `servers:sonarr` | `SeerrArrServer` list (Jellyseerr's settings) |
@@ -76,6 +77,24 @@ class SeenRequest:
     absent: int = 0
     active: bool | None = False
     hidden: bool = False
+
+
+# A film or show, as its title is looked up: (media type, TMDB id).
+TitleKey = tuple[MediaType, int]
+
+
+@dataclass(frozen=True)
+class TitleFailure:
+    """Why a film's or show's title look-up fails, since when, and when it is asked again
+    (`cycle.titles`). `outage`: it failed with every other look-up, so it waits for the outage's
+    end (`titles_outage`), not on a pause of its own; `failures` counts its own failures in a
+    row, which set that pause."""
+
+    reason: str
+    failures: int
+    since: datetime
+    retry_at: datetime
+    outage: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,6 +169,18 @@ def _servers(data: Sequence[Mapping[str, Any]], codec: Codec) -> list[SeerrArrSe
 
 def _shoko_show(data: Sequence[Sequence[Any]], codec: Codec) -> dict[int, tuple[int, ...]]:
     return {int(s[0]): tuple(int(a) for a in s[1]) for s in data}
+
+
+def _title_failure(data: Mapping[str, Any], codec: Codec) -> TitleFailure:
+    return codec.load(TitleFailure, data)
+
+
+def _title_key(subject: str) -> TitleKey | None:
+    """(media type, TMDB id) of a `title:` or `title_failure:` subject; None for another."""
+    _, media_type, tmdb = subject.split(":", 2)
+    if tmdb.isdigit() and media_type in _MEDIA_TYPES:
+        return MediaType(media_type), int(tmdb)
+    return None
 
 
 def _readable(observed: Observed | None) -> Observed | None:
@@ -270,12 +301,32 @@ class Observations:
 
     def titled(self) -> set[tuple[MediaType, int]]:
         """(media_type, tmdb id) of every film and show whose title is stored."""
-        out = set()
-        for subject in self._every("jellyseerr", "title:"):
-            _, media_type, tmdb = subject.split(":", 2)
-            if tmdb.isdigit() and media_type in _MEDIA_TYPES:
-                out.add((MediaType(media_type), int(tmdb)))
+        return {key for subject in self._every("jellyseerr", "title:")
+                if (key := _title_key(subject)) is not None}
+
+    def title_failure(self, media_type: MediaType,
+                      tmdb_id: int | None) -> TitleFailure | None:
+        """Why the film's or show's title look-up fails; None while it has not failed."""
+        return self._get("jellyseerr", f"title_failure:{media_type}:{tmdb_id}", _title_failure,
+                         None)
+
+    def title_failures(self) -> dict[TitleKey, TitleFailure]:
+        """Every failing title look-up, in one read."""
+        out = {}
+        for subject, observed in self._every("jellyseerr", "title_failure:").items():
+            key = _title_key(subject)
+            if key is not None:
+                out[key] = self._read("jellyseerr", subject, observed, _title_failure)
         return out
+
+    def put_title_failure(self, key: TitleKey, failure: TitleFailure, now: datetime) -> bool:
+        media_type, tmdb_id = key
+        return self._put("jellyseerr", f"title_failure:{media_type}:{tmdb_id}", dump(failure),
+                         now)
+
+    def drop_title_failures(self, keys: Sequence[TitleKey]) -> None:
+        if keys:
+            self._drop("jellyseerr", [f"title_failure:{m}:{t}" for m, t in keys])
 
     def titles_outage(self) -> dict[str, str] | None:
         """Since when title look-ups fail (`{"since": iso, "error": text}`); None while they
