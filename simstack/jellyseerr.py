@@ -394,8 +394,6 @@ class JellyseerrWorld(SubWorld):
                 media.tvdb_id = tvdb_id
             if imdb_id is not None:
                 media.imdb_id = imdb_id
-            if external_service_id is not None:
-                self._set_external(media, external_service_id, is4k)
             if jellyfin_media_id is not None:
                 if is4k:
                     media.jellyfin_media_id4k = jellyfin_media_id
@@ -410,6 +408,10 @@ class JellyseerrWorld(SubWorld):
                 self._next_season += 1
             if server_id is _UNSET:
                 server_id = self._default_server(media_type, is4k)
+            if external_service_id is not None:
+                # Seerr records the server it sent the request to on the media, per quality
+                # (MediaRequestSubscriber: `serviceId(4k)`): the one named, else its default.
+                self._set_external(media, external_service_id, is4k, server_id)
             if root_folder is _UNSET:
                 root_folder = "/movies" if media_type == "movie" else "/tv"
             if language_profile_id is _UNSET:
@@ -436,17 +438,20 @@ class JellyseerrWorld(SubWorld):
         if not self.profile.has_blocklist and media_status == MEDIA_BLOCKLISTED:
             raise ValueError(f"{self.profile.flavour} {self.version} has no blocklist")
 
-    def _set_external(self, media: SeerrMedia, service_id: int, is4k: bool) -> None:
+    def _set_external(self, media: SeerrMedia, service_id: int, is4k: bool,
+                      server_id: int | None = None) -> None:
         slug = str(media.tmdb_id) if media.media_type == "movie" else _slug(
             self.titles.get((media.media_type, media.tmdb_id), _NO_TITLE).title)
+        server = server_id if server_id is not None else self._default_server(
+            media.media_type, is4k)
         if is4k:
             media.external_service_id4k = service_id
             media.external_service_slug4k = slug
-            media.service_id4k = self._default_server(media.media_type, True)
+            media.service_id4k = server
         else:
             media.external_service_id = service_id
             media.external_service_slug = slug
-            media.service_id = self._default_server(media.media_type, False)
+            media.service_id = server
 
     def get_request(self, request_id: int) -> SeerrRequest:
         with self.lock:
