@@ -67,7 +67,12 @@ class ServiceError(UpstreamError):
 
 
 class ServiceUnavailable(ServiceError):
-    """Connection refused, timed out, or a 5xx/429 that outlived the retries."""
+    """Connection refused, timed out, or a 5xx/429 that outlived the retries; `status`: the
+    HTTP status it answered with (None: no answer)."""
+
+    def __init__(self, service: str, message: str, status: int | None = None) -> None:
+        super().__init__(service, message)
+        self.status = status
 
 
 class AuthFailed(ServiceError):

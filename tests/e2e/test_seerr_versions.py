@@ -207,6 +207,10 @@ def test_jellyseerr_2_1_failing_its_list_while_an_arr_is_down_moves_nothing(
     result = run_reconcile("--config", str(tmp_path / "config.toml"), "--once")
     assert result.code == 3
     assert request(tmp_path, rid)["state"] == "approved"
+    # The outage's line carries the server's own reason from the body (issue 22).
+    (started,) = events(result, "service.outage_started")
+    assert started["error"] == ("HTTP 500 from /api/v1/request: [Sonarr] Failed to retrieve "
+                                "profiles: fetch failed")
 
     world.jellyseerr.set_arr_reachable("sonarr", 0, True)
     cycle(tmp_path)

@@ -292,9 +292,10 @@ def test_shoko_poller_looks_up_an_imported_film_and_an_anime_shows_episode_files
 
     def by_path(request: httpx.Request) -> httpx.Response:
         tail = request.url.params["path"]
-        files = {"Show/S01E01.mkv": [shoko_file(2, "Show/S01E01.mkv", 12)],
-                 "The Matrix (1999)/matrix.mkv": [shoko_file(1, "The Matrix (1999)/matrix.mkv",
-                                                             None)]}.get(tail, [])
+        # The tail as sent: with its leading separator (Shoko's EndsWith has no boundary).
+        files = {"/Show/S01E01.mkv": [shoko_file(2, "Show/S01E01.mkv", 12)],
+                 "/The Matrix (1999)/matrix.mkv": [
+                     shoko_file(1, "The Matrix (1999)/matrix.mkv", None)]}.get(tail, [])
         return httpx.Response(200, json=files)
 
     routes = Routes({
