@@ -384,18 +384,11 @@ class Observations:
     def replace_queues(self, service: str, grouped: Mapping[int, Sequence[QueueRecord]],
                        now: datetime) -> None:
         """The queue as it is now: `grouped` by film or series; the others' records go."""
-        for k, records in grouped.items():
-            rows = sorted(dump(list(records)),
-                          key=lambda r: (r["download_id"], r.get("episode_id") or 0))
-            self._put(service, f"queue:{k}", rows, now)
-        stale = [s for s in self.store.observations(service, "queue:")
-                 if int(s.split(":")[1]) not in grouped]
-        self._drop(service, stale)
+        self._replace_by_id(service, "queue", grouped, now)
 
     def queues(self, service: str) -> dict[int, tuple[QueueRecord, ...]]:
         """Every stored queue of the Radarr or Sonarr server, by film or series, in one read."""
-        return {int(subject.split(":")[1]): self._read(service, subject, observed, _queue)
-                for subject, observed in self._every(service, "queue:").items()}
+        return self._by_id(service, "queue", _queue)
 
     def departed(self, service: str, subject_id: int) -> tuple[QueueDeparture, ...]:
         """The film's or series' queue records seen in an earlier poll and gone since."""
@@ -403,18 +396,30 @@ class Observations:
 
     def departures(self, service: str) -> dict[int, tuple[QueueDeparture, ...]]:
         """Every film's or series' departed records, in one read."""
-        return {int(subject.split(":")[1]): self._read(service, subject, observed, _departures)
-                for subject, observed in self._every(service, "departed:").items()}
+        return self._by_id(service, "departed", _departures)
 
     def replace_departures(self, service: str,
                            grouped: Mapping[int, Sequence[QueueDeparture]],
                            now: datetime) -> None:
         """The departed records as they are now, by film or series; the others' go."""
-        for k, gone in grouped.items():
-            rows = sorted(dump(list(gone)),
+        self._replace_by_id(service, "departed", grouped, now)
+
+    def _by_id(self, service: str, kind: str,
+               convert: Callable[[Any, Codec], T]) -> dict[int, T]:
+        """Every `{kind}:{id}` observation of `service`, by id, in one read."""
+        return {int(subject.split(":")[1]): self._read(service, subject, observed, convert)
+                for subject, observed in self._every(service, f"{kind}:").items()}
+
+    def _replace_by_id(self, service: str, kind: str,
+                       grouped: Mapping[int, Sequence[QueueRecord | QueueDeparture]],
+                       now: datetime) -> None:
+        """Store each id's list of queue records (or departures) under `{kind}:{id}`, in a
+        stable order; drop the ids not in `grouped`."""
+        for k, records in grouped.items():
+            rows = sorted(dump(list(records)),
                           key=lambda r: (r["download_id"], r.get("episode_id") or 0))
-            self._put(service, f"departed:{k}", rows, now)
-        stale = [s for s in self.store.observations(service, "departed:")
+            self._put(service, f"{kind}:{k}", rows, now)
+        stale = [s for s in self.store.observations(service, f"{kind}:")
                  if int(s.split(":")[1]) not in grouped]
         self._drop(service, stale)
 

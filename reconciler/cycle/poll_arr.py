@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -41,33 +41,41 @@ async def recent_history(client: ArrClient, since: datetime | None) -> list[Hist
 PENDING_STATUSES = frozenset({"delay", "downloadClientUnavailable", "fallback"})
 
 
+@dataclass(frozen=True)
+class QueueChange:
+    """The tracked films' or series' queue records now, and as the last poll stored them."""
+
+    before: Mapping[int, Sequence[QueueRecord]]
+    now: Mapping[int, Sequence[QueueRecord]]
+
+    def gone(self, subject: int) -> list[QueueRecord]:
+        """The subject's downloads stored at the last (successful) poll and not listed now; a
+        pending release is none (it was never in the download client)."""
+        listed = {(r.download_id, r.episode_id) for r in self.now.get(subject, ())}
+        return [r for r in self.before.get(subject, ())
+                if (r.download_id, r.episode_id) not in listed
+                and r.status not in PENDING_STATUSES]
+
+
 def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
                 key: Callable[[QueueRecord], int | None], tracked: set[int],
-                now: datetime) -> dict[int, list[QueueRecord]]:
-    """Keep the queue records of tracked films or series (by `key`), drop the rest. Returns,
-    by film or series, the downloads stored at the last (successful) poll that this queue no
-    longer lists, for `note_departures`."""
+                now: datetime) -> QueueChange:
+    """Keep the queue records of tracked films or series (by `key`), drop the rest; what
+    changed, for `note_departures`."""
     grouped: dict[int, list[QueueRecord]] = defaultdict(list)
     for record in queue:
         k = key(record)
         if k is not None and k in tracked:
             grouped[k].append(record)
     before = ctx.seen.queues(service)
-    gone: dict[int, list[QueueRecord]] = {}
-    for k in tracked:
-        listed = {(r.download_id, r.episode_id) for r in grouped.get(k, ())}
-        left = [r for r in before.get(k, ()) if (r.download_id, r.episode_id) not in listed
-                and r.status not in PENDING_STATUSES]
-        if left:
-            gone[k] = left
     steady = {k: steady_estimates(records, before.get(k, ()))
               for k, records in grouped.items()}
     ctx.seen.replace_queues(service, steady, now)
-    return gone
+    return QueueChange(before, steady)
 
 
-def note_departures(ctx: PollContext, service: str, gone: Mapping[int, Sequence[QueueRecord]],
-                    tracked: set[int], grabbed_at: Callable[[int, int | None], datetime | None],
+def note_departures(ctx: PollContext, service: str, change: QueueChange, tracked: set[int],
+                    grabbed_at: Callable[[int, int | None], datetime | None],
                     now: datetime) -> None:
     """Keep, by film or series, the queue records seen in an earlier poll and gone since
     (`QueueDeparture`): those gone in this poll, and those gone before and still gone, now
@@ -75,15 +83,14 @@ def note_departures(ctx: PollContext, service: str, gone: Mapping[int, Sequence[
     again, or the film or series is no longer tracked. Called after the poll's history was
     folded in (`grabbed_at(subject, episode id)`: its latest grab), which the history read
     after the queue read holds."""
-    queued = ctx.seen.queues(service)
     prior = ctx.seen.departures(service)
     out: dict[int, list[QueueDeparture]] = {}
     for k in tracked:
-        busy = {r.episode_id for r in queued.get(k, ())}  # Radarr: {None} while queued
+        busy = {r.episode_id for r in change.now.get(k, ())}  # Radarr: {None} while queued
         kept = [d if d.confirmed else replace(d, confirmed=True)
                 for d in prior.get(k, ()) if d.episode_id not in busy]
         known = {(d.download_id, d.episode_id) for d in kept}
-        for r in gone.get(k, ()):
+        for r in change.gone(k):
             if (r.download_id, r.episode_id) not in known and r.episode_id not in busy:
                 kept.append(QueueDeparture(r.download_id, r.title, r.episode_id, r.progress,
                                            now, grabbed_at(k, r.episode_id)))

@@ -66,7 +66,7 @@ class RadarrPoller:
         _store_movies(ctx, movies, now, server)
         # Radarr movie id -> TMDB id, of the tracked films Radarr has.
         current = {m.id: t for t in tracked if (m := seen.movie(t, server)) is not None}
-        gone = store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
+        change = store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
 
         def needs_history(movie_id: int) -> bool:
             movie = seen.movie(current[movie_id], server)
@@ -78,7 +78,7 @@ class RadarrPoller:
             write=lambda mid, facts: seen.put_movie_history(mid, facts, now, server),
             fetch=client.movie_history, needs_history=needs_history,
         )
-        note_departures(ctx, server, gone, set(current),
+        note_departures(ctx, server, change, set(current),
                         lambda mid, _: (seen.movie_history(mid, server) or HistoryFacts())
                         .grabbed_at, now)
         # Something happened to these films (grab, import, failure, deletion, rename): read

@@ -105,7 +105,7 @@ class SonarrPoller:
         if not full:
             fetched |= await self._redated(ctx, set(series_keys) - fetched, now)
         await self._store_episodes(ctx, sorted(fetched), now)
-        gone = store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
+        change = store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
         changed = await store_history(
             events, lambda e: e.series_id, series_keys,
             prior=lambda sid: seen.episode_histories(sid, server), fold=fold_episodes,
@@ -114,7 +114,7 @@ class SonarrPoller:
             needs_history=lambda sid: any(not e.has_file
                                           for e in seen.episodes(sid, server) or []),
         )
-        note_departures(ctx, server, gone, set(series_keys),
+        note_departures(ctx, server, change, set(series_keys),
                         lambda sid, eid: (seen.episode_histories(sid, server) or {})
                         .get(eid or 0, HistoryFacts()).grabbed_at, now)
         # Grabs, imports, failures and deletions: read those series and episodes again.

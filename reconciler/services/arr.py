@@ -154,10 +154,10 @@ class ArrClient(ServiceClient):
         except ServiceUnavailable as exc:
             if exc.status != 500:
                 raise
-            reason = exc.message.removeprefix("HTTP 500 from /api/v3/queue").removeprefix(": ")
             raise ServiceUnavailable(
                 self.name, "HTTP 500 from /api/v3/queue/details and /api/v3/queue: "
-                + (f"{reason}; " if reason else "") + self.queue_bug, 500) from exc
+                + (f"{exc.reason}; " if exc.reason else "") + self.queue_bug, 500,
+                exc.reason) from exc
 
     async def queue_paged(
         self, page_size: int = QUEUE_PAGE_SIZE

@@ -265,7 +265,8 @@ class ServiceClient:
             # retrieve profiles: fetch failed"; Seerr: "Unable to retrieve movie.").
             reason = _message(body, "")
             raise ServiceUnavailable(self.name, f"HTTP {status} from {path}"
-                                                + (f": {reason}" if reason else ""), status)
+                                                + (f": {reason}" if reason else ""), status,
+                                     reason)
 
     def _refuse_html(self, response: httpx.Response, head: bytes | bytearray,
                      path: str) -> None:
