@@ -15,12 +15,17 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from reconciler import logs
 from reconciler.config import Config, find_config_path, load_config
 from reconciler.errors import ConfigError, LockHeld
 from reconciler.lock import DatabaseLock
-from reconciler.store import Store, StoreError
+from reconciler.store import RequestRow, Store, StoreError
+from reconciler.times import from_iso
+
+if TYPE_CHECKING:
+    from reconciler.views import Untitled
 
 EXIT_OK = 0
 EXIT_LOCAL = 1
@@ -173,6 +178,24 @@ def cmd_status(config: Config, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _untitled(store: Store, row: RequestRow) -> Untitled | None:
+    """Why the request has no title yet (its look-up's failure, or the outage of them all)."""
+    from reconciler.cycle.observations import Observations
+    from reconciler.views import Untitled
+
+    if row.title or row.tmdb_id is None:
+        return None
+    seen = Observations(store)
+    failure = seen.title_failure(row.media_type, row.tmdb_id)
+    if failure is not None:
+        return Untitled(failure.reason, failure.since,
+                        None if failure.outage else failure.retry_at)
+    outage = seen.titles_outage()
+    if outage is not None:
+        return Untitled(outage.get("error", ""), from_iso(outage.get("since")))
+    return None
+
+
 def cmd_show(config: Config, request_id: int, as_json: bool) -> int:
     from reconciler.views import show_json, show_text
 
@@ -185,10 +208,11 @@ def cmd_show(config: Config, request_id: int, as_json: bool) -> int:
         if row is None:
             print(f"reconcile: no request {request_id} is tracked", file=sys.stderr)
             return EXIT_LOCAL
+        untitled = _untitled(store, row)
         if as_json:
-            print(json.dumps(show_json(store, row), indent=2))
+            print(json.dumps(show_json(store, row, untitled), indent=2))
         else:
-            print(show_text(store, row, datetime.now(UTC)))
+            print(show_text(store, row, datetime.now(UTC), untitled))
     finally:
         store.close()
     return EXIT_OK

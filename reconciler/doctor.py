@@ -18,6 +18,7 @@ import httpx
 from reconciler import core, registry
 from reconciler.config import Config
 from reconciler.cycle import client_type
+from reconciler.cycle.context import arr_servers
 from reconciler.errors import (
     AuthFailed,
     BadResponse,
@@ -25,7 +26,7 @@ from reconciler.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
-from reconciler.models import normalise_provider_key
+from reconciler.models import SeerrArrServer, normalise_provider_key
 from reconciler.services.http import ServiceClient
 from reconciler.services.jellyfin import ItemPage, JellyfinClient
 from reconciler.services.jellyseerr import POLL_LISTINGS, JellyseerrClient, request_query
@@ -251,6 +252,35 @@ async def check_servers(client: JellyseerrClient, config: Config, report: Report
                                            f"{'4K' if svc.is4k else 'HD'}",
                            f"set {_section(svc.name, config)} is4k = "
                            f"{'true' if entry.is4k else 'false'}")
+        compare_defaults(kind, config, theirs, report)
+
+
+def compare_defaults(kind: str, config: Config, theirs: list[SeerrArrServer],
+                     report: Report) -> None:
+    """Warn where Jellyseerr's default server of a quality (`isDefault`, where it sends
+    requests naming no server) is not reconciler's own (`default`, used for them only while
+    Jellyseerr's settings cannot be read)."""
+    servers = [s for s in arr_servers(config) if s.kind == kind]
+    product = registry.kind(kind).product
+    for is4k in (False, True):
+        ours = core.own_default(servers, is4k)
+        entry = core.seerr_default(theirs, is4k)
+        if ours is None or entry is None:
+            continue
+        same = core.configured_as(servers, entry)
+        if same is not None and same.name == ours.name:
+            continue
+        quality = "4K" if is4k else "HD"
+        theirs_text = f"'{same.name}'" if same is not None else "a server reconciler is not " \
+            "configured for"
+        report.add(WARN, kind, f"Jellyseerr's default {quality} {product} server is "
+                               f"'{entry.name}' (id {entry.id}, {theirs_text}), reconciler's "
+                               f"is '{ours.name}': requests naming no server follow "
+                               f"Jellyseerr's, reconciler's only while Jellyseerr's settings "
+                               f"cannot be read",
+                   f"set default = true on {_section(same.name, config)}" if same is not None
+                   else f"configure Jellyseerr's '{entry.name}' for reconciler, or make "
+                        f"'{ours.name}' the default in Jellyseerr")
 
 
 def _version(data: dict[str, Any], *keys: str) -> str:

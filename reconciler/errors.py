@@ -67,7 +67,15 @@ class ServiceError(UpstreamError):
 
 
 class ServiceUnavailable(ServiceError):
-    """Connection refused, timed out, or a 5xx/429 that outlived the retries."""
+    """Connection refused, timed out, or a 5xx/429 that outlived the retries; `status`: the
+    HTTP status it answered with (None: no answer), `reason`: the server's own message from
+    the body, as the message quotes it (bounded and redacted; "" when none)."""
+
+    def __init__(self, service: str, message: str, status: int | None = None,
+                 reason: str = "") -> None:
+        super().__init__(service, message)
+        self.status = status
+        self.reason = reason
 
 
 class AuthFailed(ServiceError):

@@ -144,6 +144,25 @@ class QueueRecord:
 
 
 @dataclass(frozen=True)
+class QueueDeparture:
+    """A queue record seen in an earlier successful poll and missing since (one per download,
+    and per episode in Sonarr). Radarr's and Sonarr's queue dialog removes a download from the
+    client by default without writing any history record (QueueController.Remove), so its
+    leaving the queue is the only trace of it; whether that was a removal is the core's to say
+    (`core.downloads.removed_download`), from this and the history."""
+
+    download_id: str
+    title: str
+    episode_id: int | None
+    progress: float | None  # as last seen in the queue
+    gone_at: datetime  # the poll that first missed it (reconciler's clock)
+    # The history's latest grab when it went (the *arr's clock); a later grab is a new one.
+    grabbed_at: datetime | None
+    # Missing from a later successful poll too: confirmed, not a record read once amiss.
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
 class HistoryFacts:
     """What the *arr history says about one film or episode (latest event of each kind)."""
 
@@ -153,8 +172,10 @@ class HistoryFacts:
     failed_message: str | None = None
     imported_at: datetime | None = None
     file_deleted_at: datetime | None = None
-    # `downloadIgnored` (Radarr 9, Sonarr 7): the download was removed from the queue without
-    # blocklisting (QueueController.Remove -> IgnoreDownload); `data.message` says why.
+    # `downloadIgnored` (Radarr 9, Sonarr 7): "Ignore download" in the queue's remove dialog,
+    # neither removed from the client nor blocklisted (QueueController.Remove ->
+    # IgnoreDownload); `data.message` says why. The dialog's default (remove from the client,
+    # no blocklist) writes no history at all: see `QueueDeparture`.
     ignored_at: datetime | None = None
     ignored_message: str | None = None
     # The newest history record folded in: a record seen again (polls overlap) changes nothing.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,16 @@ from reconciler.models import MediaType
 from reconciler.store import RequestRow, Store
 from reconciler.times import iso
 from reconciler.words import Voice, ago, day, display_title, kind, progress_text, with_year
+
+
+@dataclass(frozen=True)
+class Untitled:
+    """Why a request has no title yet: its title look-up fails (since when; asked again when,
+    None while it waits for the end of an outage of every look-up)."""
+
+    reason: str
+    since: datetime | None = None
+    retry_at: datetime | None = None
 
 
 def request_json(row: RequestRow) -> dict[str, Any]:
@@ -43,7 +54,9 @@ def request_json(row: RequestRow) -> dict[str, Any]:
     return data
 
 
-def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
+def show_json(store: Store, row: RequestRow, untitled: Untitled | None = None) -> dict[str, Any]:
+    """`show --json`; with `untitled` (a request without a title, and why) also
+    `title_unavailable`: the TMDB id, the reason, since when, when it is asked again."""
     data: dict[str, Any] = {
         "request": request_json(row),
         "timeline": [
@@ -58,7 +71,19 @@ def show_json(store: Store, row: RequestRow) -> dict[str, Any]:
              "air_date": iso(e.air_date), "via": e.via}
             for e in store.episodes(row.id)
         ]
+    if untitled is not None:
+        data["title_unavailable"] = {"tmdb_id": row.tmdb_id, "reason": untitled.reason,
+                                     "since": iso(untitled.since),
+                                     "retry_at": iso(untitled.retry_at)}
     return data
+
+
+def untitled_text(untitled: Untitled, now: datetime) -> str:
+    """The `title:` line of `show` while a request has no title."""
+    since = f" since {ago(untitled.since, now)}" if untitled.since else ""
+    again = (f"; asked again at {iso(untitled.retry_at)}" if untitled.retry_at
+             else "; asked again once title look-ups work again")
+    return f"  title:    unknown (look-up failing{since}: {untitled.reason}){again}"
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
@@ -101,10 +126,12 @@ def status_table(rows: list[RequestRow], now: datetime, width: int | None = None
                      for line in text.splitlines())
 
 
-def show_text(store: Store, row: RequestRow, now: datetime) -> str:
+def show_text(store: Store, row: RequestRow, now: datetime,
+              untitled: Untitled | None = None) -> str:
     lines = [
         f"#{row.id} {with_year(row, Voice.TERMINAL)} ({kind(row, Voice.TERMINAL)}"
         f"{', anime' if row.is_anime else ''}{', 4K' if row.is4k else ''})",
+        *([untitled_text(untitled, now)] if untitled is not None else []),
         f"  state:    {row.state.value} since {iso(row.state_since)} ({ago(row.state_since, now)})"
         f" via {row.via or '-'}",
         f"  detail:   {row.detail or ''}",

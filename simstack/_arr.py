@@ -21,6 +21,15 @@ returns:
   *arrs do once the failure is handled).
 - `ignore_download(download_id, message=...)`: leaves the queue, history "downloadIgnored".
 - `remove_download(download_id)`: just leaves the queue (e.g. removed in the client).
+- `remove_from_queue(download_id, *, remove_from_client=True, change_category=False,
+  blocklist=False)`: the queue's remove dialog, as `QueueController.Remove` handles it (Radarr
+  v5.28 `src/Radarr.Api.V3/Queue/QueueController.cs` 319-355, Sonarr v4.0.19 331-367). Its
+  defaults are the dialog's (`RemoveQueueItemModal.tsx` 53-56: "Remove from download client",
+  "Do not blocklist"), which leave the queue and write **no history record**; `blocklist`
+  writes "downloadFailed" (`FailedDownloadService.MarkAsFailed`); neither removing nor changing
+  the category nor blocklisting is "Ignore download" ("downloadIgnored").
+- `hold_history()` / `release_history()`: history records written in between are listed only
+  after the release, with their own dates (a record a poll reads one poll late).
 """
 
 from __future__ import annotations
@@ -110,6 +119,7 @@ class ArrWorld(SubWorld):
         self._next_history = 1
         self._download_seq = itertools.count(1)
         self._record_seq = itertools.count(1)
+        self._held: list[HistoryEvent] | None = None  # see `hold_history`
         self.started = self.now
 
     # -- tags --------------------------------------------------------------------------------
@@ -249,6 +259,28 @@ class ArrWorld(SubWorld):
             self.get_download(download_id)
             del self.downloads[download_id]
 
+    def remove_from_queue(self, download_id: str, *, remove_from_client: bool = True,
+                          change_category: bool = False, blocklist: bool = False) -> None:
+        """The queue's remove dialog; the defaults are its own (see the module docstring)."""
+        with self.lock:
+            if blocklist:
+                self.fail_download(download_id, "Manually marked as failed")
+            elif remove_from_client or change_category:
+                self.remove_download(download_id)
+            else:
+                self.ignore_download(download_id)
+
+    def hold_history(self) -> None:
+        """History written from now on is listed only after `release_history()`."""
+        with self.lock:
+            self._held = []
+
+    def release_history(self) -> None:
+        with self.lock:
+            held, self._held = self._held, None
+            self.history.extend(held or [])
+            self.history.sort(key=lambda e: e.id)
+
     def _targets(self, dl: Download) -> list[tuple[int, int, int]]:
         """(movie_id, series_id, episode_id) per history row a download event writes."""
         if dl.movie_id is not None:
@@ -264,7 +296,7 @@ class ArrWorld(SubWorld):
                              download_id, {k: v for k, v in data.items() if v is not None},
                              *target)
         self._next_history += 1
-        self.history.append(event)
+        (self.history if self._held is None else self._held).append(event)
         return event
 
     def _parse_event_type(self, text: str | None) -> str | None:

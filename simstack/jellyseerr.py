@@ -26,7 +26,9 @@ World verbs (`world.jellyseerr`):
   `jellyfin_media_id`, `status4k`.
 - `add_title(tmdb_id, media_type, title, ...)`, `add_user(username, ..., local_username=...)`
   (`local_username=None`: a Jellyfin user with `username: null`), `set_tmdb_down(down=True)`
-  (every title look-up answers 500 "Unable to retrieve movie." / "series.").
+  (every title look-up answers 500 "Unable to retrieve movie." / "series."),
+  `forget_title(tmdb_id, media_type="movie")` (an id TMDB merged or deleted: only its look-up
+  fails, as for an unknown id).
 - `add_arr_server(kind, *, hostname, port, name=None, is4k=False, is_default=None, ...) -> id`,
   `remove_arr_server(kind, id)`, `set_arr_reachable(kind, id, reachable)` (3.x lists unreachable
   ones in `serviceErrors`; 2.1 fails the request list), `point_server_at(kind, id, url)`. One
@@ -305,6 +307,12 @@ class JellyseerrWorld(SubWorld):
                     return
             raise KeyError(f"no {kind} server {server_id}")
 
+    def forget_title(self, tmdb_id: int, media_type: str = "movie") -> None:
+        """TMDB no longer knows the id (merged or deleted): its look-up answers what the
+        version answers for an unknown id (500 "Unable to retrieve movie." on 2.x and 3.x)."""
+        with self.lock:
+            self.titles.pop((media_type, tmdb_id), None)
+
     def set_tmdb_down(self, down: bool = True) -> None:
         """TMDB unreachable: every title look-up answers Seerr's 500 "Unable to retrieve ..."."""
         with self.lock:
@@ -386,8 +394,6 @@ class JellyseerrWorld(SubWorld):
                 media.tvdb_id = tvdb_id
             if imdb_id is not None:
                 media.imdb_id = imdb_id
-            if external_service_id is not None:
-                self._set_external(media, external_service_id, is4k)
             if jellyfin_media_id is not None:
                 if is4k:
                     media.jellyfin_media_id4k = jellyfin_media_id
@@ -402,6 +408,10 @@ class JellyseerrWorld(SubWorld):
                 self._next_season += 1
             if server_id is _UNSET:
                 server_id = self._default_server(media_type, is4k)
+            if external_service_id is not None:
+                # Seerr records the server it sent the request to on the media, per quality
+                # (MediaRequestSubscriber: `serviceId(4k)`): the one named, else its default.
+                self._set_external(media, external_service_id, is4k, server_id)
             if root_folder is _UNSET:
                 root_folder = "/movies" if media_type == "movie" else "/tv"
             if language_profile_id is _UNSET:
@@ -428,17 +438,20 @@ class JellyseerrWorld(SubWorld):
         if not self.profile.has_blocklist and media_status == MEDIA_BLOCKLISTED:
             raise ValueError(f"{self.profile.flavour} {self.version} has no blocklist")
 
-    def _set_external(self, media: SeerrMedia, service_id: int, is4k: bool) -> None:
+    def _set_external(self, media: SeerrMedia, service_id: int, is4k: bool,
+                      server_id: int | None = None) -> None:
         slug = str(media.tmdb_id) if media.media_type == "movie" else _slug(
             self.titles.get((media.media_type, media.tmdb_id), _NO_TITLE).title)
+        server = server_id if server_id is not None else self._default_server(
+            media.media_type, is4k)
         if is4k:
             media.external_service_id4k = service_id
             media.external_service_slug4k = slug
-            media.service_id4k = self._default_server(media.media_type, True)
+            media.service_id4k = server
         else:
             media.external_service_id = service_id
             media.external_service_slug = slug
-            media.service_id = self._default_server(media.media_type, False)
+            media.service_id = server
 
     def get_request(self, request_id: int) -> SeerrRequest:
         with self.lock:

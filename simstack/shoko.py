@@ -35,9 +35,10 @@ cross-reference shape: nullable ids, no `TvDB`, episodes with `ReleaseGroup`, `E
 the ids as up to 5.0.x), "6.0.0" (the 5.3.3 shape; `includeXRefs` ignored, only `include=XRefs`
 adds `SeriesIDs`). On 5.x PathEndsWith defaults `includeXRefs` to true.
 
-PathEndsWith matches like Shoko: on the file's full server path (import folder path + relative
-path), case-insensitive, with `/` and `\\` equivalent, de-duplicated by file, `limit` files at
-most (default: all).
+PathEndsWith matches like Shoko (5.3.3 `FileController.cs` 1430-1435, 6.0-dev 1355-1360): the
+query's `/` and `\\` made the server's separator, then a plain case-insensitive `EndsWith` on each
+file's full server path (import folder path + relative path), with no folder boundary,
+de-duplicated by file, `limit` files at most (default: all).
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ class ShokoEpisode:
     duration: float
 
 
-def _norm(path: str) -> str:
-    return path.replace("\\", "/").lower()
+def _query(path: str) -> str:
+    """The query as Shoko matches it: `/` and `\\` made the server's separator (`/` here)."""
+    return path.replace("\\", "/")
 
 
 class ShokoWorld(SubWorld):
@@ -289,10 +291,12 @@ class ShokoWorld(SubWorld):
         return []
 
     def files_ending_with(self, suffix: str, limit: int | None) -> list[ShokoFile]:
-        needle = _norm(suffix)
+        # Shoko: `location.Path.EndsWith(query, StringComparison.OrdinalIgnoreCase)` on the
+        # full path, no folder boundary ("Show - 01.mkv" ends "Other Show - 01.mkv" too).
+        needle = _query(suffix).lower()
         out = []
         for f in self.files.values():
-            if _norm(self.full_path(f)).endswith(needle):
+            if self.full_path(f).lower().endswith(needle):
                 out.append(f)
                 if limit and len(out) >= limit:
                     break

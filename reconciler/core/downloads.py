@@ -10,7 +10,7 @@ from reconciler.core.durations import span_text
 from reconciler.core.evidence import Current
 from reconciler.core.matching import JellyfinMatch
 from reconciler.core.outcome import Stage
-from reconciler.models import HistoryFacts, QueueRecord, ShokoFile
+from reconciler.models import HistoryFacts, QueueDeparture, QueueRecord, ShokoFile
 from reconciler.states import Phase, QueueStage, RequestState
 
 S = RequestState
@@ -60,6 +60,7 @@ class DownloadFacts:
     shoko: ShokoFile | None
     playable: JellyfinMatch | None
     in_arr: bool
+    departed: Sequence[QueueDeparture] = ()
     current: Current | None = None
     now: datetime | None = None
     unrecognised_after: timedelta = timedelta(minutes=30)
@@ -152,6 +153,9 @@ def _stage_from_history(facts: DownloadFacts) -> Stage:
     if history.failed_at and not later(history.grabbed_at, history.failed_at):
         reason = history.failed_message or "download failed"
         return Stage(S.FAILED, arr, f"download failed: {reason}; nothing new grabbed", P.FAILED)
+    removed = removed_download(history, facts.departed)
+    if removed is not None:
+        return Stage(S.FAILED, arr, removed_detail(name, removed), P.FAILED)
     if history.grabbed_at and not later(history.file_deleted_at, history.grabbed_at):
         title = history.grabbed_title or "a release"
         return Stage(S.INDEXED, arr, f"grabbed {title}", P.GRABBED)
@@ -159,3 +163,31 @@ def _stage_from_history(facts: DownloadFacts) -> Stage:
         return Stage(S.APPROVED, "jellyseerr", f"approved; not in {name} yet", P.APPROVED)
     return Stage(S.APPROVED, arr, f"approved; waiting for {name} to grab a release",
                  P.WAITING_FOR_GRAB)
+
+
+def removed_download(history: HistoryFacts,
+                     departed: Sequence[QueueDeparture]) -> QueueDeparture | None:
+    """A download removed from the client without being imported: its queue record, seen in an
+    earlier poll, is gone from two polls in a row (`confirmed`), and the history (read after the
+    queue in each poll) has no import, failure or ignore since its grab, nor a newer grab.
+
+    The *arr queue's remove dialog defaults to "Remove from download client" without
+    blocklisting, which writes no history record at all (Radarr and Sonarr
+    `QueueController.Remove`); a record that left because it was imported has its import in
+    the history by then, or one poll later, before the departure is confirmed."""
+    for gone in departed:
+        if not gone.confirmed or later(history.grabbed_at, gone.grabbed_at):
+            continue
+        if any(t is not None and not later(gone.grabbed_at, t)
+               for t in (history.imported_at, history.failed_at, history.ignored_at)):
+            continue
+        return gone
+    return None
+
+
+def removed_detail(name: str, gone: QueueDeparture) -> str:
+    """What a request removed from the download client says, and what happens next."""
+    what = f" ({gone.title})" if gone.title else ""
+    return (f"the download{what} was removed from the download client without being "
+            f"imported; {name} will not search for it again by itself: search again in "
+            f"{name}, or ask again in Jellyseerr")

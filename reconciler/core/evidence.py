@@ -8,6 +8,7 @@ from datetime import datetime
 from reconciler.core.matching import JellyfinMatch
 from reconciler.models import (
     HistoryFacts,
+    QueueDeparture,
     QueueRecord,
     RadarrMovie,
     SeerrRequest,
@@ -27,6 +28,8 @@ class EpisodeEvidence:
     queue: tuple[QueueRecord, ...] = ()
     shoko: ShokoFile | None = None
     jellyfin: JellyfinMatch | None = None
+    # its queue records seen in an earlier poll and gone since
+    departed: tuple[QueueDeparture, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Evidence:
     movie: RadarrMovie | None = None
     movie_history: HistoryFacts = field(default_factory=HistoryFacts)
     queue: tuple[QueueRecord, ...] = ()
+    departed: tuple[QueueDeparture, ...] = ()  # queue records seen before and gone since
     shoko: ShokoFile | None = None
     jellyfin: JellyfinMatch | None = None
     # shows

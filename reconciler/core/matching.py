@@ -99,16 +99,35 @@ _EXACT_FILM_KEYS = ("tmdb", "shoko file", "shoko episode")
 
 
 def _another_film(item: JellyfinItem, ids: MatchIds) -> bool:
-    """The item names another film by an exact id (TMDB, Shoko file or episode) of ours."""
+    """The item names another film by an exact id (TMDB, Shoko file or episode) of ours.
+
+    Shokofin's TMDB library structure writes `Shoko Episode = "T<TMDB film id>"` on a film (its
+    TMDB-built episode: `IdPrefix.TmdbMovie`), which names no Shoko episode: another film when
+    that TMDB id is not ours; ours when it is, whatever other exact ids it carries (a merged
+    item carries its primary version's `Shoko File`, maybe another file of the film); nothing
+    either way when ours is unknown. `t<id>` (a TMDB episode) says nothing about a film."""
     ours: dict[str, set[str]] = {}
     for key, value in ids.pairs():
         ours.setdefault(key, set()).add(value)
+    if ids.tmdb is not None and any(
+            normalise_provider_key(k) == "shoko episode" and str(v).strip() == f"T{ids.tmdb}"
+            for k, v in item.provider_ids.items()):
+        return False
     for k, v in item.provider_ids.items():
         key = normalise_provider_key(k)
         value = str(v).strip()
+        if key == "shoko episode" and value[:1] in _TMDB_PREFIXES:
+            if value[:1] == _TMDB_FILM and ids.tmdb is not None and value[1:] != str(ids.tmdb):
+                return True
+            continue
         if key in _EXACT_FILM_KEYS and key in ours and value and value not in ours[key]:
             return True
     return False
+
+
+# Shokofin's prefixes of a `Shoko Episode` built from TMDB (`IdPrefix`): a film, a show's episode.
+_TMDB_FILM = "T"
+_TMDB_PREFIXES = frozenset({_TMDB_FILM, "t"})
 
 
 def film_match_ids(tmdb_id: int | None, shoko: ShokoFile | None) -> MatchIds:

@@ -34,58 +34,107 @@ def arr_kind(request: SeerrRequest) -> str:
     return request.media_type.arr
 
 
+def seerr_target(request: SeerrRequest) -> int | None:
+    """The id, in Jellyseerr's settings, of the server Jellyseerr sent the request to: its
+    `serverId`, else the server Seerr recorded on the media for the request's quality
+    (`serviceId` / `serviceId4k`, MediaRequestSubscriber); None while neither is known (Seerr
+    then sends it to its default server of that quality)."""
+    if request.server_id is not None:
+        return request.server_id
+    return request.service_id_4k if request.is4k else request.service_id
+
+
 def route(request: SeerrRequest, servers: Sequence[ArrServer],
           seerr_servers: Sequence[SeerrArrServer] | None) -> Route:
-    """The server a request is tracked on. A request names the server Jellyseerr sent it to
-    (`serverId`, an id in Jellyseerr's settings): the configured server with that
-    `seerr_server_id`; else the one whose URL has the host, port and base URL Jellyseerr's
-    settings give for that id (`seerr_servers`; None while not read). A request naming no
-    server goes to the default server of its quality (`is4k`). A request sent to a server
-    reconciler is not configured for is tracked on none, never on another one."""
+    """The server a request is tracked on: the one Jellyseerr sent it to (`seerr_target`), the
+    configured server with that `seerr_server_id`, else the one whose URL has the host, port and
+    base URL Jellyseerr's settings give for that id (`seerr_servers`; None while not read). A
+    request naming no server goes where Seerr sends it: its `isDefault` server of the request's
+    quality; reconciler's own default of that quality (`default = true`, else the first) only
+    while Jellyseerr's settings cannot be read. A request sent to a server reconciler is not
+    configured for is tracked on none, never on another one."""
     kind = arr_kind(request)
     mine = [s for s in servers if s.kind == kind]
     if not mine:
         return Route(None)
     label = kind.capitalize()
-    quality = "4K" if request.is4k else "HD"
-    if request.server_id is not None:
+    target = seerr_target(request)
+    if target is not None:
         for s in mine:
-            if s.seerr_server_id == request.server_id:
+            if s.seerr_server_id == target:
                 return Route(s.name)
         if seerr_servers is None:
             # Jellyseerr's settings not read yet: one server of the quality cannot be wrong.
             if _only_choice(mine, request):
                 return Route(mine[0].name)
-            return Route(None, f"sent to {label} server id {request.server_id}; waiting for "
+            return Route(None, f"sent to {label} server id {target}; waiting for "
                                "Jellyseerr's server settings")
-        entry = next((e for e in seerr_servers if e.id == request.server_id), None)
+        entry = next((e for e in seerr_servers if e.id == target), None)
         if entry is None:
-            return Route(None, f"sent to {label} server id {request.server_id}, which "
+            return Route(None, f"sent to {label} server id {target}, which "
                                "Jellyseerr's settings no longer list")
-        found = [s for s in mine if s.seerr_server_id is None and url_matches(s.url, entry)]
-        if found:
-            return Route(found[0].name)
-        return Route(None, f"sent to {label} server '{entry.name}' (id {entry.id}), which "
-                           "reconciler is not configured for (configure it, or set its "
-                           f"seerr_server_id = {entry.id})")
-    default = next((s for s in mine if s.is4k == request.is4k and s.default), None)
-    if default is None:
-        default = next((s for s in mine if s.is4k == request.is4k), None)
+        return _configured_for(mine, entry, label, "")
+    if seerr_servers is not None:
+        entry = seerr_default(seerr_servers, request.is4k)
+        if entry is not None:
+            return _configured_for(mine, entry, label, ", Jellyseerr's default")
+    return _own_default(mine, request, label)
+
+
+def seerr_default(seerr_servers: Sequence[SeerrArrServer],
+                  is4k: bool) -> SeerrArrServer | None:
+    """Jellyseerr's default server of a quality (`isDefault`), where a request naming no server
+    goes (MediaRequestSubscriber: `isDefault && is4k === entity.is4k`)."""
+    return next((e for e in seerr_servers if e.is_default and e.is4k == is4k), None)
+
+
+def configured_as(mine: Sequence[ArrServer], entry: SeerrArrServer) -> ArrServer | None:
+    """The configured server that is Jellyseerr's `entry`: by `seerr_server_id`, else (without
+    one) by host, port and base URL."""
+    for s in mine:
+        if s.seerr_server_id == entry.id:
+            return s
+    return next((s for s in mine if s.seerr_server_id is None and url_matches(s.url, entry)),
+                None)
+
+
+def _configured_for(mine: Sequence[ArrServer], entry: SeerrArrServer, label: str,
+                    which: str) -> Route:
+    found = configured_as(mine, entry)
+    if found is not None:
+        return Route(found.name)
+    return Route(None, f"sent to {label} server '{entry.name}' (id {entry.id}{which}), which "
+                       "reconciler is not configured for (configure it, or set its "
+                       f"seerr_server_id = {entry.id})")
+
+
+def _own_default(mine: Sequence[ArrServer], request: SeerrRequest, label: str) -> Route:
+    """reconciler's own default server of the request's quality."""
+    quality = "4K" if request.is4k else "HD"
+    default = own_default(mine, request.is4k)
     if default is None:
         return Route(None, f"a {quality} request, and reconciler is configured for no "
                            f"{quality} {label} server")
     return Route(default.name)
 
 
+def own_default(mine: Sequence[ArrServer], is4k: bool) -> ArrServer | None:
+    """reconciler's default server of a quality: `default = true`, else the first of it."""
+    default = next((s for s in mine if s.is4k == is4k and s.default), None)
+    return default or next((s for s in mine if s.is4k == is4k), None)
+
+
 def needs_seerr_servers(requests: Iterable[SeerrRequest], servers: Sequence[ArrServer]) -> bool:
-    """Whether routing `requests` needs Jellyseerr's server settings: one names a server that
-    no configured `seerr_server_id` is, and more than one server of its kind is configured
-    (or the only one is not of the request's quality)."""
+    """Whether routing `requests` needs Jellyseerr's server settings: one names a server (or
+    Seerr recorded one on its media) that no configured `seerr_server_id` is, or names none
+    (then Seerr's default decides), and the one server of its kind configured cannot answer for
+    it alone (more than one, or not of the request's quality, or with a Jellyseerr id)."""
     for r in requests:
-        if r.server_id is None:
-            continue
         mine = [s for s in servers if s.kind == arr_kind(r)]
-        if not mine or any(s.seerr_server_id == r.server_id for s in mine):
+        if not mine:
+            continue
+        target = seerr_target(r)
+        if target is not None and any(s.seerr_server_id == target for s in mine):
             continue
         if not _only_choice(mine, r):
             return True

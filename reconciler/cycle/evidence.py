@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 from reconciler import core
 from reconciler.core import AnimeRules, EpisodeEvidence, Evidence, MatchIds
 from reconciler.cycle.observations import Observations, SeenRequest, series_key
-from reconciler.models import HistoryFacts, JellyfinItem, MediaType, QueueRecord, SeerrRequest
+from reconciler.models import (
+    HistoryFacts,
+    JellyfinItem,
+    MediaType,
+    QueueDeparture,
+    QueueRecord,
+    SeerrRequest,
+)
 from reconciler.store import Store
 
 
@@ -49,6 +56,7 @@ class EvidenceSource:
         history = (seen.movie_history(movie.id, server) or HistoryFacts()) if movie \
             else HistoryFacts()
         queue = seen.queue(server, movie.id) if movie else ()
+        departed = seen.departed(server, movie.id) if movie else ()
         ids = core.film_match_ids(req.tmdb_id, shoko)
         files_4k = tuple(m.file_path for s in self.servers if s.kind == "radarr" and s.is4k
                          if (m := seen.movie(req.tmdb_id, s.name)) is not None and m.file_path)
@@ -58,7 +66,8 @@ class EvidenceSource:
         return Evidence(
             request=req, seerr_deleted=core.seerr_gone(seen_request.absent),
             is_anime=anime.film(movie, shoko), shoko_enabled=self.shoko_enabled,
-            movie=movie, movie_history=history, queue=queue, shoko=shoko, jellyfin=match,
+            movie=movie, movie_history=history, queue=queue, departed=departed, shoko=shoko,
+            jellyfin=match,
             unknown=self.unknown, server=route.server, unrouted=route.detail,
             files_4k=files_4k,
         ), ids
@@ -79,6 +88,10 @@ class EvidenceSource:
             for record in seen.queue(server, series.id):
                 if record.episode_id is not None:
                     queue_by_ep[record.episode_id].append(record)
+            departed_by_ep: dict[int, list[QueueDeparture]] = defaultdict(list)
+            for gone in seen.departed(server, series.id):
+                if gone.episode_id is not None:
+                    departed_by_ep[gone.episode_id].append(gone)
             histories = seen.episode_histories(series.id, server) or {}
             for ep in seen.episodes(series.id, server) or []:
                 shoko = seen.shoko_episode(ep.id)
@@ -89,6 +102,7 @@ class EvidenceSource:
                     episode=ep,
                     history=histories.get(ep.id, HistoryFacts()),
                     queue=tuple(queue_by_ep.get(ep.id, ())),
+                    departed=tuple(departed_by_ep.get(ep.id, ())),
                     shoko=shoko,
                     jellyfin=match,
                 ))

@@ -8,16 +8,19 @@ reads a raw dict. Each kind of observation has a reader and a writer here:
 |------------|-----------------------------------|----------------------------------------------|
 | jellyseerr | `request:{id}`                    | `SeerrRequest`, absences, `active`, `hidden`   |
 | jellyseerr | `title:{media_type}:{tmdb}`       | display title                                |
+| jellyseerr | `title_failure:{media_type}:{tmdb}` | `TitleFailure`: why its title fails |
 | jellyseerr | `titles_outage`                   | since when title look-ups fail, and why       |
 | jellyseerr | `year:{media_type}:{tmdb}`        | its year (TMDB), when Jellyseerr knew one     |
 | jellyseerr | `servers:radarr` / `servers:sonarr` | `SeerrArrServer` list (Jellyseerr's settings) |
 | radarr     | `movie:{tmdb}`                    | `RadarrMovie`, `{}` when Radarr has none      |
 | radarr     | `queue:{movie id}`                | `QueueRecord` list (tracked films only)       |
+| radarr     | `departed:{movie id}`             | `QueueDeparture` list: records gone since     |
 | radarr     | `history:{movie id}`              | `HistoryFacts`                               |
 | radarr     | `tags`                            | tag id -> label                              |
 | sonarr     | `series:tvdb:{id}` / `series:tmdb:{id}` | `SonarrSeries`, `{}` when Sonarr has none |
 | sonarr     | `episodes:{series id}`            | `SonarrEpisode` list                         |
 | sonarr     | `queue:{series id}`               | `QueueRecord` list                           |
+| sonarr     | `departed:{series id}`            | `QueueDeparture` list (per episode)           |
 | sonarr     | `history:{series id}`             | episode id -> `HistoryFacts`                 |
 | shoko      | `movie:{tmdb}`                    | the film's `ShokoFile`, `{}` when none        |
 | shoko      | `episode:{sonarr episode id}`     | the episode's `ShokoFile`, `{}` when none     |
@@ -46,6 +49,7 @@ from reconciler.cycle.codec import CODECS, OBSERVATION_VERSION, Codec, dump
 from reconciler.models import (
     HistoryFacts,
     MediaType,
+    QueueDeparture,
     QueueRecord,
     RadarrMovie,
     SeerrArrServer,
@@ -73,6 +77,24 @@ class SeenRequest:
     absent: int = 0
     active: bool | None = False
     hidden: bool = False
+
+
+# A film or show, as its title is looked up: (media type, TMDB id).
+TitleKey = tuple[MediaType, int]
+
+
+@dataclass(frozen=True)
+class TitleFailure:
+    """Why a film's or show's title look-up fails, since when, and when it is asked again
+    (`cycle.titles`). `outage`: it failed with every other look-up, so it waits for the outage's
+    end (`titles_outage`), not on a pause of its own; `failures` counts its own failures in a
+    row, which set that pause."""
+
+    reason: str
+    failures: int
+    since: datetime
+    retry_at: datetime
+    outage: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,6 +146,11 @@ def _queue(data: Sequence[Mapping[str, Any]], codec: Codec) -> tuple[QueueRecord
     return tuple(codec.load(QueueRecord, r) for r in data)
 
 
+def _departures(data: Sequence[Mapping[str, Any]],
+                codec: Codec) -> tuple[QueueDeparture, ...]:
+    return tuple(codec.load(QueueDeparture, d) for d in data)
+
+
 def _shoko_file(data: Mapping[str, Any], codec: Codec) -> ShokoFile | None:
     return codec.load(ShokoFile, data) if data else None
 
@@ -142,6 +169,18 @@ def _servers(data: Sequence[Mapping[str, Any]], codec: Codec) -> list[SeerrArrSe
 
 def _shoko_show(data: Sequence[Sequence[Any]], codec: Codec) -> dict[int, tuple[int, ...]]:
     return {int(s[0]): tuple(int(a) for a in s[1]) for s in data}
+
+
+def _title_failure(data: Mapping[str, Any], codec: Codec) -> TitleFailure:
+    return codec.load(TitleFailure, data)
+
+
+def _title_key(subject: str) -> TitleKey | None:
+    """(media type, TMDB id) of a `title:` or `title_failure:` subject; None for another."""
+    _, media_type, tmdb = subject.split(":", 2)
+    if tmdb.isdigit() and media_type in _MEDIA_TYPES:
+        return MediaType(media_type), int(tmdb)
+    return None
 
 
 def _readable(observed: Observed | None) -> Observed | None:
@@ -262,12 +301,32 @@ class Observations:
 
     def titled(self) -> set[tuple[MediaType, int]]:
         """(media_type, tmdb id) of every film and show whose title is stored."""
-        out = set()
-        for subject in self._every("jellyseerr", "title:"):
-            _, media_type, tmdb = subject.split(":", 2)
-            if tmdb.isdigit() and media_type in _MEDIA_TYPES:
-                out.add((MediaType(media_type), int(tmdb)))
+        return {key for subject in self._every("jellyseerr", "title:")
+                if (key := _title_key(subject)) is not None}
+
+    def title_failure(self, media_type: MediaType,
+                      tmdb_id: int | None) -> TitleFailure | None:
+        """Why the film's or show's title look-up fails; None while it has not failed."""
+        return self._get("jellyseerr", f"title_failure:{media_type}:{tmdb_id}", _title_failure,
+                         None)
+
+    def title_failures(self) -> dict[TitleKey, TitleFailure]:
+        """Every failing title look-up, in one read."""
+        out = {}
+        for subject, observed in self._every("jellyseerr", "title_failure:").items():
+            key = _title_key(subject)
+            if key is not None:
+                out[key] = self._read("jellyseerr", subject, observed, _title_failure)
         return out
+
+    def put_title_failure(self, key: TitleKey, failure: TitleFailure, now: datetime) -> bool:
+        media_type, tmdb_id = key
+        return self._put("jellyseerr", f"title_failure:{media_type}:{tmdb_id}", dump(failure),
+                         now)
+
+    def drop_title_failures(self, keys: Sequence[TitleKey]) -> None:
+        if keys:
+            self._drop("jellyseerr", [f"title_failure:{m}:{t}" for m, t in keys])
 
     def titles_outage(self) -> dict[str, str] | None:
         """Since when title look-ups fail (`{"since": iso, "error": text}`); None while they
@@ -325,11 +384,42 @@ class Observations:
     def replace_queues(self, service: str, grouped: Mapping[int, Sequence[QueueRecord]],
                        now: datetime) -> None:
         """The queue as it is now: `grouped` by film or series; the others' records go."""
+        self._replace_by_id(service, "queue", grouped, now)
+
+    def queues(self, service: str) -> dict[int, tuple[QueueRecord, ...]]:
+        """Every stored queue of the Radarr or Sonarr server, by film or series, in one read."""
+        return self._by_id(service, "queue", _queue)
+
+    def departed(self, service: str, subject_id: int) -> tuple[QueueDeparture, ...]:
+        """The film's or series' queue records seen in an earlier poll and gone since."""
+        return self._get(service, f"departed:{subject_id}", _departures, ())
+
+    def departures(self, service: str) -> dict[int, tuple[QueueDeparture, ...]]:
+        """Every film's or series' departed records, in one read."""
+        return self._by_id(service, "departed", _departures)
+
+    def replace_departures(self, service: str,
+                           grouped: Mapping[int, Sequence[QueueDeparture]],
+                           now: datetime) -> None:
+        """The departed records as they are now, by film or series; the others' go."""
+        self._replace_by_id(service, "departed", grouped, now)
+
+    def _by_id(self, service: str, kind: str,
+               convert: Callable[[Any, Codec], T]) -> dict[int, T]:
+        """Every `{kind}:{id}` observation of `service`, by id, in one read."""
+        return {int(subject.split(":")[1]): self._read(service, subject, observed, convert)
+                for subject, observed in self._every(service, f"{kind}:").items()}
+
+    def _replace_by_id(self, service: str, kind: str,
+                       grouped: Mapping[int, Sequence[QueueRecord | QueueDeparture]],
+                       now: datetime) -> None:
+        """Store each id's list of queue records (or departures) under `{kind}:{id}`, in a
+        stable order; drop the ids not in `grouped`."""
         for k, records in grouped.items():
             rows = sorted(dump(list(records)),
                           key=lambda r: (r["download_id"], r.get("episode_id") or 0))
-            self._put(service, f"queue:{k}", rows, now)
-        stale = [s for s in self.store.observations(service, "queue:")
+            self._put(service, f"{kind}:{k}", rows, now)
+        stale = [s for s in self.store.observations(service, f"{kind}:")
                  if int(s.split(":")[1]) not in grouped]
         self._drop(service, stale)
 

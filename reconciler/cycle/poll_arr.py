@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
-from reconciler.models import HistoryEvent, HistoryFacts, QueueRecord, SeerrRequest
+from reconciler.models import (
+    HistoryEvent,
+    HistoryFacts,
+    QueueDeparture,
+    QueueRecord,
+    SeerrRequest,
+)
 from reconciler.services.arr import ArrClient
 
 F = TypeVar("F")
@@ -30,18 +36,67 @@ async def recent_history(client: ArrClient, since: datetime | None) -> list[Hist
     return await client.history_since(since - WATERMARK_OVERLAP)
 
 
+# A pending release (held by a delay profile, its download client unavailable, a fallback) is
+# not in the download client yet: its leaving the queue removes nothing from the client.
+PENDING_STATUSES = frozenset({"delay", "downloadClientUnavailable", "fallback"})
+
+
+@dataclass(frozen=True)
+class QueueChange:
+    """The tracked films' or series' queue records now, and as the last poll stored them."""
+
+    before: Mapping[int, Sequence[QueueRecord]]
+    now: Mapping[int, Sequence[QueueRecord]]
+
+    def gone(self, subject: int) -> list[QueueRecord]:
+        """The subject's downloads stored at the last (successful) poll and not listed now; a
+        pending release is none (it was never in the download client)."""
+        listed = {(r.download_id, r.episode_id) for r in self.now.get(subject, ())}
+        return [r for r in self.before.get(subject, ())
+                if (r.download_id, r.episode_id) not in listed
+                and r.status not in PENDING_STATUSES]
+
+
 def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
                 key: Callable[[QueueRecord], int | None], tracked: set[int],
-                now: datetime) -> None:
-    """Keep the queue records of tracked films or series (by `key`), drop the rest."""
+                now: datetime) -> QueueChange:
+    """Keep the queue records of tracked films or series (by `key`), drop the rest; what
+    changed, for `note_departures`."""
     grouped: dict[int, list[QueueRecord]] = defaultdict(list)
     for record in queue:
         k = key(record)
         if k is not None and k in tracked:
             grouped[k].append(record)
-    steady = {k: steady_estimates(records, ctx.seen.queue(service, k))
+    before = ctx.seen.queues(service)
+    steady = {k: steady_estimates(records, before.get(k, ()))
               for k, records in grouped.items()}
     ctx.seen.replace_queues(service, steady, now)
+    return QueueChange(before, steady)
+
+
+def note_departures(ctx: PollContext, service: str, change: QueueChange, tracked: set[int],
+                    grabbed_at: Callable[[int, int | None], datetime | None],
+                    now: datetime) -> None:
+    """Keep, by film or series, the queue records seen in an earlier poll and gone since
+    (`QueueDeparture`): those gone in this poll, and those gone before and still gone, now
+    confirmed. A departure goes when its film (Radarr) or episode (Sonarr) is in the queue
+    again, or the film or series is no longer tracked. Called after the poll's history was
+    folded in (`grabbed_at(subject, episode id)`: its latest grab), which the history read
+    after the queue read holds."""
+    prior = ctx.seen.departures(service)
+    out: dict[int, list[QueueDeparture]] = {}
+    for k in tracked:
+        busy = {r.episode_id for r in change.now.get(k, ())}  # Radarr: {None} while queued
+        kept = [d if d.confirmed else replace(d, confirmed=True)
+                for d in prior.get(k, ()) if d.episode_id not in busy]
+        known = {(d.download_id, d.episode_id) for d in kept}
+        for r in change.gone(k):
+            if (r.download_id, r.episode_id) not in known and r.episode_id not in busy:
+                kept.append(QueueDeparture(r.download_id, r.title, r.episode_id, r.progress,
+                                           now, grabbed_at(k, r.episode_id)))
+        if kept:
+            out[k] = kept
+    ctx.seen.replace_departures(service, out, now)
 
 
 def steady_estimates(records: Sequence[QueueRecord],

@@ -20,38 +20,26 @@ Jellyseerr 2.6.0 to Seerr 3.1.x never change after creation:
 - The version (`/api/v1/status`, which decides the query parameters sent) is read on the first
   poll, at each complete listing and after a listing was refused (`QueryRejected`, which fails
   the poll: Jellyseerr is unknown for that cycle).
-- Titles are read once per film or show, at most `MAX_TITLES_PER_POLL` per poll, none started
-  after `TITLE_BUDGET` seconds, each bounded by the client's timeout. A failing look-up (Seerr
-  answers 500 to every TMDB failure) stops the look-ups of that poll, is logged once per outage
-  (`jellyseerr.titles_unavailable`, then `jellyseerr.titles_available`) and is retried at the
-  next poll; the poll itself does not fail. Meanwhile a request shows its id as its title.
-  A title comes with its year (TMDB's release or first air date).
+- Titles are read once per film or show, a new one in the poll that first lists it; a failing
+  one is asked again on its own growing pause, an outage of them all is logged once when it
+  starts and once when it ends (`cycle.titles`); the poll itself does not fail for a title.
+  Meanwhile a request shows its TMDB id as its title, and `show` says why. A title comes with
+  its year (TMDB's release or first air date).
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from reconciler import core
-from reconciler.cycle.context import CONCURRENCY, PollContext, bounded
+from reconciler.cycle.context import PollContext, bounded
 from reconciler.cycle.observations import SeenRequest
-from reconciler.errors import UpstreamError
-from reconciler.logs import get_logger, scrub
-from reconciler.models import MediaType, SeerrRequest, SeerrStatus
+from reconciler.cycle.titles import TitleLookups
+from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
-from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient, TitleInfo
-from reconciler.times import iso
+from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient
 
-log = get_logger("reconciler.cycle")
-
-# Title look-ups per poll: the rest wait for the next poll (a first poll of a big install, or
-# the titles an outage left missing).
-MAX_TITLES_PER_POLL = 1000
-# No title look-up starts after this many seconds of a poll's look-ups (each is also bounded by
-# the client's own timeout), so a slow TMDB never holds a cycle past its interval.
-TITLE_BUDGET = 20.0
 # Media statuses of an approved request `filter=processing` lists (not available, blocklisted
 # or deleted).
 _PROCESSING_MEDIA = (None, 1, 2, 3, 4)
@@ -74,7 +62,7 @@ class JellyseerrPoller:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.service = name
-        self.monotonic = monotonic
+        self.titles = TitleLookups(client, monotonic)
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client = self.client
@@ -134,8 +122,8 @@ class JellyseerrPoller:
                 # 404: removed, once confirmed (the next poll lists completely to confirm it).
                 before = known[rid]
                 ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
-        await self._fetch_titles(ctx, [*listed.values(), *(s.request for s in known.values()
-                                                            if not core.seerr_gone(s.absent))])
+        await self.titles.fetch(ctx, [*listed.values(), *(s.request for s in known.values()
+                                                          if not core.seerr_gone(s.absent))])
         # The newest `updatedAt` seen, as Seerr writes it (the form stored watermarks have).
         watermark = ctx.store.last_watermark(self.service)
         stamps = [r.updated_at for r in listed.values() if r.updated_at is not None]
@@ -145,51 +133,3 @@ class JellyseerrPoller:
         """Each request by id, a few at a time; None for a 404 (removed)."""
         found = await bounded([self.client.request_by_id(rid) for rid in ids])
         return dict(zip(ids, found, strict=True))
-
-    async def _fetch_titles(self, ctx: PollContext, requests: Iterable[SeerrRequest]) -> None:
-        """Display titles, read once per film or show (a few at a time, bounded) and kept."""
-        client = self.client
-        missing = {(r.media_type, r.tmdb_id) for r in requests if r.tmdb_id is not None}
-        titled = ctx.seen.titled()
-        wanted = sorted((m, t) for m, t in missing if t is not None and (m, t) not in titled)
-        if not wanted:
-            return
-        wanted = wanted[:MAX_TITLES_PER_POLL]
-        gate = asyncio.Semaphore(CONCURRENCY)
-        deadline = self.monotonic() + TITLE_BUDGET
-        failures: list[str] = []
-        answered = 0
-
-        async def one(media_type: MediaType,
-                      tmdb_id: int) -> tuple[MediaType, int, TitleInfo | None]:
-            nonlocal answered
-            async with gate:
-                if failures or self.monotonic() > deadline:
-                    return media_type, tmdb_id, None  # left for the next poll
-                try:
-                    title = await client.title_info(media_type, tmdb_id)
-                except UpstreamError as exc:
-                    failures.append(exc.message)
-                    return media_type, tmdb_id, None
-                answered += 1
-                return media_type, tmdb_id, title
-
-        outage = ctx.seen.titles_outage()
-        results = []
-        if outage is not None:  # during an outage one look-up probes it before the others
-            results.append(await one(*wanted[0]))
-            wanted = wanted[1:]
-        results += await asyncio.gather(*(one(m, t) for m, t in wanted))
-        now = ctx.clock()
-        for media_type, tmdb_id, info in results:
-            if info:
-                ctx.seen.put_title(media_type, tmdb_id, info.title, now, year=info.year)
-        if failures and outage is None:
-            error = scrub(failures[0])
-            log.warning("jellyseerr.titles_unavailable", error=error,
-                        titles_missing=len(results))
-            ctx.seen.put_titles_outage({"since": iso(now) or "", "error": error}, now)
-        elif not failures and answered and outage is not None:
-            log.info("jellyseerr.titles_available", since=outage.get("since"))
-            ctx.seen.put_titles_outage(None, now)
-

@@ -3,8 +3,11 @@
 Strategy: every `[radarr] poll_interval` (`active_poll_interval` while something moves) the
 poll reads the whole queue (`/api/v3/queue/details`, unpaged, so no record is skipped or
 counted twice while downloads move; the paged queue sorted by `added` where details answers 404)
-and the history since the watermark (a `downloadIgnored` event, Radarr's "removed without
-blocklisting", makes the film failed until the next grab).
+and then the history since the watermark (a `downloadIgnored` event, the queue's "Ignore
+download", makes the film failed until the next grab). A queue record stored at the last poll
+and missing now is kept as departed (`note_departures`); gone from two polls with no import,
+failure or ignore since its grab, it was removed from the download client (the queue dialog's
+default, which writes no history), and the film is failed until the next grab.
 A film is read once when first tracked (by TMDB id), then again only when its history changed
 (a grab, import, failure, deletion or rename); every `full_sync_interval` the whole film list
 is read instead (`excludeLocalCovers=true`: Radarr need not stat every cover file). A newly
@@ -21,11 +24,12 @@ from reconciler.cycle.context import PollContext, bounded
 from reconciler.cycle.poll_arr import (
     external_id,
     fold_film,
+    note_departures,
     recent_history,
     store_history,
     store_queue,
 )
-from reconciler.models import MediaType, RadarrMovie, SeerrRequest
+from reconciler.models import HistoryFacts, MediaType, RadarrMovie, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.radarr import RadarrClient
 
@@ -45,6 +49,8 @@ class RadarrPoller:
         tracked = {r.tmdb_id for r in requests if r.tmdb_id is not None}
         watermark = ctx.watermark(server)
         full = watermark is None or ctx.full_due(server)
+        # The queue first, then the history: a download that left the queue because it was
+        # imported has its import in this history read (`note_departures`).
         queue, server_date = await client.queue()
         events = await recent_history(client, watermark or server_date)
         movies: dict[int, RadarrMovie | None] = {}
@@ -60,7 +66,7 @@ class RadarrPoller:
         _store_movies(ctx, movies, now, server)
         # Radarr movie id -> TMDB id, of the tracked films Radarr has.
         current = {m.id: t for t in tracked if (m := seen.movie(t, server)) is not None}
-        store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
+        change = store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
 
         def needs_history(movie_id: int) -> bool:
             movie = seen.movie(current[movie_id], server)
@@ -72,6 +78,9 @@ class RadarrPoller:
             write=lambda mid, facts: seen.put_movie_history(mid, facts, now, server),
             fetch=client.movie_history, needs_history=needs_history,
         )
+        note_departures(ctx, server, change, set(current),
+                        lambda mid, _: (seen.movie_history(mid, server) or HistoryFacts())
+                        .grabbed_at, now)
         # Something happened to these films (grab, import, failure, deletion, rename): read
         # them again. The others cannot have changed in a way that matters here.
         fetched = {m.id for m in movies.values() if m is not None}

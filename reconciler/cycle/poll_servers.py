@@ -1,12 +1,14 @@
 """Jellyseerr's Radarr and Sonarr server settings, read when routing needs them.
 
 Strategy: after Jellyseerr's own poll, and only when a tracked request names a server
-(`serverId`) that no configured `seerr_server_id` is and that a single server of its quality
-cannot answer for (`core.needs_seerr_servers`): `GET /api/v1/settings/radarr|sonarr` once, then
-again at each complete Jellyseerr listing or when a request names a server the settings read
-did not list. A setup with one Radarr and one Sonarr never reads them. A failed read leaves the
-settings as they were (unknown the first time: those requests wait, `core.route`); it does not
-fail Jellyseerr's poll.
+(`serverId`, or the `serviceId` Seerr recorded on its media) that no configured
+`seerr_server_id` is, or names none (Seerr's own default server of its quality then decides),
+and the one configured server of its kind cannot answer for it alone
+(`core.needs_seerr_servers`): `GET /api/v1/settings/radarr|sonarr` once, then again at each
+complete Jellyseerr listing or when a request names a server the settings read did not list. A
+setup with one Radarr and one Sonarr never reads them. A failed read leaves the settings as they
+were (unknown the first time: requests naming a server wait, those naming none go to
+reconciler's own default, `core.route`); it does not fail Jellyseerr's poll.
 """
 
 from __future__ import annotations
@@ -56,8 +58,9 @@ async def read_server_settings(client: JellyseerrClient, ctx: PollContext, *,
             continue
         known = ctx.seen.seerr_servers(kind)
         listed = {e.id for e in known or []}
-        unlisted = {(kind, r.server_id) for r in requests
-                    if r.server_id is not None and r.server_id not in listed} - asked
+        unlisted = {(kind, target) for r in requests
+                    if (target := core.seerr_target(r)) is not None
+                    and target not in listed} - asked
         asked |= unlisted
         if known is not None and not refresh and not unlisted:
             continue

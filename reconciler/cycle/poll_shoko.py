@@ -67,9 +67,10 @@ class ShokoPoller:
         by_path = await self.client.files_by_path(path) if path else []
         by_id = await self.client.files_by_tmdb_movie(tmdb_id)
         if path:
-            tail = path_tail(path, 1).lower()
+            # The file of exactly that name first (the two-part tail may also find another).
+            name = path_tail(path, 1).lower()
             by_path = [f for f in by_path
-                       if f.relative_path.replace("\\", "/").lower().endswith(tail)] or by_path
+                       if path_tail(f.relative_path, 1).lower() == name] or by_path
         candidates = by_path + [f for f in by_id if f.id not in {p.id for p in by_path}]
         return _best_file(candidates)
 

@@ -2,9 +2,12 @@
 
 Strategy: every `[sonarr] poll_interval` (`active_poll_interval` while something moves) the
 poll reads the whole queue (`/api/v3/queue/details` without `includeEpisode`: each record
-names its episode; the paged queue sorted by `added` where details answers 404) and the history
-since the watermark (per episode; Sonarr's `downloadIgnored` makes that episode failed until
-the next grab).
+names its episode; the paged queue sorted by `added` where details answers 404) and then the
+history since the watermark (per episode; Sonarr's `downloadIgnored` makes that episode failed
+until the next grab). An episode's queue record stored at the last poll and missing now is kept
+as departed (`note_departures`); gone from two polls with no import, failure or ignore since
+its grab, it was removed from the download client (no history record), and the episode is failed
+until the next grab (a season pack: each of its episodes).
 A show's series is found once when first tracked (by TVDB id, else in the series list by TMDB
 id), then kept; every `full_sync_interval` the whole series list is read instead. Episodes are
 read when a series is new, at each full listing, from two hours before one of its episodes airs
@@ -26,11 +29,18 @@ from reconciler.cycle.observations import SeriesKey, series_key
 from reconciler.cycle.poll_arr import (
     external_id,
     fold_episodes,
+    note_departures,
     recent_history,
     store_history,
     store_queue,
 )
-from reconciler.models import MediaType, SeerrRequest, SonarrEpisode, SonarrSeries
+from reconciler.models import (
+    HistoryFacts,
+    MediaType,
+    SeerrRequest,
+    SonarrEpisode,
+    SonarrSeries,
+)
 from reconciler.results import PollOutcome
 from reconciler.services.sonarr import SonarrClient
 
@@ -56,6 +66,8 @@ class SonarrPoller:
         tracked = ctx.tracked(MediaType.TV, server)
         watermark = ctx.watermark(server)
         full = watermark is None or ctx.full_due(server)
+        # The queue first, then the history: a download that left the queue because it was
+        # imported has its import in this history read (`note_departures`).
         queue, server_date = await client.queue()
         events = await recent_history(client, watermark or server_date)
         library: list[SonarrSeries] | None = await client.all_series() if full else None
@@ -93,7 +105,7 @@ class SonarrPoller:
         if not full:
             fetched |= await self._redated(ctx, set(series_keys) - fetched, now)
         await self._store_episodes(ctx, sorted(fetched), now)
-        store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
+        change = store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
         changed = await store_history(
             events, lambda e: e.series_id, series_keys,
             prior=lambda sid: seen.episode_histories(sid, server), fold=fold_episodes,
@@ -102,6 +114,9 @@ class SonarrPoller:
             needs_history=lambda sid: any(not e.has_file
                                           for e in seen.episodes(sid, server) or []),
         )
+        note_departures(ctx, server, change, set(series_keys),
+                        lambda sid, eid: (seen.episode_histories(sid, server) or {})
+                        .get(eid or 0, HistoryFacts()).grabbed_at, now)
         # Grabs, imports, failures and deletions: read those series and episodes again.
         again = sorted(changed - fetched)
         for sid, series in zip(again, await bounded([client.series(sid) for sid in again]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler.errors import NotFound
+from reconciler.errors import NotFound, ServiceUnavailable
 from reconciler.models import HistoryEvent, QueueRecord
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
@@ -99,6 +99,8 @@ class ArrClient(ServiceClient):
     # series or episode resources, which reconciler never reads).
     details_include: dict[str, object] = {}
     queue_include: dict[str, object] = {}
+    # The known upstream bug that answers 500 on both queue endpoints (see `queue`).
+    queue_bug: str = ""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -130,10 +132,32 @@ class ArrClient(ServiceClient):
                                               params=self.details_include or None)
             except NotFound:
                 self.queue_details_missing = True
+            except ServiceUnavailable as exc:
+                if exc.status != 500:
+                    raise
+                return await self._queue_after_500(page_size)
             else:
                 data = require(self.name, response.data, list, "/api/v3/queue/details")
                 return _unique(self.name, data), response.server_date
         return await self.queue_paged(page_size)
+
+    async def _queue_after_500(
+        self, page_size: int
+    ) -> tuple[list[QueueRecord], datetime | None]:
+        """`/queue/details` answered 500: the paged queue, once. Both answer 500 while a known
+        bug holds (a pending release whose next RSS sync `TaskManager.GetNextExecution` cannot
+        find: Radarr's and Sonarr's `PendingReleaseService.GetPendingQueue`, which both
+        endpoints call); that failure names the bug (`queue_bug`), and the server is unknown
+        for the poll, as for any failure."""
+        try:
+            return await self.queue_paged(page_size)
+        except ServiceUnavailable as exc:
+            if exc.status != 500:
+                raise
+            raise ServiceUnavailable(
+                self.name, "HTTP 500 from /api/v3/queue/details and /api/v3/queue: "
+                + (f"{exc.reason}; " if exc.reason else "") + self.queue_bug, 500,
+                exc.reason) from exc
 
     async def queue_paged(
         self, page_size: int = QUEUE_PAGE_SIZE

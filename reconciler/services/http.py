@@ -35,6 +35,7 @@ from reconciler.errors import (
     QueryRejected,
     ServiceUnavailable,
 )
+from reconciler.logs import scrub
 
 MAX_BODY_BYTES = 256 * 1024 * 1024
 # What one ordinary call (a page, one item, a status) may send: no page is legitimately more
@@ -181,7 +182,8 @@ class ServiceClient:
                                             deadline, cap, stream, timeout)
         except _Retryable as exc:
             hint = f", Retry-After {exc.retry_after:g} s" if exc.retry_after is not None else ""
-            raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}{hint}") from exc
+            raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}{hint}",
+                                     exc.status) from exc
         except httpx.TimeoutException as exc:
             raise ServiceUnavailable(self.name, f"timed out calling {path}") from exc
         except TimeoutError as exc:
@@ -259,7 +261,12 @@ class ServiceClient:
         if status == 400:
             raise QueryRejected(self.name, f"HTTP 400 from {path}: {_message(body)}")
         if status >= 400:
-            raise ServiceUnavailable(self.name, f"HTTP {status} from {path}")
+            # The server's own reason when it gives one (Jellyseerr 2.1: "[Sonarr] Failed to
+            # retrieve profiles: fetch failed"; Seerr: "Unable to retrieve movie.").
+            reason = _message(body, "")
+            raise ServiceUnavailable(self.name, f"HTTP {status} from {path}"
+                                                + (f": {reason}" if reason else ""), status,
+                                     reason)
 
     def _refuse_html(self, response: httpx.Response, head: bytes | bytearray,
                      path: str) -> None:
@@ -379,15 +386,30 @@ def _tls_refused(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     return None
 
 
-def _message(body: bytes | bytearray) -> str:
-    """The `message` of a JSON error body (express-openapi-validator, ASP.NET problem details),
-    shortened; else a placeholder. Never the raw body, which may echo the query."""
+# Credentials a server's own message might quote: `key=value` pairs and URL user info.
+_SECRET_PAIR = re.compile(r"\b((?:api[_-]?key|apikey|token|access_token|password|secret)"
+                          r"[\"']?\s*[=:]\s*[\"']?)[^\s&\"',;]+", re.IGNORECASE)
+_USER_INFO = re.compile(r"\b([a-z][a-z0-9+.-]*://)[^\s/@]+@", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+MESSAGE_CHARS = 200
+
+
+def _message(body: bytes | bytearray, missing: str = "the query was refused") -> str:
+    """The `message` of a JSON error body (express-openapi-validator, Seerr, ASP.NET problem
+    details): one line, at most `MESSAGE_CHARS`, credentials it quotes redacted and
+    reconciler's own secrets scrubbed; else `missing`. Never the raw body, which may echo the
+    query or carry a stack trace."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        return "the query was refused"
+        return missing
     text = data.get("message") or data.get("title") if isinstance(data, dict) else None
-    return str(text)[:200] if text else "the query was refused"
+    if not isinstance(text, str) or not text.strip():
+        return missing
+    text = _CONTROL.sub(" ", text).strip()
+    text = _SECRET_PAIR.sub(r"\1***", _USER_INFO.sub(r"\1***@", text))
+    text = scrub(text)
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 1] + "…"
 
 
 def _mb(size: int) -> str:

@@ -42,6 +42,8 @@ class RadarrClient(ArrClient):
     name = "radarr"
     details_include = {"includeMovie": False}
     queue_include = {"includeMovie": False}
+    queue_bug = ("a known Radarr bug answers so while a release is pending (Radarr #10572, "
+                 "#11151: TaskManager.GetNextExecution); restarting Radarr usually clears it")
 
     async def movies(self) -> list[RadarrMovie]:
         """The whole library (unpaged in Radarr's API): parsed as a stream, film by film.
@@ -50,8 +52,11 @@ class RadarrClient(ArrClient):
         return await self.stream_list("/api/v3/movie", parse_movie, {"excludeLocalCovers": True})
 
     async def movie_by_tmdb(self, tmdb_id: int) -> RadarrMovie | None:
+        # `excludeLocalCovers` is read only by the whole listing (MovieController.AllMovie);
+        # with `tmdbId` Radarr stats that one film's covers whatever it says: sent anyway, so
+        # the two listings ask alike.
         data = require(self.name, await self.get("/api/v3/movie", {
-            "tmdbId": tmdb_id, "excludeLocalCovers": True,  # one film, yet every cover stat'd
+            "tmdbId": tmdb_id, "excludeLocalCovers": True,
         }), list, "/api/v3/movie")
         movies = [parse_movie(m) for m in data]
         return next((m for m in movies if m.tmdb_id == tmdb_id), None)

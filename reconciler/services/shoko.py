@@ -78,8 +78,20 @@ def parse_file(obj: object) -> ShokoFile:
 def path_tail(path: str, parts: int = 2) -> str:
     """The last `parts` components of a path: Shoko and the *arr mount the library at
     different roots, so only the tail (folder and file name) is comparable."""
-    pieces = [p for p in path.replace("\\", "/").split("/") if p]
+    pieces = _pieces(path)
     return "/".join(pieces[-parts:])
+
+
+def _pieces(path: str) -> list[str]:
+    return [p for p in path.replace("\\", "/").split("/") if p]
+
+
+def in_its_folders(file: ShokoFile, path: str) -> bool:
+    """The Shoko file lies in the *arr file's own folder or the one above it (a show's folder
+    over its season folders), by name: a file of the same name elsewhere is another file."""
+    theirs = _pieces(file.relative_path)
+    ours = [p.lower() for p in _pieces(path)[-3:-1]]
+    return len(theirs) >= 2 and theirs[-2].lower() in ours
 
 
 class ShokoClient(ServiceClient):
@@ -94,19 +106,26 @@ class ShokoClient(ServiceClient):
 
     async def files_by_path(self, path: str) -> list[ShokoFile]:
         """Files whose path ends with the tail of `path`: folder and file name, else the file
-        name alone when exactly one file has it."""
+        name alone when exactly one file in the *arr file's folders has it.
+
+        Shoko's `PathEndsWith` is a plain case-insensitive `EndsWith` on each file's full path,
+        its `/` and `\\` made the server's separator (5.3.3 `FileController.cs` 1430-1435,
+        6.0-dev 1355-1360): no folder boundary. So the tail is sent with its leading separator,
+        or "Show - 01.mkv" would also find "Other Show - 01.mkv"."""
         for parts in (2, 1):
             tail = path_tail(path, parts)
             if not tail:
                 continue
             data = require(self.name, await self.get("/api/v3/File/PathEndsWith", {
-                "path": tail, **XREFS, "limit": 10,
+                "path": "/" + tail, **XREFS, "limit": 10,
             }), list, "/api/v3/File/PathEndsWith")
             files = [parse_file(obj) for obj in data]
-            if parts == 1 and len(files) > 1:
-                # The file name alone is ambiguous (generic names repeat across shows): no
-                # answer is better than another show's file.
-                return []
+            if parts == 1:
+                # The file name alone: a file of that name in another folder is another file,
+                # and generic names repeat across shows (no answer is better than another
+                # show's file).
+                files = [f for f in files if in_its_folders(f, path)]
+                return files if len(files) == 1 else []
             if files:
                 return files
         return []

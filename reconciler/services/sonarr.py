@@ -55,6 +55,8 @@ class SonarrClient(ArrClient):
     # No `includeEpisode`: every record already carries `episodeId` and `seasonNumber`; the
     # episode resource would only repeat itself per record.
     queue_include: dict[str, object] = {}
+    queue_bug = ("a known Sonarr bug answers so while a release is pending (Sonarr #7422, "
+                 "#7429: TaskManager.GetNextExecution); restarting Sonarr usually clears it")
 
     async def all_series(self) -> list[SonarrSeries]:
         """The whole library (unpaged in Sonarr's API): parsed as a stream, series by series."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from reconciler.core.tracking import BLOCKLISTED_NOTE
 from reconciler.models import MediaType
 from reconciler.states import STATES, Phase, RequestState, Tone
 from reconciler.store import RequestRow
@@ -73,6 +74,8 @@ class RequestView:
     created_at: datetime | None
     # The Radarr/Sonarr server tracking it, shown only when several of a kind are configured.
     server: str | None = None
+    # Its media is on Jellyseerr's blocklist (the decision's note in the detail).
+    blocklisted: bool = False
 
     def matches(self, query: str) -> bool:
         """Case-insensitive search in the title and the requester."""
@@ -166,6 +169,7 @@ def present(row: RequestRow, now: datetime, next_air: datetime | None = None, *,
         is4k=row.is4k,
         created_at=row.created_at,
         server=row.server if show_server else None,
+        blocklisted=BLOCKLISTED_NOTE in (row.detail or ""),
     )
 
 

@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from reconciler.config import ServiceConfig
+from reconciler.errors import AuthFailed, ServiceUnavailable
+from reconciler.models import QueueRecord
 from reconciler.services.radarr import RadarrClient
 from reconciler.services.sonarr import SonarrClient
 
@@ -86,3 +89,62 @@ def test_sonarr_never_asks_for_the_episode_resource_per_record() -> None:
 
     run(SonarrClient, handle, lambda c: c.queue())
     assert seen == [{}]
+
+
+NULL_REFERENCE = {"message": "Object reference not set to an instance of an object.",
+                  "description": "System.NullReferenceException: ... at NzbDrone.Core.Jobs."
+                                 "TaskManager.GetNextExecution(Type type)"}
+
+
+@pytest.mark.parametrize(("client_type", "issues"), [
+    (RadarrClient, "Radarr #10572, #11151"), (SonarrClient, "Sonarr #7422, #7429")])
+def test_a_500_from_both_queue_endpoints_names_the_known_upstream_bug(
+        client_type: Any, issues: str) -> None:
+    """While a pending release trips the known bug both queue endpoints answer 500: the paged
+    queue is tried once after `/queue/details`, and the failure names the bug (issue 22)."""
+    asked: list[str] = []
+
+    def handle(req: httpx.Request) -> httpx.Response:
+        asked.append(req.url.path)
+        return httpx.Response(500, json=NULL_REFERENCE)
+
+    with pytest.raises(ServiceUnavailable) as err:
+        run(client_type, handle, lambda c: c.queue())
+    assert asked == ["/api/v3/queue/details", "/api/v3/queue"]
+    assert err.value.status == 500
+    assert err.value.message.startswith(
+        "HTTP 500 from /api/v3/queue/details and /api/v3/queue: Object reference not set to an "
+        "instance of an object.; a known ")
+    assert issues in err.value.message and "GetNextExecution" in err.value.message
+    assert "description" not in err.value.message and "NzbDrone" not in err.value.message
+
+
+def test_a_500_from_the_details_only_reads_the_paged_queue_for_that_poll() -> None:
+    asked: list[str] = []
+
+    def handle(req: httpx.Request) -> httpx.Response:
+        asked.append(req.url.path)
+        if req.url.path == "/api/v3/queue/details":
+            return httpx.Response(500, json=NULL_REFERENCE)
+        return httpx.Response(200, json={"page": 1, "pageSize": 500, "totalRecords": 1,
+                                         "records": [record(1, 10)]})
+
+    async def twice(client: RadarrClient) -> list[list[QueueRecord]]:
+        return [(await client.queue())[0] for _ in range(2)]
+
+    first, second = run(RadarrClient, handle, twice)
+    assert [r.movie_id for r in first] == [10] == [r.movie_id for r in second]
+    # /queue/details is asked again next time: a 500 is no missing endpoint.
+    assert asked == ["/api/v3/queue/details", "/api/v3/queue"] * 2
+
+
+def test_another_failure_of_the_details_is_not_retried_on_the_paged_queue() -> None:
+    asked: list[str] = []
+
+    def handle(req: httpx.Request) -> httpx.Response:
+        asked.append(req.url.path)
+        return httpx.Response(403, json={"message": "no"})
+
+    with pytest.raises(AuthFailed):
+        run(RadarrClient, handle, lambda c: c.queue())
+    assert asked == ["/api/v3/queue/details"]

@@ -150,9 +150,12 @@ def test_a_refused_key_is_auth_failed_without_retrying() -> None:
     assert cass.play_count == 2
 
 
-def test_a_server_error_is_unavailable() -> None:
-    with cassette("jellyseerr/server_error.yaml"), pytest.raises(ServiceUnavailable):
+def test_a_server_error_is_unavailable_and_says_the_servers_reason() -> None:
+    """Jellyseerr 2.1.0 with a Sonarr it cannot reach: the error carries its own message."""
+    with cassette("jellyseerr/server_error.yaml"), pytest.raises(ServiceUnavailable) as err:
         call("jellyseerr", lambda c: c.list_requests())
+    assert err.value.status == 500
+    assert err.value.message.endswith(": [Sonarr] Failed to retrieve profiles: fetch failed")
 
 
 def test_overseerr_is_listed_without_sort_direction() -> None:

@@ -38,13 +38,22 @@ def test_a_matched_file_is_found_by_folder_and_file_name() -> None:
     assert f.imported == datetime(2026, 1, 22, 4, 47, 18, tzinfo=UTC)
 
 
-def test_an_unmatched_file_is_found_by_its_name_alone_when_the_folder_differs() -> None:
+def test_a_file_of_the_same_name_in_another_folder_is_not_taken() -> None:
+    """The file name alone finds a file in "Violet Evergarden Movie/", which is neither the
+    film's folder nor the one above it: another file, not taken (issue 22)."""
     with cassette("shoko/file_by_path_unmatched.yaml") as cass:
         files = call("shoko", lambda c: c.files_by_path(THE_MOVIE))
     assert cass.play_count == 2
-    (f,) = files
-    assert f.id == 1409 and not f.matched
-    assert f.series_ids == () and f.imported is None
+    assert files == []
+
+
+def test_an_episode_file_in_the_shows_folder_is_found_by_its_name_alone() -> None:
+    """Shoko keeps the episodes in the show's folder, Sonarr in a season folder under it: the
+    two-part tail finds nothing, the file name alone finds the file in the folder above."""
+    with cassette("shoko/file_by_path_name_only.yaml") as cass:
+        (f,) = call("shoko", lambda c: c.files_by_path(EPISODE))
+    assert cass.play_count == 2
+    assert f.matched and f.relative_path.startswith("Lycoris Recoil/")
 
 
 def test_an_episode_file_carries_the_series_tvdb_and_tmdb_show_ids() -> None:

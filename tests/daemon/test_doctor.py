@@ -270,3 +270,31 @@ def test_doctor_checks_every_server_and_names_the_jellyseerr_server_each_is(
             "host, port and base URL)") in text
     assert "✗ kids: seerr_server_id = 7 is not one of Jellyseerr's Radarr servers" in text
     assert "kids-radarr-key" not in text
+
+
+def test_doctor_warns_when_jellyseerrs_default_server_is_not_reconcilers(
+        tmp_path: Path) -> None:
+    """Two HD Radarr servers (issue 22): Jellyseerr sends requests naming no server to its
+    `isDefault` one; the doctor warns when reconciler's own default (used for them only while
+    Jellyseerr's settings cannot be read) is another, and names the fix."""
+    world = World()
+    with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin"),
+                        extra={"kids": "radarr"}) as stack:
+        port = int(stack.url("kids").rsplit(":", 1)[1])
+        world.jellyseerr.servers["radarr"][0].is_default = False
+        world.jellyseerr.add_arr_server("radarr", name="Radarr Kids", hostname="127.0.0.1",
+                                        port=port, is_default=True)
+        path = stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+        out = io.StringIO()
+        code = run_doctor(load_config(path), out=out)
+        text = out.getvalue()
+        assert code == 0, text
+        assert ("⚠ radarr: Jellyseerr's default HD Radarr server is 'Radarr Kids' (id 1, "
+                "'kids'), reconciler's is 'radarr'") in text
+        assert "fix: set default = true on [[radarr]] name = \"kids\"" in text
+
+        world.jellyseerr.servers["radarr"][0].is_default = True
+        world.jellyseerr.servers["radarr"][1].is_default = False
+        out = io.StringIO()
+        run_doctor(load_config(path), out=out)
+    assert "default HD Radarr server is" not in out.getvalue()

@@ -990,3 +990,59 @@ def test_episodes_whose_shoko_ids_are_still_null_wait_then_match(anime: Anime) -
         w.jellyfin.add_episode(item, 1, n, provider_ids={"Shoko File": fid, "Shoko Episode": eid})
     assert anime.once() == 0
     assert anime.request(rid)["state"] == "available"
+
+
+def test_a_file_of_another_show_ending_like_this_ones_is_never_taken_for_it(
+        anime: Anime) -> None:
+    """Shoko's PathEndsWith is a plain EndsWith with no folder boundary (issue 22): the path
+    tail is sent with its leading separator, so "Show - S01E01 ...mkv" no longer finds
+    "Other Show - S01E01 ...mkv", and the file name alone never takes a file of that name in
+    another folder. The episode's own file, in the show's folder (Shoko keeps no season
+    folders), is found by its name."""
+    w = anime.world
+    tvdb, tmdb = 424540, 209871
+    rid = w.jellyseerr.add_request(tmdb, "tv", "Show", tvdb_id=tvdb, seasons=[1])
+    sid = w.sonarr.add_series(tvdb, "Show", tmdb_id=tmdb, series_type="anime",
+                              seasons={1: 1}, root_folder=ANIME_SHOWS)
+    (sonarr_file,) = w.sonarr.import_download(w.sonarr.grab(sid, season=1))
+    name = w.sonarr.files[sonarr_file].relative_path.rsplit("/", 1)[1]
+    other = w.shoko.add_series(18300, "Other Show")
+    for relative in (f"shows/Other Show/Other {name}", f"shows/Elsewhere/{name}"):
+        fid = w.shoko.add_file(relative, anime.shoko_folder)
+        w.shoko.match_file(fid, other, [w.shoko.add_episode(other, 284000 + fid)])
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert request["state"] == "anime_matching"
+    assert request["detail"] == "imported; waiting for Shoko to match the file"
+    assert "series" not in request["shoko_ids"]
+    asked = [r.query["path"] for r in anime.stack.requests("shoko",
+                                                           path="/api/v3/File/PathEndsWith")]
+    assert asked == [f"/Season 01/{name}", f"/{name}"]
+
+    own = w.shoko.add_series(18301, "Show", tmdb_show_ids=[tmdb])
+    fid = w.shoko.add_file(f"shows/Show/{name}", anime.shoko_folder)
+    w.shoko.match_file(fid, own, [w.shoko.add_episode(own, 285001)])
+    assert anime.once() == 0
+    request = anime.request(rid)
+    assert "matched by Shoko; waiting for Jellyfin" in request["detail"]
+    assert request["shoko_ids"]["series"] == [own]
+
+
+@pytest.mark.parametrize("key", ["Shoko Series", "AniDB"])
+def test_a_shokofin_tmdb_structure_film_matches_by_its_shoko_ids(anime: Anime, key: str) -> None:
+    """Shokofin's TMDB library structure writes `Shoko Episode = "T<TMDB film id>"` on a film
+    (issue 22): not another film's Shoko episode. With the merged version carrying another
+    file's `Shoko File`, the film still matches by its Shoko series or AniDB id; a `T<id>` of
+    another film is refused."""
+    film, match = imported_and_matched(anime)
+    values = {"Shoko Series": match.series_id, "AniDB": match.anidb_series}
+    anime.world.jellyfin.add_movie("Weathering with You", library="Anime Movies", provider_ids={
+        "Shoko Episode": "T568160", key: values[key]})
+    assert anime.once() == 0
+    assert anime.request(film.request_id)["jellyfin_item_id"] is None
+    item = anime.shokofin_movie("Your Name", match, only={
+        "Shoko Episode": f"T{YOUR_NAME}", "Shoko File": match.file_id + 7, key: values[key]})
+    assert anime.once() == 0
+    request = anime.request(film.request_id)
+    assert (request["state"], request["jellyfin_item_id"], request["matched_by"]) == (
+        "available", item, key)

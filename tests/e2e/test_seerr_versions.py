@@ -207,7 +207,47 @@ def test_jellyseerr_2_1_failing_its_list_while_an_arr_is_down_moves_nothing(
     result = run_reconcile("--config", str(tmp_path / "config.toml"), "--once")
     assert result.code == 3
     assert request(tmp_path, rid)["state"] == "approved"
+    # The outage's line carries the server's own reason from the body (issue 22).
+    (started,) = events(result, "service.outage_started")
+    assert started["error"] == ("HTTP 500 from /api/v1/request: [Sonarr] Failed to retrieve "
+                                "profiles: fetch failed")
 
     world.jellyseerr.set_arr_reachable("sonarr", 0, True)
     cycle(tmp_path)
     assert request(tmp_path, rid)["state"] == "indexed"
+
+
+@pytest.mark.parametrize("stack", ["3.1.0", "2.7.3"], indirect=True)
+def test_one_tmdb_id_seerr_cannot_resolve_holds_back_no_other_title(
+        stack: SimulatedStack, tmp_path: Path) -> None:
+    """Seerr answers 500 "Unable to retrieve movie." for an id TMDB merged away, as for an
+    outage. While the other ids answer it is that id's problem: no outage is logged, the other
+    requests (and a new one, in the cycle that first sees it) get their titles, the failing id
+    is not asked again within its pause, and `show` says why it has none."""
+    seerr = stack.world.jellyseerr
+    merged = seerr.add_request(1033, "movie", "Merged Away")
+    seerr.forget_title(1033)
+    matrix = seerr.add_request(603, "movie", "The Matrix")
+    first = cycle(tmp_path)
+    assert request(tmp_path, matrix)["title"] == "The Matrix"
+    assert request(tmp_path, merged)["title"] is None
+    assert not events(first, "jellyseerr.titles_unavailable")
+    assert len(events(first, "jellyseerr.title_failed")) == 1
+
+    shown = show(tmp_path, merged)["title_unavailable"]
+    assert shown["tmdb_id"] == 1033 and "HTTP 500" in shown["reason"]
+    assert shown["retry_at"] > shown["since"]
+    assert "title_unavailable" not in show(tmp_path, matrix)
+    text = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(merged)).stdout
+    assert text.startswith(f"#{merged} TMDB 1033")
+    assert "title:    unknown (look-up failing" in text and "asked again at" in text
+
+    stack.reset_stats()
+    steady = cycle(tmp_path)
+    assert stack.requests("jellyseerr", path_prefix="/api/v1/movie/") == []
+    assert not events(steady, "jellyseerr.titles_unavailable")
+    reloaded = seerr.add_request(604, "movie", "The Matrix Reloaded")
+    cycle(tmp_path)
+    asked = [r.path for r in stack.requests("jellyseerr", path_prefix="/api/v1/movie/")]
+    assert asked == ["/api/v1/movie/604"]
+    assert request(tmp_path, reloaded)["title"] == "The Matrix Reloaded"

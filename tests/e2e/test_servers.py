@@ -272,3 +272,39 @@ def test_unreadable_server_settings_leave_the_request_waiting_not_jellyseerr_fai
     data = request(tmp_path, uhd)
     assert (data["server"], data["state"]) == ("radarr4k", "approved")
     assert "waiting for Radarr" in data["detail"]
+
+
+def test_requests_naming_no_server_follow_seerrs_default_not_reconcilers(
+        tmp_path: Path) -> None:
+    """Two HD Radarr servers whose defaults differ (issue 22): reconciler's own default is the
+    first configured, Seerr's `isDefault` is the other. A request with a null `serverId` (a
+    regular user's) goes where Seerr sends it: the server Seerr recorded on its media
+    (`serviceId`) once it has, else Seerr's default; never reconciler's own while Seerr's
+    settings can be read."""
+    world = World()
+    with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin"),
+                        extra={"kids": "radarr"}) as stack:
+        world.jellyseerr.servers["radarr"][0].is_default = False
+        kids_id = _point(world, stack, "radarr", "Radarr Kids", "kids", False, is_default=True)
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+        kids = world.radarrs["kids"]
+        fresh = world.jellyseerr.add_request(TMDB, "movie", "The Matrix", server_id=None)
+        sent = world.jellyseerr.add_request(680, "movie", "Pulp Fiction", server_id=None,
+                                            external_service_id=1)
+        world.jellyseerr.update_media(680, service_id=0)  # Seerr sent it to "Radarr" (id 0)
+        kids.add_movie(TMDB, "The Matrix", year=1999)
+        world.radarr.add_movie(680, "Pulp Fiction", year=1994)
+        assert once(tmp_path) == 0
+        first, second = request(tmp_path, fresh), request(tmp_path, sent)
+        assert (first["server"], first["state"]) == ("kids", "approved")
+        assert "waiting for Radarr" in first["detail"]
+        assert (second["server"], second["state"]) == ("radarr", "approved")
+        assert stack.count("jellyseerr", path="/api/v1/settings/radarr") == 1
+        assert kids_id == 1
+        # Seerr's settings unreadable from the start: reconciler's own default, as before.
+        stack.set_fault("jellyseerr", "status", path="/api/v1/settings/radarr", code=500)
+        other = tmp_path / "unread"
+        other.mkdir()
+        stack.write_config(other / "config.toml", other / "reconciler.db")
+        assert once(other) == 0
+        assert request(other, fresh)["server"] == "radarr"

@@ -111,3 +111,48 @@ def test_download_ignored_history_has_radarrs_data(world: World,
     assert ignored["data"]["message"] == "Removed by the user"
     assert {"downloadClient", "downloadClientName", "releaseGroup", "size",
             "indexer"} <= set(ignored["data"])
+
+
+@pytest.mark.parametrize(("options", "event"), [
+    pytest.param({}, None, id="dialog-default-remove-from-client-writes-no-history"),
+    pytest.param({"remove_from_client": False, "change_category": True}, None,
+                 id="change-category-writes-no-history"),
+    pytest.param({"blocklist": True}, "downloadFailed", id="blocklist-marks-it-failed"),
+    pytest.param({"remove_from_client": False}, "downloadIgnored", id="ignore-download"),
+])
+def test_the_queue_remove_dialog_writes_what_queue_controller_remove_does(
+        world: World, stack: SimulatedStack, options: dict[str, bool],
+        event: str | None) -> None:
+    """Radarr/Sonarr `QueueController.Remove`: only blocklisting or "Ignore download" leave a
+    history record; the dialog's default (remove from the client, no blocklist) leaves none."""
+    for arr, path in ((world.radarr, "/api/v3/queue/details"),
+                      (world.sonarr, "/api/v3/queue/details")):
+        if arr is world.radarr:
+            did = arr.grab(arr.add_movie(603, "The Matrix"))
+        else:
+            sid = world.sonarr.add_series(121361, "Show", seasons={1: 2})
+            did = world.sonarr.grab(sid, season=1)
+        before = len(arr.history)
+        arr.remove_from_queue(did, **options)
+        with client(stack, "radarr" if arr is world.radarr else "sonarr") as c:
+            assert c.get(path).json() == []
+        written = {e.event_type for e in arr.history[before:]}
+        assert written == (set() if event is None else {event})
+
+
+def test_held_history_is_listed_after_its_release_with_its_own_date(
+        world: World, stack: SimulatedStack) -> None:
+    rd = world.radarr
+    mid = rd.add_movie(603, "The Matrix")
+    did = rd.grab(mid)
+    rd.hold_history()
+    rd.import_file(download_id=did)
+    world.advance(minutes=1)
+    with client(stack, "radarr") as c:
+        since = {"date": (T0 - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        assert [r["eventType"] for r in c.get("/api/v3/history/since", params=since).json()] \
+            == ["grabbed"]
+        rd.release_history()
+        rows = c.get("/api/v3/history/since", params=since).json()
+    assert [r["eventType"] for r in rows] == ["grabbed", "downloadFolderImported"]
+    assert rows[1]["date"].startswith("2026-11-01T12:00:00")

@@ -165,3 +165,25 @@ def test_refreshing_a_library_item_scans_that_library_only(
     assert client.post(f"/Items/{films}/Refresh").status_code == 204
     assert dune not in jf.pending_ids() and show in jf.pending_ids()
     assert jf.refresh_calls[-1].library_id == films
+
+
+def test_path_ends_with_is_a_plain_ends_with_on_the_full_path() -> None:
+    """As Shoko's own (5.3.3 `FileController.cs` 1430-1435, 6.0-dev 1355-1360): the query's
+    separators made `/`, then a case-insensitive `EndsWith` on the full path, no folder
+    boundary."""
+    world = shoko_world()
+    mine = world.shoko.add_file("Show/Show - 01.mkv")
+    other = world.shoko.add_file("Other Show/Other Show - 01.mkv")
+    with SimulatedStack(world, services=["shoko"]) as stack, httpx.Client(
+            base_url=stack.urls["shoko"], timeout=10,
+            headers={"apikey": stack.api_keys["shoko"]}) as c:
+        def ids(path: str) -> list[int]:
+            r = c.get("/api/v3/File/PathEndsWith", params={"path": path})
+            assert r.status_code == 200
+            return [f["ID"] for f in r.json()]
+
+        assert ids("show - 01.MKV") == [mine, other]
+        assert ids("/Show - 01.mkv") == [mine]
+        assert ids("\\show\\show - 01.mkv") == [mine]
+        assert ids("/data/anime/Show/Show - 01.mkv") == [mine]  # the import folder's path too
+        assert ids("w - 01.mkv") == [mine, other]

@@ -16,7 +16,7 @@ import pytest
 
 from reconciler import core
 from reconciler.config import Config, load_config
-from reconciler.cycle import make_clients, poll_jellyseerr
+from reconciler.cycle import make_clients, titles
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import Observations
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
@@ -43,6 +43,7 @@ class Seerr:
     requests: dict[int, dict[str, Any]] = field(default_factory=dict)
     titles: dict[int, str] = field(default_factory=dict)
     reject_listings: bool = False
+    answer_404: set[int] = field(default_factory=set)  # TMDB ids Seerr answers 404 for
     seen: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
     def listing(self, flt: str) -> list[dict[str, Any]]:
@@ -76,7 +77,10 @@ class Seerr:
                 return httpx.Response(404, json={"message": "Request not found."})
             return httpx.Response(200, json=found)
         if path.startswith("/api/v1/movie/"):
-            title = self.titles.get(int(path.rsplit("/", 1)[1]))
+            tmdb = int(path.rsplit("/", 1)[1])
+            if tmdb in self.answer_404:
+                return httpx.Response(404, json={"message": "Movie not found."})
+            title = self.titles.get(tmdb)
             if title is None:
                 return httpx.Response(500, json={"message": "Unable to retrieve movie."})
             return httpx.Response(200, json={"title": title})
@@ -206,31 +210,37 @@ def test_title_look_ups_stop_at_the_time_budget_and_at_the_cap(
     seerr = Seerr(titles={600 + n: f"Film {n}" for n in range(5)})
     for n in range(5):
         seerr.requests[n + 1] = seerr_json(n + 1, SeerrStatus.APPROVED, 600 + n)
-    ticks = iter([0.0, 0.0] + [poll_jellyseerr.TITLE_BUDGET + 1] * 10)
+    ticks = iter([0.0, 0.0] + [titles.TITLE_BUDGET + 1] * 10)
     poll(ctx, poller(config, seerr, monotonic=lambda: next(ticks)))
     titled = [n for n in range(5) if ctx.seen.title(MediaType.MOVIE, 600 + n)]
     assert len(titled) == 1  # the rest waits for the next poll
 
-    monkeypatch.setattr(poll_jellyseerr, "MAX_TITLES_PER_POLL", 2)
+    monkeypatch.setattr(titles, "MAX_TITLES_PER_POLL", 2)
     seerr.forget()
     poll(ctx, poller(config, seerr))
     assert len([p for p in seerr.paths() if p.startswith("/api/v1/movie/")]) == 2
     assert len([n for n in range(5) if ctx.seen.title(MediaType.MOVIE, 600 + n)]) == 3
 
 
-def test_a_failing_title_fails_no_poll_and_marks_the_outage_until_one_answers(
+def test_failing_titles_fail_no_poll_and_mark_the_outage_until_one_answers(
         config: Config, ctx: PollContext) -> None:
+    """Every look-up of a poll failing, two ids among them, is an outage (one failing id alone
+    is that id's problem: see the tests below)."""
     seerr = Seerr()
     seerr.requests[1] = seerr_json(1, SeerrStatus.APPROVED, 603)
+    seerr.requests[2] = seerr_json(2, SeerrStatus.APPROVED, 604)
     p = poller(config, seerr)
     assert poll(ctx, p).ok
     outage = ctx.seen.titles_outage()
     assert outage is not None and "500" in outage["error"]
     assert ctx.seen.title(MediaType.MOVIE, 603) is None
     seerr.titles[603] = "The Matrix"
+    seerr.titles[604] = "The Matrix Reloaded"
     assert poll(ctx, p).ok
     assert ctx.seen.titles_outage() is None
     assert ctx.seen.title(MediaType.MOVIE, 603) == "The Matrix"
+    assert ctx.seen.title(MediaType.MOVIE, 604) == "The Matrix Reloaded"
+    assert ctx.seen.title_failures() == {}
 
 
 # ---------------------------------------------------------------- rules and display

@@ -292,9 +292,10 @@ def test_shoko_poller_looks_up_an_imported_film_and_an_anime_shows_episode_files
 
     def by_path(request: httpx.Request) -> httpx.Response:
         tail = request.url.params["path"]
-        files = {"Show/S01E01.mkv": [shoko_file(2, "Show/S01E01.mkv", 12)],
-                 "The Matrix (1999)/matrix.mkv": [shoko_file(1, "The Matrix (1999)/matrix.mkv",
-                                                             None)]}.get(tail, [])
+        # The tail as sent: with its leading separator (Shoko's EndsWith has no boundary).
+        files = {"/Show/S01E01.mkv": [shoko_file(2, "Show/S01E01.mkv", 12)],
+                 "/The Matrix (1999)/matrix.mkv": [
+                     shoko_file(1, "The Matrix (1999)/matrix.mkv", None)]}.get(tail, [])
         return httpx.Response(200, json=files)
 
     routes = Routes({
@@ -366,3 +367,55 @@ def test_the_nudge_looks_for_the_file_radarr_reported(ctx: PollContext) -> None:
     row = request_row(MATRIX)
     row.media_type = "movie"
     assert waiting_path(ctx.store, ctx.seen, row) == "/movies/The Matrix (1999)/matrix.mkv"
+
+
+def queue_record(record_id: int, download_id: str | None, status: str = "downloading",
+                 sizeleft: float = 60.0) -> dict[str, Json]:
+    record: dict[str, Json] = {
+        "id": record_id, "movieId": 1, "status": status, "trackedDownloadStatus": "ok",
+        "trackedDownloadState": "downloading", "size": 100.0, "sizeleft": sizeleft,
+        "title": "The.Matrix.1999", "statusMessages": []}
+    if download_id is not None:
+        record["downloadId"] = download_id
+    return record
+
+
+def test_radarr_poller_keeps_a_download_gone_from_the_queue_and_confirms_it_a_poll_later(
+        config: Config, ctx: PollContext) -> None:
+    """A download stored at the last poll and missing now is kept as departed, with the grab it
+    came from; the next poll still without it confirms it; a steady poll writes nothing; a
+    pending release (no download in the client yet) leaving the queue is none; the film in the
+    queue again drops it."""
+    track(ctx, MATRIX)
+    queue: list[Json] = [queue_record(9, "abc"), queue_record(10, None, status="delay")]
+    routes = Routes({
+        ("GET", "/api/v3/queue/details"): lambda _: httpx.Response(
+            200, headers={"Date": HTTP_DATE}, json=list(queue)),
+        ("GET", "/api/v3/movie"): [radarr_movie(False)],
+        ("GET", "/api/v3/history/movie"): [
+            {"id": 5, "eventType": "grabbed", "date": "2026-11-01T11:00:00Z", "movieId": 1,
+             "sourceTitle": "The.Matrix.1999"}],
+        ("GET", "/api/v3/history/since"): [],
+        ("GET", "/api/v3/tag"): [],
+    })
+
+    def radarr_poll() -> None:
+        poll(ctx, RadarrPoller(client(config, "radarr", routes)))
+
+    radarr_poll()
+    assert ctx.seen.departed("radarr", 1) == ()
+    queue.clear()
+    radarr_poll()
+    (gone,) = ctx.seen.departed("radarr", 1)
+    assert (gone.download_id, gone.title, gone.confirmed) == ("abc", "The.Matrix.1999", False)
+    assert gone.grabbed_at == datetime(2026, 11, 1, 11, tzinfo=UTC)
+    assert gone.progress == pytest.approx(0.4) and gone.gone_at == NOW
+    radarr_poll()
+    (gone,) = ctx.seen.departed("radarr", 1)
+    assert gone.confirmed
+    ctx.store.rows_written = 0
+    radarr_poll()
+    assert ctx.store.rows_written == 0
+    queue.append(queue_record(11, "def"))
+    radarr_poll()
+    assert ctx.seen.departed("radarr", 1) == ()

@@ -158,7 +158,56 @@ def test_one_server_of_the_quality_needs_no_settings_several_do() -> None:
     assert core.route(film(0), only_hd, None) == core.Route("radarr")
     assert core.needs_seerr_servers([film(1, is4k=True)], only_hd)
     assert core.needs_seerr_servers([film(0)], SERVERS)
-    assert not core.needs_seerr_servers([film(None)], SERVERS)
+    assert not core.needs_seerr_servers([film(None)], only_hd)
+    # Naming no server, Seerr's default decides (issue 22): with several, its settings count.
+    assert core.needs_seerr_servers([film(None)], SERVERS)
+    show = SeerrRequest(2, MediaType.TV, 2, 1, 2, server_id=None, service_id=3)
+    assert not core.needs_seerr_servers([show], SERVERS)  # its media names the anime server
+
+
+# Two HD Radarr servers whose defaults differ: reconciler's is "main", Seerr's is "kids".
+TWO_HD = [
+    core.ArrServer("main", "radarr", "http://main:7878", default=True),
+    core.ArrServer("kids", "radarr", "http://kids:7878"),
+]
+TWO_HD_SETTINGS = [
+    SeerrArrServer(0, "Main", False, False, "main", 7878),
+    SeerrArrServer(1, "Kids", False, True, "kids", 7878),
+]
+
+
+def unnamed(*, service_id: int | None = None, is4k: bool = False,
+            service_id_4k: int | None = None) -> SeerrRequest:
+    """A request naming no server (`serverId` null: a regular user's), as Seerr lists it."""
+    return SeerrRequest(1, MediaType.MOVIE, 2, 603, None, is4k=is4k, server_id=None,
+                        service_id=service_id, service_id_4k=service_id_4k)
+
+
+@pytest.mark.parametrize(("request_", "settings", "server"), [
+    pytest.param(unnamed(), TWO_HD_SETTINGS, "kids", id="seerr-default-of-the-quality"),
+    pytest.param(unnamed(service_id=0), TWO_HD_SETTINGS, "main",
+                 id="the-server-seerr-recorded-on-the-media"),
+    pytest.param(unnamed(service_id=1), None, None,
+                 id="recorded-server-waits-for-the-settings"),
+    pytest.param(unnamed(), None, "main", id="own-default-only-without-seerr-settings"),
+    pytest.param(unnamed(is4k=True, service_id=0), TWO_HD_SETTINGS, None,
+                 id="a-4k-request-reads-serviceId4k-not-serviceId"),
+])
+def test_a_request_naming_no_server_goes_where_seerr_sent_it(
+        request_: SeerrRequest, settings: list[SeerrArrServer] | None,
+        server: str | None) -> None:
+    assert core.route(request_, TWO_HD, settings).server == server
+
+
+def test_seerr_default_on_a_server_reconciler_is_not_configured_for_is_tracked_on_none() -> None:
+    settings = [*TWO_HD_SETTINGS[:1], SeerrArrServer(1, "Other", False, True, "other", 7878)]
+    route = core.route(unnamed(), TWO_HD, settings)
+    assert route == core.Route(None, "sent to Radarr server 'Other' (id 1, Jellyseerr's "
+                                     "default), which reconciler is not configured for "
+                                     "(configure it, or set its seerr_server_id = 1)")
+    # Seerr has no default of that quality (it would not send it): reconciler's own.
+    no_default = [SeerrArrServer(0, "Main", False, False, "main", 7878)]
+    assert core.route(unnamed(), TWO_HD, no_default).server == "main"
 
 
 # ---------------------------------------------------------------- which copy

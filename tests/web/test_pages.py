@@ -447,3 +447,24 @@ def test_the_server_is_named_only_when_several_of_a_kind_are_configured(
     assert '· 4K · on <span class="server">radarr4k</span>' in card_html(page, 2)
     assert '· on <span class="server">-' not in page
     assert "<dt>Server</dt><dd>radarr4k</dd>" in several.get("/requests/2").text
+
+
+def test_a_request_whose_media_is_blocklisted_says_so_on_its_card_and_page(
+        config: Config, store: Store) -> None:
+    """The decision notes a blocklisted request in its detail (`core.tracking`); the page says
+    it in a line of its own on the card and on the request page, escaped (issue 22)."""
+    from reconciler.core.tracking import BLOCKLISTED_NOTE
+
+    before = store.request(10)  # its title holds markup
+    assert before is not None
+    with store.transaction():
+        store.save_request(replace(before, detail=f"declined in Jellyseerr; {BLOCKLISTED_NOTE}"),
+                           before)
+    client = make_client(config)[0]
+    note = "data-blocklisted>On Jellyseerr's blocklist: "
+    card = card_html(client.get("/").text, 10)
+    assert note in card and "cannot be asked for again there.</p>" in card
+    assert "<script>" not in card and "&lt;script&gt;" in card
+    assert note in client.get("/requests/10").text
+    assert "data-blocklisted" not in card_html(client.get("/").text, 2)
+    assert "data-blocklisted" not in client.get("/requests/2").text
