@@ -224,6 +224,7 @@ class PlexClient(ServiceClient):
     """Plex's sections, items and folder scans (see the module docstring)."""
 
     name = "plex"
+    config_key = "token"  # what Plex calls its key (`[plex] token`, or `api_key`)
 
     def __init__(self, config: ServiceConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -231,6 +232,9 @@ class PlexClient(ServiceClient):
         hooks = self._http.event_hooks
         hooks["request"] = [*hooks.get("request", []), _container_headers]
         self._http.event_hooks = hooks
+        # The sections of the last answer of `sections()` (the listings read them): which
+        # libraries are on a legacy agent, without another call.
+        self.last_sections: list[PlexSection] = []
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"X-Plex-Token": api_key}
@@ -239,10 +243,17 @@ class PlexClient(ServiceClient):
         """The server's `MediaContainer` at `/` (`machineIdentifier`, `version`, ...)."""
         return dict(_container(self.name, "/", await self.get("/")).obj)
 
+    async def server_id(self) -> str | None:
+        """The server's `machineIdentifier`, which Plex's web app links name."""
+        value = (await self.system_info()).get("machineIdentifier")
+        return value if isinstance(value, str) and value else None
+
     async def sections(self) -> list[PlexSection]:
         where = "/library/sections/all"
-        return [parse_section(d) for d in
-                _container(self.name, where, await self.get(where)).array("Directory")]
+        found = [parse_section(d) for d in
+                 _container(self.name, where, await self.get(where)).array("Directory")]
+        self.last_sections = found
+        return found
 
     async def libraries(self) -> list[Library]:
         """The film and show sections, as the nudge plans with them (`item_id`: the key)."""
