@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from simstack.jellyfin import JellyfinWorld, RefreshCall
 from simstack.plex import PlexRefresh, PlexWorld
@@ -69,7 +70,8 @@ class MediaServerFake:
 
     def add_episode(self, series: str, season: int, episode: int, *, path: str | None = None,
                     pending: bool = False, missing: bool = False, episode_end: int | None = None,
-                    width: int = 1920) -> str:
+                    width: int = 1920, placeholder: bool = False) -> str:
+        """An episode (`missing`: metadata only; `placeholder`: listed, but no real file)."""
         raise NotImplementedError
 
     def make_playable(self, item_id: str, path: str) -> str:
@@ -132,10 +134,11 @@ class JellyfinFake(MediaServerFake):
 
     def add_episode(self, series: str, season: int, episode: int, *, path: str | None = None,
                     pending: bool = False, missing: bool = False, episode_end: int | None = None,
-                    width: int = 1920) -> str:
+                    width: int = 1920, placeholder: bool = False) -> str:
         return self.world.add_episode(series, season, episode, path=path, pending=pending,
                                       location_type="Virtual" if missing else "FileSystem",
-                                      episode_end=episode_end, width=width)
+                                      episode_end=episode_end, width=width,
+                                      is_placeholder=placeholder)
 
     def make_playable(self, item_id: str, path: str) -> str:
         self.world.update_item(item_id, location_type="FileSystem", path=path,
@@ -209,7 +212,8 @@ class PlexFake(MediaServerFake):
 
     def add_episode(self, series: str, season: int, episode: int, *, path: str | None = None,
                     pending: bool = False, missing: bool = False, episode_end: int | None = None,
-                    width: int = 1920) -> str:
+                    width: int = 1920, placeholder: bool = False) -> str:
+        """(`placeholder`: an episode item without media, Plex's nearest thing.)"""
         if missing:
             pseudo = f"missing-{len(self._missing) + 1}"
             self._missing[pseudo] = (series, season, episode)
@@ -221,7 +225,8 @@ class PlexFake(MediaServerFake):
         keys = []
         for number in range(episode, (episode_end or episode) + 1):  # one item per episode
             keys.append(self.world.add_episode(int(series), season, number, path=path,
-                                               pending=pending, width=width))
+                                               pending=pending, width=width,
+                                               files=[] if placeholder else None))
         return str(keys[0])
 
     def make_playable(self, item_id: str, path: str) -> str:
@@ -266,15 +271,22 @@ def _plex_scan(call: PlexRefresh) -> Scan:
     return Scan("library", str(call.section), (), call.at)
 
 
+# One face per server's world: it remembers what the world does not (Plex's missing episodes).
+_FACES: WeakKeyDictionary[object, MediaServerFake] = WeakKeyDictionary()
+
+
 def media_server(world: World, kind: str = "jellyfin") -> MediaServerFake:
-    """The fake media server `kind` ("jellyfin", "emby", "plex") of `world`."""
-    if kind == "plex":
-        return PlexFake(world.plex)
-    if kind == "emby":
-        return JellyfinFake(world.emby, "emby")
-    if kind == "jellyfin":
-        return JellyfinFake(world.jellyfin)
-    raise ValueError(f"media server {kind!r}: one of {list(MEDIA_SERVERS)}")
+    """The fake media server `kind` ("jellyfin", "emby", "plex") of `world` (the same object
+    each time)."""
+    if kind not in MEDIA_SERVERS:
+        raise ValueError(f"media server {kind!r}: one of {list(MEDIA_SERVERS)}")
+    own = getattr(world, kind)
+    with world.lock:
+        face = _FACES.get(own)
+        if face is None:
+            face = PlexFake(world.plex) if kind == "plex" else JellyfinFake(own, kind)
+            _FACES[own] = face
+        return face
 
 
 __all__ = ["MEDIA_SERVERS", "JellyfinFake", "MediaServerFake", "PlexFake", "Scan",
