@@ -85,7 +85,8 @@ class MediaServerFake:
         """List the pending items (of `library`, under `path`); their ids."""
         raise NotImplementedError
 
-    def populate(self, n_items: int) -> dict[str, int]:
+    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
+        """`n_items` films, shows and episodes at once (Jellyfin's with Shokofin anime)."""
         raise NotImplementedError
 
     def scans(self) -> list[Scan]:
@@ -151,8 +152,8 @@ class JellyfinFake(MediaServerFake):
     def scan(self, library: str | None = None, *, path: str | None = None) -> list[str]:
         return self.world.scan(library, path=path)
 
-    def populate(self, n_items: int) -> dict[str, int]:
-        return self.world.populate(n_items)
+    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
+        return self.world.populate(n_items, seed=seed)
 
     def scans(self) -> list[Scan]:
         with self.world.lock:
@@ -240,8 +241,8 @@ class PlexFake(MediaServerFake):
     def scan(self, library: str | None = None, *, path: str | None = None) -> list[str]:
         return [str(k) for k in self.world.scan(int(library) if library else None, path=path)]
 
-    def populate(self, n_items: int) -> dict[str, int]:
-        return self.world.populate(n_items)
+    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
+        return self.world.populate(n_items, seed=seed)
 
     def scans(self) -> list[Scan]:
         with self.world.lock:

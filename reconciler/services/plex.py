@@ -308,9 +308,11 @@ class PlexClient(ServiceClient):
                                page.server_date)
             done += total
 
-    async def _listings(self) -> list[tuple[str, str]]:
-        """(section key, kind) of every listing that makes up the library."""
-        return [(s.key, kind) for s in await self.sections() for kind in s.item_types]
+    async def _listings(self, *, reuse: bool = False) -> list[tuple[str, str]]:
+        """(section key, kind) of every listing that makes up the library (`reuse`: from the
+        sections last read, when there are any: a count right after a listing)."""
+        sections = self.last_sections if reuse and self.last_sections else await self.sections()
+        return [(s.key, kind) for s in sections for kind in s.item_types]
 
     async def _head(self, section: str, kind: str, size: int, sort: str | None = None) -> Fields:
         """The first `size` items of a listing (none: only its `totalSize`)."""
@@ -322,9 +324,10 @@ class PlexClient(ServiceClient):
 
     async def item_count(self) -> int:
         """How many films, shows and episodes the film and show sections hold (one
-        `X-Plex-Container-Size: 0` call per section and kind)."""
+        `X-Plex-Container-Size: 0` call per section and kind, over the sections the listing
+        just read)."""
         count = 0
-        for section, kind in await self._listings():
+        for section, kind in await self._listings(reuse=True):
             count += (await self._head(section, kind, 0)).opt_int("totalSize") or 0
         return count
 
