@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
 from tests.e2e.support import once, show
@@ -157,3 +159,45 @@ def test_emby_is_asked_for_a_waiting_film_by_its_provider_id(tmp_path: Path) -> 
         assert once(tmp_path) == 0
         assert not [r for r in stack.requests("emby", path="/emby/Items")
                     if "AnyProviderIdEquals" in r.query]
+
+
+@pytest.mark.parametrize("media", ["emby", "plex"])
+@pytest.mark.parametrize(("kind", "options"), [
+    ("refuse", {}), ("status", {"code": 500}), ("html_login", {}), ("unauthorized", {}),
+    ("wrong_shape", {"variant": "swap"}), ("wrong_shape", {"variant": "null_ids"}),
+], ids=["refused", "http-500", "html-login", "wrong-key", "wrong-shape", "null-ids"])
+def test_a_failing_emby_or_plex_is_unknown_and_moves_nothing_until_it_answers(
+        tmp_path: Path, media: str, kind: str, options: dict[str, Any]) -> None:
+    """A media server that fails to answer properly is unknown: the film it made available
+    stays available, the film it now lists does not become available on a guess, the poll
+    row says why, the exit code is 3; the next healthy cycle moves the waiting film on."""
+    world = World()
+    with SimulatedStack(world, services=("jellyseerr", "radarr", media)) as stack:
+        stack.media.add_library("Movies", ["/data/movies"], "movies")
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+        done = _film(world)
+        stack.media.add_movie("The Matrix", tmdb_id=TMDB, year=1999)
+        waiting = world.jellyseerr.add_request(604, "movie", "The Matrix Reloaded")
+        mid = world.radarr.add_movie(604, "The Matrix Reloaded", year=2003)
+        world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
+        assert once(tmp_path) == 0
+        assert (_request(tmp_path, done)["state"], _request(tmp_path, waiting)["state"]) == (
+            "available", "importing")
+
+        stack.set_fault(media, kind, **options)
+        stack.media.add_movie("The Matrix Reloaded", tmdb_id=604, year=2003)
+        assert once(tmp_path) == 3
+        assert (_request(tmp_path, done)["state"], _request(tmp_path, waiting)["state"]) == (
+            "available", "importing")
+        conn = sqlite3.connect(tmp_path / "reconciler.db")
+        try:
+            ok, error = conn.execute("SELECT ok, error FROM polls WHERE service = ? "
+                                     "ORDER BY id DESC LIMIT 1", (media,)).fetchone()
+        finally:
+            conn.close()
+        assert ok == 0 and error
+
+        stack.clear_fault(media)
+        assert once(tmp_path) == 0
+        assert (_request(tmp_path, done)["state"], _request(tmp_path, waiting)["state"]) == (
+            "available", "available")
