@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from simstack import DEFAULT_SERVICES, SimulatedStack, World, media_server
+from simstack import SimulatedStack, World, media_server
 from simstack.jellyseerr import MEDIA_AVAILABLE
 
 TV_SHARE = 0.2  # a fifth of the tracked requests are shows
@@ -165,10 +165,8 @@ class BenchWorld:
 def _serve(conn: Connection, sizes: Sizes) -> None:
     bench = BenchWorld(sizes)
     extra = {"radarr4k": "radarr"} if sizes.four_k else None
-    media = sizes.media_server
-    services = [media if s == "jellyfin" else s for s in DEFAULT_SERVICES
-                if s != "shoko" or media == "jellyfin"]
-    with SimulatedStack(bench.world, services=services, log_limit=0, extra=extra) as stack:
+    with SimulatedStack(bench.world, log_limit=0, extra=extra,
+                        media_server=sizes.media_server) as stack:
         servers = None
         if bench.seerr_4k is not None:
             bench.world.jellyseerr.point_server_at("radarr", bench.seerr_4k,

@@ -30,6 +30,7 @@ from simstack.stack import (
     SERVICES,
     SimulatedStack,
     default_api_key,
+    household,
 )
 from simstack.world import World
 
@@ -45,5 +46,6 @@ __all__ = [
     "SimulatedStack",
     "World",
     "default_api_key",
+    "household",
     "media_server",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from simstack.jellyfin import JellyfinWorld, RefreshCall
@@ -85,28 +85,39 @@ class MediaServerFake:
         """List the pending items (of `library`, under `path`); their ids."""
         raise NotImplementedError
 
-    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
-        """`n_items` films, shows and episodes at once (Jellyfin's with Shokofin anime)."""
+    # What the two fake worlds share: `populate`, `lock`, `refresh_calls`, `refresh_hook`,
+    # `scan_on_refresh`; each face turns its world's refresh calls into `Scan`s (`_scan`).
+    world: JellyfinWorld | PlexWorld
+
+    def _scan(self, call: Any) -> Scan:
         raise NotImplementedError
 
+    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
+        """`n_items` films, shows and episodes at once (Jellyfin's with Shokofin anime)."""
+        return self.world.populate(n_items, seed=seed)
+
     def scans(self) -> list[Scan]:
-        raise NotImplementedError
+        with self.world.lock:
+            return [self._scan(call) for call in self.world.refresh_calls]
 
     def on_scan(self, hook: Callable[[Scan], None] | None) -> None:
         """Call `hook` with each scan request as it arrives (server thread, lock held)."""
-        raise NotImplementedError
+        self.world.refresh_hook = None if hook is None else (
+            lambda call: hook(self._scan(call)))
 
     @property
     def scan_on_refresh(self) -> bool:
-        raise NotImplementedError
+        return self.world.scan_on_refresh
 
     @scan_on_refresh.setter
     def scan_on_refresh(self, value: bool) -> None:
-        raise NotImplementedError
+        self.world.scan_on_refresh = value
 
 
 class JellyfinFake(MediaServerFake):
     """Jellyfin's fake, or Emby's (its world is Jellyfin's)."""
+
+    world: JellyfinWorld
 
     def __init__(self, world: JellyfinWorld, kind: str = "jellyfin") -> None:
         self.world = world
@@ -152,36 +163,17 @@ class JellyfinFake(MediaServerFake):
     def scan(self, library: str | None = None, *, path: str | None = None) -> list[str]:
         return self.world.scan(library, path=path)
 
-    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
-        return self.world.populate(n_items, seed=seed)
-
-    def scans(self) -> list[Scan]:
-        with self.world.lock:
-            return [_jellyfin_scan(call) for call in self.world.refresh_calls]
-
-    def on_scan(self, hook: Callable[[Scan], None] | None) -> None:
-        self.world.refresh_hook = None if hook is None else (
-            lambda call: hook(_jellyfin_scan(call)))
-
-    @property
-    def scan_on_refresh(self) -> bool:
-        return self.world.scan_on_refresh
-
-    @scan_on_refresh.setter
-    def scan_on_refresh(self, value: bool) -> None:
-        self.world.scan_on_refresh = value
-
-
-def _jellyfin_scan(call: RefreshCall) -> Scan:
-    kind = {"library": "all", "item": "library", "media_updated": "paths"}[call.kind]
-    library = (call.library_id or call.item_id) if kind == "library" else None
-    return Scan(kind, library, call.paths, call.at)
+    def _scan(self, call: RefreshCall) -> Scan:
+        kind = {"library": "all", "item": "library", "media_updated": "paths"}[call.kind]
+        library = (call.library_id or call.item_id) if kind == "library" else None
+        return Scan(kind, library, call.paths, call.at)
 
 
 class PlexFake(MediaServerFake):
     """Plex's fake: sections for libraries, ratingKeys for ids (as strings)."""
 
     kind = "plex"
+    world: PlexWorld
 
     def __init__(self, world: PlexWorld) -> None:
         self.world = world
@@ -241,35 +233,15 @@ class PlexFake(MediaServerFake):
     def scan(self, library: str | None = None, *, path: str | None = None) -> list[str]:
         return [str(k) for k in self.world.scan(int(library) if library else None, path=path)]
 
-    def populate(self, n_items: int, seed: int | None = None) -> dict[str, int]:
-        return self.world.populate(n_items, seed=seed)
-
-    def scans(self) -> list[Scan]:
-        with self.world.lock:
-            return [_plex_scan(call) for call in self.world.refresh_calls]
-
-    def on_scan(self, hook: Callable[[Scan], None] | None) -> None:
-        self.world.refresh_hook = None if hook is None else (
-            lambda call: hook(_plex_scan(call)))
-
-    @property
-    def scan_on_refresh(self) -> bool:
-        return self.world.scan_on_refresh
-
-    @scan_on_refresh.setter
-    def scan_on_refresh(self, value: bool) -> None:
-        self.world.scan_on_refresh = value
+    def _scan(self, call: PlexRefresh) -> Scan:
+        if call.path:
+            return Scan("paths", str(call.section), (call.path,), call.at)
+        return Scan("library", str(call.section), (), call.at)
 
 
 def _section(library: str | None) -> int | str | None:
     """A Plex section by its key (a number, given as a string) or title."""
     return int(library) if library is not None and library.isdigit() else library
-
-
-def _plex_scan(call: PlexRefresh) -> Scan:
-    if call.path:
-        return Scan("paths", str(call.section), (call.path,), call.at)
-    return Scan("library", str(call.section), (), call.at)
 
 
 # One face per server's world: it remembers what the world does not (Plex's missing episodes).

@@ -11,7 +11,8 @@
 
 The default stack serves Jellyseerr, Radarr, Sonarr, Shoko and Jellyfin (`DEFAULT_SERVICES`);
 `SimulatedStack(media_server="plex")` (or "emby") serves that media server in Jellyfin's place
-(`world.plex`, `world.emby`), and `services=` may name any of `SERVICES`.
+(`world.plex`, `world.emby`), without Shoko (`household`), and `services=` may name any of
+`SERVICES`.
 
 Several Radarr or Sonarr instances: `SimulatedStack(world, extra={"radarr4k": "radarr"})` also
 serves `world.radarrs["radarr4k"]` (made if missing; `world.radarr` stays the default one) as the
@@ -47,6 +48,16 @@ from simstack.world import World
 SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin", "emby", "plex")
 # What a stack serves unless told otherwise: one media server, Jellyfin.
 DEFAULT_SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+
+
+def household(media_server: str = "jellyfin") -> tuple[str, ...]:
+    """A household's services with `media_server`: `DEFAULT_SERVICES` with it in Jellyfin's
+    place, and Shoko only beside Jellyfin (it reaches the media server through Shokofin, a
+    Jellyfin plugin)."""
+    if media_server not in MEDIA_SERVERS:
+        raise ValueError(f"media_server {media_server!r}: one of {list(MEDIA_SERVERS)}")
+    return tuple(media_server if s == "jellyfin" else s for s in DEFAULT_SERVICES
+                 if s != "shoko" or media_server == "jellyfin")
 
 _APPS: dict[str, Callable[[World, str], App]] = {
     "jellyseerr": lambda world, key: JellyseerrApp(world.jellyseerr, key),
@@ -85,8 +96,8 @@ class SimulatedStack:
     """The fake media stack. See the module docstring.
 
     - `world`: the shared `World` (pass one in to script it before starting).
-    - `services`: which fakes to start (default `DEFAULT_SERVICES`, with `media_server` in
-      Jellyfin's place when given).
+    - `services`: which fakes to start (default `household(media_server)`: `DEFAULT_SERVICES`,
+      or with Emby or Plex in Jellyfin's place and no Shoko).
     - `api_keys`: per-service keys (defaults from `default_api_key`).
     - `ports`: fixed ports per service (default 0: a free port).
     """
@@ -96,10 +107,8 @@ class SimulatedStack:
                  ports: Mapping[str, int] | None = None, log_limit: int = 100_000,
                  extra: Mapping[str, str] | None = None, media_server: str | None = None,
                  ) -> None:
-        if media_server is not None and media_server not in MEDIA_SERVERS:
-            raise ValueError(f"media_server {media_server!r}: one of {list(MEDIA_SERVERS)}")
-        chosen = list(services) if services is not None else [
-            media_server if s == "jellyfin" and media_server else s for s in DEFAULT_SERVICES]
+        chosen = list(services) if services is not None else list(household(
+            media_server or "jellyfin"))
         unknown = [s for s in chosen if s not in SERVICES]
         if unknown:
             raise ValueError(f"unknown services {unknown}; expected some of {list(SERVICES)}")

@@ -20,7 +20,7 @@ from reconciler.demo.script import (
     SEERR_POLL_INTERVAL,
     DemoScript,
 )
-from simstack import DEFAULT_SERVICES, SimulatedStack, World
+from simstack import SimulatedStack, World
 
 
 def _free_port() -> int:
@@ -101,9 +101,7 @@ def start_stage(folder: Path, speed: float, media: str = "jellyfin") -> Iterator
     world = World(realtime=True)
     script = DemoScript(world, speed, media)
     script.setup()
-    services = [media if s == "jellyfin" else s for s in DEFAULT_SERVICES
-                if s != "shoko" or media == "jellyfin"]
-    with SimulatedStack(world, services=services) as stack:
+    with SimulatedStack(world, media_server=media) as stack:
         listen = f"127.0.0.1:{_free_port()}"
         text = config_text(stack, script, listen)
         config = load_config(_write_config(folder, text))

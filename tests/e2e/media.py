@@ -4,6 +4,8 @@ which are listings, where a server answers without its key)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from simstack import LoggedRequest, SimulatedStack
 
 MEDIA_SERVERS = ["jellyfin", "emby", "plex"]
@@ -12,6 +14,14 @@ NAMES = {"jellyfin": "Jellyfin", "emby": "Emby", "plex": "Plex"}
 PUBLIC_PATHS = {"jellyfin": "/System/Info/Public", "emby": "/emby/System/Info/Public",
                 "plex": "/identity"}
 _ITEMS = {"jellyfin": "/Items", "emby": "/emby/Items"}
+
+
+def journey_param(param: Any) -> tuple[str | None, str]:
+    """A fixture's indirect parameter as (Jellyseerr version, media server): a media server's
+    name, a (version, media server) pair, or nothing (the default Jellyseerr, Jellyfin)."""
+    if isinstance(param, tuple):
+        return param[0], param[1]
+    return None, param or "jellyfin"
 
 
 def item_lookups(stack: SimulatedStack) -> list[LoggedRequest]:

@@ -19,6 +19,7 @@ from tests.e2e.media import (
     PUBLIC_PATHS,
     incremental,
     item_lookups,
+    journey_param,
     listings,
     settings,
 )
@@ -37,8 +38,7 @@ ON_EACH = pytest.mark.parametrize("film_stack", MEDIA_SERVERS, indirect=True)
 def film_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """Jellyseerr, Radarr and a media server; parametrized indirectly with the media server's
     name or a (Jellyseerr version, media server) pair (default: Jellyfin)."""
-    param = getattr(request, "param", None)
-    version, media = param if isinstance(param, tuple) else (None, param or "jellyfin")
+    version, media = journey_param(getattr(request, "param", None))
     world = World(jellyseerr_version=version)
     with SimulatedStack(world, services=("jellyseerr", "radarr", media)) as stack:
         stack.media.add_library("Movies", ["/data/movies"], "movies")

@@ -18,7 +18,7 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
-from tests.e2e.media import MEDIA_SERVERS, NAMES, settings
+from tests.e2e.media import MEDIA_SERVERS, NAMES, journey_param, settings
 from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, once, rows_changed_by, show
 
 TMDB = 1399
@@ -33,8 +33,7 @@ ON_EACH = pytest.mark.parametrize("tv_stack", MEDIA_SERVERS, indirect=True)
 def tv_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimulatedStack]:
     """Jellyseerr, Sonarr and a media server; parametrized indirectly with the media server's
     name or a (Jellyseerr version, media server) pair (default: Jellyfin)."""
-    param = getattr(request, "param", None)
-    version, media = param if isinstance(param, tuple) else (None, param or "jellyfin")
+    version, media = journey_param(getattr(request, "param", None))
     world = World(jellyseerr_version=version)
     with SimulatedStack(world, services=("jellyseerr", "sonarr", media)) as stack:
         stack.media.add_library("Shows", ["/data/tv"], "tvshows")
