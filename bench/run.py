@@ -73,6 +73,7 @@ class Report:
     machine: dict[str, Any]
     sizes: dict[str, int]
     seerr: str = ""  # the simulated Jellyseerr's profile and version
+    media_server: str = "jellyfin"
     cycles: list[CycleStats] = field(default_factory=list)
     baseline: Baseline | None = None
     targets: dict[str, bool] = field(default_factory=dict)
@@ -145,6 +146,7 @@ async def bench(sizes: Sizes, steady_cycles: int, changes: int, baseline_sample:
                  "cpus": os.cpu_count() or 0},
         sizes={"requests": sizes.requests, "active": sizes.active, "library": sizes.library,
                "extra_4k_servers": int(sizes.four_k)},
+        media_server=sizes.media_server,
     )
     with StackProcess(sizes) as stack:
         report.seerr = str(stack.info.get("seerr", ""))
@@ -171,7 +173,7 @@ async def bench(sizes: Sizes, steady_cycles: int, changes: int, baseline_sample:
         finally:
             await reconciler.aclose()
             store.close()
-        if baseline_sample > 0:
+        if baseline_sample > 0 and sizes.media_server == "jellyfin":
             report.baseline = run_baseline(stack.info["urls"], stack.info["api_keys"], pending,
                                            baseline_sample)
     report.targets = check_targets(report)
@@ -205,7 +207,8 @@ def check_targets(report: Report) -> dict[str, bool]:
 def render(report: Report) -> str:
     lines = [
         f"reconciler benchmark — {report.sizes['requests']} requests "
-        f"({report.sizes['active']} active), {report.sizes['library']} Jellyfin items"
+        f"({report.sizes['active']} active), {report.sizes['library']} "
+        f"{report.media_server.capitalize()} items"
         + (", plus a 4K Radarr" if report.sizes.get("extra_4k_servers") else ""),
         f"Jellyseerr profile: {report.seerr}",
         f"machine: {report.machine['cpus']} CPUs, Python {report.machine['python']}, "
@@ -257,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seerr-version", default=None,
                         help="the simulated Jellyseerr's version or profile, e.g. 3.1.0 (frozen "
                              "updatedAt), 2.7.3, 2.1.0, 1.33.2; default: Seerr bumping updatedAt")
+    parser.add_argument("--media-server", choices=("jellyfin", "emby", "plex"),
+                        default="jellyfin",
+                        help="the simulated media server (default jellyfin; emby and plex run "
+                             "without Shoko, and without the baseline, which is Jellyfin's)")
     parser.add_argument("--extra-4k", action="store_true",
                         help="a second, 4K Radarr, with a fifth of the films also requested "
                              "in 4K on it")
@@ -272,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         return soak_main(args.json, args.check)
     sizes = Sizes(requests=args.requests, active=int(args.requests * args.active_share),
                   library=args.library, seerr_version=args.seerr_version,
-                  four_k=args.extra_4k)
+                  four_k=args.extra_4k, media_server=args.media_server)
     with tempfile.TemporaryDirectory(prefix="reconciler-bench-") as tmp:
         report = asyncio.run(bench(sizes, args.steady_cycles, args.changes,
                                    args.baseline_sample, Path(tmp)))

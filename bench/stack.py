@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from simstack import SimulatedStack, World
+from simstack import SimulatedStack, World, media_server
 from simstack.jellyseerr import MEDIA_AVAILABLE
 
 TV_SHARE = 0.2  # a fifth of the tracked requests are shows
@@ -26,6 +26,7 @@ class Sizes:
     seed: int = 1
     seerr_version: str | None = None  # a `simstack.seerr_versions` profile; None: the default
     four_k: bool = False  # a second, 4K Radarr ("radarr4k") and 4K requests on it
+    media_server: str = "jellyfin"  # or "emby", "plex" (then no Shoko: a Jellyfin feature)
 
 
 class BenchWorld:
@@ -45,7 +46,8 @@ class BenchWorld:
         self._build()
 
     def _build(self) -> None:
-        w, jf, sizes = self.world, self.world.jellyfin, self.sizes
+        w, sizes = self.world, self.sizes
+        jf = media_server(w, sizes.media_server)
         jf.add_library("Movies", ["/data/movies"], "movies")
         jf.add_library("Shows", ["/data/tv"], "tvshows")
         n_tv = int(sizes.requests * TV_SHARE)
@@ -80,8 +82,7 @@ class BenchWorld:
             else:
                 for eid in episodes:
                     w.sonarr.import_file(sid, [eid])
-                series_item = jf.add_series(f"Show {i}", provider_ids={"Tvdb": tvdb,
-                                                                        "Tmdb": tmdb})
+                series_item = jf.add_series(f"Show {i}", tvdb_id=tvdb, tmdb_id=tmdb)
                 for n in range(1, EPISODES_PER_SHOW + 1):
                     jf.add_episode(series_item, 1, n)
                 w.jellyseerr.set_media_status(tmdb, MEDIA_AVAILABLE, media_type="tv")
@@ -111,19 +112,21 @@ class BenchWorld:
             title = f"Unrequested {self._churned}"
             mid = w.radarr.add_movie(tmdb, title, year=2000 + self._churned % 25)
             w.radarr.import_file(mid)
-            item = w.jellyfin.add_movie(title, tmdb_id=tmdb, year=2000 + self._churned % 25)
+            item = media_server(w, self.sizes.media_server).add_movie(
+                title, tmdb_id=tmdb, year=2000 + self._churned % 25)
             self._churn_queue.append((mid, item))
         removed = 0
         while len(self._churn_queue) > n * CHURN_KEPT_STEPS:
             mid, item = self._churn_queue.pop(0)
             w.radarr.remove_movie(mid)
-            w.jellyfin.remove_item(item)
+            media_server(w, self.sizes.media_server).remove_item(item)
             removed += 1
         return removed
     def _build_4k(self, n_movies: int, active_movies: int) -> None:
         """The 4K Radarr: a share of the films also requested in 4K, as many of those active
         as of the HD ones, the rest available from a 4K library."""
-        w, jf = self.world, self.world.jellyfin
+        w = self.world
+        jf = media_server(w, self.sizes.media_server)
         r4k = w.add_arr("radarr", "radarr4k")
         self.seerr_4k = w.jellyseerr.add_arr_server("radarr", name="Radarr 4K",
                                                     hostname="radarr4k", port=7878, is4k=True)
@@ -162,7 +165,8 @@ class BenchWorld:
 def _serve(conn: Connection, sizes: Sizes) -> None:
     bench = BenchWorld(sizes)
     extra = {"radarr4k": "radarr"} if sizes.four_k else None
-    with SimulatedStack(bench.world, log_limit=0, extra=extra) as stack:
+    with SimulatedStack(bench.world, log_limit=0, extra=extra,
+                        media_server=sizes.media_server) as stack:
         servers = None
         if bench.seerr_4k is not None:
             bench.world.jellyseerr.point_server_at("radarr", bench.seerr_4k,

@@ -21,6 +21,7 @@ from reconciler import logs
 from reconciler.config import Config, find_config_path, load_config
 from reconciler.errors import ConfigError, LockHeld
 from reconciler.lock import DatabaseLock
+from reconciler.registry import MEDIA_SERVERS
 from reconciler.store import RequestRow, Store, StoreError
 from reconciler.times import from_iso
 
@@ -37,8 +38,8 @@ EXIT_LOCKED = 75
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reconcile",
-        description="Follow Jellyseerr requests through Radarr/Sonarr, Shoko and Jellyfin, and "
-        "say `available` only when Jellyfin can play it.",
+        description="Follow Jellyseerr requests through Radarr/Sonarr, Shoko and the media server "
+        "(Jellyfin, Emby or Plex), and say `available` only when it can play them.",
     )
     parser.add_argument("--config", metavar="PATH", help="configuration file (TOML)")
     parser.add_argument("--once", action="store_true",
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--speed", type=float, default=1.0,
                       help="time factor: 2 runs twice as fast (default 1: about a minute)")
     demo.add_argument("--workdir", metavar="DIR", help="keep the config and database here")
+    demo.add_argument("--media-server", choices=MEDIA_SERVERS, default="jellyfin",
+                      help="the simulated media server that says what plays (default jellyfin)")
     demo.add_argument("--serve", action="store_true",
                       help="leave the simulated stack running and print its config")
     return parser
@@ -76,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from reconciler.demo import run_demo
 
-        return run_demo(speed=args.speed, workdir=args.workdir, serve=args.serve)
+        return run_demo(speed=args.speed, workdir=args.workdir, serve=args.serve,
+                        media=args.media_server)
 
     try:
         config = load_config(find_config_path(args.config),

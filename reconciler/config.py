@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,14 @@ from pydantic import (
 )
 
 from reconciler.errors import ConfigError
-from reconciler.registry import KINDS, SERVICES, SEVERAL
+from reconciler.keys import (
+    key_word,
+    override_keys,
+    read_secret_file,
+    readable_by_others,
+    resolve_key,
+)
+from reconciler.registry import KINDS, MEDIA_SERVERS, SERVICES, SEVERAL
 from reconciler.states import STUCK_DEFAULTS, NotifyEvent
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
@@ -127,12 +133,44 @@ class JellyseerrSection(ServiceSection):
     poll_interval: Duration = KINDS["jellyseerr"].poll_interval
 
 
-class JellyfinSection(ServiceSection):
-    poll_interval: Duration = KINDS["jellyfin"].poll_interval
+class MediaServerSection(ServiceSection):
+    """What the media server's section holds, whichever it is: how its items are indexed and
+    when it is asked to scan."""
+
+    poll_interval: Duration = KINDS["jellyfin"].poll_interval  # the registry test: each's
     refresh_grace: Duration = 60.0
     refresh_min_interval: Duration = 300.0
     page_size: int = Field(default=1000, ge=10, le=10000)
     verify_interval: Duration = 600.0
+
+
+class JellyfinSection(MediaServerSection):
+    poll_interval: Duration = KINDS["jellyfin"].poll_interval
+
+
+class EmbySection(MediaServerSection):
+    poll_interval: Duration = KINDS["emby"].poll_interval
+
+
+class PlexSection(MediaServerSection):
+    """Plex calls its key a token: `token` and `token_file` are read as `api_key` and
+    `api_key_file` (either spelling, not both)."""
+
+    poll_interval: Duration = KINDS["plex"].poll_interval
+
+    @model_validator(mode="before")
+    @classmethod
+    def _token_is_the_key(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        word = key_word("plex")
+        for own, key in ((word, "api_key"), (f"{word}_file", "api_key_file")):
+            if own in data:
+                if key in data:
+                    raise ValueError(f"set {own} or {key}, not both (they are the same key)")
+                data[key] = data.pop(own)
+        return data
 
 
 class ShokoSection(ServiceSection):
@@ -235,7 +273,10 @@ class ConfigModel(_Section):
     radarr: ArrSections = []
     sonarr: ArrSections = []
     shoko: ShokoSection | None = None
-    jellyfin: JellyfinSection
+    # The media server: exactly one of the three (`load_config` checks it).
+    jellyfin: JellyfinSection | None = None
+    emby: EmbySection | None = None
+    plex: PlexSection | None = None
     anime: AnimeSection = AnimeSection()
     stuck: StuckSection = StuckSection()
     notify: NotifySection | None = None
@@ -283,8 +324,20 @@ class Config:
     http_password: str | None = field(default=None, repr=False)
 
     @property
-    def jellyfin(self) -> JellyfinSection:
-        return self.model.jellyfin
+    def media_server_kind(self) -> str:
+        """The configured media server: "jellyfin", "emby" or "plex"."""
+        return next(kind for kind in MEDIA_SERVERS if getattr(self.model, kind) is not None)
+
+    @property
+    def media_server(self) -> MediaServerSection:
+        """The media server's section (`[jellyfin]`, `[emby]` or `[plex]`)."""
+        section: MediaServerSection = getattr(self.model, self.media_server_kind)
+        return section
+
+    @property
+    def jellyfin(self) -> MediaServerSection:
+        """The media server's section, by its first name (whichever server it is)."""
+        return self.media_server
 
     @property
     def state_dir(self) -> Path:
@@ -341,7 +394,7 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     they must work for an operator outside the service, where systemd's credentials are not."""
     env = dict(os.environ if environ is None else environ)
     raw = _read_toml(path)
-    tables = _override_keys(raw, env)
+    tables = override_keys(raw, env)
     try:
         model = ConfigModel.model_validate(raw)
     except ValidationError as exc:
@@ -349,13 +402,23 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
 
     if not model.radarr and not model.sonarr:
         raise ConfigError(f"{path}: configure [radarr], [sonarr] or both")
+    media_server = _one_media_server(path, model)
     sections = _sections(path, model, tables)
 
     warnings: list[str] = []
+    if media_server != "jellyfin" and "shoko" in sections:
+        # Shoko reaches the household through Shokofin, a Jellyfin plugin: with another
+        # media server its matches say nothing about what plays, so it is not polled.
+        del sections["shoko"]
+        warnings.append(
+            f"[shoko] is configured but the media server is {KINDS[media_server].short_name}: "
+            f"Shoko is not polled (anime through Shoko is a Jellyfin/Shokofin feature); anime "
+            f"requests are matched by their TMDB/TVDB ids like any other")
     services: dict[str, ServiceConfig] = {}
     for name, (where, kind, section) in sections.items():
         try:
-            key = _resolve_key(path, name, where, section, env)
+            key = resolve_key(path, name, kind, where, section.api_key, section.api_key_file,
+                              env)
         except ConfigError:
             if require_keys:
                 raise
@@ -369,8 +432,8 @@ def load_config(path: Path, environ: dict[str, str] | None = None, *,
     password = None
     if model.http is not None and model.http.password_file is not None:
         try:
-            password = _read_secret_file(path, "[http] password_file",
-                                         model.http.password_file, env)
+            password = read_secret_file(path, "[http] password_file",
+                                        model.http.password_file, env)
         except ConfigError:
             if require_keys:
                 raise
@@ -404,30 +467,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
-def _override_keys(raw: dict[str, Any], env: dict[str, str]) -> set[str]:
-    """Read a single `[radarr]` / `[sonarr]` table as a list of one, and put each
-    `RECONCILER_<NAME>_API_KEY` set in `env` in place of its section's key (in `raw`).
-    Returns the kinds given as a single table (the messages name them so)."""
-    tables = {kind for kind in SEVERAL if isinstance(raw.get(kind), dict)}
-    for kind in tables:
-        raw[kind] = [raw[kind]]
-    for service in SERVICES:
-        entries = raw.get(service)
-        for i, entry in enumerate(entries if isinstance(entries, list) else [entries]):
-            if not isinstance(entry, dict):
-                continue
-            named = entry.get("name", service) if service in SEVERAL else service
-            override = env.get(key_variable(str(named)))
-            if override:
-                entry = {**entry, "api_key": override}
-                entry.pop("api_key_file", None)
-                if isinstance(entries, list):
-                    entries[i] = entry
-                else:
-                    raw[service] = entry
-    return tables
-
-
 def _service_config(name: str, kind: str, section: ServiceSection, key: str,
                     model: ConfigModel) -> ServiceConfig:
     arr = section if isinstance(section, ArrSection) else None
@@ -451,7 +490,7 @@ def _section_warnings(path: Path, where: str, section: ServiceSection) -> list[s
     warnings = []
     if not section.verify_tls:
         warnings.append(f"{where} verify_tls = false: TLS certificates are not checked")
-    if section.api_key and _readable_by_others(path):
+    if section.api_key and readable_by_others(path):
         warnings.append(
             f"{path} holds an API key and is readable by other users; "
             f"run: chmod 600 {path}"
@@ -459,10 +498,20 @@ def _section_warnings(path: Path, where: str, section: ServiceSection) -> list[s
     return warnings
 
 
-def key_variable(name: str) -> str:
-    """The environment variable that overrides a service's or server's API key:
-    `RECONCILER_<NAME>_API_KEY`, the name upper-cased ("-" read as "_")."""
-    return f"RECONCILER_{name.upper().replace('-', '_')}_API_KEY"
+def _one_media_server(path: Path, model: ConfigModel) -> str:
+    """The one configured media server; a ConfigError when none or several are."""
+    configured = [kind for kind in MEDIA_SERVERS if getattr(model, kind) is not None]
+    if len(configured) == 1:
+        return configured[0]
+    if not configured:
+        raise ConfigError(
+            f"{path}: [jellyfin]: required section is missing (the media server that says "
+            f"what plays: configure one of [jellyfin], [emby] or [plex])")
+    named = " and ".join(f"[{kind}]" for kind in configured)
+    both = "both" if len(configured) == 2 else "all"
+    raise ConfigError(
+        f"{path}: {named} are {both} configured: reconciler confirms availability through one "
+        f"media server; keep the section of the one the household watches on")
 
 
 def _sections(path: Path, model: ConfigModel, tables: set[str],
@@ -506,50 +555,6 @@ def _is_default(section: ArrSection | None, model: ConfigModel, kind: str) -> bo
     same = [s for s in getattr(model, kind) if s.is4k == section.is4k]
     marked = [s for s in same if s.default]
     return section is (marked[0] if marked else same[0])
-
-
-def _resolve_key(path: Path, name: str, where: str, section: ServiceSection,
-                 env: dict[str, str]) -> str:
-    if section.api_key:
-        return section.api_key.strip()
-    if section.api_key_file:
-        return _read_secret_file(path, f"{where} api_key_file", section.api_key_file, env)
-    raise ConfigError(
-        f"{path}: {where} api_key: missing (set api_key, api_key_file, or "
-        f"{key_variable(name)})"
-    )
-
-
-def _read_secret_file(path: Path, key: str, raw: str, env: dict[str, str]) -> str:
-    """The stripped content of a file named by `key` (relative to the config file's folder;
-    `%d/` is systemd's credentials directory)."""
-    if raw.startswith("%d/"):  # systemd's credentials directory, named after the unit
-        creds = env.get("CREDENTIALS_DIRECTORY")
-        if not creds:
-            raise ConfigError(f"{path}: {key}: {raw} needs "
-                              "$CREDENTIALS_DIRECTORY (set by systemd's LoadCredential=)")
-        raw = creds.rstrip("/") + raw[2:]
-    secret_path = Path(raw).expanduser()
-    if not secret_path.is_absolute():
-        secret_path = path.parent / secret_path
-    try:
-        secret = secret_path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {key}: {secret_path} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise ConfigError(f"{path}: {key}: cannot read {secret_path} ({reason})") from None
-    if not secret:
-        raise ConfigError(f"{path}: {key}: {secret_path} is empty")
-    return secret
-
-
-def _readable_by_others(path: Path) -> bool:
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return bool(mode & (stat.S_IRGRP | stat.S_IROTH))
 
 
 def _describe(path: Path, exc: ValidationError,

@@ -8,7 +8,7 @@ import asyncio
 import os
 import re
 import sys
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, cast
@@ -28,7 +28,6 @@ from reconciler.errors import (
 )
 from reconciler.models import SeerrArrServer, normalise_provider_key
 from reconciler.services.http import ServiceClient
-from reconciler.services.jellyfin import ItemPage, JellyfinClient
 from reconciler.services.jellyseerr import POLL_LISTINGS, JellyseerrClient, request_query
 from reconciler.services.radarr import RadarrClient
 from reconciler.services.shoko import ShokoClient
@@ -182,8 +181,9 @@ def _explain(name: str, client: ServiceClient, exc: UpstreamError,
     if isinstance(exc, AuthFailed):
         status = re.search(r"HTTP (\d{3})", exc.message)
         code = f" (HTTP {status.group(1)})" if status else ""
+        word = kind.key_word
         return (f"API key refused{code}",
-                f"set {where} api_key (or api_key_file) to a key from {kind.key_where}")
+                f"set {where} {word} (or {word}_file) to a key from {kind.key_where}")
     if isinstance(exc, ServiceUnavailable):
         text = exc.message if exc.message.startswith("cannot reach") else \
             f"not answering properly at {url}: {exc.message}"
@@ -368,52 +368,6 @@ async def probe_shoko(client: ServiceClient, config: Config, report: Report) -> 
     # The call the reconciler makes, with the key: a refused key shows here.
     await client.files_by_path("reconciler-doctor-check.mkv")
     report.add(OK, "shoko", f"reachable, API key accepted, version {version}")
-
-
-async def probe_jellyfin(client: ServiceClient, config: Config, report: Report) -> None:
-    assert isinstance(client, JellyfinClient)
-    info = await client.system_info()
-    version = _version(info, "Version")
-    server = _version(info, "ServerName")
-    report.add(OK, "jellyfin", f"reachable, API key accepted, version {version}"
-                               + (f" ({server})" if server != "unknown" else ""))
-    # An async generator (typed as an iterator): close it after the first page.
-    pages = cast(AsyncGenerator[ItemPage, None], client.item_pages(page_size=SAMPLE_SIZE))
-    try:
-        page = await anext(pages, None)
-    finally:
-        await pages.aclose()
-    items = page.items if page else []
-    movies = [i for i in items if i.type == "Movie"]
-    shokofin = [i for i in items if SHOKO_KEYS & _keys(i.provider_ids)]
-    plain = [i for i in movies if not (SHOKO_KEYS & _keys(i.provider_ids))]
-    with_tmdb = [i for i in plain if "tmdb" in _keys(i.provider_ids)]
-    if not plain:
-        report.add(OK, "jellyfin", f"no films outside Shokofin in a sample of {len(items)} "
-                                   f"items (nothing to check yet)")
-    elif len(with_tmdb) * 2 >= len(plain):
-        report.add(OK, "jellyfin", f"{len(with_tmdb)} of {len(plain)} films in a sample carry "
-                                   f"a TMDB ProviderId (films are matched by it)")
-    else:
-        report.add(FAIL, "jellyfin", f"only {len(with_tmdb)} of {len(plain)} films in a "
-                                     f"sample carry a TMDB ProviderId; films are matched by it",
-                   "enable the TheMovieDb metadata provider for the film libraries and "
-                   "refresh their metadata")
-    if shokofin:
-        tmdb = sum(1 for i in shokofin if "tmdb" in _keys(i.provider_ids))
-        if tmdb == len(shokofin):
-            note = "they also carry TMDB ids"
-        elif tmdb == 0:
-            note = "none of them carry TMDB ids; they are matched by their Shoko ids"
-        else:
-            note = f"{tmdb} of them carry TMDB ids; the others are matched by Shoko ids"
-        report.add(OK, "jellyfin", f"Shokofin items found ({len(shokofin)} in the sample); "
-                                   f"{note}")
-    elif "shoko" in config.services:
-        report.add(WARN, "jellyfin", f"no Shokofin items (Shoko Series/File ids) in a sample "
-                                     f"of {len(items)} items",
-                   "fine if Shokofin manages no library yet; otherwise check that the "
-                   "Shokofin plugin is installed and its libraries scanned")
 
 
 def _keys(provider_ids: dict[str, str]) -> set[str]:

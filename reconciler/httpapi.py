@@ -35,6 +35,7 @@ from starlette.types import ASGIApp
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
+from reconciler.registry import short_name
 from reconciler.results import CycleResult
 from reconciler.states import RequestState
 from reconciler.store import Store, StoreError
@@ -211,7 +212,8 @@ class HttpApi:
         # Set when the server shuts down: every event stream ends at its next tick.
         self.stopping = threading.Event()
         self.pages = StatusPages(self._open, self.clock, self.stopping, events_interval,
-                                 show_server=lambda: config().several_servers())
+                                 show_server=lambda: config().several_servers(),
+                                 media_server=lambda: short_name(config().media_server_kind))
         routes = [
             Route("/healthz", self.healthz),
             Route("/livez", self.livez),

@@ -367,3 +367,26 @@ class Library:
     name: str
     item_id: str
     locations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MediaServer:
+    """The media server that says what plays: its service name (`via`, the poll records) and
+    how people call it (the details)."""
+
+    service: str = "jellyfin"
+    name: str = "Jellyfin"
+
+
+JELLYFIN = MediaServer()
+
+
+@dataclass(frozen=True)
+class UnmatchableLibrary:
+    """A media server's library whose items carry no external ids to match a request by: a
+    Plex section still on one of Plex's legacy agents (`agent`, e.g.
+    `com.plexapp.agents.imdb`)."""
+
+    name: str
+    agent: str
+    locations: tuple[str, ...]

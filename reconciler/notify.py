@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler.config import Config, NotifySection
 from reconciler.logs import get_logger, scrub
 from reconciler.models import MediaType
+from reconciler.registry import short_name
 from reconciler.states import HEADLINES, PLAYABLE_STATES, STATES, NotifyEvent, RequestState
 from reconciler.store import RequestRow, Store
 from reconciler.times import iso, utcnow
@@ -90,21 +91,22 @@ def compose(row: RequestRow, event: str) -> tuple[str, str]:
     return title, body
 
 
-def compose_ready(row: RequestRow) -> tuple[str, str]:
-    """(title, body) of the requester's notice: what they asked for plays in Jellyfin now."""
+def compose_ready(row: RequestRow, server: str = "Jellyfin") -> tuple[str, str]:
+    """(title, body) of the requester's notice: what they asked for plays on the household's
+    media server (`server`: its name) now."""
     name, full = display_title(row), with_year(row, Voice.NOTICE)
     if row.media_type is MediaType.MOVIE:
         return (f"{name} is ready to watch",
-                f"{full}, which you requested, can now be played in Jellyfin.")
+                f"{full}, which you requested, can now be played in {server}.")
     ready, aired = row.episodes_available or 0, row.episodes_aired or 0
     if row.state is RequestState.AVAILABLE:
         what = f"All {aired} aired episodes of {full}" if aired > 1 else full
         return (f"{name} is ready to watch",
-                f"{what}, which you requested, can now be played in Jellyfin.")
+                f"{what}, which you requested, can now be played in {server}.")
     count = f"{ready} episode{'s' if ready != 1 else ''}"
     of = f"{ready} of {aired} aired episodes" if aired else count
     return (f"{name}: {count} ready to watch",
-            f"{of} of {full}, which you requested, can now be played in Jellyfin.")
+            f"{of} of {full}, which you requested, can now be played in {server}.")
 
 
 def requester_gained(row: RequestRow, before: RequestRow | None) -> bool:
@@ -255,7 +257,9 @@ class Notifier:
         targets = self.requester_targets(row)
         if not targets:
             return
-        title, body = compose_ready(row)
+        attached = self._attached
+        server = short_name(attached.config.media_server_kind) if attached else "Jellyfin"
+        title, body = compose_ready(row, server)
         base = event_key(row, READY)
         for tid in targets:
             self.store.notification_pending(row.id, READY, f"{base}@{tid}", f"{title}\n{body}",

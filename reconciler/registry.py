@@ -53,6 +53,9 @@ class ServiceKind:
     client: str  # a `ServiceClient` subclass whose `name` is this kind's name
     poller: str  # called as (client, configured name) -> a `cycle.context.Poller`
     probe: str  # the doctor's check: async (client, config, report) -> None
+    # What the service calls its key: the config keys `<word>` and `<word>_file` (and the
+    # variable `RECONCILER_<NAME>_<WORD>`) are read beside `api_key`, `api_key_file`.
+    key_word: str = "api_key"
 
     @property
     def section(self) -> str:
@@ -60,7 +63,8 @@ class ServiceKind:
         return self.name
 
 
-# In poll order: Shoko after the *arr, whose imported paths it looks up; Jellyfin last.
+# In poll order: Shoko after the *arr, whose imported paths it looks up; the media servers last
+# (a configuration names exactly one of them: `config.load_config` checks it).
 SERVICE_KINDS: tuple[ServiceKind, ...] = (
     ServiceKind(
         name="jellyseerr", product="Jellyseerr", short_name="Jellyseerr", role=Role.REQUESTS,
@@ -102,8 +106,26 @@ SERVICE_KINDS: tuple[ServiceKind, ...] = (
         several=False, follows_downloads=True, poll_interval=30.0,
         key_where="Dashboard > API Keys in Jellyfin",
         client="reconciler.services.jellyfin:JellyfinClient",
-        poller="reconciler.cycle.poll_jellyfin:JellyfinPoller",
-        probe="reconciler.doctor:probe_jellyfin",
+        poller="reconciler.cycle.poll_media_server:MediaServerPoller",
+        probe="reconciler.doctor_media:probe_media_server",
+    ),
+    ServiceKind(
+        name="emby", product="Emby Server", short_name="Emby", role=Role.MEDIA_SERVER,
+        several=False, follows_downloads=True, poll_interval=30.0,
+        key_where="the Server Dashboard > Advanced > Security > API Keys in Emby",
+        client="reconciler.services.emby:EmbyClient",
+        poller="reconciler.cycle.poll_media_server:MediaServerPoller",
+        probe="reconciler.doctor_media:probe_media_server",
+    ),
+    ServiceKind(
+        name="plex", product="Plex Media Server", short_name="Plex", role=Role.MEDIA_SERVER,
+        several=False, follows_downloads=True, poll_interval=30.0,
+        key_where="Plex's support article 'Finding an authentication token / X-Plex-Token' "
+                  "(the X-Plex-Token of the server owner's account)",
+        client="reconciler.services.plex:PlexClient",
+        poller="reconciler.cycle.poll_media_server:MediaServerPoller",
+        probe="reconciler.doctor_media:probe_media_server",
+        key_word="token",
     ),
 )
 
@@ -132,6 +154,10 @@ def short_name(service: str) -> str:
 def with_role(role: Role) -> tuple[str, ...]:
     """The kinds of `role`, in poll order."""
     return tuple(k.name for k in SERVICE_KINDS if k.role is role)
+
+
+# The kinds that may confirm that a request plays ("jellyfin", "emby", "plex"); one is configured.
+MEDIA_SERVERS: tuple[str, ...] = with_role(Role.MEDIA_SERVER)
 
 
 def resolve(path: str) -> object:

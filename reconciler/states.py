@@ -216,10 +216,11 @@ STATES: dict[RequestState, StateRow] = {
 }
 
 # Phases whose wait has a deadline of its own, ahead of their state's: a file imported (or
-# matched by Shoko) that Jellyfin has not listed yet.
+# matched by Shoko) that the media server ("{server}": Jellyfin, Emby or Plex) has not listed
+# yet. The phase keeps the first media server's name.
 PHASE_DEADLINES: dict[Phase, Deadline] = {
     Phase.WAITING_FOR_JELLYFIN: Deadline(timedelta(minutes=15),
-                                         "Jellyfin has not listed it after {limit}"),
+                                         "{server} has not listed it after {limit}"),
 }
 # Phases in which a request is never stuck: a show with nothing aired yet waits for the
 # calendar.

@@ -8,6 +8,7 @@ from typing import Any
 
 from reconciler.models import MediaType
 from reconciler.store import RequestRow, Store
+from reconciler.store.meta import INDEX_OF
 from reconciler.times import iso
 from reconciler.words import Voice, ago, day, display_title, kind, progress_text, with_year
 
@@ -157,7 +158,9 @@ def show_text(store: Store, row: RequestRow, now: datetime,
     if row.tvdb_id:
         ids.append(f"tvdb {row.tvdb_id}")
     if row.jellyfin_item_id:
-        ids.append(f"jellyfin {row.jellyfin_item_id} (by {row.jellyfin_key})")
+        # The media server whose item it is (the index records which one it holds).
+        server = (store.meta.get(INDEX_OF) or "jellyfin").split(" ", 1)[0]
+        ids.append(f"{server} {row.jellyfin_item_id} (by {row.jellyfin_key})")
     for k, v in row.shoko_ids.items():
         ids.append(f"shoko {k} {','.join(map(str, v))}")
     lines.append(f"  ids:      {'; '.join(ids)}")

@@ -15,7 +15,8 @@ become listed, `addedAt` = now; `populate(n_items)`: films, shows and episodes a
 A refresh call (`POST`, the description's method, or `GET`, python-plexapi's, or `PUT`
 `/library/sections/{key}/refresh[?path=folder]`) scans at once, after `scan_delay` simulated
 seconds, or at the end of a `scan_duration` during which the section is `refreshing`; each call
-is in `refresh_calls`; `scan_on_refresh = False` leaves pending items alone.
+is in `refresh_calls` (and handed to `refresh_hook`, when set); `scan_on_refresh = False`
+leaves pending items alone.
 
 HTTP: the token in `X-Plex-Token` (header, or query as the real server accepts); 401 with an
 HTML body otherwise (`/identity` is open). Case-sensitive routes and names. `GET /`,
@@ -31,7 +32,7 @@ or query parameters, with `totalSize` and `X-Plex-Container-Total-Size`),
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -119,6 +120,8 @@ class PlexWorld(SubWorld):
         self.scan_delay = 0.0
         self.scan_duration = 0.0
         self.refresh_calls: list[PlexRefresh] = []
+        # Called with each refresh call as it arrives (server thread, world lock held).
+        self.refresh_hook: Callable[[PlexRefresh], None] | None = None
         self._next = 0
         self._version = 0
         self._cache: dict[tuple[Any, ...], list[PxItem]] = {}
@@ -193,7 +196,9 @@ class PlexWorld(SubWorld):
                   imdb_id: str | None = None, tvdb_id: int | str | None = None,
                   path: str | None = None, section: int | str | None = None,
                   pending: bool = False, width: int = 1920,
-                  versions: Iterable[tuple[str, int]] = ()) -> int:
+                  versions: Iterable[tuple[str, int]] = (),
+                  files: list[tuple[str, int]] | None = None) -> int:
+        """A film (`files=[]`: listed without media, as Plex keeps a film whose file went)."""
         with self.lock:
             sec = self._section(section, "movie", path)
             label = f"{title} ({year})" if year else title
@@ -201,7 +206,7 @@ class PlexWorld(SubWorld):
             now = _epoch(self.now)
             item = PxItem(self._key(), "movie", title, sec.key,
                           self._ids(tmdb_id, imdb_id, tvdb_id), now, now, year=year,
-                          files=[(path, width), *versions])
+                          files=[(path, width), *versions] if files is None else list(files))
             return self._place(item, pending)
 
     def add_show(self, title: str, *, year: int | None = None, tvdb_id: int | str | None = None,
@@ -289,7 +294,10 @@ class PlexWorld(SubWorld):
 
     def record_refresh(self, section: int, path: str | None, method: str) -> None:
         with self.lock:
-            self.refresh_calls.append(PlexRefresh(section, path, method, self.now))
+            call = PlexRefresh(section, path, method, self.now)
+            self.refresh_calls.append(call)
+            if self.refresh_hook is not None:
+                self.refresh_hook(call)
             if not self.scan_on_refresh:
                 return
             sec = self.sections[section]

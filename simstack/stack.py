@@ -1,4 +1,4 @@
-"""`SimulatedStack`: the five fake services on 127.0.0.1, free ports, daemon threads.
+"""`SimulatedStack`: the fake services on 127.0.0.1, free ports, daemon threads.
 
     with SimulatedStack() as stack:                      # or SimulatedStack(services=["radarr"])
         stack.world.radarr.add_movie(603, "The Matrix", year=1999)
@@ -8,6 +8,11 @@
         stack.stats()["radarr"]                          # {"calls": 1, "bytes": ...}
         stack.requests("jellyfin", method="POST", path="/Library/Refresh")
         config_text = stack.config_toml("/tmp/reconciler.db")
+
+The default stack serves Jellyseerr, Radarr, Sonarr, Shoko and Jellyfin (`DEFAULT_SERVICES`);
+`SimulatedStack(media_server="plex")` (or "emby") serves that media server in Jellyfin's place
+(`world.plex`, `world.emby`), without Shoko (`household`), and `services=` may name any of
+`SERVICES`.
 
 Several Radarr or Sonarr instances: `SimulatedStack(world, extra={"radarr4k": "radarr"})` also
 serves `world.radarrs["radarr4k"]` (made if missing; `world.radarr` stays the default one) as the
@@ -28,16 +33,31 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from simstack.emby import EmbyApp
 from simstack.faults import Fault, FaultBook
 from simstack.jellyfin import JellyfinApp
 from simstack.jellyseerr import JellyseerrApp
+from simstack.media import MEDIA_SERVERS, MediaServerFake, media_server
+from simstack.plex import PlexApp
 from simstack.radarr import RadarrApp
 from simstack.server import App, LoggedRequest, Recorder, ServiceRunner
 from simstack.shoko import ShokoApp
 from simstack.sonarr import SonarrApp
 from simstack.world import World
 
-SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin", "emby", "plex")
+# What a stack serves unless told otherwise: one media server, Jellyfin.
+DEFAULT_SERVICES = ("jellyseerr", "radarr", "sonarr", "shoko", "jellyfin")
+
+
+def household(media_server: str = "jellyfin") -> tuple[str, ...]:
+    """A household's services with `media_server`: `DEFAULT_SERVICES` with it in Jellyfin's
+    place, and Shoko only beside Jellyfin (it reaches the media server through Shokofin, a
+    Jellyfin plugin)."""
+    if media_server not in MEDIA_SERVERS:
+        raise ValueError(f"media_server {media_server!r}: one of {list(MEDIA_SERVERS)}")
+    return tuple(media_server if s == "jellyfin" else s for s in DEFAULT_SERVICES
+                 if s != "shoko" or media_server == "jellyfin")
 
 _APPS: dict[str, Callable[[World, str], App]] = {
     "jellyseerr": lambda world, key: JellyseerrApp(world.jellyseerr, key),
@@ -45,10 +65,12 @@ _APPS: dict[str, Callable[[World, str], App]] = {
     "sonarr": lambda world, key: SonarrApp(world.sonarr, key),
     "shoko": lambda world, key: ShokoApp(world.shoko, key),
     "jellyfin": lambda world, key: JellyfinApp(world.jellyfin, key),
+    "emby": lambda world, key: EmbyApp(world.emby, key),
+    "plex": lambda world, key: PlexApp(world.plex, key),
 }
 
 DEFAULT_POLL_INTERVALS = {"jellyseerr": 60, "radarr": 30, "sonarr": 30, "shoko": 60,
-                          "jellyfin": 60}
+                          "jellyfin": 60, "emby": 60, "plex": 60}
 
 
 def default_api_key(service: str) -> str:
@@ -74,7 +96,8 @@ class SimulatedStack:
     """The fake media stack. See the module docstring.
 
     - `world`: the shared `World` (pass one in to script it before starting).
-    - `services`: which fakes to start (default all five).
+    - `services`: which fakes to start (default `household(media_server)`: `DEFAULT_SERVICES`,
+      or with Emby or Plex in Jellyfin's place and no Shoko).
     - `api_keys`: per-service keys (defaults from `default_api_key`).
     - `ports`: fixed ports per service (default 0: a free port).
     """
@@ -82,8 +105,10 @@ class SimulatedStack:
     def __init__(self, world: World | None = None, *, services: Iterable[str] | None = None,
                  api_keys: Mapping[str, str] | None = None, host: str = "127.0.0.1",
                  ports: Mapping[str, int] | None = None, log_limit: int = 100_000,
-                 extra: Mapping[str, str] | None = None) -> None:
-        chosen = list(services) if services is not None else list(SERVICES)
+                 extra: Mapping[str, str] | None = None, media_server: str | None = None,
+                 ) -> None:
+        chosen = list(services) if services is not None else list(household(
+            media_server or "jellyfin"))
         unknown = [s for s in chosen if s not in SERVICES]
         if unknown:
             raise ValueError(f"unknown services {unknown}; expected some of {list(SERVICES)}")
@@ -125,8 +150,9 @@ class SimulatedStack:
         for service, runner in self.runners.items():
             if service not in refused:
                 runner.start()
-        if "jellyfin" in self.runners:
-            self.world.jellyfin.local_address = self.runners["jellyfin"].url
+        for name in ("jellyfin", "emby"):
+            if name in self.runners:
+                getattr(self.world, name).local_address = self.runners[name].url
         seerr = self.world.jellyseerr
         for kind in ("radarr", "sonarr"):
             if kind in self.runners and seerr.servers[kind]:
@@ -152,6 +178,17 @@ class SimulatedStack:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    @property
+    def media_server(self) -> str:
+        """The media server this stack serves ("jellyfin", "emby" or "plex")."""
+        return next((s for s in self.services if s in MEDIA_SERVERS), "jellyfin")
+
+    @property
+    def media(self) -> MediaServerFake:
+        """The media server this stack serves, through the verbs all three answer
+        (`simstack.media`)."""
+        return media_server(self.world, self.media_server)
 
     @property
     def urls(self) -> dict[str, str]:

@@ -9,6 +9,8 @@
     world.sonarr      # SonarrWorld: series, episodes, files, queue, history, tags
     world.shoko       # ShokoWorld: import folders, files, series, episodes
     world.jellyfin    # JellyfinWorld: libraries, items, pending (unscanned) items, refresh calls
+    world.emby        # EmbyWorld: the same, served as Emby Server
+    world.plex        # PlexWorld: sections, films, shows, episodes, pending files, folder scans
     world.radarrs     # every Radarr by name: {"radarr": world.radarr, "radarr4k": ...}
     world.sonarrs     # every Sonarr by name (`add_arr("sonarr", "anime")` adds one)
 
@@ -30,8 +32,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from simstack.clock import Clock
+from simstack.emby import EmbyWorld
 from simstack.jellyfin import JellyfinWorld
 from simstack.jellyseerr import JellyseerrWorld
+from simstack.plex import PlexWorld
 from simstack.radarr import RadarrWorld
 from simstack.seerr_versions import SeerrProfile
 from simstack.shoko import ShokoWorld
@@ -54,6 +58,8 @@ class World(Clock):
         if shoko_version is not None:
             self.shoko.version = shoko_version
         self.jellyfin = JellyfinWorld(self)
+        self.emby = EmbyWorld(self)
+        self.plex = PlexWorld(self)
         self.radarrs: dict[str, RadarrWorld] = {"radarr": self.radarr}
         self.sonarrs: dict[str, SonarrWorld] = {"sonarr": self.sonarr}
 

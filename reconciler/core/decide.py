@@ -17,7 +17,15 @@ from reconciler.core.matching import (
     shoko_file_ids,
 )
 from reconciler.core.outcome import Decision, EpisodeDecision, Stage
-from reconciler.models import MediaType, SeerrRequest, SeerrStatus, SonarrEpisode, SonarrSeries
+from reconciler.models import (
+    JELLYFIN,
+    MediaServer,
+    MediaType,
+    SeerrRequest,
+    SeerrStatus,
+    SonarrEpisode,
+    SonarrSeries,
+)
 from reconciler.states import EPISODE_RANK, LADDER, Phase, RequestState
 
 S = RequestState
@@ -66,6 +74,8 @@ def decide(
         current=current,
         now=now,
         unrecognised_after=unrecognised_after,
+        media_server=evidence.media_server,
+        unmatchable=evidence.unmatchable,
     ))
     if stage.state is S.APPROVED and evidence.request.status == SeerrStatus.FAILED:
         stage = Stage(S.FAILED, "jellyseerr", "Jellyseerr could not send the request to Radarr",
@@ -141,9 +151,10 @@ def _is_unevidenced_regression(stage: Stage, current: Current, evidence: Evidenc
         return False
     if stage.state is S.REQUESTED:
         return False  # Jellyseerr's word on approval is final
-    if current.state in (S.AVAILABLE, S.PARTIALLY_AVAILABLE) and "jellyfin" not in evidence.unknown:
+    if current.state in (S.AVAILABLE, S.PARTIALLY_AVAILABLE) and \
+            evidence.media_server.service not in evidence.unknown:
         # The index drops an item only once its removal is confirmed, so losing the match is
-        # Jellyfin's own positive evidence; a newly aired episode is Sonarr's.
+        # the media server's own positive evidence; a newly aired episode is Sonarr's.
         return False
     histories = [evidence.movie_history] + [e.history for e in evidence.episodes]
     for h in histories:
@@ -203,13 +214,14 @@ def _decide_show(
         stage = Stage(S.APPROVED, "sonarr", nothing + to_air, P.WAITING_FOR_AIR)
         return _finish(stage, current, evidence, None, **extra)
     if len(available) == aired_count:
-        stage = Stage(S.AVAILABLE, "jellyfin",
-                      f"all {aired_count} aired episodes playable in Jellyfin" + to_air,
-                      P.AVAILABLE, 1.0)
+        stage = Stage(S.AVAILABLE, evidence.media_server.service,
+                      f"all {aired_count} aired episodes playable in "
+                      f"{evidence.media_server.name}" + to_air, P.AVAILABLE, 1.0)
         return _finish(stage, current, evidence, None, **extra)
     missing = [(ev, s) for ev, s in episodes.aired if s.state is not S.AVAILABLE]
     if available:
-        stage = _partly_available(missing, len(available), aired_count, current, to_air)
+        stage = _partly_available(missing, len(available), aired_count, current, to_air,
+                                  evidence.media_server)
         return _finish(stage, current, evidence, None, **extra)
     stage = _least_advanced(missing, aired_count, to_air)
     aired_since = current is not None and any(
@@ -263,6 +275,8 @@ def _episode_stages(
             current=current,
             now=now,
             unrecognised_after=unrecognised_after,
+            media_server=evidence.media_server,
+            unmatchable=evidence.unmatchable,
         ))
         if not _aired(ep, now) and stage.state is not S.AVAILABLE:
             future.append(ep)
@@ -284,18 +298,18 @@ def _episode_stages(
 
 def _partly_available(
     missing: Sequence[tuple[EpisodeEvidence, Stage]], available: int, aired_count: int,
-    current: Current | None, to_air: str,
+    current: Current | None, to_air: str, media_server: MediaServer = JELLYFIN,
 ) -> Stage:
     """Some aired episodes play, `missing` do not: the next one's stage in the detail."""
     # Back from available: Sonarr's news when an episode aired since (or one Sonarr has no
-    # file for turned up: a new or re-dated episode), Jellyfin's when it lost a file.
+    # file for turned up: a new or re-dated episode), the media server's when it lost a file.
     newly_aired = current is not None and any(
         not ev.episode.has_file
         or ((t := ev.episode.air_date_utc) is not None and t > current.since)
         for ev, _ in missing
     )
     via = "sonarr" if current is not None and current.state is S.AVAILABLE and newly_aired \
-        else "jellyfin"
+        else media_server.service
     lagging = min(missing, key=lambda p: EPISODE_RANK[p[1].state])[1]
     # The least advanced missing episode is imported and Jellyfin does not list it: the same
     # wait as a show with nothing playable yet (one scan, then the stuck flag).

@@ -1,4 +1,5 @@
-"""Where one film or episode is, from the *arr queue and history, Shoko and Jellyfin."""
+"""Where one film or episode is, from the *arr queue and history, Shoko and the media server
+(Jellyfin, Emby or Plex)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from reconciler.core.durations import span_text
 from reconciler.core.evidence import Current
 from reconciler.core.matching import JellyfinMatch
 from reconciler.core.outcome import Stage
-from reconciler.models import HistoryFacts, QueueDeparture, QueueRecord, ShokoFile
+from reconciler.models import (
+    JELLYFIN,
+    HistoryFacts,
+    MediaServer,
+    QueueDeparture,
+    QueueRecord,
+    ShokoFile,
+    UnmatchableLibrary,
+)
 from reconciler.states import Phase, QueueStage, RequestState
 
 S = RequestState
@@ -41,6 +50,13 @@ def queue_stage(record: QueueRecord) -> QueueStage:
     return QueueStage.INDEXED
 
 
+def unmatchable_detail(library: UnmatchableLibrary) -> str:
+    """Why the media server's item for a file in `library` can never be matched."""
+    return (f"cannot match: library '{library.name}' is on Plex's legacy agent "
+            f"({library.agent}), whose items carry no TMDB/TVDB ids; switch it to the Plex "
+            f"Movie or Plex TV Series agent")
+
+
 # An anime file linked to AniDB whose Shoko series or episode does not exist yet.
 PENDING_METADATA_DETAIL = ("imported; Shoko is still fetching the anime's metadata from AniDB "
                            "before it can match the file")
@@ -64,14 +80,17 @@ class DownloadFacts:
     current: Current | None = None
     now: datetime | None = None
     unrecognised_after: timedelta = timedelta(minutes=30)
+    media_server: MediaServer = JELLYFIN  # the one that says what plays
+    unmatchable: UnmatchableLibrary | None = None  # its library holding the file, unmatchable
 
 
 def download_stage(facts: DownloadFacts) -> Stage:
-    """Where one film or episode is, from the *arr, Shoko and Jellyfin evidence: playable in
-    Jellyfin, else by its file, else by its most advanced queue record, else by its history."""
+    """Where one film or episode is, from the *arr, Shoko and media server evidence: playable
+    there, else by its file, else by its most advanced queue record, else by its history."""
     if facts.playable is not None:
-        return Stage(S.AVAILABLE, "jellyfin",
-                     f"playable in Jellyfin (matched by {facts.playable.key})", P.AVAILABLE, 1.0)
+        return Stage(S.AVAILABLE, facts.media_server.service,
+                     f"playable in {facts.media_server.name} "
+                     f"(matched by {facts.playable.key})", P.AVAILABLE, 1.0)
     if facts.has_file:
         return _stage_from_file(facts)
     if facts.queue:
@@ -80,15 +99,17 @@ def download_stage(facts: DownloadFacts) -> Stage:
 
 
 def _stage_from_file(facts: DownloadFacts) -> Stage:
-    """The *arr has its file: waiting for Jellyfin to list it, or (anime) for Shoko to match."""
+    """The *arr has its file: waiting for the media server to list it, or (anime) for Shoko to
+    match."""
     arr, file_path, shoko = facts.arr, facts.file_path, facts.shoko
     current, now, unrecognised_after = facts.current, facts.now, facts.unrecognised_after
+    waiting = (unmatchable_detail(facts.unmatchable) if facts.unmatchable is not None
+               else f"waiting for {facts.media_server.name}")
     if not (facts.is_anime and facts.shoko_enabled):
         where = f" ({file_path})" if file_path else ""
-        return Stage(S.IMPORTING, arr, f"imported{where}; waiting for Jellyfin",
-                     P.WAITING_FOR_JELLYFIN)
+        return Stage(S.IMPORTING, arr, f"imported{where}; {waiting}", P.WAITING_FOR_JELLYFIN)
     if shoko is not None and shoko.matched:
-        return Stage(S.ANIME_MATCHING, "shoko", "matched by Shoko; waiting for Jellyfin",
+        return Stage(S.ANIME_MATCHING, "shoko", f"matched by Shoko; {waiting}",
                      P.WAITING_FOR_JELLYFIN)
     detail = "imported; waiting for Shoko to match the file"
     if shoko is not None and shoko.pending_metadata:

@@ -7,7 +7,9 @@ from datetime import datetime
 
 from reconciler.core.matching import JellyfinMatch
 from reconciler.models import (
+    JELLYFIN,
     HistoryFacts,
+    MediaServer,
     QueueDeparture,
     QueueRecord,
     RadarrMovie,
@@ -15,6 +17,7 @@ from reconciler.models import (
     ShokoFile,
     SonarrEpisode,
     SonarrSeries,
+    UnmatchableLibrary,
 )
 from reconciler.states import Phase, RequestState
 
@@ -59,13 +62,17 @@ class Evidence:
     # Films: the files the 4K Radarr servers imported for it (which Jellyfin item is that copy
     # while Jellyfin knows no video width).
     files_4k: tuple[str, ...] = ()
+    # The media server that says what plays ("jellyfin", "emby", "plex"), and the library of
+    # its that holds the request's files when that library's items cannot be matched.
+    media_server: MediaServer = JELLYFIN
+    unmatchable: UnmatchableLibrary | None = None
 
     @property
     def arr(self) -> str:
         return self.request.media_type.arr
 
     def depends_on(self) -> frozenset[str]:
-        needed = {"jellyseerr", self.server or self.arr, "jellyfin"}
+        needed = {"jellyseerr", self.server or self.arr, self.media_server.service}
         if self.is_anime and self.shoko_enabled:
             needed.add("shoko")
         return frozenset(needed)

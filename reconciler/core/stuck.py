@@ -56,6 +56,7 @@ def stuck_reason(
     now: datetime,
     deadlines: Deadlines,
     release: datetime | None = None,
+    server: str = "Jellyfin",
 ) -> str | None:
     """Why a request is stuck, or None. Stuck is a flag beside the state, never a state.
 
@@ -63,15 +64,15 @@ def stuck_reason(
     its state's (from when the state was entered; a download's from its last progress).
     `release` is when what an approved request waits for can first be had (`film_release`,
     `show_release`): no release can be grabbed before it, so the `approved` deadline runs from
-    then, not from the approval.
+    then, not from the approval. `server` names the media server a phase waits for.
 
     The reason names the deadline, not the time elapsed (the state's `since` tells that), so a
     request that stays stuck is not rewritten every cycle."""
     if phase in NEVER_STUCK:
         return None
     if phase is not None and phase in PHASE_DEADLINES:
-        return _past(PHASE_DEADLINES[phase].reason, deadlines.limits[phase],
-                     phase_since or since, now)
+        return _past(PHASE_DEADLINES[phase].reason.replace("{server}", server),
+                     deadlines.limits[phase], phase_since or since, now)
     deadline = STATES[state].deadline
     if deadline is None:
         return None

@@ -83,6 +83,7 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
     row.stuck_reason = core.stuck_reason(
         row.state, Phase.parse(row.phase), row.state_since, row.phase_since,
         row.progress_since, now, deadlines, release=row.release_date,
+        server=evidence.media_server.name,
     )
     row.stuck_since = core.stuck_since(row.stuck_reason, row.stuck_since, now)
     return Applied(row, episodes)

@@ -11,6 +11,7 @@ from reconciler.config import Config
 from reconciler.services.http import ServiceClient
 from reconciler.services.jellyfin import JellyfinClient
 from reconciler.services.jellyseerr import JellyseerrClient
+from reconciler.services.media import MediaServerClient, is_media_server
 from reconciler.services.radarr import RadarrClient
 from reconciler.services.shoko import ShokoClient
 from reconciler.services.sonarr import SonarrClient
@@ -33,7 +34,8 @@ CLIENT_TYPES: Mapping[str, type[ServiceClient]] = {k: client_type(k) for k in re
 class Clients(Mapping[str, ServiceClient]):
     """The configured services' clients, by service or server name, in poll order: the
     registry's order of kinds, and the servers of a kind that allows several (Radarr,
-    Sonarr) each by its configured name, in configuration order."""
+    Sonarr) each by its configured name, in configuration order. The media server is
+    `media_server`, whichever it is; `jellyfin` only when it is Jellyfin."""
 
     def __init__(self, clients: Mapping[str, ServiceClient] | None = None,
                  kinds: Mapping[str, str] | None = None) -> None:
@@ -118,6 +120,19 @@ class Clients(Mapping[str, ServiceClient]):
     @property
     def jellyfin(self) -> JellyfinClient | None:
         return self._one("jellyfin", JellyfinClient)
+
+    @property
+    def media_server(self) -> MediaServerClient | None:
+        """The media server's client, whichever it is (Jellyfin, Emby or Plex)."""
+        return next((client for name, client in self._clients.items()
+                     if self._kinds[name] in registry.MEDIA_SERVERS and is_media_server(client)),
+                    None)
+
+    @property
+    def media_server_name(self) -> str | None:
+        """The media server's name ("jellyfin", "emby", "plex"), if one is configured."""
+        return next((name for name in self._clients
+                     if self._kinds[name] in registry.MEDIA_SERVERS), None)
 
     async def aclose(self) -> None:
         await asyncio.gather(*(c.aclose() for c in self.values()), return_exceptions=True)

@@ -1,4 +1,4 @@
-"""Assemble each request's `core.Evidence` from the observations and the Jellyfin index."""
+"""Assemble each request's `core.Evidence` from the observations and the media server's index."""
 
 from __future__ import annotations
 
@@ -10,12 +10,16 @@ from reconciler import core
 from reconciler.core import AnimeRules, EpisodeEvidence, Evidence, MatchIds
 from reconciler.cycle.observations import Observations, SeenRequest, series_key
 from reconciler.models import (
+    JELLYFIN,
     HistoryFacts,
     JellyfinItem,
+    Library,
+    MediaServer,
     MediaType,
     QueueDeparture,
     QueueRecord,
     SeerrRequest,
+    UnmatchableLibrary,
 )
 from reconciler.store import Store
 
@@ -33,6 +37,16 @@ class EvidenceSource:
     # the anime rules of each Radarr server (its tag ids are its own).
     servers: Sequence[core.ArrServer] = ()
     anime_by_server: Mapping[str, AnimeRules] = field(default_factory=dict)
+    # The media server that says what plays, and its libraries whose items cannot be matched.
+    media_server: MediaServer = JELLYFIN
+    unmatchable: Sequence[UnmatchableLibrary] = ()
+
+    def unmatchable_library(self, path: str | None) -> UnmatchableLibrary | None:
+        """The unmatchable library that holds `path`, if any."""
+        if not path:
+            return None
+        return next((lib for lib in self.unmatchable if core.jellyfin_path(
+            path, Library(lib.name, "", lib.locations))), None)
 
     def route(self, req: SeerrRequest) -> core.Route:
         kind = core.arr_kind(req)
@@ -69,7 +83,8 @@ class EvidenceSource:
             movie=movie, movie_history=history, queue=queue, departed=departed, shoko=shoko,
             jellyfin=match,
             unknown=self.unknown, server=route.server, unrouted=route.detail,
-            files_4k=files_4k,
+            files_4k=files_4k, media_server=self.media_server,
+            unmatchable=self.unmatchable_library(movie.file_path if movie else None),
         ), ids
 
     def _show(self, seen_request: SeenRequest, route: core.Route) -> tuple[Evidence, MatchIds]:
@@ -111,6 +126,8 @@ class EvidenceSource:
             is_anime=self.anime.show(series, (e.shoko for e in episodes)),
             shoko_enabled=self.shoko_enabled, series=series, episodes=tuple(episodes),
             unknown=self.unknown, server=route.server, unrouted=route.detail,
+            media_server=self.media_server,
+            unmatchable=self.unmatchable_library(series.path if series else None),
         ), ids
 
 

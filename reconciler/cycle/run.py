@@ -2,8 +2,8 @@
 
 The stages, in the order data flows (each a module of this package):
 poll (`poll_*.py`: what each service says now, written as `observations`) → `evidence`
-(per request, typed) → `core.decide` (pure) → `apply` (the new row) → `nudge` (ask Jellyfin to
-scan). All of a cycle's writes happen in one transaction, so a crash leaves the previous
+(per request, typed) → `core.decide` (pure) → `apply` (the new row) → `nudge` (ask the media
+server to scan). All of a cycle's writes happen in one transaction, so a crash leaves the previous
 consistent state; each poll sits in a savepoint of it. A service that fails to answer is
 recorded as failed and is *unknown* to the decision.
 """
@@ -25,6 +25,11 @@ from reconciler.cycle.context import PollContext, Poller, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
 from reconciler.cycle.nudge import nudge
 from reconciler.cycle.observations import Observations, SeenRequest
+from reconciler.cycle.poll_media_server import (
+    holds_index,
+    media_server_of,
+    unmatchable_libraries,
+)
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
 from reconciler.results import CycleResult, PollOutcome, Transition
@@ -121,9 +126,9 @@ class Reconciler:
             now = self.clock()
             transitions = self._reconcile(now, unknown)
             nudges: list[str] = []
-            if self.clients.jellyfin is not None and "jellyfin" not in unknown:
-                nudges = await nudge(self.clients.jellyfin, self.store, self.seen, self.config,
-                                     now)
+            server = self.clients.media_server
+            if server is not None and self.clients.media_server_name not in unknown:
+                nudges = await nudge(server, self.store, self.seen, self.config, now)
             for hook in self.after_reconcile:
                 hook(now)
         self._log_outages(polls)
@@ -156,8 +161,12 @@ class Reconciler:
         return outcome
 
     def _unknown_services(self, polls: dict[str, PollOutcome]) -> frozenset[str]:
-        """Services whose latest poll (this cycle or, if not polled now, the last) failed."""
+        """Services whose latest poll (this cycle or, if not polled now, the last) failed; and
+        the media server while the index does not hold its items yet (another server's)."""
         unknown = set()
+        media_server = self.clients.media_server_name
+        if media_server is not None and not holds_index(self.store, self.config):
+            unknown.add(media_server)
         for name in self.clients.names():
             if name in polls:
                 if not polls[name].ok:
@@ -190,7 +199,9 @@ class Reconciler:
         source = EvidenceSource(
             self.store, self.seen, anime["radarr"],
             shoko_enabled="shoko" in self.clients, unknown=unknown,
-            servers=arr_servers(self.config), anime_by_server=anime)
+            servers=arr_servers(self.config), anime_by_server=anime,
+            media_server=media_server_of(self.config),
+            unmatchable=unmatchable_libraries(self.store))
         deadline = timedelta(seconds=model.shoko.unrecognised_after if model.shoko else 1800)
         deadlines = core.Deadlines(**{k: timedelta(seconds=v)
                                       for k, v in model.stuck.model_dump().items()})

@@ -49,9 +49,9 @@ OWN_FILES = ("config.toml", "reconciler.db", "reconciler.db-wal", "reconciler.db
 
 
 def run_demo(speed: float = 1.0, workdir: str | None = None, serve: bool = False, *,
-             stop: threading.Event | None = None) -> int:
-    """`reconcile demo`. `stop` ends a `--serve` run from another thread (tests, embedding);
-    otherwise SIGINT/SIGTERM do."""
+             stop: threading.Event | None = None, media: str = "jellyfin") -> int:
+    """`reconcile demo` (`media`: the media server, "jellyfin", "emby" or "plex"). `stop` ends
+    a `--serve` run from another thread (tests, embedding); otherwise SIGINT/SIGTERM do."""
     if not 0 < speed <= MAX_SPEED:
         print(f"reconcile demo: --speed must be above 0 and at most {MAX_SPEED:g}",
               file=sys.stderr)
@@ -59,8 +59,8 @@ def run_demo(speed: float = 1.0, workdir: str | None = None, serve: bool = False
     try:
         with _workdir(workdir) as folder:
             if serve:
-                return _serve(folder, speed, kept=workdir is not None, stop=stop)
-            return _demo(folder, speed, kept=workdir is not None)
+                return _serve(folder, speed, kept=workdir is not None, stop=stop, media=media)
+            return _demo(folder, speed, kept=workdir is not None, media=media)
     except OSError as exc:
         print(f"reconcile demo: {exc.strerror or exc}: {exc.filename or workdir}",
               file=sys.stderr)
@@ -95,15 +95,16 @@ class DemoResult:
     database: Path
 
 
-def _demo(folder: Path, speed: float, *, kept: bool) -> int:
-    return play_demo(folder, speed, kept=kept).exit_code
+def _demo(folder: Path, speed: float, *, kept: bool, media: str = "jellyfin") -> int:
+    return play_demo(folder, speed, kept=kept, media=media).exit_code
 
 
 def play_demo(folder: Path, speed: float = 1.0, *, kept: bool = True,
-              out: TextIO | None = None) -> DemoResult:
+              out: TextIO | None = None, media: str = "jellyfin") -> DemoResult:
     """The demo in `folder` (config, database and log are written there), printing to `out`
-    (default stdout: a live table on a terminal, plain lines otherwise)."""
-    with start_stage(folder, speed) as stage, _logs_to(folder / "reconciler.log"):
+    (default stdout: a live table on a terminal, plain lines otherwise), with the media server
+    `media`."""
+    with start_stage(folder, speed, media) as stage, _logs_to(folder / "reconciler.log"):
         expectations = {e.request_id: e for e in stage.script.expectations}
         total = stage.script.scaled(stage.script.length) + 2.0
         out = out or sys.stdout
@@ -162,13 +163,13 @@ class DemoRun:
             self.emit(request_label(rid, title), f"{move} (via {via}): {detail}")
         before = {r.id: r for r in self.rows}
         for rid, row in rows.items():
-            # A new phase within the same state (imported, now waiting for Jellyfin; matched
-            # by Shoko) is worth a line too; progress alone is not.
+            # A new phase within the same state (imported, now waiting for the media server;
+            # matched by Shoko) is worth a line too; progress alone is not.
             old = before.get(rid)
             if rid not in moved and old is not None and old.phase != row.phase:
                 self.emit(request_label(rid, row.title), f"{row.state.value}: {row.detail}")
         for label in result.nudges:
-            self.emit("reconciler", f"asks Jellyfin to scan {label}")
+            self.emit("reconciler", f"asks {self.stage.script.server} to scan {label}")
         self.rows = sorted(rows.values(), key=lambda r: r.id)
 
     def on_transition(self, row: RequestRow, from_state: str | None) -> None:
@@ -272,11 +273,12 @@ def _logs_to(path: Path) -> Iterator[None]:
             structlog.configure(**previous)
 
 
-def _serve(folder: Path, speed: float, *, kept: bool, stop: threading.Event | None) -> int:
+def _serve(folder: Path, speed: float, *, kept: bool, stop: threading.Event | None,
+           media: str = "jellyfin") -> int:
     stop = stop or threading.Event()
     restore = stop_on_signals(stop)
     try:
-        with start_stage(folder, speed) as stage:
+        with start_stage(folder, speed, media) as stage:
             serve_stage(stage, kept=kept, stop=stop)
         return 0
     finally:

@@ -1,16 +1,18 @@
 """The demo's scripted world: five requests played out on the simulated stack, on a timeline.
 
-`DemoScript(world, speed)` builds the initial state (`setup()`), then `play()` (a thread target)
-performs each step when its time comes. Times are written for `speed` 1 (seconds since the start)
-and divided by `speed`. What each request is expected to end as, and the anime film's invariant
-(never `available` before the simulated Jellyfin listed it), are checked by `check(store)`
-against the timeline the real reconciler wrote.
+`DemoScript(world, speed, media_server)` builds the initial state (`setup()`), then `play()` (a
+thread target) performs each step when its time comes. Times are written for `speed` 1 (seconds
+since the start) and divided by `speed`. What each request is expected to end as, and the anime
+film's invariant (never `available` before the simulated media server listed it), are checked by
+`check(store)` against the timeline the real reconciler wrote.
 
-The simulated Jellyfin does not scan on its own here: items the script "drops on disk" appear at
-fixed times, except the anime film, which Jellyfin lists only after the reconciler asked it to
-scan (a refresh call, or a report of its file under the library's folder: Shokofin then builds
-the film's entry in its virtual folder), `SCAN_DELAY` later. So the film can only become
-available through the reconciler's own nudge.
+The media server is Jellyfin (with Shoko and Shokofin for the anime film), Emby or Plex (the
+anime film then matched by its TMDB id, Shoko being a Jellyfin feature), driven through
+`simstack.media`. It does not scan on its own here: items the script "drops on disk" appear at
+fixed times, except the anime film, which it lists only after the reconciler asked it to scan
+(a refresh call, or a report of its file or folder under the library's: Shokofin then builds the
+film's entry in its virtual folder), `SCAN_DELAY` later. So the film can only become available
+through the reconciler's own nudge.
 """
 
 from __future__ import annotations
@@ -21,22 +23,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from reconciler.registry import short_name
 from reconciler.states import RequestState
 from reconciler.store import Store
 from simstack import World
 from simstack._arr import ArrWorld
-from simstack.jellyfin import RefreshCall
 from simstack.jellyseerr import APPROVED, DECLINED, MEDIA_AVAILABLE, PENDING
+from simstack.media import Scan, media_server
 
 S = RequestState
 
 # Timings at speed 1, in seconds of the demo.
-POLL_INTERVAL = 1.0  # Radarr, Sonarr, Shoko, Jellyfin
+POLL_INTERVAL = 1.0  # Radarr, Sonarr, Shoko, the media server
 SEERR_POLL_INTERVAL = 2.0  # Jellyseerr (each of its listings costs it *arr calls)
-REFRESH_GRACE = 5.0  # how long the reconciler lets Jellyfin find a file by itself
+REFRESH_GRACE = 5.0  # how long the reconciler lets the media server find a file by itself
 REFRESH_MIN_INTERVAL = 10.0
 # The database keeps times to the second (a phase may look up to 1 s older than it is), so a
-# shorter grace would nudge Jellyfin about films it lists a moment after their import anyway.
+# shorter grace would nudge the media server about films it lists a moment after their import
+# anyway.
 MIN_REFRESH_GRACE = 2.0
 SCAN_DELAY = 2.0  # a refresh call's scan takes this long to list new items
 SLACK = 30.0  # after the last step, how long the requests may take to settle
@@ -63,20 +67,33 @@ class Expectation:
     story: str
 
 
-EXPECTATIONS = (
-    Expectation(MATRIX, "The Matrix", "film", S.AVAILABLE, (S.REQUESTED, S.DOWNLOADING),
-                "approved after a wait, downloaded, imported, listed by Jellyfin"),
-    Expectation(HARBOR, "Harbor Lights", "show", S.AVAILABLE, (S.PARTIALLY_AVAILABLE,),
-                "season 1 as a season pack, season 2 airing: one episode airs during the demo; "
-                "Jellyfin's placeholder episodes do not count"),
-    Expectation(SPIRITED, "Spirited Away", "anime film", S.AVAILABLE, (S.ANIME_MATCHING,),
-                "Shoko matches the file long before Jellyfin lists it; Jellyfin lists it only "
-                "once the reconciler asks it to scan"),
-    Expectation(BLADE, "Blade Runner 2049", "film", S.AVAILABLE, (S.FAILED,),
-                "the first download stalls and fails; Radarr grabs another release"),
-    Expectation(CATS, "Cats", "film", S.DECLINED, (),
-                "declined in Jellyseerr"),
-)
+def expectations(server: str = "Jellyfin") -> tuple[Expectation, ...]:
+    """How the five requests must end with the media server `server` (its name)."""
+    anime = (
+        Expectation(SPIRITED, "Spirited Away", "anime film", S.AVAILABLE, (S.ANIME_MATCHING,),
+                    "Shoko matches the file long before Jellyfin lists it; Jellyfin lists it "
+                    "only once the reconciler asks it to scan")
+        if server == "Jellyfin" else
+        Expectation(SPIRITED, "Spirited Away", "anime film", S.AVAILABLE, (S.IMPORTING,),
+                    f"matched by its TMDB id (Shoko is a Jellyfin feature); {server} lists it "
+                    f"only once the reconciler asks it to scan"))
+    missing = (f"{server}'s placeholder episodes do not count" if server != "Plex"
+               else "Plex lists only the episodes it has scanned")
+    return (
+        Expectation(MATRIX, "The Matrix", "film", S.AVAILABLE, (S.REQUESTED, S.DOWNLOADING),
+                    f"approved after a wait, downloaded, imported, listed by {server}"),
+        Expectation(HARBOR, "Harbor Lights", "show", S.AVAILABLE, (S.PARTIALLY_AVAILABLE,),
+                    "season 1 as a season pack, season 2 airing: one episode airs during the "
+                    f"demo; {missing}"),
+        anime,
+        Expectation(BLADE, "Blade Runner 2049", "film", S.AVAILABLE, (S.FAILED,),
+                    "the first download stalls and fails; Radarr grabs another release"),
+        Expectation(CATS, "Cats", "film", S.DECLINED, (),
+                    "declined in Jellyseerr"),
+    )
+
+
+EXPECTATIONS = expectations()
 
 
 # What a step does to the world: performed with the script (its world, and the ids and
@@ -93,7 +110,7 @@ class Step:
 
 @dataclass
 class AnimeWatch:
-    """What happened to the anime film's Jellyfin item, in world time."""
+    """What happened to the anime film's media server item, in world time."""
 
     item_id: str | None = None
     pending_since: datetime | None = None
@@ -107,23 +124,27 @@ class AnimeWatch:
 class DemoScript:
     """The scripted world of `reconcile demo`. See the module docstring."""
 
-    def __init__(self, world: World, speed: float = 1.0) -> None:
+    def __init__(self, world: World, speed: float = 1.0, media: str = "jellyfin") -> None:
         if speed <= 0:
             raise ValueError("speed must be greater than zero")
         self.world = world
         self.speed = speed
+        self.media = media_server(world, media)
+        self.server = short_name(media)  # "Plex": what the notes call it
         self.anime = AnimeWatch()
         self.started: datetime | None = None
         self.done = threading.Event()
-        self.expectations = EXPECTATIONS
+        self.expectations = expectations(self.server)
         self._ids: dict[str, int] = {}
         self._downloads: dict[str, str] = {}
         self._libraries: dict[str, str] = {}
-        self._jf_placeholders: dict[int, str] = {}
+        self._placeholders: dict[int, str] = {}
         self._emit: EmitFn = lambda text: None
         self.announce_refreshes = False  # also note refresh calls (nobody else reports them)
         # In time order; same-time steps keep the order they are written in (a stable sort).
-        self._steps = sorted(TIMELINE, key=lambda step: step.at)
+        # Without Jellyfin, Shoko plays no part: the anime film lands on disk for the server.
+        timeline = TIMELINE if media == "jellyfin" else WITHOUT_SHOKO
+        self._steps = sorted(timeline, key=lambda step: step.at)
 
     # -- timing ------------------------------------------------------------------------------
 
@@ -158,14 +179,14 @@ class DemoScript:
         world = self.world
         with world.lock:
             self.started = world.now
-            jf = world.jellyfin
+            media = self.media
             self._libraries = {
-                "movies": jf.add_library("Movies", [MOVIES], "movies"),
-                "tv": jf.add_library("Shows", [SHOWS], "tvshows"),
-                "anime": jf.add_library("Anime", [ANIME], "movies"),
+                "movies": media.add_library("Movies", [MOVIES], "movies"),
+                "tv": media.add_library("Shows", [SHOWS], "tvshows"),
+                "anime": media.add_library("Anime", [ANIME], "movies"),
             }
-            jf.scan_on_refresh = False  # this script decides what a refresh lists
-            jf.refresh_hook = self._on_refresh
+            media.scan_on_refresh = False  # this script decides what a refresh lists
+            media.on_scan(self._on_scan)
 
             seerr = world.jellyseerr
             seerr.add_title(603, "movie", "The Matrix", date="1999-03-31", imdb_id="tt0133093")
@@ -213,46 +234,48 @@ class DemoScript:
         return self.world.radarr if name == "radarr" else self.world.sonarr
 
     def _replace_placeholders(self, *numbers: int) -> None:
-        jf = self.world.jellyfin
         for n in numbers:
-            item = self._jf_placeholders[n]
-            jf.update_item(item, location_type="FileSystem", size=1_500_000_000,
-                           path=f"{SHOWS}/Harbor Lights/Season 02/Harbor Lights - S02E{n:02d}.mkv")
+            self.media.make_playable(
+                self._placeholders[n],
+                f"{SHOWS}/Harbor Lights/Season 02/Harbor Lights - S02E{n:02d}.mkv")
 
-    # -- Jellyfin refreshes ------------------------------------------------------------------
+    # -- the media server's scans ------------------------------------------------------------
 
-    def _on_refresh(self, call: RefreshCall) -> None:
-        """A refresh call reached the fake Jellyfin (server thread, world lock held)."""
+    def _on_scan(self, call: Scan) -> None:
+        """A scan request reached the fake media server (server thread, world lock held)."""
         anime_library = call.library_id == self._libraries["anime"] or any(
             _under(p, ANIME) for p in call.paths)
-        if call.kind == "library" or anime_library:
+        if call.kind == "all" or anime_library:
             self.anime.refreshes.append(call.at)
         if self.announce_refreshes:
-            what = "every library" if call.kind == "library" else (
-                f"library {self._library_name(call.library_id)}" if call.library_id
-                else "a new file" if call.paths else "an item")
-            self._emit(f"Jellyfin was asked to scan {what}; the scan takes "
+            what = "every library" if call.kind == "all" else (
+                "a new file" if call.paths
+                else f"library {self._library_name(call.library_id)}")
+            self._emit(f"{self.server} was asked to scan {what}; the scan takes "
                        f"{self.scaled(SCAN_DELAY):g} s")
         self.world.call_later(self.scaled(SCAN_DELAY), lambda: self._scan(call))
 
     def _library_name(self, library_id: str | None) -> str:
-        lib = self.world.jellyfin.libraries.get(library_id or "")
-        return f"'{lib.name}'" if lib else "?"
+        name = self.media.library_name(library_id)
+        return f"'{name}'" if name else "?"
 
-    def _scan(self, call: RefreshCall) -> None:
-        jf = self.world.jellyfin
-        if call.kind == "library":
-            listed = jf.scan()
-        elif call.library_id is not None:
-            listed = jf.scan(call.library_id)
-        else:
+    def _scan(self, call: Scan) -> None:
+        media = self.media
+        if call.kind == "all":
+            listed = media.scan()
+        elif not call.paths:
+            listed = media.scan(call.library_id)
+        elif media.kind == "jellyfin":
             # A file reported under the anime library's folder: Shokofin (the VFS) presents it
             # at a path of its own, so what gets listed is that library's new entry.
             listed = [i for p in call.paths for i in (
-                jf.scan(self._libraries["anime"]) if _under(p, ANIME) else jf.scan(path=p))]
+                media.scan(self._libraries["anime"]) if _under(p, ANIME)
+                else media.scan(path=p))]
+        else:
+            listed = [i for p in call.paths for i in media.scan(path=p)]
         if self.anime.item_id in listed:
             self.anime.listed_at = self.world.now
-            self._emit("Jellyfin's scan lists Spirited Away")
+            self._emit(f"{self.server}'s scan lists Spirited Away")
 
     # -- playing -----------------------------------------------------------------------------
 
@@ -274,11 +297,11 @@ class DemoScript:
                     break
                 if stop.wait(min(left, 0.05)):
                     return
-                self.world.tick()  # the scan timers run even when nobody calls Jellyfin
+                self.world.tick()  # the scan timers run even when nobody calls the server
             with self.world.lock:
                 step.do(self)
             if step.note:
-                emit(step.note)
+                emit(step.note.replace("{server}", self.server))
         self.done.set()
         while not stop.wait(0.05):
             self.world.tick()
@@ -305,13 +328,13 @@ class DemoScript:
         return problems
 
     def check_anime(self, store: Store) -> list[str]:
-        """The anime film was never available before Jellyfin listed it, and it was listed only
-        after the reconciler asked Jellyfin to scan.
+        """The anime film was never available before the media server listed it, and it was
+        listed only after the reconciler asked it to scan.
 
         The timeline keeps whole seconds, so from the database an `available` stamped before the
-        second in which Jellyfin listed the film is the proof of an early one; the reconciler's
+        second in which the server listed the film is the proof of an early one; the reconciler's
         own decision times (`anime.available_at`, when recorded) settle it to the microsecond."""
-        label = f"#{SPIRITED} Spirited Away"
+        label, server = f"#{SPIRITED} Spirited Away", self.server
         listed = self.anime.listed_at
         timeline = store.timeline(SPIRITED)
         stamped = [at for t in timeline
@@ -319,18 +342,18 @@ class DemoScript:
         problems = []
         if listed is None:
             if stamped or self.anime.available_at:
-                problems.append(f"{label}: available, but Jellyfin never listed it")
+                problems.append(f"{label}: available, but {server} never listed it")
             else:
-                problems.append(f"{label}: Jellyfin never listed it (no scan was asked for)")
+                problems.append(f"{label}: {server} never listed it (no scan was asked for)")
             return problems
         listed_second = listed.replace(microsecond=0)
         early = [at for at in stamped if at < listed_second]
         early += [at for at in self.anime.available_at if at < listed]
         for at in early:
-            problems.append(f"{label}: available at {self.elapsed(at):.1f}s, before Jellyfin "
+            problems.append(f"{label}: available at {self.elapsed(at):.1f}s, before {server} "
                             f"listed it at {self.elapsed(listed):.1f}s")
         if not any(at <= listed for at in self.anime.refreshes):
-            problems.append(f"{label}: Jellyfin listed it without a scan request")
+            problems.append(f"{label}: {server} listed it without a scan request")
         if not any(t.from_state == t.to_state and t.via == "reconciler" for t in timeline):
             problems.append(f"{label}: the timeline shows no scan request")
         return problems
@@ -427,9 +450,9 @@ def _add_film(key: str, tmdb_id: int, title: str, **fields: Any) -> Do:
 
 
 def _list_film(title: str, **fields: Any) -> Do:
-    """Jellyfin lists a film in its Movies library."""
+    """The media server lists a film in its Movies library."""
     def do(script: DemoScript) -> None:
-        script.world.jellyfin.add_movie(title, **fields, library="Movies")
+        script.media.add_movie(title, **fields, library=script._libraries["movies"])
     return do
 
 
@@ -449,15 +472,14 @@ def _replace_placeholders(*numbers: int) -> Do:
 
 
 def _list_harbor_lights(script: DemoScript) -> None:
-    """Jellyfin lists season 1, and placeholders for season 2."""
-    jf = script.world.jellyfin
-    sid = jf.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
-                        library="Shows")
+    """The media server lists season 1, and placeholders for season 2."""
+    media = script.media
+    sid = media.add_series("Harbor Lights", tvdb_id=900001, tmdb_id=900002, year=2024,
+                           library=script._libraries["tv"], path=f"{SHOWS}/Harbor Lights")
     for n in range(1, 7):
-        jf.add_episode(sid, 1, n)
-    # Metadata plugins add "missing" episodes: virtual, never playable.
-    script._jf_placeholders = {n: jf.add_episode(sid, 2, n, location_type="Virtual")
-                               for n in range(1, 7)}
+        media.add_episode(sid, 1, n)
+    # Metadata plugins add "missing" episodes: virtual, never playable (Plex lists none).
+    script._placeholders = {n: media.add_episode(sid, 2, n, missing=True) for n in range(1, 7)}
 
 
 def _shoko_finds_spirited(script: DemoScript) -> None:
@@ -486,6 +508,16 @@ def _shoko_matches_spirited(script: DemoScript) -> None:
     script.anime.pending_since = script.world.now
 
 
+def _spirited_on_disk(script: DemoScript) -> None:
+    """The imported file is on disk where the media server will find it when it scans."""
+    movie = script.world.radarr.get_movie(script._ids["spirited"])
+    assert movie.file is not None
+    script.anime.item_id = script.media.add_movie(
+        "Spirited Away", tmdb_id=129, year=2001, library=script._libraries["anime"],
+        pending=True, path=f"{movie.path}/{movie.file.relative_path}")
+    script.anime.pending_since = script.world.now
+
+
 _STALLED = "The download is stalled with no connections"
 
 TIMELINE: tuple[Step, ...] = (
@@ -495,7 +527,7 @@ TIMELINE: tuple[Step, ...] = (
     *_progress("sonarr", "s1", 2, 11),
     Step(12, "the season pack has downloaded", _complete("sonarr", "s1")),
     Step(13, "Sonarr imports season 1", _import_episodes("s1")),
-    Step(15, "Jellyfin lists Harbor Lights: season 1, and placeholders for season 2",
+    Step(15, "{server} lists Harbor Lights: season 1, and placeholders for season 2",
          _list_harbor_lights),
     # Blade Runner 2049: a download that stalls and fails, then another release.
     Step(1, "Radarr grabs Blade Runner 2049", _grab_film("blade1", "blade", "DEADSEED")),
@@ -508,9 +540,9 @@ TIMELINE: tuple[Step, ...] = (
     *_progress("radarr", "blade2", 16, 24),
     Step(25, "Blade Runner 2049 has downloaded", _complete("radarr", "blade2")),
     Step(26, "Radarr imports Blade Runner 2049", _import_film("blade2")),
-    Step(28, "Jellyfin lists Blade Runner 2049",
+    Step(28, "{server} lists Blade Runner 2049",
          _list_film("Blade Runner 2049", tmdb_id=335984, year=2017)),
-    # Spirited Away: anime; Shoko matches it, Jellyfin waits for a scan.
+    # Spirited Away: anime; Shoko matches it, the media server waits for a scan.
     Step(2, "Radarr grabs Spirited Away (tagged anime)",
          _grab_film("spirited", "spirited", "AnimeGrp")),
     *_progress("radarr", "spirited", 3, 12),
@@ -532,7 +564,7 @@ TIMELINE: tuple[Step, ...] = (
     Step(16, "The Matrix has downloaded", _complete("radarr", "matrix")),
     Step(17, "Radarr starts importing The Matrix", _start_import("matrix")),
     Step(18, "Radarr imports The Matrix", _import_film("matrix")),
-    Step(20, "Jellyfin lists The Matrix",
+    Step(20, "{server} lists The Matrix",
          _list_film("The Matrix", tmdb_id=603, imdb_id="tt0133093", year=1999)),
     # Cats: declined.
     Step(6, "Jellyseerr: an admin declines Cats", _request_status(CATS, DECLINED)),
@@ -542,14 +574,22 @@ TIMELINE: tuple[Step, ...] = (
     *_progress("sonarr", "s2", 5, 16),
     Step(17, "S02E01-E03 have downloaded", _complete("sonarr", "s2")),
     Step(18, "Sonarr imports S02E01-E03", _import_episodes("s2")),
-    Step(20, "Jellyfin scans S02E01-E03 in, replacing their placeholders",
+    Step(20, "{server} scans S02E01-E03 in, replacing their placeholders",
          _replace_placeholders(1, 2, 3)),
     Step(E04_AIRS, "Harbor Lights S02E04 airs", _nothing),
     Step(32, "Sonarr grabs S02E04", _grab_episodes("s2e4", "harbor", ("s2e4",), "NTb")),
     *_progress("sonarr", "s2e4", 33, 37),
     Step(38, "S02E04 has downloaded", _complete("sonarr", "s2e4")),
     Step(39, "Sonarr imports S02E04", _import_episodes("s2e4")),
-    Step(41, "Jellyfin scans S02E04 in", _replace_placeholders(4)),
+    Step(41, "{server} scans S02E04 in", _replace_placeholders(4)),
+)
+
+# The same, with Emby or Plex: Shoko plays no part (a Jellyfin feature); the anime film's file
+# is simply on disk for the media server, which lists it once the reconciler asks it to scan.
+_SHOKO_STEPS = (_shoko_finds_spirited, _shoko_matches_spirited)
+WITHOUT_SHOKO: tuple[Step, ...] = (
+    *(step for step in TIMELINE if step.do not in _SHOKO_STEPS),
+    Step(16, "Spirited Away is on disk; {server} has not scanned it", _spirited_on_disk),
 )
 
 

@@ -22,7 +22,7 @@ def serve_stage(stage: Stage, *, kept: bool, stop: threading.Event) -> None:
     out = sys.stdout
     print("reconcile demo --serve: the simulated stack is running on 127.0.0.1.",
           file=out)
-    for service in registry.SERVICES:
+    for service in stage.stack.services:
         print(f"  {registry.short_name(service):<11} {stage.stack.url(service)}   api key "
               f"{stage.stack.api_keys[service]}", file=out)
     print(f"\nThe world plays the demo's script over the next "

@@ -36,7 +36,7 @@ def _toml(value: str) -> str:
 def config_text(stack: SimulatedStack, script: DemoScript, listen: str) -> str:
     """The reconciler's configuration for the simulated stack (intervals scaled by speed)."""
     fast = script.interval(POLL_INTERVAL)
-    intervals = {s: fast for s in registry.SERVICES}
+    intervals = {s: fast for s in stack.services}
     intervals["jellyseerr"] = script.interval(SEERR_POLL_INTERVAL)
     lines = [
         "# reconcile demo: the simulated stack on 127.0.0.1 (free ports, chosen at start).",
@@ -48,7 +48,7 @@ def config_text(stack: SimulatedStack, script: DemoScript, listen: str) -> str:
         'log_level = "info"',
         f"active_poll_interval = {fast:g}",
     ]
-    for service in registry.SERVICES:
+    for service in stack.services:
         lines += [
             "",
             f"[{service}]",
@@ -56,7 +56,7 @@ def config_text(stack: SimulatedStack, script: DemoScript, listen: str) -> str:
             f"api_key = {_toml(stack.api_keys[service])}",
             f"poll_interval = {intervals[service]:g}",
         ]
-        if service == "jellyfin":
+        if service in registry.MEDIA_SERVERS:
             lines += [
                 f"refresh_grace = {script.interval(REFRESH_GRACE, MIN_REFRESH_GRACE):g}",
                 "refresh_min_interval = "
@@ -94,13 +94,14 @@ class Stage:
 
 
 @contextlib.contextmanager
-def start_stage(folder: Path, speed: float) -> Iterator[Stage]:
-    """The world set up for the script, the stack serving it on free ports, and the config
+def start_stage(folder: Path, speed: float, media: str = "jellyfin") -> Iterator[Stage]:
+    """The world set up for the script, the stack serving it on free ports (with the media
+    server `media`; Shoko only beside Jellyfin, whose plugin Shokofin it needs), and the config
     written into `folder`."""
     world = World(realtime=True)
-    script = DemoScript(world, speed)
+    script = DemoScript(world, speed, media)
     script.setup()
-    with SimulatedStack(world) as stack:
+    with SimulatedStack(world, media_server=media) as stack:
         listen = f"127.0.0.1:{_free_port()}"
         text = config_text(stack, script, listen)
         config = load_config(_write_config(folder, text))

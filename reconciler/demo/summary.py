@@ -14,7 +14,7 @@ from reconciler.store import Store
 
 def header(stage: Stage, expectations: dict[int, Expectation], total: float,
            speed: float) -> list[str]:
-    names = ", ".join(registry.short_name(s) for s in registry.SERVICES)
+    names = ", ".join(registry.short_name(s) for s in stage.stack.services)
     lines = [
         f"reconcile demo: simulated {names} on 127.0.0.1, and the real reconciler polling them "
         f"(speed {speed:g}, about {total:.0f} s).",
@@ -53,9 +53,11 @@ def summary(presenter: Presenter, script: DemoScript, store: Store, problems: li
         listed = f"{script.elapsed(anime.listed_at):.1f}s" if anime.listed_at else "never"
         first = min(anime.available_at, default=None)
         said = f"{script.elapsed(first):.1f}s" if first else "never"
+        server = script.server
+        ready = "Shoko matched it" if server == "Jellyfin" else "its file was on disk"
         p()
-        p(f"Spirited Away: Shoko matched it at {script.elapsed(anime.pending_since):.1f}s; the "
-          f"reconciler asked Jellyfin to scan at {refreshed}; Jellyfin listed it at {listed}; "
+        p(f"Spirited Away: {ready} at {script.elapsed(anime.pending_since):.1f}s; the "
+          f"reconciler asked {server} to scan at {refreshed}; {server} listed it at {listed}; "
           f"the reconciler said available at {said}"
           + (" (not before it was listed)." if first and anime.listed_at
              and first >= anime.listed_at else "."))

@@ -119,6 +119,7 @@ class EmbyClient(JellyfinClient):
     Jellyfin, and where that is written)."""
 
     name = "emby"
+    placeholders_in_sources = True  # no `IsPlaceHolder`: a media source of Type Placeholder
 
     def __init__(self, config: ServiceConfig, **kwargs: Any) -> None:
         super().__init__(_with_prefix(config), **kwargs)

@@ -252,7 +252,8 @@ class ServiceClient:
             raise AuthFailed(
                 self.name,
                 f"HTTP {status}: the API key was refused; check [{self.name}] "
-                f"{self.config_key} (or api_key_file / RECONCILER_{self.name.upper()}_API_KEY)",
+                f"{self.config_key} (or {self.config_key}_file / "
+                f"RECONCILER_{self.name.upper()}_{self.config_key.upper()})",
             )
         if status in RETRY_STATUSES:
             raise _Retryable(status, _retry_after(response.headers.get("Retry-After")))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.models import JellyfinItem, Library
 from reconciler.services.http import ServiceClient, require
@@ -74,12 +74,20 @@ class ItemPage:
 
 class JellyfinClient(ServiceClient):
     name = "jellyfin"
+    # Whether a placeholder shows only among an item's media sources (Emby's; Jellyfin sends
+    # `IsPlaceHolder`): then the listing must ask for them.
+    placeholders_in_sources: ClassVar[bool] = False
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f'MediaBrowser Token="{api_key}"'}
 
     async def system_info(self) -> dict[str, Any]:
         return dict(require(self.name, await self.get("/System/Info"), dict, "/System/Info"))
+
+    async def server_id(self) -> str | None:
+        """The server's own id (`/System/Info`'s `Id`), which its web app's links name."""
+        value = (await self.system_info()).get("Id")
+        return value if isinstance(value, str) and value else None
 
     async def item_pages(
         self, *, min_date_last_saved: datetime | None = None, page_size: int = 1000,

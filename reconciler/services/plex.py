@@ -224,6 +224,7 @@ class PlexClient(ServiceClient):
     """Plex's sections, items and folder scans (see the module docstring)."""
 
     name = "plex"
+    config_key = "token"  # what Plex calls its key (`[plex] token`, or `api_key`)
 
     def __init__(self, config: ServiceConfig, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
@@ -231,6 +232,9 @@ class PlexClient(ServiceClient):
         hooks = self._http.event_hooks
         hooks["request"] = [*hooks.get("request", []), _container_headers]
         self._http.event_hooks = hooks
+        # The sections of the last answer of `sections()` (the listings read them): which
+        # libraries are on a legacy agent, without another call.
+        self.last_sections: list[PlexSection] = []
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"X-Plex-Token": api_key}
@@ -239,10 +243,17 @@ class PlexClient(ServiceClient):
         """The server's `MediaContainer` at `/` (`machineIdentifier`, `version`, ...)."""
         return dict(_container(self.name, "/", await self.get("/")).obj)
 
+    async def server_id(self) -> str | None:
+        """The server's `machineIdentifier`, which Plex's web app links name."""
+        value = (await self.system_info()).get("machineIdentifier")
+        return value if isinstance(value, str) and value else None
+
     async def sections(self) -> list[PlexSection]:
         where = "/library/sections/all"
-        return [parse_section(d) for d in
-                _container(self.name, where, await self.get(where)).array("Directory")]
+        found = [parse_section(d) for d in
+                 _container(self.name, where, await self.get(where)).array("Directory")]
+        self.last_sections = found
+        return found
 
     async def libraries(self) -> list[Library]:
         """The film and show sections, as the nudge plans with them (`item_id`: the key)."""
@@ -297,9 +308,11 @@ class PlexClient(ServiceClient):
                                page.server_date)
             done += total
 
-    async def _listings(self) -> list[tuple[str, str]]:
-        """(section key, kind) of every listing that makes up the library."""
-        return [(s.key, kind) for s in await self.sections() for kind in s.item_types]
+    async def _listings(self, *, reuse: bool = False) -> list[tuple[str, str]]:
+        """(section key, kind) of every listing that makes up the library (`reuse`: from the
+        sections last read, when there are any: a count right after a listing)."""
+        sections = self.last_sections if reuse and self.last_sections else await self.sections()
+        return [(s.key, kind) for s in sections for kind in s.item_types]
 
     async def _head(self, section: str, kind: str, size: int, sort: str | None = None) -> Fields:
         """The first `size` items of a listing (none: only its `totalSize`)."""
@@ -311,9 +324,10 @@ class PlexClient(ServiceClient):
 
     async def item_count(self) -> int:
         """How many films, shows and episodes the film and show sections hold (one
-        `X-Plex-Container-Size: 0` call per section and kind)."""
+        `X-Plex-Container-Size: 0` call per section and kind, over the sections the listing
+        just read)."""
         count = 0
-        for section, kind in await self._listings():
+        for section, kind in await self._listings(reuse=True):
             count += (await self._head(section, kind, 0)).opt_int("totalSize") or 0
         return count
 

@@ -2,6 +2,10 @@
 key and value, so a request's ids are found by index look-ups, never by a scan), and how many
 complete listings in a row each was missing from. Part of the store (`Store.items`).
 
+The tables keep Jellyfin's names (`jellyfin_items`, `jellyfin_provider_ids`), the first media
+server's; they hold whichever one is configured, Jellyfin's, Emby's or Plex's items, never two
+servers' at once: which one they hold is `meta.INDEX_OF` (see `cycle/poll_media_server.py`).
+
 Writes happen only for items that changed (a digest of what is kept), so re-listing an
 unchanged library writes nothing.
 """
@@ -125,6 +129,16 @@ class ItemIndex:
                 self._write("UPDATE jellyfin_items SET missing_count = ? WHERE id = ?",
                             (count, item_id))
         return removed
+
+    def clear(self) -> None:
+        """Forget every item, and the item each request and episode was matched to: the index
+        is about to hold another media server's library (their ids mean nothing there)."""
+        self._write("DELETE FROM jellyfin_provider_ids", ())
+        self._write("DELETE FROM jellyfin_items", ())
+        self._write("UPDATE requests SET jellyfin_item_id = NULL, jellyfin_key = NULL "
+                    "WHERE jellyfin_item_id IS NOT NULL OR jellyfin_key IS NOT NULL", ())
+        self._write("UPDATE episodes SET jellyfin_item_id = NULL "
+                    "WHERE jellyfin_item_id IS NOT NULL", ())
 
     def pending_absence(self) -> list[str]:
         return [r[0] for r in self.conn.execute(

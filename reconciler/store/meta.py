@@ -6,6 +6,7 @@ no caller compares stored text ("1", an ISO time) by hand. Part of the store (`S
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,28 @@ ITEMS_VERIFIED_AT = _time("jellyfin:verified_at")
 COUNTS_EXAMINED = _text("jellyfin:counts_examined")
 # When each library (by its item id; "*" the whole library) was last asked to scan.
 REFRESHED_PREFIX = "refresh:"
+# Which media server the index holds ("plex http://plex:32400": its kind and URL); none yet in a
+# database from before Emby and Plex, whose index is Jellyfin's.
+INDEX_OF = _text("media_server:index_of")
+# The media server's own id (Jellyfin's and Emby's `Id`, Plex's `machineIdentifier`): the play
+# links of Emby's and Plex's web apps name it.
+SERVER_ID = _text("media_server:server_id")
+# The libraries whose items cannot be matched (Plex sections on a legacy agent), as JSON.
+UNMATCHABLE_LIBRARIES = MetaKey[list[dict[str, Any]]](
+    "media_server:unmatchable_libraries",
+    lambda value: json.dumps(value, sort_keys=True, separators=(",", ":")),
+    lambda text: _json_list(text))
+# What belongs to the media server the index held: forgotten with its items.
+MEDIA_SERVER_FACTS: tuple[MetaKey[Any], ...] = (
+    VIDEO_WIDTHS_READ, ITEMS_VERIFIED_AT, COUNTS_EXAMINED, SERVER_ID, UNMATCHABLE_LIBRARIES)
+
+
+def _json_list(text: str) -> list[dict[str, Any]] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else None
 
 
 def library_refreshed(library_key: str) -> MetaKey[datetime]:
@@ -76,6 +99,17 @@ class Meta:
         if self._text(key.name) == text:
             return
         self._write("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key.name, text))
+
+    def unset(self, *keys: MetaKey[Any]) -> None:
+        """Forget these facts (nothing is written for one never set)."""
+        for key in keys:
+            if self._text(key.name) is not None:
+                self._write("DELETE FROM meta WHERE key = ?", (key.name,))
+
+    def forget_refreshed(self) -> None:
+        """Forget when each library was last asked to scan (`library_refreshed`)."""
+        if self.refreshed():
+            self._write("DELETE FROM meta WHERE key LIKE ?", (REFRESHED_PREFIX + "%",))
 
     def refreshed(self) -> dict[str, datetime]:
         """When each library was last asked to scan, by library key (`library_refreshed`)."""

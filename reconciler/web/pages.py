@@ -99,14 +99,17 @@ def _state_name(value: str | None) -> str:
 class StatusPages:
     """The page routes. `open_store` gives a read-only store (or None when there is no
     database yet); `stopping` is set when the server shuts down, ending every stream;
-    `show_server`: each request names its server (several servers of a kind configured)."""
+    `show_server`: each request names its server (several servers of a kind configured);
+    `media_server`: the media server's name ("Plex"), for "Waiting for Plex"."""
 
     def __init__(self, open_store: Callable[[], Store | None],
                  clock: Callable[[], datetime], stopping: threading.Event,
                  events_interval: float = 2.0, *,
-                 show_server: Callable[[], bool] = lambda: False) -> None:
+                 show_server: Callable[[], bool] = lambda: False,
+                 media_server: Callable[[], str] = lambda: "Jellyfin") -> None:
         self.open_store = open_store
         self.show_server = show_server
+        self.media_server = media_server
         self.clock = clock
         self.stopping = stopping
         self.events_interval = events_interval
@@ -133,8 +136,9 @@ class StatusPages:
             marker = store.pages.change_marker()
         finally:
             store.close()
-        show_server = self.show_server()
-        views = [p.present(r, now, next_air.get(r.id), show_server=show_server) for r in rows]
+        show_server, server = self.show_server(), self.media_server()
+        views = [p.present(r, now, next_air.get(r.id), show_server=show_server,
+                           media_server=server) for r in rows]
         return p.newest_first(views), marker
 
     def marker(self) -> str | None:
@@ -211,7 +215,8 @@ class StatusPages:
         episode_views = [EpisodeView(f"S{e.season:02d}E{e.episode:02d}", e.state,
                                      _state_name(e.state), e.air_date, e.via or "")
                          for e in episodes]
-        view = p.present(row, now, next_air, show_server=self.show_server())
+        view = p.present(row, now, next_air, show_server=self.show_server(),
+                         media_server=self.media_server())
         return view, timeline, episode_views, marker
 
     def not_found(self, request: Request, message: str) -> Response:

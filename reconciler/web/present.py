@@ -85,13 +85,15 @@ class RequestView:
         return needle in self.title.casefold() or needle in (self.requested_by or "").casefold()
 
 
-def state_label(row: RequestRow, now: datetime, release_date: date | None = None) -> str:
-    """The human label: "Downloading 42 %", "Waiting for Jellyfin", "Not released yet: ..."."""
+def state_label(row: RequestRow, now: datetime, release_date: date | None = None,
+                server: str = "Jellyfin") -> str:
+    """The human label: "Downloading 42 %", "Waiting for Jellyfin" (`server`: the media
+    server's name), "Not released yet: ..."."""
     state = row.state
     if state is S.DOWNLOADING and row.progress is not None:
         return f"Downloading {percent(row.progress, Voice.PAGE)}"
     if state in (S.IMPORTING, S.ANIME_MATCHING) and row.phase == Phase.WAITING_FOR_JELLYFIN:
-        return "Waiting for Jellyfin"
+        return f"Waiting for {server}"
     if state in (S.REQUESTED, S.APPROVED) and release_date is not None \
             and release_date > now.date():
         if row.media_type is MediaType.TV:
@@ -132,15 +134,16 @@ def _day(value: datetime | None) -> date | None:
 
 
 def present(row: RequestRow, now: datetime, next_air: datetime | None = None, *,
-            show_server: bool = False) -> RequestView:
+            show_server: bool = False, media_server: str = "Jellyfin") -> RequestView:
     """The page's view of `row` at `now`; `next_air` is the next episode's air date (shows);
-    `show_server`: name the server tracking it (several servers of a kind are configured)."""
+    `show_server`: name the server tracking it (several servers of a kind are configured);
+    `media_server`: the name of the media server a request waits for."""
     requested_by = row.requested_by or None
     year = row.year or None
     release_date = _day(row.release_date)
     next_day = _day(next_air)
     journey = journey_percent(row)
-    label = state_label(row, now, release_date)
+    label = state_label(row, now, release_date, media_server)
     return RequestView(
         id=row.id,
         title=display_title(row),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.config import Config, load_config
@@ -236,3 +237,34 @@ def test_start_http_server_binds_the_configured_address(config: Config, filled: 
         assert get(srv.url + "/api/requests")[0] == 200
     finally:
         srv.stop()
+
+
+def test_health_and_metrics_name_plex_when_it_is_the_media_server(tmp_path: Path) -> None:
+    """With [plex] instead of [jellyfin], /healthz and /metrics name the service `plex`: the
+    media server's poll is an entry like any other."""
+    path = tmp_path / "config.toml"
+    path.write_text(make_config(tmp_path).path.read_text().replace(
+        f'[jellyfin]\nurl = "http://127.0.0.1:8096"\napi_key = "{KEYS["jellyfin"]}"',
+        '[plex]\nurl = "http://127.0.0.1:32400"\ntoken = "plex-secret-0004"'))
+    config = load_config(path)
+    store = Store.open(config.database)
+    try:
+        with store.transaction():
+            for name in ("jellyseerr", "radarr"):
+                store.record_poll(name, T0 - timedelta(seconds=1), T0, True, None, 3, 100)
+            store.record_poll("plex", T0 - timedelta(seconds=1), T0, False,
+                              "plex: cannot reach http://127.0.0.1:32400", 1, 0)
+        ok, data = health(config, store, T0 + timedelta(seconds=80))
+    finally:
+        store.close()
+    assert not ok
+    assert set(data["services"]) == {"jellyseerr", "radarr", "plex"}
+    assert data["behind"] == ["plex"]
+    assert data["services"]["plex"]["last_error"].startswith("plex: cannot reach")
+    metrics = Metrics()
+    metrics.know_services(list(config.services))
+    metrics.record_cycle(CycleResult({"plex": PollOutcome(service="plex", ok=True, started=T0,
+                                                          finished=T0, calls=7, bytes=10)},
+                                     [], 0, []))
+    text = generate_latest(metrics.registry).decode()
+    assert 'service="plex"' in text and 'service="jellyfin"' not in text

@@ -192,6 +192,35 @@ def test_the_demo_fails_with_exit_1_when_the_reconciler_never_asks_jellyfin_to_s
     assert "demo: all 5 requests" not in out.getvalue()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("media", "server"), [("emby", "Emby"), ("plex", "Plex")])
+def test_the_demo_runs_on_emby_and_on_plex_and_the_anime_film_waits_for_their_scan(
+        tmp_path: Path, media: str, server: str) -> None:
+    """`reconcile demo --media-server plex`: the same five requests end as scripted; the anime
+    film, matched by its TMDB id (Shoko is a Jellyfin feature), becomes available through the
+    reconciler's scan request, never before the server listed it."""
+    out = io.StringIO()
+    result = demo.play_demo(tmp_path, speed=20, out=out, media=media)
+    text = out.getvalue()
+    assert result.exit_code == 0, text[-3000:]
+    assert result.problems == []
+    assert states(result.database) == EXPECTED_END
+    assert f"simulated Jellyseerr, Radarr, Sonarr, {server} on 127.0.0.1" in text
+    assert f"asks {server} to scan the new file in 'Anime'" in text
+    rows = timeline(result.database, SPIRITED)
+    kinds = [("scan" if frm == to else to) for _, frm, to, _ in rows]
+    assert kinds[-3:] == ["importing", "scan", "available"]
+    assert rows[-1][3] == media
+    anime = result.script.anime
+    assert anime.listed_at is not None and min(anime.available_at) >= anime.listed_at
+
+
+def test_the_demo_refuses_an_unknown_media_server() -> None:
+    result = run_reconcile("demo", "--media-server", "kodi")
+    assert result.code == 2
+    assert "invalid choice: 'kodi'" in result.stderr
+
+
 def test_the_anime_check_flags_an_available_stamped_before_jellyfin_listed_the_film(
         tmp_path: Path) -> None:
     world = World()

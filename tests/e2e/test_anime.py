@@ -21,6 +21,7 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
+from tests.e2e.media import MEDIA_SERVERS
 from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, rows_changed_by
 
 ANIME_MOVIES = "/data/anime/movies"
@@ -1046,3 +1047,70 @@ def test_a_shokofin_tmdb_structure_film_matches_by_its_shoko_ids(anime: Anime, k
     request = anime.request(film.request_id)
     assert (request["state"], request["jellyfin_item_id"], request["matched_by"]) == (
         "available", item, key)
+
+
+# ---------------------------------------------------------------- anime on any media server
+
+
+@pytest.mark.parametrize("media", MEDIA_SERVERS)
+def test_anime_is_matched_by_its_tmdb_and_tvdb_ids_on_emby_plex_and_jellyfin_without_shoko(
+        tmp_path: Path, media: str) -> None:
+    """Anime through Shoko is a Jellyfin (Shokofin) feature. On Emby and Plex a configured
+    [shoko] is not polled (a warning says so), and anime requests, still recognised as anime,
+    wait for the media server and are matched by their TMDB (films) and TVDB (series) ids like
+    any other: the journey Jellyfin takes when no Shoko is configured."""
+    world = World()
+    services = ("jellyseerr", "radarr", "sonarr", "shoko", media)
+    with SimulatedStack(world, services=services) as stack:
+        server = stack.media
+        server.add_library("Anime Movies", [ANIME_MOVIES], "movies")
+        server.add_library("Anime", [ANIME_SHOWS], "tvshows")
+        text = stack.config_toml(tmp_path / "reconciler.db")
+        text += f'\n[anime]\nroot_folders = ["{ANIME_MOVIES}", "{ANIME_SHOWS}"]\n'
+        if media == "jellyfin":  # the same journey on Jellyfin: an anime household without Shoko
+            text = text.split("[shoko]")[0] + "[jellyfin]" + text.split("[jellyfin]")[1]
+        config = tmp_path / "config.toml"
+        config.write_text(text)
+        config.chmod(0o600)
+
+        def cycle() -> None:
+            result = run_reconcile("--config", str(config), "--once")
+            assert result.code == 0, result.stderr
+
+        def request(rid: int) -> dict[str, Any]:
+            result = run_reconcile("--config", str(config), "show", str(rid), "--json")
+            data: dict[str, Any] = result.json()["request"]
+            return data
+
+        film = world.jellyseerr.add_request(YOUR_NAME, "movie", "Your Name")
+        mid = world.radarr.add_movie(YOUR_NAME, "Your Name", year=2016, root_folder=ANIME_MOVIES,
+                                     tags=("anime",))
+        world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
+        tvdb, tmdb = 424536, 209867
+        show_rid = world.jellyseerr.add_request(tmdb, "tv", "Frieren", tvdb_id=tvdb, seasons=[1])
+        sid = world.sonarr.add_series(tvdb, "Frieren", tmdb_id=tmdb, series_type="anime",
+                                      seasons={1: 2}, root_folder=ANIME_SHOWS)
+        world.sonarr.import_download(world.sonarr.grab(sid, season=1))
+        cycle()
+        name = {"jellyfin": "Jellyfin", "emby": "Emby", "plex": "Plex"}[media]
+        for rid in (film, show_rid):
+            data = request(rid)
+            assert (data["state"], data["is_anime"]) == ("importing", True), data
+            assert f"waiting for {name}" in data["detail"]
+
+        item = server.add_movie("Kimi no Na wa.", tmdb_id=YOUR_NAME, year=2016,
+                                library="Anime Movies")
+        series = server.add_series("Sousou no Frieren", tvdb_id=tvdb, library="Anime")
+        for n in (1, 2):
+            server.add_episode(series, 1, n)
+        cycle()
+        data = request(film)
+        assert (data["state"], data["via"], data["jellyfin_item_id"], data["matched_by"]) == (
+            "available", media, item, "Tmdb")
+        data = request(show_rid)
+        assert (data["state"], data["via"], data["episodes_available"]) == ("available", media, 2)
+        assert stack.requests("shoko") == []  # never asked: its matches say nothing here
+        if media != "jellyfin":
+            doctor = run_reconcile("--config", str(config), "doctor")
+            assert f"⚠ config: [shoko] is configured but the media server is {name}: Shoko " \
+                   "is not polled" in doctor.stdout

@@ -1,9 +1,11 @@
 """A film's whole life, end to end: the real `reconcile --once` against simulated Jellyseerr,
-Radarr and Jellyfin servers on 127.0.0.1, one cycle after each step of the script."""
+Radarr and media servers (Jellyfin, Emby, Plex) on 127.0.0.1, one cycle after each step of the
+script."""
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,17 +13,37 @@ import httpx
 import pytest
 
 from simstack import SimulatedStack, World
+from tests.e2e.media import (
+    MEDIA_SERVERS,
+    NAMES,
+    PUBLIC_PATHS,
+    incremental,
+    item_lookups,
+    journey_param,
+    listings,
+    settings,
+)
 from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, once, rows_changed_by, show
 
 TMDB = 603
+# The representative journey: on Jellyfin with every Jellyseerr version; on Emby and Plex; and
+# Plex with Overseerr 1.33, which serves Plex households only.
+JOURNEYS = [*((v, "jellyfin") for v in SEERR_VERSIONS), (None, "emby"), (None, "plex"),
+            ("1.33.2", "plex")]
+JOURNEY_IDS = [*SEERR_IDS, "emby", "plex", "plex-overseerr-1.33"]
+ON_EACH = pytest.mark.parametrize("film_stack", MEDIA_SERVERS, indirect=True)
 
 
 @pytest.fixture
 def film_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    world = World(jellyseerr_version=getattr(request, "param", None))
-    with SimulatedStack(world, services=("jellyseerr", "radarr", "jellyfin")) as stack:
-        world.jellyfin.add_library("Movies", ["/data/movies"], "movies")
-        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+    """Jellyseerr, Radarr and a media server; parametrized indirectly with the media server's
+    name or a (Jellyseerr version, media server) pair (default: Jellyfin)."""
+    version, media = journey_param(getattr(request, "param", None))
+    world = World(jellyseerr_version=version)
+    with SimulatedStack(world, services=("jellyseerr", "radarr", media)) as stack:
+        stack.media.add_library("Movies", ["/data/movies"], "movies")
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
+                           servers=settings(stack, refresh_grace="1h"))
         yield stack
 
 
@@ -35,12 +57,14 @@ def state(tmp_path: Path, request_id: int) -> str:
 
 
 
-@pytest.mark.parametrize("film_stack", SEERR_VERSIONS, ids=SEERR_IDS, indirect=True)
+@pytest.mark.parametrize("film_stack", JOURNEYS, ids=JOURNEY_IDS, indirect=True)
 def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
         film_stack: Any, tmp_path: Path) -> None:
+    """... or Emby, or Plex: whichever media server the household has."""
     from simstack.jellyseerr import APPROVED, PENDING
 
-    world = film_stack.world
+    world, media = film_stack.world, film_stack.media
+    server = NAMES[film_stack.media_server]
     rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix", status=PENDING)
     assert once(tmp_path) == 0
     assert state(tmp_path, rid) == "requested"
@@ -71,20 +95,26 @@ def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
     assert once(tmp_path) == 0
     request = show(tmp_path, rid)["request"]
     assert request["state"] == "importing"
-    assert "imported" in request["detail"] and "waiting for Jellyfin" in request["detail"]
+    assert "imported" in request["detail"] and f"waiting for {server}" in request["detail"]
 
-    # Jellyfin has a metadata-only virtual item: still not watchable.
-    virtual = world.jellyfin.add_movie("The Matrix", tmdb_id=TMDB, year=1999,
-                                       location_type="Virtual")
+    # The server lists an item without a file (Jellyfin's and Emby's metadata-only virtual
+    # item, Plex's film without media): still not watchable.
+    virtual = media.add_movie("The Matrix", tmdb_id=TMDB, year=1999, missing=True)
     assert once(tmp_path) == 0
     assert state(tmp_path, rid) == "importing"
 
-    world.jellyfin.remove_item(virtual)
-    world.jellyfin.add_movie("The Matrix", tmdb_id=TMDB, year=1999)
+    media.remove_item(virtual)
+    # On disk, not scanned yet: the gap in which Jellyseerr may already say available.
+    item = media.add_movie("The Matrix", tmdb_id=TMDB, year=1999, pending=True)
+    assert once(tmp_path) == 0
+    assert state(tmp_path, rid) == "importing"
+    media.scan()
     assert once(tmp_path) == 0
     request = show(tmp_path, rid)["request"]
     assert request["state"] == "available"
-    assert request["via"] == "jellyfin"
+    assert request["via"] == film_stack.media_server
+    assert request["detail"] == f"playable in {server} (matched by Tmdb)"
+    assert request["jellyfin_item_id"] == item
 
     timeline = show(tmp_path, rid)["timeline"]
     assert [(t["from"], t["to"]) for t in timeline] == [
@@ -92,7 +122,7 @@ def test_a_film_goes_from_approval_to_available_only_once_jellyfin_lists_it(
         ("indexed", "downloading"), ("downloading", "download_done"),
         ("download_done", "importing"), ("importing", "available"),
     ]
-    assert timeline[-1]["via"] == "jellyfin"
+    assert timeline[-1]["via"] == film_stack.media_server
 
 
 def test_radarr_unreachable_for_a_cycle_moves_nothing_and_exits_3(
@@ -122,12 +152,13 @@ def test_radarr_unreachable_for_a_cycle_moves_nothing_and_exits_3(
     assert state(tmp_path, rid) == "importing"
 
 
+@ON_EACH
 def test_a_second_cycle_with_no_change_writes_no_rows(film_stack: Any, tmp_path: Path) -> None:
     world = film_stack.world
     world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
     mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
     world.radarr.progress(world.radarr.grab(mid), 0.2)
-    world.jellyfin.populate(50)
+    film_stack.media.populate(50)
     assert once(tmp_path) == 0
     assert once(tmp_path) == 0
     changed = rows_changed_by(tmp_path / "reconciler.db", lambda: once(tmp_path))
@@ -219,47 +250,48 @@ def test_a_download_removed_in_radarr_without_a_new_grab_is_failed_until_the_nex
     assert listings and all(r.query.get("excludeLocalCovers") == "true" for r in listings)
 
 
-def _available_film(world: World, tmdb_id: int, title: str) -> tuple[int, str]:
-    """A requested film Radarr imported and Jellyfin lists: its request id and Jellyfin item."""
+def _available_film(stack: SimulatedStack, tmdb_id: int, title: str) -> tuple[int, str]:
+    """A requested film Radarr imported and the media server lists: its request id and the
+    server's item."""
+    world = stack.world
     rid = world.jellyseerr.add_request(tmdb_id, "movie", title)
     mid = world.radarr.add_movie(tmdb_id, title, year=1999)
     world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
-    return rid, world.jellyfin.add_movie(title, tmdb_id=tmdb_id, year=1999)
+    return rid, stack.media.add_movie(title, tmdb_id=tmdb_id, year=1999)
 
 
+@ON_EACH
 def test_films_removed_from_jellyfin_together_are_noticed_in_the_next_cycle(
         film_stack: Any, tmp_path: Path) -> None:
     """No full listing and no verification is due: Jellyfin's count of items, lower than the
     index's, makes the poll look up the items that made requests available right away. They
     leave on the second cycle without them, as any absence."""
-    world = film_stack.world
-    films = [_available_film(world, tmdb, title) for tmdb, title in (
+    films = [_available_film(film_stack, tmdb, title) for tmdb, title in (
         (603, "The Matrix"), (604, "The Matrix Reloaded"), (605, "The Matrix Revolutions"))]
     assert once(tmp_path) == 0
     assert once(tmp_path) == 0
     assert {state(tmp_path, rid) for rid, _ in films} == {"available"}
 
     for _, item in films[:2]:
-        world.jellyfin.remove_item(item)
+        film_stack.media.remove_item(item)
     film_stack.reset_stats()
     assert once(tmp_path) == 0
-    lookups = [r for r in film_stack.requests("jellyfin", path="/Items") if "Ids" in r.query]
-    assert lookups, "the items that made requests available were looked up by id"
+    assert item_lookups(film_stack), "the items that made requests available were looked up"
     assert once(tmp_path) == 0
     assert state(tmp_path, films[2][0]) == "available"
     for rid, _ in films[:2]:
         assert state(tmp_path, rid) != "available"
-    listings = [r for r in film_stack.requests("jellyfin", path="/Items")
-                if "Ids" not in r.query and r.query.get("Limit") != "1"]
-    assert all("MinDateLastSaved" in r.query for r in listings)  # no full listing
+    assert all(incremental(r) for r in listings(film_stack))  # no full listing
 
 
+@ON_EACH
 def test_a_jellyfin_behind_a_proxy_that_strips_the_date_header_still_polls_incrementally(
         film_stack: Any, tmp_path: Path) -> None:
-    """Without Jellyfin's clock, the newest DateCreated listed is the watermark."""
-    world = film_stack.world
-    film_stack.set_fault("jellyfin", "no_date_header")
-    rid, _ = _available_film(world, 603, "The Matrix")
+    """Without the server's clock, the newest DateCreated (Plex: addedAt) listed is the
+    watermark."""
+    world, kind = film_stack.world, film_stack.media_server
+    film_stack.set_fault(kind, "no_date_header")
+    rid, _ = _available_film(film_stack, 603, "The Matrix")
     other = world.jellyseerr.add_request(604, "movie", "The Matrix Reloaded")
     mid = world.radarr.add_movie(604, "The Matrix Reloaded", year=2003)
     world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
@@ -267,31 +299,68 @@ def test_a_jellyfin_behind_a_proxy_that_strips_the_date_header_still_polls_incre
     assert state(tmp_path, rid) == "available"
     assert state(tmp_path, other) != "available"
 
-    world.jellyfin.add_movie("The Matrix Reloaded", tmdb_id=604, year=2003)
+    film_stack.media.add_movie("The Matrix Reloaded", tmdb_id=604, year=2003)
     film_stack.reset_stats()
     assert once(tmp_path) == 0
     assert state(tmp_path, other) == "available"
-    listings = [r for r in film_stack.requests("jellyfin", path="/Items")
-                if "Ids" not in r.query and r.query.get("Limit") != "1"]
-    assert listings and all("MinDateLastSaved" in r.query for r in listings)
-    assert "date" not in httpx.get(film_stack.url("jellyfin") + "/System/Info/Public").headers
+    listed = listings(film_stack)
+    assert listed and all(incremental(r) for r in listed)
+    assert "date" not in httpx.get(film_stack.url(kind) + PUBLIC_PATHS[kind]).headers
 
 
+@ON_EACH
 def test_an_unrelated_item_removed_from_jellyfin_is_looked_into_once_not_every_cycle(
         film_stack: Any, tmp_path: Path) -> None:
     """The counts stay apart until the next complete listing; the lookup by id they prompt is
     made once for that pair of counts."""
-    world = film_stack.world
-    rid, _ = _available_film(world, 603, "The Matrix")
-    unrelated = world.jellyfin.add_movie("Hackers", tmdb_id=10428, year=1995)
+    rid, _ = _available_film(film_stack, 603, "The Matrix")
+    unrelated = film_stack.media.add_movie("Hackers", tmdb_id=10428, year=1995)
     assert once(tmp_path) == 0
-    world.jellyfin.remove_item(unrelated)
+    film_stack.media.remove_item(unrelated)
 
     def lookups() -> int:
         film_stack.reset_stats()
         assert once(tmp_path) == 0
-        return len([r for r in film_stack.requests("jellyfin", path="/Items") if "Ids" in r.query])
+        return len(item_lookups(film_stack))
 
     assert lookups() == 1
     assert lookups() == 0
     assert state(tmp_path, rid) == "available"
+
+
+@ON_EACH
+def test_a_film_the_server_has_not_scanned_gets_one_scan_of_its_folder_then_plays(
+        film_stack: Any, tmp_path: Path) -> None:
+    """The partial-scan nudge: past `refresh_grace` the server is asked to scan just the new
+    file (Jellyfin's and Emby's `Library/Media/Updated`) or its folder (Plex's section refresh
+    with `path=`), never the whole library; the film is not available before it lists it."""
+    world, media, kind = film_stack.world, film_stack.media, film_stack.media_server
+    film_stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
+                            servers=settings(film_stack, refresh_grace="0.05s"))
+    media.scan_on_refresh = False  # the server scans when the test says so
+    rid = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
+    mid = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
+    world.radarr.import_file(mid, download_id=world.radarr.grab(mid))
+    file = world.radarr.get_movie(mid).file
+    assert file is not None
+    path = f"{world.radarr.get_movie(mid).path}/{file.relative_path}"
+    item = media.add_movie("The Matrix", tmdb_id=TMDB, year=1999, path=path, pending=True)
+    assert once(tmp_path) == 0
+    deadline = time.monotonic() + 15
+    while not media.scans():
+        assert time.monotonic() < deadline, "no scan was asked for"
+        assert once(tmp_path) == 0
+        assert state(tmp_path, rid) == "importing"
+    for _ in range(2):  # one nudge, then patience
+        assert once(tmp_path) == 0
+    [scan] = media.scans()
+    folder = path if kind != "plex" else path.rsplit("/", 1)[0]
+    assert (scan.kind, scan.paths) == ("paths", (folder,))
+    nudge = show(tmp_path, rid)["timeline"][-1]
+    assert (nudge["via"], nudge["detail"]) == (
+        "reconciler", f"asked {NAMES[kind]} to scan the new file in 'Movies'")
+    assert state(tmp_path, rid) == "importing"
+
+    assert media.scan(path=folder) == [item]
+    assert once(tmp_path) == 0
+    assert (state(tmp_path, rid), show(tmp_path, rid)["request"]["via"]) == ("available", kind)

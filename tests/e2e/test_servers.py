@@ -1,7 +1,7 @@
 """Several Radarr and Sonarr servers (issue 16), end to end: the real `reconcile --once` against
 a simulated stack serving an HD and a 4K Radarr (and Sonarr), with Jellyseerr's server settings
-naming both. A 4K request is tracked on the 4K server and is available only once Jellyfin lists
-a 4K copy; the HD request never moves with it."""
+naming both. A 4K request is tracked on the 4K server and is available only once the media
+server (Jellyfin, Emby or Plex) lists a 4K copy; the HD request never moves with it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
+from tests.e2e.media import MEDIA_SERVERS, NAMES
 from tests.e2e.support import once, show
 
 TMDB = 603
@@ -29,18 +30,23 @@ def _point(world: World, stack: SimulatedStack, kind: str, name: str, service: s
                                            is4k=is4k, **kw)
 
 
+ON_EACH = pytest.mark.parametrize("hd4k", MEDIA_SERVERS, indirect=True)
+
+
 @pytest.fixture
-def hd4k(tmp_path: Path) -> Iterator[SimulatedStack]:
-    """HD and 4K Radarr and Sonarr; Jellyseerr knows all four; 4K libraries in Jellyfin."""
+def hd4k(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimulatedStack]:
+    """HD and 4K Radarr and Sonarr; Jellyseerr knows all four; 4K libraries in the media
+    server (parametrized indirectly with its name; default Jellyfin)."""
     world = World()
-    with SimulatedStack(world, services=("jellyseerr", "radarr", "sonarr", "jellyfin"),
+    media = getattr(request, "param", "jellyfin")
+    with SimulatedStack(world, services=("jellyseerr", "radarr", "sonarr", media),
                         extra={"radarr4k": "radarr", "sonarr4k": "sonarr"}) as stack:
         _point(world, stack, "radarr", "Radarr 4K", "radarr4k", True)
         _point(world, stack, "sonarr", "Sonarr 4K", "sonarr4k", True)
-        world.jellyfin.add_library("Movies", ["/data/movies"], "movies")
-        world.jellyfin.add_library("Movies 4K", ["/data/movies4k"], "movies")
-        world.jellyfin.add_library("Shows", ["/data/tv"], "tvshows")
-        world.jellyfin.add_library("Shows 4K", ["/data/tv4k"], "tvshows")
+        for name, root, kind in (
+                ("Movies", "/data/movies", "movies"), ("Movies 4K", "/data/movies4k", "movies"),
+                ("Shows", "/data/tv", "tvshows"), ("Shows 4K", "/data/tv4k", "tvshows")):
+            stack.media.add_library(name, [root], kind)
         stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
                            servers={"radarr4k": {"is4k": True}, "sonarr4k": {"is4k": True}})
         yield stack
@@ -51,15 +57,17 @@ def request(tmp_path: Path, rid: int) -> dict[str, Any]:
     return data
 
 
+@ON_EACH
 def test_a_4k_film_downloads_on_the_4k_server_while_the_hd_copy_plays(
         hd4k: SimulatedStack, tmp_path: Path) -> None:
-    world = hd4k.world
+    world, media = hd4k.world, hd4k.media
     r4k = world.radarrs["radarr4k"]
     hd = world.jellyseerr.add_request(TMDB, "movie", "The Matrix")
     uhd = world.jellyseerr.add_request(TMDB, "movie", "The Matrix", is4k=True)
     hd_movie = world.radarr.add_movie(TMDB, "The Matrix", year=1999)
     world.radarr.import_file(hd_movie)
-    hd_item = world.jellyfin.add_movie("The Matrix", tmdb_id=TMDB, year=1999, width=1920)
+    hd_item = media.add_movie("The Matrix", tmdb_id=TMDB, year=1999, width=1920,
+                              library="Movies")
     uhd_movie = r4k.add_movie(TMDB, "The Matrix", year=1999, root_folder="/data/movies4k")
     download = r4k.grab(uhd_movie)
     r4k.progress(download, 0.5)
@@ -73,18 +81,18 @@ def test_a_4k_film_downloads_on_the_4k_server_while_the_hd_copy_plays(
     assert second["progress"] == pytest.approx(0.5, abs=0.01)
     assert second["jellyfin_item_id"] is None
 
-    # The 4K file is imported; Jellyfin does not list it yet: the HD copy does not count.
+    # The 4K file is imported; the server does not list it yet: the HD copy does not count.
     r4k.complete_download(download)
     r4k.import_file(download_id=download)
     assert once(tmp_path) == 0
     second = request(tmp_path, uhd)
     assert second["state"] == "importing"
-    assert "waiting for Jellyfin" in second["detail"]
+    assert f"waiting for {NAMES[hd4k.media_server]}" in second["detail"]
     assert request(tmp_path, hd)["state"] == "available"
 
-    # Jellyfin lists the 4K copy in its own library: the 4K request is available on that item.
-    uhd_item = world.jellyfin.add_movie("The Matrix", tmdb_id=TMDB, year=1999,
-                                        library="Movies 4K", width=3840)
+    # The server lists the 4K copy in its own library: the 4K request is available on it.
+    uhd_item = media.add_movie("The Matrix", tmdb_id=TMDB, year=1999,
+                               library="Movies 4K", width=3840)
     assert once(tmp_path) == 0
     first, second = request(tmp_path, hd), request(tmp_path, uhd)
     assert (second["state"], second["jellyfin_item_id"]) == ("available", uhd_item)
@@ -112,9 +120,10 @@ def test_a_4k_version_of_the_hd_item_makes_the_4k_request_available(
     assert (data["state"], data["jellyfin_item_id"]) == ("available", item)
 
 
+@ON_EACH
 def test_a_4k_show_is_tracked_on_the_4k_sonarr_and_its_own_episodes(
         hd4k: SimulatedStack, tmp_path: Path) -> None:
-    world = hd4k.world
+    world, media = hd4k.world, hd4k.media
     s4k = world.sonarrs["sonarr4k"]
     hd = world.jellyseerr.add_request(TMDB, "tv", "The Show", tvdb_id=TVDB, seasons=[1])
     uhd = world.jellyseerr.add_request(TMDB, "tv", "The Show", tvdb_id=TVDB, seasons=[1],
@@ -124,8 +133,9 @@ def test_a_4k_show_is_tracked_on_the_4k_sonarr_and_its_own_episodes(
         sid = sonarr.add_series(TVDB, "The Show", tmdb_id=TMDB, seasons={1: 1}, root_folder=root)
         ids[root] = (sid, sonarr.episode_ids(sid, season=1))
     world.sonarr.import_file(*ids["/data/tv"])
-    series = world.jellyfin.add_series("The Show", tvdb_id=TVDB, tmdb_id=TMDB, library="Shows")
-    hd_ep = world.jellyfin.add_episode(series, 1, 1, width=1920)
+    series = media.add_series("The Show", tvdb_id=TVDB, tmdb_id=TMDB,
+                              library="Shows")
+    hd_ep = media.add_episode(series, 1, 1, width=1920)
     assert once(tmp_path) == 0
     first, second = request(tmp_path, hd), request(tmp_path, uhd)
     assert (first["state"], first["server"]) == ("available", "sonarr")
@@ -133,9 +143,9 @@ def test_a_4k_show_is_tracked_on_the_4k_sonarr_and_its_own_episodes(
     assert second["state"] not in ("available", "partially_available")
 
     s4k.import_file(*ids["/data/tv4k"])
-    series4k = world.jellyfin.add_series("The Show", tvdb_id=TVDB, tmdb_id=TMDB,
-                                         library="Shows 4K")
-    world.jellyfin.add_episode(series4k, 1, 1, width=3840)
+    series4k = media.add_series("The Show", tvdb_id=TVDB, tmdb_id=TMDB,
+                                library="Shows 4K")
+    media.add_episode(series4k, 1, 1, width=3840)
     assert once(tmp_path) == 0
     first, second = request(tmp_path, hd), request(tmp_path, uhd)
     assert (first["state"], second["state"]) == ("available", "available")

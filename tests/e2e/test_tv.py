@@ -1,6 +1,6 @@
-"""TV requests end to end: every requested episode followed through Sonarr to Jellyfin by the
-real `reconcile --once` against simulated Jellyseerr, Sonarr and Jellyfin servers on 127.0.0.1,
-one cycle after each step of the script.
+"""TV requests end to end: every requested episode followed through Sonarr to the media server
+(Jellyfin, Emby or Plex) by the real `reconcile --once` against simulated Jellyseerr, Sonarr and
+media servers on 127.0.0.1, one cycle after each step of the script.
 
 The reconciler decides "aired" with its own (real) clock, so air dates are set relative to the
 real time; an episode "airs" when the test moves its air date into the past in Sonarr.
@@ -8,6 +8,7 @@ real time; an episode "airs" when the test moves its air date into the past in S
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,19 +18,27 @@ import pytest
 
 from simstack import SimulatedStack, World
 from tests.conftest import run_reconcile
+from tests.e2e.media import MEDIA_SERVERS, NAMES, journey_param, settings
 from tests.e2e.support import SEERR_IDS, SEERR_VERSIONS, once, rows_changed_by, show
 
 TMDB = 1399
 TVDB = 121361
 TITLE = "Game of Thrones"
+JOURNEYS = [*((v, "jellyfin") for v in SEERR_VERSIONS), (None, "emby"), (None, "plex")]
+JOURNEY_IDS = [*SEERR_IDS, "emby", "plex"]
+ON_EACH = pytest.mark.parametrize("tv_stack", MEDIA_SERVERS, indirect=True)
 
 
 @pytest.fixture
 def tv_stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimulatedStack]:
-    world = World(jellyseerr_version=getattr(request, "param", None))
-    with SimulatedStack(world, services=("jellyseerr", "sonarr", "jellyfin")) as stack:
-        world.jellyfin.add_library("Shows", ["/data/tv"], "tvshows")
-        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db")
+    """Jellyseerr, Sonarr and a media server; parametrized indirectly with the media server's
+    name or a (Jellyseerr version, media server) pair (default: Jellyfin)."""
+    version, media = journey_param(getattr(request, "param", None))
+    world = World(jellyseerr_version=version)
+    with SimulatedStack(world, services=("jellyseerr", "sonarr", media)) as stack:
+        stack.media.add_library("Shows", ["/data/tv"], "tvshows")
+        stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
+                           servers=settings(stack, refresh_grace="1h"))
         yield stack
 
 
@@ -55,12 +64,14 @@ def moves(tmp_path: Path, request_id: int) -> list[tuple[str | None, str, str]]:
 
 
 
-def list_in_jellyfin(world: World, series_item: str, *episodes: tuple[int, int]) -> None:
+def list_in_jellyfin(stack: SimulatedStack, series_item: str, *episodes: tuple[int, int]) -> None:
+    """The media server lists these episodes of its series item (Jellyfin's, Emby's or
+    Plex's)."""
     for season, number in episodes:
-        world.jellyfin.add_episode(series_item, season, number)
+        stack.media.add_episode(series_item, season, number)
 
 
-@pytest.mark.parametrize("tv_stack", SEERR_VERSIONS, ids=SEERR_IDS, indirect=True)
+@pytest.mark.parametrize("tv_stack", JOURNEYS, ids=JOURNEY_IDS, indirect=True)
 def test_a_two_season_request_follows_a_season_pack_and_single_episodes_to_available(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -100,8 +111,8 @@ def test_a_two_season_request_follows_a_season_pack_and_single_episodes_to_avail
         "S02E01": "downloading", "S02E02": "downloading",
     }
 
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
-    list_in_jellyfin(world, jf_series, (1, 1), (1, 2), (1, 3))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1), (1, 2), (1, 3))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "partially_available"
@@ -110,41 +121,46 @@ def test_a_two_season_request_follows_a_season_pack_and_single_episodes_to_avail
     for did in (single1, single2):
         world.sonarr.complete_download(did)
         world.sonarr.import_download(did)
-    list_in_jellyfin(world, jf_series, (2, 1))
+    list_in_jellyfin(tv_stack, jf_series, (2, 1))
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "partially_available"
     assert episode_states(tmp_path, rid)["S02E02"] == "importing"
 
-    list_in_jellyfin(world, jf_series, (2, 2))
+    list_in_jellyfin(tv_stack, jf_series, (2, 2))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
+    media = tv_stack.media_server
     assert req["state"] == "available"
-    assert req["via"] == "jellyfin"
+    assert req["via"] == media
+    assert req["detail"] == f"all 5 aired episodes playable in {NAMES[media]}"
     assert (req["episodes_available"], req["episodes_aired"]) == (5, 5)
     episodes = show(tmp_path, rid)["episodes"]
-    assert all(e["state"] == "available" and e["via"] == "jellyfin" for e in episodes)
+    assert all(e["state"] == "available" and e["via"] == media for e in episodes)
     assert {"season", "episode", "state", "air_date", "via"} <= set(episodes[0])
     assert moves(tmp_path, rid) == [
         (None, "approved", "sonarr"),
         ("approved", "downloading", "sonarr"),
-        ("downloading", "partially_available", "jellyfin"),
-        ("partially_available", "available", "jellyfin"),
+        ("downloading", "partially_available", media),
+        ("partially_available", "available", media),
     ]
 
 
+@ON_EACH
 def test_virtual_placeholder_episodes_in_jellyfin_never_count_as_playable(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    """Nor Emby's (a placeholder shows only among its media sources), nor Plex's episodes
+    without a media part (Plex lists no missing episodes)."""
     world = tv_stack.world
     rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 3})
     did = world.sonarr.grab(sid, season=1)
     world.sonarr.complete_download(did)
     world.sonarr.import_download(did)
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
     # A metadata plugin lists every episode; only the first is a real file.
-    world.jellyfin.add_episode(jf_series, 1, 1)
-    world.jellyfin.add_episode(jf_series, 1, 2, location_type="Virtual")
-    world.jellyfin.add_episode(jf_series, 1, 3, is_placeholder=True)
+    tv_stack.media.add_episode(jf_series, 1, 1)
+    tv_stack.media.add_episode(jf_series, 1, 2, missing=True)
+    tv_stack.media.add_episode(jf_series, 1, 3, placeholder=True)
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "partially_available"
@@ -153,6 +169,7 @@ def test_virtual_placeholder_episodes_in_jellyfin_never_count_as_playable(
         "S01E01": "available", "S01E02": "importing", "S01E03": "importing"}
 
 
+@ON_EACH
 def test_a_show_whose_jellyfin_episodes_are_all_virtual_stays_importing(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -160,56 +177,59 @@ def test_a_show_whose_jellyfin_episodes_are_all_virtual_stays_importing(
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
     did = world.sonarr.grab(sid, season=1)
     world.sonarr.import_download(did)
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    virtual = [world.jellyfin.add_episode(jf_series, 1, number, location_type="Virtual")
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    virtual = [tv_stack.media.add_episode(jf_series, 1, number, missing=True)
                for number in (1, 2)]
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "importing"
-    assert "waiting for Jellyfin" in req["detail"]
+    assert f"waiting for {NAMES[tv_stack.media_server]}" in req["detail"]
 
     # Jellyfin scans the files: real episodes replace the missing ones.
     for item in virtual:
-        world.jellyfin.remove_item(item)
-    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+        tv_stack.media.remove_item(item)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1), (1, 2))
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "available"
 
 
+@ON_EACH
 def test_episodes_of_another_series_in_the_library_never_count(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
     rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
     world.sonarr.import_download(world.sonarr.grab(sid, season=1))
-    other = world.jellyfin.add_series("House of the Dragon", tvdb_id=371572, tmdb_id=94997)
-    list_in_jellyfin(world, other, (1, 1), (1, 2))
-    world.jellyfin.add_series(TITLE, tvdb_id=TVDB)  # listed, no episodes scanned yet
+    other = tv_stack.media.add_series("House of the Dragon", tvdb_id=371572, tmdb_id=94997)
+    list_in_jellyfin(tv_stack, other, (1, 1), (1, 2))
+    tv_stack.media.add_series(TITLE, tvdb_id=TVDB)  # listed, no episodes scanned yet
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "importing"
     assert set(episode_states(tmp_path, rid).values()) == {"importing"}
 
 
+@ON_EACH
 def test_a_series_item_replaced_in_jellyfin_counts_the_new_items_episodes_at_once(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
     rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
     world.sonarr.import_download(world.sonarr.grab(sid, season=1))
-    old = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    world.jellyfin.add_episode(old, 1, 1, location_type="Virtual")
+    old = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    tv_stack.media.add_episode(old, 1, 1, missing=True)
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "importing"
 
     # Re-identified: a new Series item; the old one stays indexed until two full listings
     # confirm it is gone.
-    world.jellyfin.remove_item(old)
-    new = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, new, (1, 1), (1, 2))
+    tv_stack.media.remove_item(old)
+    new = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, new, (1, 1), (1, 2))
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "available"
 
 
+@ON_EACH
 def test_an_airing_show_is_available_until_the_next_episode_airs_missing(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -220,8 +240,8 @@ def test_an_airing_show_is_available_until_the_next_episode_airs_missing(
     next_air = (real_now + timedelta(hours=1)).replace(microsecond=0)
     e3 = world.sonarr.add_episode(sid, 1, 3, next_air)
     world.sonarr.import_download(world.sonarr.grab(sid, world.sonarr.episode_ids(sid)[:2]))
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
-    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1), (1, 2))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "available"
@@ -239,13 +259,14 @@ def test_an_airing_show_is_available_until_the_next_episode_airs_missing(
     assert "still to air" not in req["detail"]
 
     world.sonarr.import_download(world.sonarr.grab(sid, [e3]))
-    list_in_jellyfin(world, jf_series, (1, 3))
+    list_in_jellyfin(tv_stack, jf_series, (1, 3))
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "available"
+    media = tv_stack.media_server
     assert moves(tmp_path, rid) == [
-        (None, "available", "jellyfin"),
+        (None, "available", media),
         ("available", "partially_available", "sonarr"),
-        ("partially_available", "available", "jellyfin"),
+        ("partially_available", "available", media),
     ]
 
 
@@ -262,8 +283,8 @@ def test_an_episode_dated_days_ahead_that_airs_early_is_seen_in_the_next_cycle(
     later = (real_now + timedelta(days=6)).replace(microsecond=0)
     e3 = world.sonarr.add_episode(sid, 1, 3, later)
     world.sonarr.import_download(world.sonarr.grab(sid, world.sonarr.episode_ids(sid)[:2]))
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
-    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1), (1, 2))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "available"
@@ -280,6 +301,7 @@ def test_an_episode_dated_days_ahead_that_airs_early_is_seen_in_the_next_cycle(
     assert not tv_stack.requests("sonarr", path="/api/v3/series")  # no full listing
 
 
+@ON_EACH
 def test_episodes_the_operator_unmonitors_in_sonarr_do_not_keep_a_season_from_available(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     """Two episodes are playable; two old ones were unmonitored before the request was first
@@ -295,8 +317,8 @@ def test_episodes_the_operator_unmonitors_in_sonarr_do_not_keep_a_season_from_av
     world.sonarr.import_download(world.sonarr.grab(sid, [e1, e2]))
     for eid in (e3, e4):
         world.sonarr.update_episode(eid, monitored=False)
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
-    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB, tmdb_id=TMDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1), (1, 2))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "partially_available"
@@ -308,11 +330,12 @@ def test_episodes_the_operator_unmonitors_in_sonarr_do_not_keep_a_season_from_av
     req = request(tmp_path, rid)
     assert req["state"] == "available"
     assert (req["episodes_available"], req["episodes_aired"]) == (2, 2)
-    assert req["detail"] == ("all 2 aired episodes playable in Jellyfin; "
+    assert req["detail"] == (f"all 2 aired episodes playable in {NAMES[tv_stack.media_server]}; "
                              "3 unmonitored episodes in Sonarr are not counted")
     assert set(episode_states(tmp_path, rid)) == {"S01E01", "S01E02"}
 
 
+@ON_EACH
 def test_a_multi_episode_file_makes_every_episode_it_covers_available(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -327,14 +350,14 @@ def test_a_multi_episode_file_makes_every_episode_it_covers_available(
         "S01E01": "downloading", "S01E02": "downloading", "S01E03": "importing"}
 
     world.sonarr.import_file(sid, [e1, e2], download_id=double)  # one file, S01E01-E02
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    world.jellyfin.add_episode(jf_series, 1, 1, episode_end=2)
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    tv_stack.media.add_episode(jf_series, 1, 1, episode_end=2)
     assert once(tmp_path) == 0
     assert episode_states(tmp_path, rid) == {
         "S01E01": "available", "S01E02": "available", "S01E03": "importing"}
     assert request(tmp_path, rid)["state"] == "partially_available"
 
-    world.jellyfin.add_episode(jf_series, 1, 3)
+    tv_stack.media.add_episode(jf_series, 1, 3)
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "available"
 
@@ -353,8 +376,8 @@ def test_sonarr_unreachable_for_a_cycle_moves_no_show_and_exits_3(
     tv_stack.set_fault("sonarr", "refuse")
     world.sonarr.complete_download(did)
     world.sonarr.import_download(did)
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, (1, 1))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1))
     assert once(tmp_path) == 3
     after = show(tmp_path, rid)
     assert after["request"]["state"] == "downloading"
@@ -366,6 +389,7 @@ def test_sonarr_unreachable_for_a_cycle_moves_no_show_and_exits_3(
     assert request(tmp_path, rid)["state"] == "partially_available"
 
 
+@ON_EACH
 def test_a_request_without_a_tvdb_id_finds_its_series_by_tmdb_id(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -374,8 +398,8 @@ def test_a_request_without_a_tvdb_id_finds_its_series_by_tmdb_id(
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
     world.sonarr.import_download(world.sonarr.grab(sid, season=1))
     # Jellyfin's series carries only the TVDB id, which Sonarr supplied.
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, (1, 1), (1, 2))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1), (1, 2))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["tvdb_id"] is None
@@ -383,14 +407,15 @@ def test_a_request_without_a_tvdb_id_finds_its_series_by_tmdb_id(
     assert len(show(tmp_path, rid)["episodes"]) == 2
 
 
+@ON_EACH
 def test_a_request_for_one_season_counts_only_that_season(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
     rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[2])
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2, 2: 2})
     world.sonarr.import_download(world.sonarr.grab(sid, season=2))
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, (2, 1), (2, 2))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, (2, 1), (2, 2))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "available"
@@ -398,6 +423,7 @@ def test_a_request_for_one_season_counts_only_that_season(
     assert set(episode_states(tmp_path, rid)) == {"S02E01", "S02E02"}
 
 
+@ON_EACH
 def test_an_all_seasons_request_counts_every_season_sonarr_monitors(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -405,15 +431,15 @@ def test_an_all_seasons_request_counts_every_season_sonarr_monitors(
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={0: 1, 1: 1, 2: 1, 3: 1},
                                   unmonitored_seasons=[3])
     world.sonarr.import_download(world.sonarr.grab(sid, season=1))
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, (1, 1))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1))
     assert once(tmp_path) == 0
     req = request(tmp_path, rid)
     assert req["state"] == "partially_available"
     assert set(episode_states(tmp_path, rid)) == {"S01E01", "S02E01"}
 
     world.sonarr.import_download(world.sonarr.grab(sid, season=2))
-    list_in_jellyfin(world, jf_series, (2, 1))
+    list_in_jellyfin(tv_stack, jf_series, (2, 1))
     assert once(tmp_path) == 0
     assert request(tmp_path, rid)["state"] == "available"
 
@@ -424,8 +450,8 @@ def test_status_shows_episode_progress_for_a_show(
     rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
     sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 10})
     world.sonarr.import_download(world.sonarr.grab(sid, season=1))
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, *[(1, n) for n in range(1, 8)])
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, *[(1, n) for n in range(1, 8)])
     assert once(tmp_path) == 0
     result = run_reconcile("--config", str(tmp_path / "config.toml"), "status")
     assert result.code == 0, result.stderr
@@ -442,8 +468,8 @@ def test_show_lists_every_episode_with_its_state(
     e1, e2 = world.sonarr.episode_ids(sid, season=1)
     world.sonarr.import_download(world.sonarr.grab(sid, [e1]))
     world.sonarr.progress(world.sonarr.grab(sid, [e2]), 0.3)
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, (1, 1))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1))
     assert once(tmp_path) == 0
     result = run_reconcile("--config", str(tmp_path / "config.toml"), "show", str(rid))
     assert result.code == 0, result.stderr
@@ -454,6 +480,7 @@ def test_show_lists_every_episode_with_its_state(
     assert rows == {"S01E01": "available", "S01E02": "downloading"}
 
 
+@ON_EACH
 def test_a_second_cycle_with_no_change_writes_no_rows_for_an_airing_show(
         tv_stack: SimulatedStack, tmp_path: Path) -> None:
     world = tv_stack.world
@@ -463,8 +490,8 @@ def test_a_second_cycle_with_no_change_writes_no_rows_for_an_airing_show(
     e1, e2, e3, _ = world.sonarr.episode_ids(sid, season=1)
     world.sonarr.import_download(world.sonarr.grab(sid, [e1]))
     world.sonarr.progress(world.sonarr.grab(sid, [e2, e3]), 0.3)
-    jf_series = world.jellyfin.add_series(TITLE, tvdb_id=TVDB)
-    list_in_jellyfin(world, jf_series, (1, 1))
+    jf_series = tv_stack.media.add_series(TITLE, tvdb_id=TVDB)
+    list_in_jellyfin(tv_stack, jf_series, (1, 1))
     assert once(tmp_path) == 0
     assert once(tmp_path) == 0
     changed = rows_changed_by(tmp_path / "reconciler.db", lambda: once(tmp_path))
@@ -525,3 +552,44 @@ def test_an_episode_download_removed_in_sonarr_is_failed_until_it_is_grabbed_aga
     assert len(queue) == 3
     assert all("includeEpisode" not in r.query for r in queue)
     assert tv_stack.requests("sonarr", method="GET", path="/api/v3/queue") == []
+
+
+@ON_EACH
+def test_an_episode_the_server_has_not_scanned_gets_one_scan_while_the_show_is_partial(
+        tv_stack: SimulatedStack, tmp_path: Path) -> None:
+    """The weekly case on any server: episode 1 plays, episode 2 is imported and on disk but
+    not scanned in. The show is partially available, and past `refresh_grace` the server is
+    asked once to scan that file (Plex: its folder), not the library; episode 2 counts only
+    once it is listed."""
+    world, media, kind = tv_stack.world, tv_stack.media, tv_stack.media_server
+    tv_stack.write_config(tmp_path / "config.toml", tmp_path / "reconciler.db",
+                          servers=settings(tv_stack, refresh_grace="0.05s"))
+    media.scan_on_refresh = False
+    rid = world.jellyseerr.add_request(TMDB, "tv", TITLE, tvdb_id=TVDB, seasons=[1])
+    sid = world.sonarr.add_series(TVDB, TITLE, tmdb_id=TMDB, seasons={1: 2})
+    e1, e2 = world.sonarr.episode_ids(sid, season=1)
+    world.sonarr.import_download(world.sonarr.grab(sid, [e1]))
+    [f2] = world.sonarr.import_download(world.sonarr.grab(sid, [e2]))
+    path = f"{world.sonarr.get_series(sid).path}/{world.sonarr.files[f2].relative_path}"
+    series = media.add_series(TITLE, tvdb_id=TVDB)
+    media.add_episode(series, 1, 1)
+    media.add_episode(series, 1, 2, path=path, pending=True)
+    assert once(tmp_path) == 0
+    assert (request(tmp_path, rid)["state"], episode_states(tmp_path, rid)["S01E02"]) == (
+        "partially_available", "importing")
+    deadline = time.monotonic() + 15
+    while not media.scans():
+        assert time.monotonic() < deadline, "no scan was asked for"
+        assert once(tmp_path) == 0
+        assert request(tmp_path, rid)["state"] == "partially_available"
+    for _ in range(2):
+        assert once(tmp_path) == 0
+    [scan] = media.scans()
+    folder = path if kind != "plex" else path.rsplit("/", 1)[0]
+    assert (scan.kind, scan.paths) == ("paths", (folder,))
+    assert f"waiting for {NAMES[kind]}" in request(tmp_path, rid)["detail"]
+
+    media.scan(path=folder)
+    assert once(tmp_path) == 0
+    req = request(tmp_path, rid)
+    assert (req["state"], req["via"], req["episodes_available"]) == ("available", kind, 2)

@@ -135,8 +135,8 @@ def test_every_setting_in_config_example_exists_with_the_default_it_shows() -> N
     # The same file with only what has no default (or is an example, not a default) kept.
     minimal: dict[str, Any] = {}
     for name, section in example.items():
-        kept = {k: v for k, v in section.items() if k in ("url", "api_key", "urls", "username",
-                                                          "password_file", "users")}
+        kept = {k: v for k, v in section.items() if k in ("url", "api_key", "token", "urls",
+                                                          "username", "password_file", "users")}
         minimal[name] = kept
     defaults = ConfigModel.model_validate(minimal)
     assert validated.model_dump() == defaults.model_dump()

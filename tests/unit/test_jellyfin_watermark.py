@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reconciler.cycle.poll_jellyfin import _watermark
+from reconciler.cycle.poll_media_server import _watermark
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

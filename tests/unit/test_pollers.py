@@ -19,8 +19,8 @@ from reconciler.cycle.codec import OBSERVATION_VERSION
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.nudge import waiting_path
 from reconciler.cycle.observations import Observations, SeriesKey
-from reconciler.cycle.poll_jellyfin import JellyfinPoller
 from reconciler.cycle.poll_jellyseerr import JellyseerrPoller
+from reconciler.cycle.poll_media_server import MediaServerPoller
 from reconciler.cycle.poll_radarr import RadarrPoller
 from reconciler.cycle.poll_shoko import ShokoPoller
 from reconciler.cycle.poll_sonarr import SonarrPoller
@@ -347,7 +347,7 @@ def test_jellyfin_poller_indexes_the_library_and_removes_an_item_after_two_absen
             "Items": library, "TotalRecordCount": len(library), "StartIndex": 0})
 
     routes = Routes({("GET", "/Items"): items})
-    outcome = poll(ctx, JellyfinPoller(client(config, "jellyfin", routes)))
+    outcome = poll(ctx, MediaServerPoller(client(config, "jellyfin", routes)))
     assert outcome.full and outcome.watermark == datetime(2026, 11, 1, 12, tzinfo=UTC)
     assert ctx.store.items.all_ids() == {"a", "b"}
     assert [i.id for i in ctx.store.items.by_provider([("tmdb", "603")])] == ["a"]
@@ -356,7 +356,7 @@ def test_jellyfin_poller_indexes_the_library_and_removes_an_item_after_two_absen
     for _ in range(2):
         with ctx.store.transaction():  # forget the watermark's age: every poll lists it all
             ctx.store.record_poll("jellyfin", NOW, NOW, True, None, 1, 1, None, False)
-        poll(ctx, JellyfinPoller(client(config, "jellyfin", routes)))
+        poll(ctx, MediaServerPoller(client(config, "jellyfin", routes)))
     assert ctx.store.items.all_ids() == {"a"}
 
 
