@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +26,7 @@ from pydantic import (
 from reconciler.errors import ConfigError
 from reconciler.registry import KINDS, SERVICES, SEVERAL
 from reconciler.states import STUCK_DEFAULTS, NotifyEvent
+from reconciler.times import zone_named
 
 DEFAULT_PATHS = (Path("config.toml"), Path("/etc/reconciler/config.toml"))
 
@@ -68,29 +70,35 @@ class ReconcilerSection(_Section):
     # cycle); the ones a watermark or /healthz still reads are always kept.
     retain_polls: Duration = 14 * 86400.0
     retain_notifications: Duration = 90 * 86400.0
+    # Posters for the page and the notices, cached under the state directory (0: none).
+    artwork_cache_mb: int = Field(default=64, ge=0, le=4096)
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL with a host and without credentials, without its trailing "/"."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. "
+                         "\"http://127.0.0.1:7878\"")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials; use api_key or api_key_file")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class ServiceSection(_Section):
     """What every service's section holds; each kind's own section takes its default
     `poll_interval` from the registry."""
 
-    url: str
+    url: HttpUrl
     api_key: str | None = Field(default=None, repr=False)
     api_key_file: str | None = None
     poll_interval: Duration
     timeout: Duration = 10.0
     verify_tls: bool = True
 
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http:// or https:// URL with a host, e.g. "
-                             "\"http://127.0.0.1:7878\"")
-        if parts.username or parts.password:
-            raise ValueError("must not carry credentials; use api_key or api_key_file")
-        return value.rstrip("/")
 
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -133,6 +141,8 @@ class JellyfinSection(ServiceSection):
     refresh_min_interval: Duration = 300.0
     page_size: int = Field(default=1000, ge=10, le=10000)
     verify_interval: Duration = 600.0
+    # The address people open Jellyfin at in their browser (the "Play" links); default: none.
+    public_url: HttpUrl | None = None
 
 
 class ShokoSection(ServiceSection):
@@ -201,11 +211,18 @@ class NotifySection(_Section):
         return None
 
 
+def _zone_name(value: str) -> str:
+    zone_named(value)  # ValueError when there is no such zone
+    return value
+
+
 class HttpSection(_Section):
     listen: str = "127.0.0.1:9105"
     # Optional HTTP basic auth for every path but /livez: both keys or neither.
     username: str | None = None
     password_file: str | None = None
+    # The zone the page's times are in (an IANA name, e.g. "Europe/Paris"); default: the system's.
+    timezone: Annotated[str, AfterValidator(_zone_name)] | None = None
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> HttpSection:
