@@ -24,7 +24,7 @@ from tests.web.support import KEYS, NOW, fill, write_config
 
 PATHS = ["/", "/requests/5", "/events", "/healthz", "/livez", "/metrics", "/api/requests",
          "/api/requests/5", "/api/summary", "/static/style.css", "/static/live.js",
-         "/nowhere", "/requests/999"]
+         "/nowhere", "/requests/999", "/artwork/movie-1001.jf.png"]
 
 
 class Cards(HTMLParser):
