@@ -15,13 +15,16 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from reconciler import logs
 from reconciler.config import Config, find_config_path, load_config
 from reconciler.errors import ConfigError, LockHeld
 from reconciler.lock import DatabaseLock
 from reconciler.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from reconciler.cycle import Reconciler
 
 EXIT_OK = 0
 EXIT_LOCAL = 1
@@ -169,7 +172,7 @@ def cmd_once(config: Config) -> int:
             store.close()
 
 
-async def _once_posters(config: Config, store: Store, reconciler: Any) -> None:
+async def _once_posters(config: Config, store: Store, reconciler: Reconciler) -> None:
     """One bounded round of poster fetching, so the notices of this run carry theirs."""
     from reconciler.artwork import artwork_cache
     from reconciler.artwork.fetch import ArtworkFetcher

@@ -195,6 +195,7 @@ class Pending:
     body: str
     attempts: int
     url: str
+    attach: Path | None = None  # the poster, for a message that shows one
 
 
 @asynccontextmanager
@@ -327,7 +328,8 @@ class Notifier:
             elif n.next_attempt is not None and n.next_attempt > wall:
                 continue
             title, _, body = n.message.partition("\n")
-            out.append(Pending(n.request_id, n.event, n.key, title, body, n.attempts, url))
+            out.append(Pending(n.request_id, n.event, n.key, title, body, n.attempts, url,
+                               self._attachment(n.request_id, n.event)))
         return out
 
     async def send_pending(self, lock: asyncio.Lock | None = None, *,
@@ -378,18 +380,18 @@ class Notifier:
                     target=target, attempts=p.attempts + 1, error=error, retry_in=round(pause))
         return 0
 
-    def _attachment(self, p: Pending) -> Path | None:
-        if self.poster is None or p.event not in POSTER_EVENTS:
+    def _attachment(self, request_id: int, event: str) -> Path | None:
+        """The poster a message shows (read with the store, so under the lock in `due`)."""
+        if self.poster is None or event not in POSTER_EVENTS:
             return None
         try:
-            return self.poster(p.request_id)
+            return self.poster(request_id)
         except Exception:  # no poster is no reason not to send
             log.exception("notify.poster_failed")
             return None
 
     async def _deliver(self, p: Pending) -> str | None:
-        url, title, body = p.url, p.title, p.body
-        attach = self._attachment(p)
+        url, title, body, attach = p.url, p.title, p.body, p.attach
 
         def send() -> str | None:
             if attach is None:

@@ -11,6 +11,7 @@ docs/status-page.md for the measured times). Each page answers with its own serv
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -140,8 +141,9 @@ class StatusPages:
         fresh = freshness(self.config(), store, times.now)
         marker = self._requests_marker(store) if store is not None else ""
         behind = ",".join(f.name for f in fresh if not f.ok)
-        return Frame(times, fresh, f"{marker}-{behind}" if behind and marker else marker,
-                     self.live.keepalive)
+        if behind and marker:  # a service falling behind or catching up moves it too
+            marker += "-" + hashlib.blake2b(behind.encode(), digest_size=4).hexdigest()
+        return Frame(times, fresh, marker, self.live.keepalive)
 
     def marker(self) -> str | None:
         """What the open pages compare: the requests' marker, and which services are

@@ -77,6 +77,16 @@ def ready_film(world: World, tmdb: int, title: str, *, requester: int) -> tuple[
     return rid, world.radarr.add_movie(tmdb, title, year=1999)
 
 
+def matrix_becomes_ready(world: World, config: Path) -> str:
+    """Anna's film, seen approved by a first run, then imported and listed by Jellyfin (the
+    next run sees it become available): its Jellyfin item id."""
+    anna = world.jellyseerr.add_user("anna")
+    _, matrix = ready_film(world, 603, "The Matrix", requester=anna)
+    assert once(config) == 0
+    world.radarr.import_file(matrix)
+    return world.jellyfin.add_movie("The Matrix", tmdb_id=603, year=1999, library="Movies")
+
+
 def test_once_tells_the_operator_and_the_requester_once_with_the_play_link_and_poster(
         household: tuple[World, Path], targets: dict[str, AppriseTarget]) -> None:
     world, config = household
@@ -111,11 +121,7 @@ def test_a_failed_send_is_kept_and_tried_again_by_a_later_run_after_its_pause(
         household: tuple[World, Path], targets: dict[str, AppriseTarget]) -> None:
     world, config = household
     db = config.parent / "reconciler.db"
-    anna = world.jellyseerr.add_user("anna")
-    _, matrix = ready_film(world, 603, "The Matrix", requester=anna)
-    assert once(config) == 0
-    world.radarr.import_file(matrix)
-    world.jellyfin.add_movie("The Matrix", tmdb_id=603, year=1999, library="Movies")
+    matrix_becomes_ready(world, config)
     targets["anna"].status = 500
     started = datetime.now(UTC)
     assert once(config) == 0  # a failed notice never changes the exit code
@@ -147,11 +153,7 @@ def test_the_pause_grows_after_each_failure_and_never_passes_a_day(
         household: tuple[World, Path], targets: dict[str, AppriseTarget]) -> None:
     world, config = household
     db = config.parent / "reconciler.db"
-    anna = world.jellyseerr.add_user("anna")
-    _, matrix = ready_film(world, 603, "The Matrix", requester=anna)
-    assert once(config) == 0
-    world.radarr.import_file(matrix)
-    world.jellyfin.add_movie("The Matrix", tmdb_id=603, year=1999, library="Movies")
+    matrix_becomes_ready(world, config)
     targets["anna"].status = 503
     pauses = []
     for _ in range(16):
@@ -175,11 +177,7 @@ def test_a_target_that_hangs_cannot_hold_the_cron_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
     world, config = household
     monkeypatch.setattr(cli, "ONCE_SEND_SECONDS", 0.5)
-    anna = world.jellyseerr.add_user("anna")
-    _, matrix = ready_film(world, 603, "The Matrix", requester=anna)
-    assert once(config) == 0
-    world.radarr.import_file(matrix)
-    world.jellyfin.add_movie("The Matrix", tmdb_id=603, year=1999, library="Movies")
+    matrix_becomes_ready(world, config)
     targets["anna"].delay = 5.0
     started = time.monotonic()
     result = run_reconcile("--config", str(config), "--once")
