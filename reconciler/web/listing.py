@@ -15,9 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any
 
-from reconciler.models import MediaType
 from reconciler.states import RequestState
 from reconciler.words import display_title
 
@@ -46,42 +45,22 @@ TITLES: dict[Group, str] = {
 }
 
 
-class Listed(Protocol):
-    """What grouping, searching and ordering read of a request (a stored brief or row)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def media_type(self) -> MediaType: ...
-    @property
-    def title(self) -> str | None: ...
-    @property
-    def tmdb_id(self) -> int | None: ...
-    @property
-    def state(self) -> RequestState: ...
-    @property
-    def episodes_available(self) -> int | None: ...
-    @property
-    def episodes_aired(self) -> int | None: ...
-    @property
-    def requested_by(self) -> str | None: ...
-
-
-def needs_attention(state: RequestState, stuck: bool) -> bool:
+def needs_attention(state: RequestState | str, stuck: bool) -> bool:
     """Stuck or failed: the one definition of "needs attention"."""
-    return stuck or state is S.FAILED
+    return group_of(state, stuck, None, None) is Group.ATTENTION
 
 
-def group_of(state: RequestState, stuck: bool, episodes_available: int | None,
+def group_of(state: RequestState | str, stuck: bool, episodes_available: int | None,
              episodes_aired: int | None) -> Group:
-    """The section a request is listed in (see the module docstring)."""
-    if needs_attention(state, stuck):
+    """The section a request is listed in (see the module docstring); `state` a state or its
+    stored string."""
+    if stuck or state == S.FAILED:
         return Group.ATTENTION
     if state in (S.DECLINED, S.DELETED):
         return Group.ENDED
-    if state is S.AVAILABLE:
+    if state == S.AVAILABLE:
         return Group.READY
-    if state is S.PARTIALLY_AVAILABLE and (episodes_available or 0) >= (episodes_aired or 0):
+    if state == S.PARTIALLY_AVAILABLE and (episodes_available or 0) >= (episodes_aired or 0):
         return Group.READY
     return Group.ON_THE_WAY
 
@@ -116,18 +95,6 @@ class Screen:
         return [i for _, ids, _ in self.sections for i in ids] + list(self.filtered)
 
 
-def entry(item: Listed, stuck: bool, created: str, title: str) -> Entry:
-    group = group_of(item.state, stuck, item.episodes_available, item.episodes_aired)
-    return Entry(item.id, group, item.state.value, stuck, created, title,
-                 item.requested_by or "")
-
-
-# A state's group when nothing else about the request matters (`group_of`, precomputed: the
-# list reads every request, and this is most of what it does with each).
-_PLAIN_GROUP = {s.value: group_of(s, False, None, None) for s in RequestState
-                if s is not S.PARTIALLY_AVAILABLE}
-
-
 @dataclass(frozen=True)
 class _Untitled:
     id: int
@@ -141,14 +108,9 @@ def entries(rows: Iterable[tuple[Any, ...]]) -> list[Entry]:
     `group_of`'s rule; a request without a title is searched by its stand-in ("TMDB 603")."""
     out = []
     for rid, state, stuck, ready, aired, created, who, title, tmdb in rows:
-        if stuck or state == S.FAILED:
-            group = Group.ATTENTION
-        elif state == S.PARTIALLY_AVAILABLE:
-            group = Group.READY if (ready or 0) >= (aired or 0) else Group.ON_THE_WAY
-        else:
-            group = _PLAIN_GROUP.get(state, Group.ON_THE_WAY)
         name = title or display_title(_Untitled(rid, tmdb))
-        out.append(Entry(rid, group, state, bool(stuck), created or "", name, who or ""))
+        out.append(Entry(rid, group_of(state, bool(stuck), ready, aired), state, bool(stuck),
+                         created or "", name, who or ""))
     return out
 
 

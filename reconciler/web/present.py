@@ -19,7 +19,7 @@ The words shared with the CLI and the notices (titles, kinds, counts, times) com
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -28,7 +28,7 @@ from reconciler.registry import short_name
 from reconciler.states import STATES, Phase, RequestState, Tone
 from reconciler.store import EpisodeRow, RequestRow
 from reconciler.times import zone
-from reconciler.web.listing import Entry, Group, group_of, matches
+from reconciler.web.listing import Group, group_of
 from reconciler.words import PageTimes, Voice, display_title, episode_count, kind, percent
 
 S = RequestState
@@ -110,13 +110,6 @@ class RequestView:
     @property
     def attention(self) -> bool:
         return self.group is Group.ATTENTION
-
-    def matches(self, query: str) -> bool:
-        """Case-insensitive search in the title and the requester."""
-        needle = query.casefold().strip()
-        if not needle:
-            return True
-        return needle in self.title.casefold() or needle in (self.requested_by or "").casefold()
 
 
 def state_label(row: RequestRow, now: datetime | PageTimes,
@@ -356,18 +349,3 @@ def present(row: RequestRow, now: datetime, next_air: datetime | None = None, *,
         initial=(title.strip()[:1] or "?").upper(),
         episodes=tuple(episodes),
     )
-
-
-def newest_first(views: Iterable[RequestView]) -> list[RequestView]:
-    """Newest request first: by Jellyseerr's creation time, then by id."""
-    return sorted(views, key=lambda v: (v.created_at.timestamp() if v.created_at else 0.0,
-                                        v.id), reverse=True)
-
-
-def select(views: Iterable[RequestView], *, state: str = "", user: str = "",
-           query: str = "") -> list[RequestView]:
-    """The page's filters (`listing.matches`) over views: `state` (a state, a group, or
-    "stuck"), requester, search text."""
-    return [v for v in views if matches(
-        Entry(v.id, v.group, v.state, v.stuck, "", v.title, v.requested_by or ""),
-        state=state, user=user, query=query)]

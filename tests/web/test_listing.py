@@ -19,8 +19,10 @@ S = RequestState
 
 
 def entries(rows: list[RequestRow]) -> list[listing.Entry]:
-    return [listing.entry(r, r.stuck_reason is not None, iso(r.created_at) or "",
-                          r.title or "") for r in rows]
+    """The list's entries of `rows`, from the columns the store gives the page."""
+    return listing.entries(
+        (r.id, r.state.value, r.stuck_reason is not None, r.episodes_available,
+         r.episodes_aired, iso(r.created_at), r.requested_by, r.title, r.tmdb_id) for r in rows)
 
 
 @pytest.mark.parametrize(("state", "stuck", "ready", "aired", "group"), [
@@ -72,8 +74,8 @@ def test_a_filtered_list_is_paged() -> None:
 
 
 def test_the_store_rows_group_as_the_rows_do(tmp_path: Path) -> None:
-    """The fast path the page takes over every request (`entries` of the store's list rows)
-    groups and names them as `group_of` and `display_title` do."""
+    """What the page reads of every request (`PageReads.list_rows`) groups, names and orders
+    them as the rows themselves do."""
     store = Store.open(tmp_path / "r.db")
     rows = [*household(), row(11, S.APPROVED, "", tmdb_id=77),
             row(12, S.PARTIALLY_AVAILABLE, "Done", tv=True, episodes_available=4,
