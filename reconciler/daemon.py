@@ -338,7 +338,9 @@ class Daemon:
         while not self._stopping:
             await self._artwork_wakeup.wait()
             self._artwork_wakeup.clear()
-            if self._stopping or not self.artwork.due():
+            # Posters serve the page and the notices: without either, none is fetched.
+            wanted = self.config.model.http is not None or self.notifier is not None
+            if self._stopping or not wanted or not self.artwork.due():
                 continue
             try:
                 async with self._lock:
