@@ -28,6 +28,9 @@ from reconciler.times import from_iso
 if TYPE_CHECKING:
     from reconciler.views import Untitled
 
+if TYPE_CHECKING:
+    from reconciler.cycle import Reconciler
+
 EXIT_OK = 0
 EXIT_LOCAL = 1
 EXIT_CONFIG = 2
@@ -133,9 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_LOCAL
 
 
+# After the cycle of `--once`: how long fetching posters (for the notices) and sending the
+# notices may take at most, so a dead target or a slow service cannot hold a cron run.
+ONCE_ARTWORK_SECONDS = 20.0
+ONCE_NOTIFY_SECONDS = 60.0
+ONCE_SEND_SECONDS = 30.0  # one send (as the daemon's `notify.SEND_TIMEOUT`)
+
+
 def cmd_once(config: Config) -> int:
-    """One full cycle under the database lock."""
+    """One full cycle under the database lock, then the notices it queued (and those due
+    again from earlier runs). A failed notice is logged and tried by a later run; it never
+    changes the exit code."""
     from reconciler.cycle import Reconciler
+    from reconciler.notify import household_links, notifier_for
 
     log = logs.get_logger("reconciler")
     with DatabaseLock(config.database):
@@ -143,20 +156,42 @@ def cmd_once(config: Config) -> int:
         try:
             async def go() -> int:
                 reconciler = Reconciler(config, store)
+                notifier = notifier_for(config.model.notify, store, timeout=ONCE_SEND_SECONDS,
+                                        **household_links(config, store))
+                if notifier is not None:
+                    notifier.attach(reconciler)
                 try:
                     result = await reconciler.cycle()
+                    settings = config.model.reconciler  # retention, as the daemon does
+                    store.retention.prune(reconciler.clock(), settings.retain_polls,
+                                          settings.retain_notifications)
+                    log.info("cycle.finished", ok=result.ok, failed=result.failed,
+                             transitions=len(result.transitions),
+                             rows_written=result.rows_written)
+                    if notifier is not None:
+                        await _once_posters(config, store, reconciler)
+                        await notifier.send_pending(budget=ONCE_NOTIFY_SECONDS)
                 finally:
                     await reconciler.aclose()
-                settings = config.model.reconciler  # retention, as the daemon does per cycle
-                store.retention.prune(reconciler.clock(), settings.retain_polls,
-                            settings.retain_notifications)
-                log.info("cycle.finished", ok=result.ok, failed=result.failed,
-                         transitions=len(result.transitions), rows_written=result.rows_written)
                 return result.exit_code
 
             return asyncio.run(go())
         finally:
             store.close()
+
+
+async def _once_posters(config: Config, store: Store, reconciler: Reconciler) -> None:
+    """One bounded round of poster fetching, so the notices of this run carry theirs."""
+    from reconciler.artwork import artwork_cache
+    from reconciler.artwork.fetch import ArtworkFetcher
+
+    fetcher = ArtworkFetcher(artwork_cache(config), store, lambda: reconciler.clients,
+                             reconciler.clock)
+    if fetcher.due():
+        try:
+            await fetcher.round(fetcher.choose(), ONCE_ARTWORK_SECONDS)
+        except Exception:  # posters are an extra: the notices go without them
+            logs.get_logger("reconciler").exception("artwork.crashed")
 
 
 def _open_readonly(config: Config) -> Store:

@@ -35,12 +35,14 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
 from reconciler import logs
+from reconciler.artwork import artwork_cache
+from reconciler.artwork.fetch import ArtworkFetcher
 from reconciler.config import Config, load_config
 from reconciler.cycle import Clients, CycleResult, Reconciler, make_clients
 from reconciler.errors import ConfigError
 from reconciler.httpapi import HttpServer, Metrics, start_http_server
 from reconciler.lock import DatabaseLock
-from reconciler.notify import Notifier, notifier_for, notify_urls
+from reconciler.notify import Notifier, household_links, notifier_for, notify_urls
 from reconciler.services.http import ServiceClient
 from reconciler.store import Store
 
@@ -109,9 +111,12 @@ class Daemon:
         self._stop: asyncio.Event | None = None
         self._crashes = 0
         self._notify_wakeup = asyncio.Event()
+        self._artwork_wakeup = asyncio.Event()
         self._reloads: set[asyncio.Task[Any]] = set()
         _register_secrets(config)
         self._set_notifier(config)
+        self.artwork = ArtworkFetcher(artwork_cache(config), store,
+                                      lambda: self.reconciler.clients, self.reconciler.clock)
 
     # ------------------------------------------------------------ life cycle
 
@@ -127,6 +132,7 @@ class Daemon:
         log.info("daemon.started", pid=os.getpid(), database=str(self.config.database),
                  services=list(self.config.services), config=str(self.config.path))
         notify_task = asyncio.create_task(self._notify_loop(), name="notify")
+        artwork_task = asyncio.create_task(self._artwork_loop(), name="artwork")
         try:
             self._start_http(self.config)
             # The first cycle polls every service at once, in dependency order; the per-service
@@ -137,7 +143,9 @@ class Daemon:
             scheduler.start()
             await stop.wait()
         finally:
+            artwork_task.cancel()
             await self._shutdown(notify_task)
+            await asyncio.gather(artwork_task, return_exceptions=True)
 
     def request_reload(self) -> None:
         """Re-read the configuration file (SIGHUP) once no cycle is running."""
@@ -200,6 +208,7 @@ class Daemon:
                 started = True
                 await self._cycle(services)
             self._notify_wakeup.set()
+            self._artwork_wakeup.set()
         except asyncio.CancelledError:
             # Only shutdown cancels a job; a cycle's transaction has been rolled back.
             if started:
@@ -309,7 +318,8 @@ class Daemon:
     def _set_notifier(self, config: Config) -> None:
         if self.notifier is not None:
             self.notifier.detach()
-        self.notifier = notifier_for(config.model.notify, self.store, **self.notifier_options)
+        options = {**household_links(config, self.store), **self.notifier_options}
+        self.notifier = notifier_for(config.model.notify, self.store, **options)
         if self.notifier is not None:
             self.notifier.attach(self.reconciler)
 
@@ -321,6 +331,26 @@ class Daemon:
                 await self.notifier.send_pending(self._lock)
             if self._stopping:
                 return
+
+    async def _artwork_loop(self) -> None:
+        """Posters, after a cycle and never in its way: the store is read under the cycle
+        lock for a moment, the pictures are fetched without it (see `artwork.fetch`)."""
+        while not self._stopping:
+            await self._artwork_wakeup.wait()
+            self._artwork_wakeup.clear()
+            # Posters serve the page and the notices: without either, none is fetched.
+            wanted = self.config.model.http is not None or self.notifier is not None
+            if self._stopping or not wanted or not self.artwork.due():
+                continue
+            try:
+                async with self._lock:
+                    chosen = self.artwork.choose()
+                if chosen:
+                    await self.artwork.round(chosen)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # posters are an extra: reconciling goes on without them
+                log.exception("artwork.crashed")
 
     # ------------------------------------------------------------ HTTP
 
@@ -381,6 +411,7 @@ class Daemon:
                                                              before.log_level):
                 logs.configure(settings.log_format, settings.log_level)
             self._set_notifier(new)
+            self.artwork.cache = artwork_cache(new)
             self.metrics.know_services(list(new.services))
             self._sync_jobs()
             await old_clients.aclose()

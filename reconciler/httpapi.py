@@ -19,7 +19,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import uvicorn
@@ -35,21 +35,19 @@ from starlette.types import ASGIApp
 
 from reconciler.config import Config
 from reconciler.logs import get_logger
-from reconciler.registry import short_name
 from reconciler.results import CycleResult
 from reconciler.states import RequestState
 from reconciler.store import Store, StoreError
 from reconciler.times import iso
 from reconciler.views import request_json, show_json
+from reconciler.web import listing
+from reconciler.web.freshness import freshness
 from reconciler.web.guard import Credentials, Guard
+from reconciler.web.live import KEEPALIVE_SECONDS
 from reconciler.web.pages import NO_STORE, StatusPages
 
 log = get_logger("reconciler.http")
 
-HEALTH_INTERVALS = 3
-# Poll times are stored in whole seconds and a poll takes a moment: below this, a service
-# polled every second or faster would read as behind right after a successful poll.
-HEALTH_MIN_LIMIT = 10.0
 _REQUEST_ID = re.compile(r"^\d{1,18}$")
 # Shutdown: how long open responses may take to finish before they are cancelled.
 STOP_SECONDS = 2
@@ -149,31 +147,19 @@ class StoreCollector:
 
 def health(config: Config, store: Store | None, now: datetime) -> tuple[bool, dict[str, Any]]:
     """Healthy when every service's last successful poll is within 3 of its intervals
-    (and never less than `HEALTH_MIN_LIMIT` seconds)."""
+    (and never less than `HEALTH_MIN_LIMIT` seconds): `web.freshness`, the rule the page's
+    banner and `/api/summary` share."""
     services: dict[str, Any] = {}
-    healthy = True
-    for name, svc in config.services.items():
-        # Allow for the slower of the two paces (idle and while something moves).
-        interval = max(config.poll_interval(name, False), config.poll_interval(name, True))
-        limit = timedelta(seconds=max(interval * HEALTH_INTERVALS, HEALTH_MIN_LIMIT))
-        entry: dict[str, Any] = {"ok": True, "last_success": None}
-        if svc.kind != name:  # one of several Radarr/Sonarr servers, by its configured name
-            entry["kind"] = svc.kind
-        last_ok = store.last_poll(name, ok=True) if store else None
-        latest = store.last_poll(name) if store else None
-        when = (last_ok.finished or last_ok.started) if last_ok else None
-        entry["last_success"] = iso(when)
-        if when is None:
-            entry["ok"] = False
-            entry["behind"] = "no successful poll yet"
-        elif now - when > limit:
-            entry["ok"] = False
-            entry["behind"] = (f"last successful poll {int((now - when).total_seconds())} s "
-                               f"ago (limit {int(limit.total_seconds())} s)")
-        if latest is not None and not latest.ok and latest.error:
-            entry["last_error"] = latest.error
-        healthy = healthy and entry["ok"]
-        services[name] = entry
+    for fresh in freshness(config, store, now):
+        entry: dict[str, Any] = {"ok": fresh.ok, "last_success": iso(fresh.last_success)}
+        if fresh.kind != fresh.name:  # one of several Radarr/Sonarr servers, by its name
+            entry["kind"] = fresh.kind
+        if fresh.behind is not None:
+            entry["behind"] = fresh.behind
+        if fresh.last_error:
+            entry["last_error"] = fresh.last_error
+        services[fresh.name] = entry
+    healthy = all(e["ok"] for e in services.values())
     return healthy, {"status": "ok" if healthy else "behind",
                      "behind": [n for n, e in services.items() if not e["ok"]],
                      "services": services}
@@ -188,8 +174,8 @@ def _json_response(data: Any, status: int = 200) -> Response:
                     headers=NO_STORE)
 
 
-API_PATHS = ["/", "/requests/{id}", "/events", "/healthz", "/livez", "/metrics",
-             "/api/requests", "/api/requests/{id}", "/api/summary"]
+API_PATHS = ["/", "/requests/{id}", "/events", "/artwork/{name}", "/healthz", "/livez",
+             "/metrics", "/api/requests", "/api/requests/{id}", "/api/summary"]
 
 
 class HttpApi:
@@ -201,7 +187,8 @@ class HttpApi:
     def __init__(self, config: Callable[[], Config], metrics: Metrics,
                  clock: Callable[[], datetime] | None = None, *,
                  liveness: Callable[[], bool] | None = None,
-                 events_interval: float = 2.0) -> None:
+                 events_interval: float = 2.0,
+                 keepalive: float = KEEPALIVE_SECONDS) -> None:
         self.config = config
         self.metrics = metrics
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -211,9 +198,8 @@ class HttpApi:
         self.registry.register(StoreCollector(config))
         # Set when the server shuts down: every event stream ends at its next tick.
         self.stopping = threading.Event()
-        self.pages = StatusPages(self._open, self.clock, self.stopping, events_interval,
-                                 show_server=lambda: config().several_servers(),
-                                 media_server=lambda: short_name(config().media_server_kind))
+        self.pages = StatusPages(config, self._open, self.clock, self.stopping,
+                                 events_interval, keepalive=keepalive)
         routes = [
             Route("/healthz", self.healthz),
             Route("/livez", self.livez),
@@ -286,26 +272,35 @@ class HttpApi:
                 store.close()
 
     def api_summary(self, request: Request) -> Response:
-        """For dashboards (Homepage's customapi widget): counts by state, stuck, and when the
-        data was last refreshed (the latest finished poll of any configured service)."""
+        """For dashboards (Homepage's customapi widget): counts by state, stuck, the page's
+        groups (`attention`: stuck or failed, `on_the_way`, `ready`), the services behind (the
+        `/healthz` rule) and when the data was last refreshed (the latest finished poll of
+        any configured service)."""
         store = self._open()
-        rows = []
+        rows: list[tuple[Any, ...]] = []
         latest: datetime | None = None
-        if store is not None:
-            try:
-                rows = store.requests()
-                for name in self.config().services:
+        config, now = self.config(), self.clock()
+        try:
+            fresh = freshness(config, store, now)
+            if store is not None:
+                rows = store.pages.list_rows()
+                for name in config.services:
                     poll = store.last_poll(name)
                     when = (poll.finished or poll.started) if poll else None
                     if when is not None and (latest is None or when > latest):
                         latest = when
-            finally:
+        finally:
+            if store is not None:
                 store.close()
-        by_state = {s.value: 0 for s in RequestState}
-        for row in rows:
-            by_state[row.state.value] += 1
-        return _json_response({"total": len(rows), "by_state": by_state,
-                               "stuck": sum(1 for r in rows if r.stuck_reason),
+        entries = listing.entries(rows)
+        groups = listing.counts(entries)
+        by_state = {s.value: groups.get(s.value, 0) for s in RequestState}
+        return _json_response({"total": len(entries), "by_state": by_state,
+                               "stuck": groups["stuck"],
+                               "attention": groups[listing.Group.ATTENTION],
+                               "on_the_way": groups[listing.Group.ON_THE_WAY],
+                               "ready": groups[listing.Group.READY],
+                               "behind": [f.name for f in fresh if not f.ok],
                                "updated_at": iso(latest)})
 
     def _not_found_json(self) -> Response:

@@ -12,7 +12,14 @@ Invariants:
   the Apprise URL, never the URL: it holds tokens).
 - A request seen for the first time (no previous state) notifies nothing: starting on a
   filled Jellyseerr must not announce every film already on the shelf.
-- A failed send is logged (`notify.failed`) and retried on a later cycle, with a growing pause.
+- A failed send is logged (`notify.failed`) and retried on a later cycle, with a pause that
+  doubles each time up to a day; the time of the next try is stored with the message, so a
+  `reconcile --once` run under cron keeps to it as the daemon does. One send waits at most
+  `SEND_TIMEOUT`; after a target fails, its other messages wait for the next round, and
+  `send_pending(budget=...)` stops starting sends once its budget is spent: a dead target
+  cannot hold a cron run.
+- The ready-to-watch messages carry the link that plays the item (`[jellyfin] public_url`) and
+  the poster as an attachment, for the targets that take one.
 - The person who requested a film or show (`[notify.users]`: their Jellyseerr username or
   e-mail -> their own Apprise URLs) is told, as event `ready`, when it becomes available and
   when a show gains playable episodes: keys `once` / `episodes:N` as above, so once per film
@@ -31,15 +38,19 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from reconciler.artwork.cache import artwork_cache, key_of
 from reconciler.config import Config, NotifySection
 from reconciler.logs import get_logger, scrub
 from reconciler.models import MediaType
+from reconciler.playback import play_url
 from reconciler.registry import short_name
 from reconciler.states import HEADLINES, PLAYABLE_STATES, STATES, NotifyEvent, RequestState
 from reconciler.store import RequestRow, Store
+from reconciler.store.meta import SERVER_ID
 from reconciler.times import iso, utcnow
 from reconciler.words import Voice, display_title, episode_count, kind, with_year
 
@@ -53,11 +64,17 @@ log = get_logger("reconciler.notify")
 READY = "ready"
 SEND_TIMEOUT = 30.0
 RETRY_BASE = 10.0
-RETRY_CAP = 900.0
+RETRY_CAP = 86400.0  # a day
 _URLISH = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+# The events whose message shows the poster (where the target takes attachments).
+POSTER_EVENTS = frozenset({READY, NotifyEvent.AVAILABLE, NotifyEvent.PARTIALLY_AVAILABLE})
 
 T = TypeVar("T")
-Sender = Callable[[str, str, str], str | None]
+# (url, title, body) -> None when sent, else why not; called with `attach=PATH` when the
+# message has a poster.
+Sender = Callable[..., str | None]
+PlayLink = Callable[[RequestRow], str | None]
+Poster = Callable[[int], Path | None]
 
 
 def target_id(url: str) -> str:
@@ -91,22 +108,24 @@ def compose(row: RequestRow, event: str) -> tuple[str, str]:
     return title, body
 
 
-def compose_ready(row: RequestRow, server: str = "Jellyfin") -> tuple[str, str]:
+def compose_ready(row: RequestRow, play: str | None = None,
+                  server: str = "Jellyfin") -> tuple[str, str]:
     """(title, body) of the requester's notice: what they asked for plays on the household's
-    media server (`server`: its name) now."""
+    media server (`server`: its name) now; `play`: the address that plays it, as a last line."""
     name, full = display_title(row), with_year(row, Voice.NOTICE)
+    link = f"\nPlay it: {play}" if play else ""
     if row.media_type is MediaType.MOVIE:
         return (f"{name} is ready to watch",
-                f"{full}, which you requested, can now be played in {server}.")
+                f"{full}, which you requested, can now be played in {server}.{link}")
     ready, aired = row.episodes_available or 0, row.episodes_aired or 0
     if row.state is RequestState.AVAILABLE:
         what = f"All {aired} aired episodes of {full}" if aired > 1 else full
         return (f"{name} is ready to watch",
-                f"{what}, which you requested, can now be played in {server}.")
+                f"{what}, which you requested, can now be played in {server}.{link}")
     count = f"{ready} episode{'s' if ready != 1 else ''}"
     of = f"{ready} of {aired} aired episodes" if aired else count
     return (f"{name}: {count} ready to watch",
-            f"{of} of {full}, which you requested, can now be played in {server}.")
+            f"{of} of {full}, which you requested, can now be played in {server}.{link}")
 
 
 def requester_gained(row: RequestRow, before: RequestRow | None) -> bool:
@@ -121,8 +140,9 @@ def requester_gained(row: RequestRow, before: RequestRow | None) -> bool:
     return (row.episodes_available or 0) > (before.episodes_available or 0)
 
 
-def apprise_send(url: str, title: str, body: str) -> str | None:
-    """Send one message to one Apprise URL (blocking); None on success, else why not."""
+def apprise_send(url: str, title: str, body: str, attach: Path | None = None) -> str | None:
+    """Send one message to one Apprise URL (blocking); None on success, else why not. `attach`:
+    a file sent along where the target takes attachments (the others send the text alone)."""
     import apprise  # imported late: it loads every plugin, which the CLI's other paths skip
 
     # apprise is untyped; its LogCapture also keeps its log lines off our stderr
@@ -131,7 +151,8 @@ def apprise_send(url: str, title: str, body: str) -> str | None:
         target = apprise.Apprise()
         if not target.add(url):
             return "not a valid Apprise URL"
-        ok = target.notify(title=title, body=body)
+        files = str(attach) if attach is not None and attach.is_file() else None
+        ok = target.notify(title=title, body=body, attach=files)
         text = captured.getvalue()
     if ok:
         return None
@@ -178,6 +199,7 @@ class Pending:
     body: str
     attempts: int
     url: str
+    attach: Path | None = None  # the poster, for a message that shows one
 
 
 @asynccontextmanager
@@ -202,6 +224,8 @@ class Notifier:
         monotonic: Callable[[], float] = time.monotonic,
         retry_base: float = RETRY_BASE,
         clock: Callable[[], datetime] = utcnow,
+        play_link: PlayLink | None = None,
+        poster: Poster | None = None,
     ) -> None:
         self.urls = list(dict.fromkeys(section.urls))
         self.events = frozenset(section.on)
@@ -215,6 +239,8 @@ class Notifier:
         self.monotonic = monotonic
         self.retry_base = retry_base
         self.clock = clock
+        self.play_link = play_link
+        self.poster = poster
         self._targets = {target_id(u): u for u in
                          [*self.urls, *(u for urls in section.users.values() for u in urls)]}
         self._not_before: dict[tuple[int, str, str], float] = {}
@@ -259,7 +285,8 @@ class Notifier:
             return
         attached = self._attached
         server = short_name(attached.config.media_server_kind) if attached else "Jellyfin"
-        title, body = compose_ready(row, server)
+        title, body = compose_ready(row, self.play_link(row) if self.play_link else None,
+                                    server)
         base = event_key(row, READY)
         for tid in targets:
             self.store.notification_pending(row.id, READY, f"{base}@{tid}", f"{title}\n{body}",
@@ -291,8 +318,10 @@ class Notifier:
     # ------------------------------------------------------------ sending (after the cycle)
 
     def due(self) -> list[Pending]:
-        """Unsent messages for the configured targets whose retry pause is over."""
-        now = self.monotonic()
+        """Unsent messages for the configured targets whose retry pause is over: this process's
+        own pause after a failure it saw (monotonic), else the next attempt's time stored with
+        the message (a failure seen by an earlier run)."""
+        now, wall = self.monotonic(), self.clock()
         out = []
         for n in self.store.unsent_notifications():
             _, _, tid = n.key.rpartition("@")
@@ -300,49 +329,84 @@ class Notifier:
             if url is None:  # queued for a target no longer configured
                 continue
             ident = (n.request_id, n.event, n.key)
-            if self._not_before.get(ident, 0.0) > now:
+            if ident in self._not_before:
+                if self._not_before[ident] > now:
+                    continue
+            elif n.next_attempt is not None and n.next_attempt > wall:
                 continue
             title, _, body = n.message.partition("\n")
-            out.append(Pending(n.request_id, n.event, n.key, title, body, n.attempts, url))
+            out.append(Pending(n.request_id, n.event, n.key, title, body, n.attempts, url,
+                               self._attachment(n.request_id, n.event)))
         return out
 
-    async def send_pending(self, lock: asyncio.Lock | None = None) -> int:
+    async def send_pending(self, lock: asyncio.Lock | None = None, *,
+                           budget: float | None = None) -> int:
         """Send what is due; returns how many were sent. Never raises (but can be cancelled).
 
         `lock` guards the store (the daemon's cycle lock): held to read and record, never while
-        waiting for a target."""
+        waiting for a target. After a target fails, its other messages wait for the next round;
+        with `budget` (seconds), no send starts once it is spent (the rest wait too)."""
         sent = 0
+        deadline = None if budget is None else self.monotonic() + budget
+        failed: set[str] = set()
         try:
             async with _held(lock):
                 pending = self.due()
             for p in pending:
+                target = p.key.rpartition("@")[2]
+                if target in failed or (deadline is not None and self.monotonic() >= deadline):
+                    continue
                 error = await self._deliver(p)
-                async with _held(lock):
-                    with self.store.transaction():
-                        self.store.notification_result(p.request_id, p.event, p.key,
-                                                       self.clock(), error)
-                ident = (p.request_id, p.event, p.key)
-                if error is None:
-                    sent += 1
-                    self._not_before.pop(ident, None)
-                    log.info("notify.sent", request_id=p.request_id, notify_event=p.event,
-                             target=p.key.rpartition("@")[2])
-                else:
-                    pause = min(self.retry_base * 2 ** p.attempts, RETRY_CAP)
-                    self._not_before[ident] = self.monotonic() + pause
-                    log.warning("notify.failed", request_id=p.request_id, notify_event=p.event,
-                                target=p.key.rpartition("@")[2], attempts=p.attempts + 1,
-                                error=error, retry_in=round(pause))
+                if error is not None:
+                    failed.add(target)
+                sent += await self._record(p, error, lock)
         except asyncio.CancelledError:
             raise
         except Exception:  # a notification problem must never stop reconciliation
             log.exception("notify.crashed")
         return sent
 
-    async def _deliver(self, p: Pending) -> str | None:
-        url, title, body = p.url, p.title, p.body
+    async def _record(self, p: Pending, error: str | None, lock: asyncio.Lock | None) -> int:
+        """Store a send's outcome (on failure, when to try again) and log it; 1 when sent."""
+        ident = (p.request_id, p.event, p.key)
+        target = p.key.rpartition("@")[2]
+        pause = min(self.retry_base * 2 ** p.attempts, RETRY_CAP)
+        now = self.clock()
+        async with _held(lock):
+            with self.store.transaction():
+                self.store.notification_result(
+                    p.request_id, p.event, p.key, now, error,
+                    None if error is None else now + timedelta(seconds=pause))
+        if error is None:
+            self._not_before.pop(ident, None)
+            log.info("notify.sent", request_id=p.request_id, notify_event=p.event,
+                     target=target)
+            return 1
+        self._not_before[ident] = self.monotonic() + pause
+        log.warning("notify.failed", request_id=p.request_id, notify_event=p.event,
+                    target=target, attempts=p.attempts + 1, error=error, retry_in=round(pause))
+        return 0
+
+    def _attachment(self, request_id: int, event: str) -> Path | None:
+        """The poster a message shows (read with the store, so under the lock in `due`)."""
+        if self.poster is None or event not in POSTER_EVENTS:
+            return None
         try:
-            return await in_daemon_thread(lambda: self.sender(url, title, body), self.timeout)
+            return self.poster(request_id)
+        except Exception:  # no poster is no reason not to send
+            log.exception("notify.poster_failed")
+            return None
+
+    async def _deliver(self, p: Pending) -> str | None:
+        url, title, body, attach = p.url, p.title, p.body, p.attach
+
+        def send() -> str | None:
+            if attach is None:
+                return self.sender(url, title, body)
+            return self.sender(url, title, body, attach=attach)
+
+        try:
+            return await in_daemon_thread(send, self.timeout)
         except TimeoutError:
             return f"no answer within {self.timeout:g} s"
         except Exception as exc:
@@ -356,6 +420,26 @@ def notifier_for(section: NotifySection | None, store: Store,
         return None
     notifier = Notifier(section, store, **kwargs)
     return notifier if notifier.enabled else None
+
+
+def household_links(config: Config, store: Store) -> dict[str, Any]:
+    """The `Notifier` options that make a ready-to-watch notice a product: the link that plays
+    the item (the media server's `public_url`; none without it) and its poster, from the
+    cache."""
+    public_url = config.media_server.public_url
+    server_kind = config.media_server_kind
+    cache = artwork_cache(config)
+
+    def play_link(row: RequestRow) -> str | None:
+        item = store.pages.play_items([row]).get(row.id)
+        return play_url(server_kind, public_url, item, store.meta.get(SERVER_ID))
+
+    def poster(request_id: int) -> Path | None:
+        row = store.request(request_id)
+        return None if row is None else cache.find(key_of(row.media_type, row.tmdb_id))
+
+    return {"play_link": play_link if public_url else None,
+            "poster": poster if cache.enabled else None}
 
 
 def notify_urls(config: Config) -> list[str]:

@@ -2,12 +2,17 @@
 
 Every timestamp inside the program is a timezone-aware `datetime` in UTC. Text appears only at
 the edges: what the services send (`parse_time`, lenient: `Z` or an offset, .NET's seven
-fractional digits) and what the store keeps (`iso` / `from_iso`: whole seconds, `Z`).
+fractional digits) and what the store keeps (`iso` / `from_iso`: whole seconds, `Z`). People
+read times in one zone (`zone`: `[http] timezone`, else the system's, by its IANA name).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+import os
+from datetime import UTC, datetime, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def utcnow() -> datetime:
@@ -55,3 +60,38 @@ def parse_time(value: str | None) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
+
+
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA time zone `name` ("Europe/Paris"); ValueError when there is none by that name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not a time zone name such as \"Europe/Paris\" or "
+                         f"\"UTC\"") from None
+
+
+@functools.lru_cache(maxsize=8)
+def zone(name: str | None = None) -> tzinfo:
+    """The zone people read times in: `name` when given, else the system's (`$TZ`, else where
+    /etc/localtime points, else /etc/timezone), else the system's current UTC offset."""
+    if name:
+        return zone_named(name)
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.rsplit("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    for candidate in candidates:
+        if candidate and not candidate.startswith("/"):
+            try:
+                return zone_named(candidate)
+            except ValueError:
+                continue
+    return datetime.now().astimezone().tzinfo or UTC

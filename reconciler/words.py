@@ -14,14 +14,16 @@ everywhere), and where the places word a thing differently on purpose, each call
 | episodes                | `3/4 episodes`    | `3 of 4 episodes`     | `3/4 episodes`     |
 
 Times: the terminal's are compact and exact (`ago`: "5m ago"; `day`: "2026-11-01", UTC); the
-page's do not go stale on an open page and read in the server's time zone (`moment`, `soon`,
-`date_time`, `short_date`).
+page's (`PageTimes`) do not go stale on an open page, read in one zone (`[http] timezone`) and
+carry the year outside the current one. Where the media server plays an item is
+`reconciler.playback`.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from enum import Enum
+from typing import Protocol
 
 from reconciler.models import MediaType
 from reconciler.states import RequestState
@@ -39,7 +41,18 @@ class Voice(Enum):
 # -- titles
 
 
-def display_title(row: RequestRow) -> str:
+class Titled(Protocol):
+    """What a title is made of: a stored row, or the page's brief of one."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str | None: ...
+    @property
+    def tmdb_id(self) -> int | None: ...
+
+
+def display_title(row: Titled) -> str:
     """The request's title as shown, or its id while none is known (a title look-up failed,
     e.g. during a TMDB outage): "TMDB 603", else "Request #12"."""
     if row.title:
@@ -119,35 +132,65 @@ def day(when: datetime) -> str:
     return when.date().isoformat()
 
 
-# -- times on the page: in the server's time zone, never stale on an open page
+# -- times on the page: one zone, relative to now, never stale on an open page
 
 
-def short_date(when: date | datetime) -> str:
-    """"12 Dec" (no leading zero, no year: the page is about the near future and past)."""
-    return f"{when.day} {when.strftime('%b')}"
+class PageTimes:
+    """How the page words a time: in one zone (`[http] timezone`, default the system's), and
+    against `now`, so a date outside the current year carries its year ("7 Dec 2025").
+    Times are instants (converted to the zone); days (a film's release, a `date`) are calendar
+    days and stay as they are."""
 
+    def __init__(self, zone: tzinfo, now: datetime) -> None:
+        self.zone = zone
+        self.now = now.astimezone(zone)
 
-def date_time(when: datetime) -> str:
-    """"12 Dec, 14:05"."""
-    local = when.astimezone()
-    return f"{short_date(local)}, {local:%H:%M}"
+    @property
+    def zone_name(self) -> str:
+        """"Europe/Paris", "UTC": how the page names its zone where a time could be doubted."""
+        key = getattr(self.zone, "key", None) or self.now.tzname() or "UTC"
+        return "UTC" if key in ("Etc/UTC", "Etc/Universal", "UCT", "Zulu", "Etc/Zulu") else key
 
+    def local(self, when: datetime) -> datetime:
+        return when.astimezone(self.zone)
 
-def moment(when: datetime, now: datetime) -> str:
-    """A time past: "17:40" today, "yesterday, 17:40", else "3 Dec"."""
-    local, today = when.astimezone(), now.astimezone().date()
-    if local.date() == today:
-        return f"{local:%H:%M}"
-    if (today - local.date()).days == 1:
-        return f"yesterday, {local:%H:%M}"
-    return short_date(local)
+    def day(self, when: date | datetime) -> str:
+        """"12 Dec", or "12 Dec 2027" outside the current year."""
+        if isinstance(when, datetime):
+            when = self.local(when).date()
+        text = f"{when.day} {when.strftime('%b')}"
+        return text if when.year == self.now.year else f"{text} {when.year}"
 
+    def clock(self, when: datetime) -> str:
+        """"14:05"."""
+        return f"{self.local(when):%H:%M}"
 
-def soon(when: datetime, now: datetime) -> str:
-    """An expected time: "19:30" today, "tomorrow, 09:10", else "6 Dec, 09:10"."""
-    local, today = when.astimezone(), now.astimezone().date()
-    if local.date() == today:
-        return f"{local:%H:%M}"
-    if (local.date() - today).days == 1:
-        return f"tomorrow, {local:%H:%M}"
-    return date_time(local)
+    def date_time(self, when: datetime) -> str:
+        """"12 Dec, 14:05" (with the year outside the current one)."""
+        return f"{self.day(when)}, {self.clock(when)}"
+
+    def moment(self, when: datetime) -> str:
+        """A time past: "17:40" today, "yesterday, 17:40", else "3 Dec"."""
+        day, today = self.local(when).date(), self.now.date()
+        if day == today:
+            return self.clock(when)
+        if (today - day).days == 1:
+            return f"yesterday, {self.clock(when)}"
+        return self.day(day)
+
+    def soon(self, when: datetime) -> str:
+        """An expected time: "19:30" today, "tomorrow, 09:10", else "6 Dec, 09:10"."""
+        day, today = self.local(when).date(), self.now.date()
+        if day == today:
+            return self.clock(when)
+        if (day - today).days == 1:
+            return f"tomorrow, {self.clock(when)}"
+        return self.date_time(when)
+
+    def full(self, when: date | datetime) -> str:
+        """Unambiguous, for a time's tooltip: "Fri 4 Dec 2026, 19:25 UTC"; a day: "Fri 4 Dec
+        2026"."""
+        if not isinstance(when, datetime):
+            return f"{when:%a} {when.day} {when:%b %Y}"
+        local = self.local(when)
+        return f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M} {self.zone_name}"

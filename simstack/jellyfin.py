@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from simstack import posters
 from simstack._base import SubWorld
 from simstack._util import (
     BadParam,
@@ -1059,6 +1060,8 @@ class JellyfinApp(AspNetApp):
         self.route("GET", "/System/Info", self.info)
         self.route("GET", "/Items", self.items)
         self.route("GET", r"/Items/(?P<id>[0-9a-fA-F-]{32,36})", self.get_item)
+        self.route("GET", r"/Items/(?P<id>[0-9a-fA-F-]{32,36})/Images/Primary",
+                   self.primary_image, auth=False)
         self.route("GET", r"/Shows/(?P<id>[^/]+)/Episodes", self.episodes)
         self.route("GET", "/Library/VirtualFolders", self.virtual_folders)
         self.route("POST", "/Library/Refresh", self.refresh_library)
@@ -1151,6 +1154,18 @@ class JellyfinApp(AspNetApp):
             if lib is not None:
                 return Response(200, self.jw.render_library_folder(lib))
             return Response(404, dict(PROBLEM_404))
+
+    def primary_image(self, req: Request) -> Response:
+        """An item's poster (Jellyfin serves images without a key): a made-up PNG, scaled to
+        `maxWidth`; 404 for an unknown item or one without a picture (a placeholder)."""
+        item_id = req.params["id"].replace("-", "").lower()
+        with self.world.lock:
+            it = self.jw.items.get(item_id)
+            name = None if it is None or it.is_placeholder else it.name
+        if name is None:
+            return Response(404, dict(PROBLEM_404))
+        width = req.query.get_int("maxWidth") or posters.WIDTH
+        return Response(200, raw=posters.poster(name, width), content_type=posters.PNG)
 
     def episodes(self, req: Request) -> Response:
         series_id = req.params["id"].replace("-", "").lower()

@@ -69,6 +69,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from simstack import posters
 from simstack._base import SubWorld
 from simstack._util import hex_id, iso_js
 from simstack.clock import Clock
@@ -931,6 +932,9 @@ class JellyseerrApp(App):
         self.route("GET", base + r"/tv/(?P<id>[^/]+)", self.get_tv)
         self.route("GET", base + "/settings/radarr", self.settings_radarr)
         self.route("GET", base + "/settings/sonarr", self.settings_sonarr)
+        # Seerr's image proxy (server/routes/imageproxy.ts): no key, a TMDB path behind it.
+        self.route("GET", r"/imageproxy/tmdb/t/p/(?P<size>[a-z0-9_]+)/(?P<file>[A-Za-z0-9_-]+)"
+                   r"\.(?:jpg|png)", self.imageproxy, auth=False)
 
     def authenticate(self, req: Request) -> bool:
         return req.header("X-Api-Key") == self.api_key
@@ -1154,6 +1158,10 @@ class JellyseerrApp(App):
                 what = "Movie" if media_type == "movie" else "TV show"
                 return Response(404, {"message": f"{what} not found."})
             return Response(200, self.sw.render_title(title))
+
+    def imageproxy(self, req: Request) -> Response:
+        """A TMDB poster through Seerr's image proxy: a made-up PNG for the file's name."""
+        return Response(200, raw=posters.poster(req.params["file"]), content_type=posters.PNG)
 
     def get_movie(self, req: Request) -> Response:
         return self._title(req, "movie")

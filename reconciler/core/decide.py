@@ -17,6 +17,7 @@ from reconciler.core.matching import (
     shoko_file_ids,
 )
 from reconciler.core.outcome import Decision, EpisodeDecision, Stage
+from reconciler.core.releases import download_eta
 from reconciler.models import (
     JELLYFIN,
     MediaServer,
@@ -292,6 +293,8 @@ def _episode_stages(
             air_date=ep.air_date_utc,
             sonarr_episode_id=ep.id,
             jellyfin_item_id=match.item.id if match else None,
+            progress=stage.progress if stage.state is S.DOWNLOADING else None,
+            eta=download_eta(ev.queue) if stage.state in (S.DOWNLOADING, S.INDEXED) else None,
         ))
     return _Episodes(tuple(decisions), aired_stages, future, len(in_seasons) - len(wanted))
 

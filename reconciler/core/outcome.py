@@ -19,6 +19,9 @@ class EpisodeDecision:
     air_date: datetime | None
     sonarr_episode_id: int
     jellyfin_item_id: str | None = None
+    # While its download runs (grabbed or downloading): how far along, and the expected end.
+    progress: float | None = None
+    eta: datetime | None = None
 
 
 @dataclass(frozen=True)

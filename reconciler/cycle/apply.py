@@ -72,7 +72,8 @@ def apply(req: SeerrRequest, before: RequestRow | None, decision: Decision, evid
             episodes = [
                 EpisodeRow(e.season, e.episode, e.sonarr_episode_id,
                            _whole_seconds(e.air_date),
-                           e.state.value, e.via, e.jellyfin_item_id)
+                           e.state.value, e.via, e.jellyfin_item_id, e.progress,
+                           _whole_seconds(e.eta))
                 for e in decision.episodes
             ]
         row.eta = _whole_seconds(_eta(decision, evidence))

@@ -42,6 +42,8 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 # than a few MB, and a body is held whole before it is parsed. Only the whole-library
 # listings, parsed as a stream (`stream_list`), may go up to the configured `max_body`.
 CALL_MAX_BYTES = 16 * 1024 * 1024
+# A picture (a poster) larger than this is refused.
+IMAGE_MAX_BYTES = 4 * 1024 * 1024
 # In a streamed listing, the most bytes between two `}`: bounds what the parser buffers for one
 # record (or one absurd string) while it is incomplete.
 RECORD_MAX_BYTES = 16 * 1024 * 1024
@@ -93,6 +95,7 @@ class ServiceClient:
         if config.kind == type(self).name and config.name != config.kind:
             self.name = config.name  # one of several Radarr/Sonarr servers: its own name
         self.stats = CallStats()
+        self.extra_stats = CallStats()  # `get_bytes` (posters): counted apart from the polls
         self.max_attempts = max_attempts
         self.retry_budget = config.retry_budget if retry_budget is None else retry_budget
         self.max_body = config.max_body if max_body is None else max_body
@@ -127,6 +130,34 @@ class ServiceClient:
                   timeout: float | None = None, max_bytes: int | None = None) -> Any:
         return (await self.request("GET", path, params=params, timeout=timeout,
                                    max_bytes=max_bytes)).data
+
+    async def get_bytes(self, path: str, params: Mapping[str, Any] | None = None, *,
+                        accept: str = "image/*", max_bytes: int = IMAGE_MAX_BYTES,
+                        timeout: float = 10.0) -> bytes:
+        """A call made beside the polls (a poster, the details naming one): the answer's bytes,
+        in one attempt bounded in time and size, counted in `extra_stats`, never in the polls'
+        `stats`. NotFound for a 404; else the error family as for any call."""
+        try:
+            async with asyncio.timeout(timeout):
+                request = self._http.build_request("GET", path, params=_clean(params),
+                                                   headers={"Accept": accept})
+                response = await self._http.send(request, stream=True)
+                try:
+                    self.extra_stats.calls += 1
+                    self._refuse_announced(response, path, max_bytes)
+                    body = await self._read_capped(response, path, max_bytes)
+                finally:
+                    await response.aclose()
+            self.extra_stats.bytes += len(body)
+            self._check_status(response, body, path)
+        except _Retryable as exc:
+            raise ServiceUnavailable(self.name, f"HTTP {exc.status} from {path}") from exc
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise ServiceUnavailable(self.name, f"timed out calling {path}") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(
+                self.name, f"cannot reach {self.config.url} ({type(exc).__name__})") from exc
+        return bytes(body)
 
     async def stream_list(self, path: str, parse: Callable[[Any], T],
                           params: Mapping[str, Any] | None = None) -> list[T]:

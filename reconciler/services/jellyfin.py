@@ -81,6 +81,12 @@ class JellyfinClient(ServiceClient):
     def auth_headers(self, api_key: str) -> dict[str, str]:
         return {"Authorization": f'MediaBrowser Token="{api_key}"'}
 
+    async def primary_image(self, item_id: str, max_width: int) -> bytes:
+        """An item's poster (`GET /Items/{id}/Images/Primary`, scaled down to `max_width`):
+        JPEG, PNG or WebP bytes; NotFound when the item has none."""
+        return await self.get_bytes(f"/Items/{item_id}/Images/Primary",
+                                    {"maxWidth": max_width, "quality": 85})
+
     async def system_info(self) -> dict[str, Any]:
         return dict(require(self.name, await self.get("/System/Info"), dict, "/System/Info"))
 

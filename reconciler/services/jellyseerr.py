@@ -21,12 +21,13 @@ what left them (`poll_active`, `request_by_id`).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.errors import NotFound, QueryRejected
+from reconciler.errors import BadResponse, NotFound, QueryRejected
 from reconciler.models import MediaType, SeerrArrServer, SeerrRequest
 from reconciler.services.http import ServiceClient, require
 from reconciler.services.parse import Fields
@@ -38,6 +39,11 @@ PAGE_SIZE = 100
 NEWEST_PAGE = 20
 # A title look-up waits on TMDB behind Seerr's rate-limited client: never let it hold a cycle.
 TITLE_TIMEOUT = 4.0
+# A TMDB image path as Seerr gives it ("/8Gxv8gSFCU0XGDykEGv7zR1n2ua.jpg"), and the size its
+# title cards load (seerr src/components/TitleCard: `w300_and_h450_face`).
+POSTER_PATH = re.compile(r"^/[A-Za-z0-9_-]{1,64}\.(?:jpg|jpeg|png|webp)$")
+POSTER_SIZE = "w300_and_h450_face"
+DETAILS_BYTES = 2 * 1024 * 1024  # a film's or show's details, read for its poster path
 
 BASE_FILTERS = frozenset({"all", "approved", "available", "pending", "processing",
                           "unavailable", "failed"})
@@ -348,6 +354,31 @@ class JellyseerrClient(ServiceClient):
         name = name or f.opt_text("originalTitle") or f.opt_text("originalName")
         date = f.obj.get("releaseDate" if film else "firstAirDate")
         return TitleInfo(name, _year(date)) if name else None
+
+    async def poster_path(self, media_type: MediaType, tmdb_id: int) -> str | None:
+        """The TMDB poster path Jellyseerr gives for a film or show (`posterPath` of
+        `/api/v1/movie|tv/{tmdb}`, "/abc.jpg"); None when it has none or does not know the id."""
+        film = media_type is MediaType.MOVIE
+        path = f"/api/v1/movie/{tmdb_id}" if film else f"/api/v1/tv/{tmdb_id}"
+        try:
+            body = await self.get_bytes(path, accept="application/json", max_bytes=DETAILS_BYTES,
+                                        timeout=TITLE_TIMEOUT)
+        except NotFound:
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise BadResponse(self.name, f"malformed JSON from {path}") from exc
+        poster = Fields(self.name, path, data).opt_text("posterPath")
+        return poster if poster and POSTER_PATH.match(poster) else None
+
+    async def poster(self, poster_path: str, size: str = POSTER_SIZE) -> bytes:
+        """A TMDB poster through Jellyseerr's own image proxy (`/imageproxy/tmdb/t/p/SIZE/PATH`,
+        what its pages load when it caches images; it fetches from image.tmdb.org and keeps a
+        copy), so reconciler reaches no host but the configured services."""
+        if not POSTER_PATH.match(poster_path):
+            raise ValueError(f"not a TMDB poster path: {poster_path!r}")
+        return await self.get_bytes(f"/imageproxy/tmdb/t/p/{size}{poster_path}")
 
     async def arr_servers(self, kind: str) -> list[SeerrArrServer]:
         """The Radarr (`kind="radarr"`) or Sonarr servers in Jellyseerr's settings

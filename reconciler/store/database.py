@@ -39,10 +39,12 @@ from reconciler.store.rows import (
     dump_json,
 )
 from reconciler.store.schema import connect
-from reconciler.times import iso
+from reconciler.times import from_iso, iso
 
-# The columns `PollRow.from_db` reads, in its order.
+# The columns `PollRow.from_db` and `EpisodeRow.from_db` read, in their order.
 _POLL_COLUMNS = "service, started, finished, ok, error, http_calls, http_bytes, watermark, full"
+EPISODE_COLUMNS = ("season, episode, sonarr_episode_id, air_date, state, via, jellyfin_item_id, "
+                   "progress, eta")
 
 
 class Observed(NamedTuple):
@@ -177,8 +179,8 @@ class Store:
 
     def episodes(self, request_id: int) -> list[EpisodeRow]:
         rows = self.conn.execute(
-            "SELECT season, episode, sonarr_episode_id, air_date, state, via, jellyfin_item_id "
-            "FROM episodes WHERE request_id = ? ORDER BY season, episode",
+            f"SELECT {EPISODE_COLUMNS} FROM episodes WHERE request_id = ? "
+            "ORDER BY season, episode",
             (request_id,),
         ).fetchall()
         return [EpisodeRow.from_db(r) for r in rows]
@@ -194,8 +196,8 @@ class Store:
             if existing.get(key) == row:
                 continue
             self._write(
-                "INSERT OR REPLACE INTO episodes (request_id, season, episode, sonarr_episode_id, "
-                "air_date, state, via, jellyfin_item_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO episodes (request_id, {EPISODE_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (request_id, *row.to_db()),
             )
 
@@ -302,14 +304,16 @@ class Store:
 
     def unsent_notifications(self) -> list[NoticeRow]:
         rows = self.conn.execute(
-            "SELECT request_id, event, key, message, attempts FROM notifications "
+            "SELECT request_id, event, key, message, attempts, next_attempt FROM notifications "
             "WHERE sent_at IS NULL ORDER BY created_at"
         ).fetchall()
-        return [NoticeRow(int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), int(r[4] or 0))
-                for r in rows]
+        return [NoticeRow(int(r[0]), str(r[1]), str(r[2]), str(r[3] or ""), int(r[4] or 0),
+                          from_iso(r[5])) for r in rows]
 
     def notification_result(self, request_id: int, event: str, key: str, at: datetime,
-                            error: str | None) -> None:
+                            error: str | None, next_attempt: datetime | None = None) -> None:
+        """Record a send: done at `at`, or failed with `error` (tried again from
+        `next_attempt`)."""
         if error is None:
             self._write(
                 "UPDATE notifications SET sent_at = ?, attempts = attempts + 1, last_error = NULL "
@@ -318,9 +322,9 @@ class Store:
             )
         else:
             self._write(
-                "UPDATE notifications SET attempts = attempts + 1, last_error = ? "
-                "WHERE request_id = ? AND event = ? AND key = ?",
-                (error, request_id, event, key),
+                "UPDATE notifications SET attempts = attempts + 1, last_error = ?, "
+                "next_attempt = ? WHERE request_id = ? AND event = ? AND key = ?",
+                (error, iso(next_attempt), request_id, event, key),
             )
 
     def counts(self) -> dict[str, int]:

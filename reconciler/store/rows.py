@@ -160,6 +160,30 @@ class RequestRow:
 
 
 @dataclass(frozen=True)
+class RequestBrief:
+    """What the status page needs of every request to group, count, search and order them
+    (`PageReads.briefs`): a few columns, not the whole row."""
+
+    id: int
+    media_type: MediaType
+    title: str | None
+    tmdb_id: int | None
+    state: RequestState
+    stuck: bool
+    episodes_available: int | None
+    episodes_aired: int | None
+    created_at: datetime | None
+    requested_by: str | None
+    jellyfin_item_id: str | None
+
+    @classmethod
+    def from_db(cls, row: Sequence[Any]) -> RequestBrief:
+        """From `PageReads.BRIEF_COLUMNS`, in their order."""
+        return cls(row[0], MediaType(row[1]), row[2], row[3], RequestState(row[4]),
+                   bool(row[5]), row[6], row[7], parse_time(row[8]), row[9], row[10])
+
+
+@dataclass(frozen=True)
 class TimelineEntry:
     """One line of a request's history: a change of state, or news within one."""
 
@@ -184,16 +208,21 @@ class EpisodeRow:
     state: str
     via: str | None
     jellyfin_item_id: str | None
+    # While its download runs: how far it is (0..1) and when it should be done.
+    progress: float | None = None
+    eta: datetime | None = None
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> EpisodeRow:
-        """From (season, episode, sonarr_episode_id, air_date, state, via, jellyfin_item_id)."""
-        return cls(row[0], row[1], row[2], parse_time(row[3]), row[4], row[5], row[6])
+        """From (season, episode, sonarr_episode_id, air_date, state, via, jellyfin_item_id,
+        progress, eta)."""
+        return cls(row[0], row[1], row[2], parse_time(row[3]), row[4], row[5], row[6],
+                   row[7], from_iso(row[8]))
 
     def to_db(self) -> tuple[Any, ...]:
         """The columns in `from_db`'s order."""
         return (self.season, self.episode, self.sonarr_episode_id, iso(self.air_date),
-                self.state, self.via, self.jellyfin_item_id)
+                self.state, self.via, self.jellyfin_item_id, self.progress, iso(self.eta))
 
 
 @dataclass(frozen=True)
@@ -248,13 +277,14 @@ def item_from_row(row: dict[str, Any]) -> JellyfinItem:
 @dataclass(frozen=True)
 class NoticeRow:
     """A queued notification: `key` names the occurrence and ends in "@TARGET"; `message` is
-    its title, a newline, and its body."""
+    its title, a newline, and its body; `next_attempt`: after a failed send, not before then."""
 
     request_id: int
     event: str
     key: str
     message: str
     attempts: int
+    next_attempt: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import sqlite_utils
 from reconciler.errors import StoreError
 from reconciler.store.retention import AUTO_VACUUM_INCREMENTAL
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 # ---------------------------------------------------------------- migrations
@@ -175,8 +175,19 @@ def _migrate_7(db: sqlite_utils.Database) -> None:
     db.table("observations").add_column("version", int, not_null_default=1)
 
 
+def _migrate_8(db: sqlite_utils.Database) -> None:
+    """What the household is told and shown (issue 23): when a notice that failed may be tried
+    again (kept in the database, so `reconcile --once` under cron backs off across runs as the
+    daemon does), and each episode's own download progress and expected end (the page names
+    the episode on its way: "S02E04 downloading 25 %, ready about 13:40")."""
+    db.table("notifications").add_column("next_attempt", str)
+    episodes = db.table("episodes")
+    episodes.add_column("progress", float)
+    episodes.add_column("eta", str)
+
+
 MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6,
-              _migrate_7]
+              _migrate_7, _migrate_8]
 # Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
 # is raised only after it, so an interrupted step is done again at the next start.
 AFTER_COMMIT = {3: _vacuum_incremental}

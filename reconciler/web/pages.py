@@ -1,47 +1,50 @@
-"""The household's status page: the request list, one request's timeline, and a stream of
-"changed" events that lets an open page refresh itself.
+"""The household's status page: the request list, one request's page, the posters, and a
+stream of events that keeps an open page current (`live`).
 
 Every read opens its own read-only store connection in a worker thread (Starlette runs sync
-endpoints in its thread pool), so the daemon's event loop never waits on SQLite here.
+endpoints in its thread pool), so the daemon's event loop never waits on SQLite here. The list
+reads every request in brief (a few columns) to group, count and search them, and the full
+rows of the few on screen only: its cost follows the screen, not the database (see
+docs/status-page.md for the measured times). Each page answers with its own server time
+(`Server-Timing: app;dur=...`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
+import hashlib
 import threading
-from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
-from starlette.concurrency import run_in_threadpool
+from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from reconciler import words
+from reconciler.artwork.cache import CONTENT_TYPES, ArtworkCache, Cached, artwork_cache, key_of
+from reconciler.config import Config
 from reconciler.models import MediaType
-from reconciler.states import RequestState, Tone
-from reconciler.store import Store
-from reconciler.times import iso
+from reconciler.playback import play_url
+from reconciler.registry import short_name
+from reconciler.states import STATES, RequestState
+from reconciler.store import EpisodeRow, RequestRow, Store
+from reconciler.store.meta import SERVER_ID
+from reconciler.times import iso, zone
+from reconciler.web import listing
 from reconciler.web import present as p
+from reconciler.web.freshness import Freshness, freshness
+from reconciler.web.live import KEEPALIVE_SECONDS, LIVE_HEADER, Live, card_version, have_from
+from reconciler.web.timeline import moves
+from reconciler.words import PageTimes
 
-_ID = re.compile(r"^\d{1,18}$")
 NO_STORE = {"Cache-Control": "no-store"}
-# Bounds of the event stream: each stream ends after this long (the browser reconnects on
-# its own, sending the last marker it saw), and at most this many are open at once.
-STREAM_SECONDS = 300.0
-MAX_STREAMS = 32
-KEEPALIVE_SECONDS = 15.0
-
-
-def _when(value: datetime | None) -> str:
-    """"12 Dec, 14:05" in the server's time zone."""
-    return "" if value is None else words.date_time(value)
+_ID_MAX = 18
 
 
 def _iso(value: datetime | date | None) -> str:
@@ -60,141 +63,154 @@ def make_templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["when"] = _when
     env.filters["iso"] = _iso
-    env.filters["short_date"] = words.short_date
-    env.filters["soon"] = words.soon
     env.globals["MediaType"] = MediaType
+    env.globals["GROUP_TITLES"] = listing.TITLES
     return Jinja2Templates(env=env)
 
 
-@dataclass(frozen=True)
-class TimelineView:
-    at: datetime | None
-    from_name: str
-    to_name: str
-    to_state: str
-    via: str
-    detail: str
+@dataclass
+class Frame:
+    """What every page shows around its content: the time, the services' freshness."""
+
+    times: PageTimes
+    fresh: list[Freshness]
+    marker: str
+    keepalive: float
+
+    @property
+    def behind(self) -> list[Freshness]:
+        return [f for f in self.fresh if not f.ok]
+
+    def context(self) -> dict[str, Any]:
+        return {"t": self.times, "now": self.times.now, "fresh": self.fresh,
+                "behind": self.behind, "marker": self.marker, "keepalive": self.keepalive}
 
 
-@dataclass(frozen=True)
-class EpisodeView:
-    code: str
-    state: str
-    state_name: str
-    air_date: datetime | None
-    via: str
-
-
-def _state_name(value: str | None) -> str:
-    if not value:
-        return "—"
-    try:
-        return p.STATE_NAMES[RequestState(value)]
-    except ValueError:
-        return value
+@dataclass
+class ListData:
+    frame: Frame
+    screen: listing.Screen
+    views: dict[int, p.RequestView] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    requesters: list[str] = field(default_factory=list)
+    total: int = 0
 
 
 class StatusPages:
-    """The page routes. `open_store` gives a read-only store (or None when there is no
-    database yet); `stopping` is set when the server shuts down, ending every stream;
-    `show_server`: each request names its server (several servers of a kind configured);
-    `media_server`: the media server's name ("Plex"), for "Waiting for Plex"."""
+    """The page routes. `config` gives the current configuration, `open_store` a read-only
+    store (or None when there is no database yet); `stopping` is set when the server shuts
+    down, ending every stream."""
 
-    def __init__(self, open_store: Callable[[], Store | None],
+    def __init__(self, config: Callable[[], Config], open_store: Callable[[], Store | None],
                  clock: Callable[[], datetime], stopping: threading.Event,
                  events_interval: float = 2.0, *,
-                 show_server: Callable[[], bool] = lambda: False,
-                 media_server: Callable[[], str] = lambda: "Jellyfin") -> None:
+                 keepalive: float = KEEPALIVE_SECONDS) -> None:
+        self.config = config
         self.open_store = open_store
-        self.show_server = show_server
-        self.media_server = media_server
         self.clock = clock
-        self.stopping = stopping
-        self.events_interval = events_interval
         self.templates = make_templates()
-        self.streams = 0
+        self._marker: tuple[tuple[int, int], str] | None = None
+        self._marker_lock = threading.Lock()
+        self.live = Live(self.marker, self.alive, stopping, events_interval, keepalive)
 
     def routes(self) -> list[Route]:
         return [
             Route("/", self.index, name="index"),
             Route("/requests/{rid}", self.request_page, name="request"),
-            Route("/events", self.events, name="events"),
+            Route("/events", self.live.events, name="events"),
+            Route("/artwork/{name}", self.artwork, name="artwork"),
         ]
 
     # ------------------------------------------------------------ reads (worker threads)
 
-    def _read_list(self) -> tuple[list[p.RequestView], str]:
-        store = self.open_store()
-        if store is None:
-            return [], ""
-        try:
-            now = self.clock()
-            rows = store.requests()
-            next_air = store.pages.next_air_dates(now)
-            marker = store.pages.change_marker()
-        finally:
-            store.close()
-        show_server, server = self.show_server(), self.media_server()
-        views = [p.present(r, now, next_air.get(r.id), show_server=show_server,
-                           media_server=server) for r in rows]
-        return p.newest_first(views), marker
+    def times(self) -> PageTimes:
+        http = self.config().model.http
+        return PageTimes(zone(http.timezone if http else None), self.clock())
+
+    def _requests_marker(self, store: Store) -> str:
+        """The store's change marker, computed again only after a cycle committed (or the
+        timeline grew): it reads every request, and every open page asks for it."""
+        mark = store.pages.cycle_mark()
+        with self._marker_lock:
+            if self._marker is not None and self._marker[0] == mark:
+                return self._marker[1]
+        marker = store.pages.change_marker()
+        with self._marker_lock:
+            self._marker = (mark, marker)
+        return marker
+
+    def _frame(self, store: Store | None, times: PageTimes) -> Frame:
+        fresh = freshness(self.config(), store, times.now)
+        marker = self._requests_marker(store) if store is not None else ""
+        behind = ",".join(f.name for f in fresh if not f.ok)
+        if behind and marker:  # a service falling behind or catching up moves it too
+            marker += "-" + hashlib.blake2b(behind.encode(), digest_size=4).hexdigest()
+        return Frame(times, fresh, marker, self.live.keepalive)
 
     def marker(self) -> str | None:
+        """What the open pages compare: the requests' marker, and which services are
+        behind."""
         store = self.open_store()
         if store is None:
             return None
         try:
-            return store.pages.change_marker()
+            return self._frame(store, self.times()).marker
         finally:
             store.close()
 
-    # ------------------------------------------------------------ pages
+    def alive(self) -> dict[str, Any]:
+        """The keep-alive's news: the server's time and each service's last answer, in the
+        page's zone and words (the script never words a time itself)."""
+        store = self.open_store()
+        times = self.times()
+        try:
+            fresh = freshness(self.config(), store, times.now)
+        finally:
+            if store is not None:
+                store.close()
+        return {"now": times.clock(times.now),
+                "services": {f.name: times.moment(f.last_success) if f.last_success else "never"
+                             for f in fresh}}
 
-    def index(self, request: Request) -> Response:
-        views, marker = self._read_list()
-        params = request.query_params
-        state = params.get("state", "").strip()
-        user = params.get("user", "").strip()
-        query = params.get("q", "").strip()[:200]
-        shown = p.select(views, state=state, user=user, query=query)
-        counts = Counter(v.state for v in views)
-        states = [(s.value, p.STATE_NAMES[s], counts[s.value]) for s in RequestState
-                  if counts[s.value] or s.value == state]
-        requesters = sorted({v.requested_by for v in views if v.requested_by},
+    def _views(self, store: Store, ids: list[int], times: PageTimes) -> dict[int, p.RequestView]:
+        """The full views of `ids`: their rows, episodes, posters and Play links."""
+        config = self.config()
+        rows = store.pages.rows(ids)
+        episodes = store.pages.episodes_of([i for i, r in rows.items()
+                                            if r.media_type is MediaType.TV])
+        kind = config.media_server_kind
+        public_url = config.media_server.public_url
+        plays = store.pages.play_items(r for r in rows.values() if STATES[r.state].playable) \
+            if public_url else {}
+        server_id = store.meta.get(SERVER_ID) if public_url else None
+        posters = self.cache().index()
+        look = _Look(config.several_servers(), short_name(kind))
+        return {i: _view(rows[i], times, episodes.get(i, []), posters, look,
+                         play_url(kind, public_url, plays.get(i), server_id))
+                for i in ids if i in rows}
+
+    def cache(self) -> ArtworkCache:
+        return artwork_cache(self.config())
+
+    def _read_list(self, state: str, user: str, query: str, page: int) -> ListData:
+        times = self.times()
+        store = self.open_store()
+        if store is None:
+            return ListData(self._frame(None, times), listing.screen([]))
+        try:
+            entries = listing.entries(store.pages.list_rows())
+            screen = listing.screen(entries, state=state, user=user, query=query, page=page)
+            views = self._views(store, screen.ids, times)
+            frame = self._frame(store, times)
+        finally:
+            store.close()
+        requesters = sorted({e.requested_by for e in entries if e.requested_by},
                             key=str.casefold)
-        if user and user not in requesters:
-            requesters.append(user)
-        summary = {
-            "ready": counts[RequestState.AVAILABLE],
-            "partly": counts[RequestState.PARTIALLY_AVAILABLE],
-            "moving": sum(1 for v in views if v.tone in (Tone.ACTIVE, Tone.WAITING)
-                          and not v.stuck),
-            "attention": sum(1 for v in views if v.stuck or v.state == RequestState.FAILED),
-        }
-        context: dict[str, Any] = {
-            "views": shown, "total": len(views), "states": states, "requesters": requesters,
-            "state": state, "user": user, "query": query, "summary": summary,
-            "stuck_count": sum(1 for v in views if v.stuck), "marker": marker,
-            "now": self.clock(), "filtered": bool(state or user or query),
-        }
-        return self.templates.TemplateResponse(request, "index.html", context,
-                                               headers=NO_STORE)
+        return ListData(frame, screen, views, listing.counts(entries), requesters, len(entries))
 
-    def request_page(self, request: Request) -> Response:
-        raw = request.path_params["rid"]
-        found = self._read_one(int(raw)) if _ID.match(raw) else None
-        if found is None:
-            return self.not_found(request, f"There is no request {raw[:40]} here.")
-        view, timeline, episodes, marker = found
-        context: dict[str, Any] = {"view": view, "timeline": timeline, "episodes": episodes,
-                                   "marker": marker, "now": self.clock()}
-        return self.templates.TemplateResponse(request, "request.html", context,
-                                               headers=NO_STORE)
-
-    def _read_one(self, request_id: int) -> tuple[p.RequestView, list[TimelineView],
-                                                  list[EpisodeView], str] | None:
+    def _read_one(self, request_id: int) -> tuple[p.RequestView, Frame, Any, RequestRow] | None:
+        times = self.times()
         store = self.open_store()
         if store is None:
             return None
@@ -202,68 +218,132 @@ class StatusPages:
             row = store.request(request_id)
             if row is None:
                 return None
-            now = self.clock()
-            next_air = store.pages.next_air_dates(now).get(row.id)
-            entries = store.timeline(row.id)
-            episodes = store.episodes(row.id) if row.media_type is MediaType.TV else []
-            marker = store.pages.change_marker()
+            view = self._views(store, [request_id], times)[request_id]
+            timeline = moves(store.timeline(row.id), row.media_type,
+                             short_name(self.config().media_server_kind))
+            frame = self._frame(store, times)
         finally:
             store.close()
-        timeline = [TimelineView(t.at, _state_name(t.from_state),
-                                 _state_name(t.to_state), t.to_state, t.via,
-                                 p.redact(t.detail)) for t in reversed(entries)]
-        episode_views = [EpisodeView(f"S{e.season:02d}E{e.episode:02d}", e.state,
-                                     _state_name(e.state), e.air_date, e.via or "")
-                         for e in episodes]
-        view = p.present(row, now, next_air, show_server=self.show_server(),
-                         media_server=self.media_server())
-        return view, timeline, episode_views, marker
+        return view, frame, timeline, row
+
+    # ------------------------------------------------------------ pages
+
+    def index(self, request: Request) -> Response:
+        started = time.perf_counter()
+        params = request.query_params
+        state = params.get("state", "").strip()[:40]
+        user = params.get("user", "").strip()[:200]
+        query = params.get("q", "").strip()[:200]
+        page = int(params["page"]) if params.get("page", "").isdigit() \
+            and len(params["page"]) < 6 else 1
+        data = self._read_list(state, user, query, page)
+        counts = data.counts
+        states = [(s.value, p.STATE_NAMES[s], counts.get(s.value, 0)) for s in RequestState
+                  if counts.get(s.value) or s.value == state]
+        requesters = list(data.requesters)
+        if user and user not in requesters:
+            requesters.append(user)
+        have = have_from(request.headers) if LIVE_HEADER in request.headers else {}
+        cards = {i: _card(self.templates, v, data.frame.times, have)
+                 for i, v in data.views.items()}
+        context: dict[str, Any] = {
+            **data.frame.context(), "screen": data.screen, "views": data.views,
+            "cards": cards, "total": data.total, "counts": counts, "states": states,
+            "requesters": requesters, "state": state, "user": user, "query": query,
+            "filtered": bool(state or user or query),
+            "pager": _pager(request, data.screen),
+        }
+        if LIVE_HEADER in request.headers:
+            return self._live_json("_list_live.html", context, data.frame, started)
+        return self._page(request, "index.html", context, started)
+
+    def request_page(self, request: Request) -> Response:
+        started = time.perf_counter()
+        raw = request.path_params["rid"]
+        found = self._read_one(int(raw)) if raw.isdigit() and len(raw) <= _ID_MAX else None
+        if found is None:
+            return self.not_found(request, f"There is no request {raw[:40]} here.")
+        view, frame, timeline, row = found
+        context: dict[str, Any] = {
+            **frame.context(), "view": view, "row": row,
+            "timeline": [m for m in timeline if m.changes],
+            "folded": [m for m in timeline if not m.changes], "technical": timeline,
+            "episodes": view.episodes, "ep_status": p.episode_status,
+        }
+        if LIVE_HEADER in request.headers:
+            return self._live_json("_request_live.html", context, frame, started)
+        return self._page(request, "request.html", context, started)
+
+    def artwork(self, request: Request) -> Response:
+        """A cached poster, from this origin (the CSP's `img-src 'self'`)."""
+        name = request.path_params["name"]
+        path = self.cache().path(name)
+        if path is None:
+            return self.not_found(request, "There is no such picture here.")
+        return FileResponse(path, media_type=CONTENT_TYPES[path.suffix.lstrip(".")],
+                            headers={"Cache-Control": "private, max-age=604800"})
 
     def not_found(self, request: Request, message: str) -> Response:
+        frame = self._frame(None, self.times())
         return self.templates.TemplateResponse(
-            request, "not_found.html", {"message": message, "now": self.clock()},
+            request, "not_found.html", {**frame.context(), "message": message,
+                                        "fresh": [], "behind": []},
             status_code=404, headers=NO_STORE)
 
-    # ------------------------------------------------------------ live updates
+    def _page(self, request: Request, template: str, context: dict[str, Any],
+              started: float) -> Response:
+        response = self.templates.TemplateResponse(request, template, context,
+                                                   headers=NO_STORE)
+        response.headers["Server-Timing"] = _timing(started)
+        return response
 
-    async def events(self, request: Request) -> Response:
-        """Server-sent events: `changed` (its data the new marker) whenever what the page
-        shows moves. A client passes the marker its page was rendered with (`?since=`, or
-        `Last-Event-ID` on reconnection), so a change in between is not missed."""
-        headers = {**NO_STORE, "X-Accel-Buffering": "no"}
-        if request.method == "HEAD":
-            return Response(media_type="text/event-stream", headers=headers)
-        if self.streams >= MAX_STREAMS:
-            return JSONResponse({"error": "too many open event streams"}, status_code=503,
-                                headers=NO_STORE)
-        since = (request.headers.get("last-event-id")
-                 or request.query_params.get("since", ""))[:64]
-        return StreamingResponse(self._stream(since), media_type="text/event-stream",
-                                 headers=headers)
+    def _live_json(self, template: str, context: dict[str, Any], frame: Frame,
+                   started: float) -> Response:
+        """The live part of a page for the script: its markup, with the cards the script
+        already shows unchanged left as placeholders (`data-keep`)."""
+        html = self.templates.get_template(template).render(context)
+        return JSONResponse({"marker": frame.marker, "now": frame.times.clock(frame.times.now),
+                             "html": html},
+                            headers={**NO_STORE, "Server-Timing": _timing(started),
+                                     "Vary": LIVE_HEADER})
 
-    async def _stream(self, since: str) -> AsyncIterator[str]:
-        loop = asyncio.get_running_loop()
-        self.streams += 1
-        try:
-            yield "retry: 3000\n\n"
-            last, started = since, loop.time()
-            beat = started
-            while not self.stopping.is_set() and loop.time() - started < STREAM_SECONDS:
-                marker = await run_in_threadpool(self.marker)
-                if marker is not None and marker != last:
-                    if last:
-                        yield f"id: {marker}\nevent: changed\ndata: {marker}\n\n"
-                        beat = loop.time()
-                    last = marker
-                if loop.time() - beat >= KEEPALIVE_SECONDS:
-                    yield ": still here\n\n"
-                    beat = loop.time()
-                await self._pause(loop)
-        finally:
-            self.streams -= 1
 
-    async def _pause(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Wait one interval, waking early when the server stops."""
-        end = loop.time() + self.events_interval
-        while not self.stopping.is_set() and loop.time() < end:
-            await asyncio.sleep(min(0.1, max(end - loop.time(), 0.0)))
+def _timing(started: float) -> str:
+    return f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+
+
+@dataclass(frozen=True)
+class _Look:
+    """What every card of one page shares: whether it names its Radarr/Sonarr server (several
+    of a kind are configured), and the media server's name ("Waiting for Plex")."""
+
+    show_server: bool
+    media_server: str
+
+
+def _view(row: RequestRow, times: PageTimes, episodes: list[EpisodeRow],
+          posters: dict[str, Cached], look: _Look, play: str | None) -> p.RequestView:
+    cached = posters.get(key_of(row.media_type, row.tmdb_id) or "")
+    return p.present(row, times.now, times=times, episodes=episodes,
+                     show_server=look.show_server, poster=cached.url if cached else None,
+                     play=play, media_server=look.media_server)
+
+
+def _card(templates: Jinja2Templates, view: p.RequestView, times: PageTimes,
+          have: dict[int, str]) -> Markup:
+    """One card's markup, with its version (`data-v`); a placeholder when the script already
+    shows this version."""
+    html = templates.env.get_template("_card.html").module.card(view, times)  # type: ignore[attr-defined]
+    version = card_version(str(html))
+    if have.get(view.id) == version:
+        return Markup(f'<li data-request-id="{view.id}" data-keep></li>')
+    return Markup(str(html).replace("<li ", f'<li data-v="{version}" ', 1))
+
+
+def _pager(request: Request, screen: listing.Screen) -> dict[str, str]:
+    """Links to the previous and next page of a filtered list."""
+    def link(page: int) -> str:
+        return "?" + urlencode({**request.query_params, "page": str(page)})
+
+    return {"previous": link(screen.page - 1) if screen.page > 1 else "",
+            "next": link(screen.page + 1) if screen.page < screen.pages else ""}

@@ -74,12 +74,17 @@ class AppriseTarget:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self.status = 200
+        self.delay = 0.0  # seconds before answering (a target that hangs)
+        self.tries = 0
         target = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                target.tries += 1
+                if target.delay:
+                    threading.Event().wait(target.delay)
                 if target.status == 200:
                     target.messages.append(json.loads(body or b"{}"))
                 self.send_response(target.status)

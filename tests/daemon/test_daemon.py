@@ -351,3 +351,37 @@ def test_each_cycle_prunes_old_poll_records_keeping_the_latest(tmp_path: Path,
     assert started["radarr"] == ["2026-03-01T12:00:00Z"]  # this cycle's poll; the old 50 went
     assert started["jellyseerr"] == started["jellyfin"] == ["2026-03-01T12:00:00Z"]
     assert started["shoko"] == ["2026-02-26T12:00:00Z"]  # its latest poll is kept
+
+
+@pytest.mark.parametrize("page", [True, False])
+def test_posters_are_fetched_after_cycles_only_when_something_shows_them(
+        tmp_path: Path, world: World, stack: SimulatedStack, page: bool) -> None:
+    """Issue 23: the daemon fetches posters in the background after its cycles, for the page
+    (or the notices); with neither configured it fetches none."""
+    extra = f'[http]\nlisten = "127.0.0.1:{free_port()}"\n' if page else ""
+    config = write_config(stack, tmp_path, intervals=FAST, extra=extra)
+    world.jellyseerr.add_title(603, "movie", "The Matrix", date="1999-03-31")
+    rid = world.jellyseerr.add_request(603, "movie", "The Matrix")
+    world.radarr.add_movie(603, "The Matrix", year=1999)
+    folder = config.database.parent / "artwork"
+
+    async def scenario() -> None:
+        store = Store.open(config.database)
+        daemon = Daemon(config, store, http_factory=None)
+        stop = asyncio.Event()
+        running = asyncio.create_task(daemon.run(stop))
+        try:
+            await await_until(lambda: state_of(config.database, rid) == "approved")
+            await await_until(lambda: daemon.cycles >= 4, what="a few cycles")
+            if page:
+                await await_until(lambda: folder.is_dir() and any(folder.glob("movie-603.*")),
+                                  what="the poster")
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, timeout=5)
+            store.close()
+
+    asyncio.run(scenario())
+    assert folder.exists() == page
+    if page:
+        assert [p.name for p in folder.iterdir()] == ["movie-603.tmdb.png"]

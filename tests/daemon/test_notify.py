@@ -400,3 +400,80 @@ def sent_events(store: Store) -> list[str]:
     """The events of the notifications recorded as sent (read directly: only tests ask)."""
     return [r[0] for r in store.conn.execute(
         "SELECT event FROM notifications WHERE sent_at IS NOT NULL ORDER BY rowid")]
+
+
+# ---------------------------------------------------------------- issue 23: across runs
+
+
+def test_a_new_process_keeps_to_the_pause_a_failure_stored(store: Store) -> None:
+    """`reconcile --once` under cron is a new process each time: the next attempt's time is
+    stored with the message, so the pause holds across runs (and grows)."""
+    wall = [T0]
+    calls: list[str] = []
+
+    def refuse(url: str, title: str, body: str) -> str | None:
+        calls.append(title)
+        return "refused"
+
+    def run() -> None:  # one `--once` run: a fresh notifier on the same database
+        n = notifier(store, ["json://a.example/x"], sender=refuse, clock=lambda: wall[0])
+        with store.transaction():
+            n.on_transition(row(state=RequestState.AVAILABLE), "importing")
+        asyncio.run(n.send_pending())
+
+    run()
+    (queued,) = store.unsent_notifications()
+    assert queued.attempts == 1 and queued.next_attempt == T0 + timedelta(seconds=10)
+    wall[0] += timedelta(seconds=9)
+    run()
+    assert len(calls) == 1  # within the pause
+    wall[0] += timedelta(seconds=2)
+    run()
+    assert len(calls) == 2
+    assert store.unsent_notifications()[0].next_attempt == wall[0] + timedelta(seconds=20)
+
+
+def test_after_a_target_fails_its_other_messages_wait_and_a_budget_bounds_a_round(
+        store: Store) -> None:
+    tried: list[str] = []
+
+    def flaky(url: str, title: str, body: str) -> str | None:
+        tried.append(url)
+        return "refused" if "dead" in url else None
+
+    n = notifier(store, ["json://dead.example/x", "json://ok.example/y"], sender=flaky,
+                 retry_base=0.0)
+    with store.transaction():
+        for rid in (1, 2, 3):
+            n.on_transition(row(id=rid, state=RequestState.AVAILABLE), "importing")
+    assert asyncio.run(n.send_pending()) == 3
+    assert tried.count("json://dead.example/x") == 1  # not three times in one round
+    spent = notifier(store, ["json://dead.example/x", "json://ok.example/y"], sender=flaky)
+    tried.clear()
+    assert asyncio.run(spent.send_pending(budget=0.0)) == 0 and tried == []
+
+
+def test_the_ready_notice_carries_the_play_link_and_the_poster(
+        store: Store, tmp_path: Path) -> None:
+    poster = tmp_path / "movie-129.jf.png"
+    poster.write_bytes(b"\x89PNG\r\n\x1a\n")
+    got: list[tuple[str, str, object]] = []
+
+    def record(url: str, title: str, body: str, attach: Path | None = None) -> str | None:
+        got.append((title, body, attach))
+        return None
+
+    n = Notifier(users_section({"anna": "json://a.example/x"}, urls=["json://op.example/o"]),
+                 store, sender=record,
+                 play_link=lambda r: f"https://jf.example.org/web/index.html#/details?id={r.id}",
+                 poster=lambda rid: poster)
+    with store.transaction():
+        n.on_row(anna_row(state=RequestState.AVAILABLE), anna_row(state=RequestState.IMPORTING))
+        n.on_transition(anna_row(state=RequestState.FAILED), "downloading")
+    assert asyncio.run(n.send_pending()) == 2
+    by_title = {title: (body, attach) for title, body, attach in got}
+    assert by_title["Spirited Away failed"][1] is None  # a poster only on what is ready
+    body, attach = by_title["Spirited Away is ready to watch"]
+    assert attach == poster
+    assert body.endswith("\nPlay it: https://jf.example.org/web/index.html#/details?id=7")
+    assert compose_ready(anna_row(state=RequestState.AVAILABLE))[1].endswith("in Jellyfin.")

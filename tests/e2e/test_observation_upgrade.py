@@ -54,6 +54,10 @@ def downgrade(db: Path) -> int:
             conn.execute("UPDATE observations SET data = ? WHERE service = ? AND subject = ?",
                          (old, service, subject))
         conn.execute("ALTER TABLE observations DROP COLUMN version")
+        # Nor had it migration 8's columns (issue 23).
+        for table, column in (("notifications", "next_attempt"), ("episodes", "progress"),
+                              ("episodes", "eta")):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         for rid, created, updated in conn.execute(
                 "SELECT id, created_at, updated_at FROM requests").fetchall():
             conn.execute("UPDATE requests SET created_at = ?, updated_at = ? WHERE id = ?",

@@ -145,3 +145,37 @@ def test_a_show_waits_on_its_next_air_date(stack: SimulatedStack, tmp_path: Path
     # The first episode aired: six hours for Sonarr to grab it, counted from the air date.
     assert aired.state.value == "approved" and aired.stuck_reason is None
     assert late.stuck_reason == "no release grabbed after 6 h"
+
+
+def test_a_partly_ready_show_knows_the_progress_and_end_of_the_episode_on_its_way(
+        stack: SimulatedStack, tmp_path: Path) -> None:
+    """Issue 23: each episode keeps its own download's progress and expected end, so the page
+    can say "S01E03 downloading 25 %, ready about ..." while the show is partly available."""
+    world = stack.world
+    world.jellyfin.add_library("Shows", ["/data/tv"], "tvshows")
+    rid = world.jellyseerr.add_request(1399, "tv", "Show", tvdb_id=121361, seasons=[1])
+    sid = world.sonarr.add_series(121361, "Show", tmdb_id=1399, seasons={1: 3},
+                                  first_aired=world.now - timedelta(days=30))
+    e1, e2, e3 = world.sonarr.episode_ids(sid, 1)
+    world.sonarr.import_file(sid, [e1, e2])
+    show_item = world.jellyfin.add_series("Show", tvdb_id=121361, tmdb_id=1399)
+    for number in (1, 2):
+        world.jellyfin.add_episode(show_item, 1, number)
+    download = world.sonarr.grab(sid, [e3], size=2 * 1024**3)
+    world.sonarr.progress(download, 0.25, speed=8 * 1024**2)
+    assert once(tmp_path) == 0
+    config = load_config(tmp_path / "config.toml")
+    store = Store.open(config.database)
+    try:
+        row = store.request(rid)
+        episodes = store.episodes(rid)
+    finally:
+        store.close()
+    assert row is not None and row.state.value == "partially_available"
+    third = episodes[2]
+    assert third.state == "downloading" and third.progress == pytest.approx(0.25)
+    expected = world.now + timedelta(seconds=1.5 * 1024 / 8)
+    assert third.eta is not None and abs(third.eta - expected) <= timedelta(seconds=2)
+    assert episodes[0].progress is None and episodes[0].eta is None  # ready: nothing to say
+    view = present(row, world.now, episodes=episodes)
+    assert view.news[0].startswith("S01E03 downloading 25 %, ready about ")

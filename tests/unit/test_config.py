@@ -136,7 +136,8 @@ def test_every_setting_in_config_example_exists_with_the_default_it_shows() -> N
     minimal: dict[str, Any] = {}
     for name, section in example.items():
         kept = {k: v for k, v in section.items() if k in ("url", "api_key", "token", "urls",
-                                                          "username", "password_file", "users")}
+                                                          "username", "password_file", "users",
+                                                          "public_url", "timezone")}
         minimal[name] = kept
     defaults = ConfigModel.model_validate(minimal)
     assert validated.model_dump() == defaults.model_dump()

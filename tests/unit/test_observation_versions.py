@@ -205,7 +205,7 @@ def test_observations_the_previous_version_wrote_are_read_correctly_after_the_up
         tags, title = seen.radarr_tags(), seen.title(MediaType.TV, 1399)
     finally:
         store.close()
-    assert schema == SCHEMA_VERSION == 7
+    assert schema == SCHEMA_VERSION >= 7  # migrated to the newest (8: issue 23)
     assert stored == {1: len(PREVIOUS)}
     assert (request.absent, request.active, request.hidden) == (0, True, False)
     assert request.request.media_type is MediaType.TV

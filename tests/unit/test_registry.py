@@ -16,13 +16,8 @@ import httpx
 import pytest
 
 from reconciler import doctor, registry
-from reconciler.config import (
-    Config,
-    ConfigModel,
-    ServiceConfig,
-    ServiceSection,
-    load_config,
-)
+from reconciler.config import Config, ConfigModel, ServiceConfig, load_config
+from reconciler.config.sections import ServiceSection
 from reconciler.cycle import Clients, client_type
 from reconciler.cycle.run import poller_factory, pollers
 from reconciler.registry import SERVICE_KINDS, ServiceKind

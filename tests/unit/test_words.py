@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -72,22 +73,41 @@ def test_the_terminal_gives_a_days_date_in_utc() -> None:
 
 
 def test_an_eta_reads_as_a_time_of_day_then_a_date() -> None:
-    today = NOW.astimezone()
+    times = words.PageTimes(UTC, NOW)
     soon = NOW + timedelta(minutes=85)
-    assert words.soon(soon, NOW) == f"{soon.astimezone():%H:%M}"
-    tomorrow = (today + timedelta(days=1)).replace(hour=9, minute=10)
-    assert words.soon(tomorrow, NOW) == "tomorrow, 09:10"
-    later = (today + timedelta(days=3)).replace(hour=9, minute=10)
-    assert words.soon(later, NOW) == f"{words.short_date(later)}, 09:10"
-    assert words.date_time(later) == f"{words.short_date(later)}, 09:10"
+    assert times.soon(soon) == f"{soon:%H:%M}"
+    tomorrow = (NOW + timedelta(days=1)).replace(hour=9, minute=10)
+    assert times.soon(tomorrow) == "tomorrow, 09:10"
+    later = (NOW + timedelta(days=3)).replace(hour=9, minute=10)
+    assert times.soon(later) == f"{times.day(later)}, 09:10" == "7 Dec, 09:10"
+    assert times.date_time(later) == "7 Dec, 09:10"
 
 
 def test_times_that_do_not_go_stale() -> None:
-    local_now = NOW.astimezone()
-    assert words.moment(NOW - timedelta(minutes=5), NOW) == \
-        f"{(local_now - timedelta(minutes=5)):%H:%M}"
-    yesterday = (local_now - timedelta(days=1)).replace(hour=17, minute=40)
-    assert words.moment(yesterday, NOW) == "yesterday, 17:40"
-    assert words.moment(NOW - timedelta(days=9), NOW) == words.short_date(
-        (NOW - timedelta(days=9)).astimezone())
-    assert words.short_date(datetime(2026, 12, 3, tzinfo=UTC).date()) == "3 Dec"
+    times = words.PageTimes(UTC, NOW)
+    assert times.moment(NOW - timedelta(minutes=5)) == f"{NOW - timedelta(minutes=5):%H:%M}"
+    yesterday = (NOW - timedelta(days=1)).replace(hour=17, minute=40)
+    assert times.moment(yesterday) == "yesterday, 17:40"
+    assert times.moment(NOW - timedelta(days=9)) == "25 Nov"
+    assert times.day(datetime(2026, 12, 3, tzinfo=UTC).date()) == "3 Dec"
+
+
+def test_a_date_outside_the_current_year_carries_its_year() -> None:
+    """Issue 23: an episode aired a year ago read "7 Dec, 12:56", a film due next June
+    "expected 25 Jun"."""
+    times = words.PageTimes(UTC, NOW)
+    assert times.date_time(datetime(2025, 12, 7, 12, 56, tzinfo=UTC)) == "7 Dec 2025, 12:56"
+    assert times.day(datetime(2027, 6, 25).date()) == "25 Jun 2027"
+    assert times.moment(datetime(2025, 12, 7, tzinfo=UTC)) == "7 Dec 2025"
+    assert times.soon(datetime(2027, 1, 2, 9, 10, tzinfo=UTC)) == "2 Jan 2027, 09:10"
+
+
+def test_every_time_is_in_the_one_configured_zone_and_named() -> None:
+    """`[http] timezone`: the server's zone, not the process's (UTC in most containers)."""
+    paris = words.PageTimes(ZoneInfo("Europe/Paris"), NOW)
+    assert paris.clock(NOW) == "19:00" and paris.zone_name == "Europe/Paris"
+    assert words.PageTimes(ZoneInfo("Etc/UTC"), NOW).zone_name == "UTC"
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)  # already next year in Paris
+    assert words.PageTimes(ZoneInfo("Europe/Paris"), late).date_time(late) == "1 Jan, 00:30"
+    assert paris.full(late) == "Fri 1 Jan 2027, 00:30 Europe/Paris"
+

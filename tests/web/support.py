@@ -126,3 +126,17 @@ def fill(store: Store, hostile: bool = True) -> None:
         for name in ("jellyseerr", "radarr", "sonarr", "jellyfin"):
             store.record_poll(name, NOW - timedelta(seconds=2), NOW - timedelta(seconds=1),
                               True, None, 2, 100)
+
+
+def wait_for_posters(base: str, count: int, timeout: float = 30.0) -> None:
+    """Wait until the page at `base` shows at least `count` posters (the daemon fetches them in
+    the background, after its cycles)."""
+    import httpx
+
+    from tests.daemon.daemon_support import wait_until
+
+    def shown() -> bool:
+        html = httpx.get(base + "/?state=", timeout=5).text
+        return html.count('<img class="poster') >= count
+
+    wait_until(shown, timeout=timeout, what=f"{count} posters on the page")

@@ -12,6 +12,8 @@ TONES = ("ready", "active", "waiting", "problem", "ended")
 TEXT_PAIRS = [("text", "bg"), ("text", "surface"), ("muted", "bg"), ("muted", "surface"),
               ("accent", "bg"), ("accent", "surface"), ("surface", "accent"),
               ("text", "track"), ("active-fg", "surface"),
+              # the Play button; a service behind, in the page's last line (issue 23)
+              ("surface", "ready-bar"), ("problem-fg", "bg"),
               *((f"{t}-fg", f"{t}-bg") for t in TONES)]
 BAR_PAIRS = [(f"{t}-bar", "track") for t in TONES] + [("problem-bar", "surface")]
 

@@ -24,7 +24,7 @@ from tests.web.support import KEYS, NOW, fill, write_config
 
 PATHS = ["/", "/requests/5", "/events", "/healthz", "/livez", "/metrics", "/api/requests",
          "/api/requests/5", "/api/summary", "/static/style.css", "/static/live.js",
-         "/nowhere", "/requests/999"]
+         "/nowhere", "/requests/999", "/artwork/movie-1001.jf.png"]
 
 
 class Cards(HTMLParser):
@@ -79,11 +79,18 @@ def client(config: Config, store: Store) -> TestClient:
     return make_client(config)[0]
 
 
-def test_the_list_shows_every_request_newest_first_with_its_state(client: TestClient) -> None:
+def test_the_list_is_grouped_as_a_household_reads_it_newest_first_in_each(
+        client: TestClient) -> None:
+    """Issue 23: what needs attention (stuck or failed), then what is on the way (the partly
+    ready show whose missing episodes are coming too), then what is ready; declined and removed
+    last, folded away. Before, one list, newest first: a declined film sat on top."""
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     cards = parse(r.text).cards
-    assert [rid for rid, _ in cards] == list(range(10, 0, -1))
+    assert [rid for rid, _ in cards] == [7, 6, 9, 8, 5, 4, 3, 2, 1, 10]
+    groups = re.findall(r'data-group="([a-z_]+)"', r.text)
+    assert groups == ["attention", "on_the_way", "ready", "ended"]
+    assert re.search(r'<details class="group ended"[^>]*>\s*<summary>', r.text)  # folded
     assert dict(cards)[2] == "downloading" and dict(cards)[1] == "available"
     assert dict(cards)[5] == "partially_available" and dict(cards)[10] == "declined"
 
@@ -95,7 +102,7 @@ def test_the_list_shows_every_request_newest_first_with_its_state(client: TestCl
     (4, "Waiting for approval"),
     (5, "7 of 10 episodes ready"),
     (7, "Download failed"),
-    (8, "Not released yet: expected 14 Mar"),
+    (8, "Not released yet: expected 14 Mar 2027"),  # outside the current year: its year
     (9, "Being identified by Shoko"),
     (10, "Declined"),
 ])
@@ -111,7 +118,9 @@ def test_progress_bars_are_accessible_and_follow_the_journey(client: TestClient)
     dune = bars["Progress of Dune: Part Two"]
     assert dune["value"] == "46" and dune["max"] == "100"  # 25 + 42 % of the download's 50
     assert dune["aria-valuetext"] == "Downloading 42 % (46 % of the way)"
-    assert bars["Progress of Slow Horses"]["value"] == "70"
+    # A show: its aired episodes' mean (7 ready, 3 downloading with no progress yet: 25 each),
+    # no longer 7 of 10 alone, so a download starting moves it forward (issue 23).
+    assert bars["Progress of Slow Horses"]["value"] == "78"
     assert "Progress of Heretic" not in bars  # failed: no bar
 
 
@@ -291,8 +300,12 @@ def test_summary_for_dashboards(client: TestClient) -> None:
     r = client.get("/api/summary")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     data = r.json()
-    assert set(data) == {"total", "by_state", "stuck", "updated_at"}
+    assert set(data) == {"total", "by_state", "stuck", "attention", "on_the_way", "ready",
+                         "behind", "updated_at"}
     assert data["total"] == 10 and data["stuck"] == 1
+    # The page's groups (issue 23): stuck or failed; on the way; ready. Nothing is behind.
+    assert (data["attention"], data["on_the_way"], data["ready"]) == (2, 6, 1)
+    assert data["behind"] == []
     assert data["by_state"]["downloading"] == 2 and data["by_state"]["available"] == 1
     assert data["by_state"]["download_done"] == 0  # every state, for stable widget fields
     assert sum(data["by_state"].values()) == 10
@@ -303,6 +316,8 @@ def test_summary_without_a_database(config: Config) -> None:
     client, _ = make_client(config)
     assert client.get("/api/summary").json() == {
         "total": 0, "by_state": client.get("/api/summary").json()["by_state"], "stuck": 0,
+        "attention": 0, "on_the_way": 0, "ready": 0,
+        "behind": ["jellyseerr", "radarr", "sonarr", "jellyfin"],  # never answered
         "updated_at": None}
     assert client.get("/").status_code == 200
     assert "Nothing has been requested yet" in client.get("/").text
@@ -468,3 +483,139 @@ def test_a_request_whose_media_is_blocklisted_says_so_on_its_card_and_page(
     assert note in client.get("/requests/10").text
     assert "data-blocklisted" not in card_html(client.get("/").text, 2)
     assert "data-blocklisted" not in client.get("/requests/2").text
+
+
+# ---------------------------------------------------------------- issue 23
+
+
+LIVE = {"x-reconciler-live": "1"}
+
+
+def test_the_live_update_sends_only_the_cards_that_changed(config: Config, store: Store) -> None:
+    client, _ = make_client(config)
+    html = client.get("/").text
+    versions = re.findall(r'<li data-v="([0-9a-f]+)" class="card[^"]*" data-request-id="(\d+)"',
+                          html)
+    have = ",".join(f"{rid}.{version}" for version, rid in versions)
+    assert have.count(",") == 9  # ten cards, each with its version
+    unchanged = client.get("/", headers={**LIVE, "x-reconciler-have": have})
+    assert unchanged.headers["content-type"] == "application/json"
+    data = unchanged.json()
+    assert data["marker"] == store.pages.change_marker() and data["now"] == "18:00"
+    assert data["html"].count("data-keep>") == 10 and "Dune: Part Two" not in data["html"]
+    dune = store.request(2)
+    assert dune is not None
+    with store.transaction():
+        store.save_request(replace(dune, progress=0.5, detail="downloading 50%"), dune)
+    changed = client.get("/", headers={**LIVE, "x-reconciler-have": have}).json()["html"]
+    assert changed.count("data-keep>") == 9 and "Downloading 50 %" in changed
+    assert 'data-request-id="2" data-state="downloading"' in changed
+    assert "<script>alert" not in changed  # escaped as on the page
+
+
+def test_the_stream_keeps_alive_with_the_servers_time_and_the_services_last_answers(
+        config: Config, store: Store) -> None:
+    api = HttpApi(lambda: config, Metrics(), Clock(NOW), events_interval=0.05, keepalive=0.1)
+    client = TestClient(api.app)
+    with client.stream("GET", "/events", params={"since": store.pages.change_marker()}) as r:
+        lines = []
+        for line in r.iter_lines():
+            lines.append(line)
+            if line.startswith("data: "):
+                api.stopping.set()
+        assert lines[2] == "event: alive"
+        news = json.loads(lines[3].removeprefix("data: "))
+        assert news == {"now": "18:00", "services": {"jellyseerr": "17:59", "radarr": "17:59",
+                                                     "sonarr": "17:59", "jellyfin": "17:59"}}
+
+
+def test_a_service_behind_its_limit_is_named_with_the_time_it_last_answered(
+        config: Config, store: Store) -> None:
+    clock = Clock(NOW)
+    api = HttpApi(lambda: config, Metrics(), clock)
+    client = TestClient(api.app)
+    assert "data-banner" not in client.get("/").text
+    fresh_marker = client.get("/", headers=LIVE).json()["marker"]
+    with store.transaction():  # everyone but Radarr answers again, two minutes later
+        for name in ("jellyseerr", "sonarr", "jellyfin"):
+            store.record_poll(name, NOW + timedelta(minutes=2), NOW + timedelta(minutes=2),
+                              True, None, 2, 100)
+        store.record_poll("radarr", NOW + timedelta(minutes=2), NOW + timedelta(minutes=2),
+                          False, "radarr: cannot reach http://127.0.0.1:7878", 1, 0)
+    clock.advance(minutes=2)
+    page = client.get("/").text
+    banner = re.search(r'<div class="banner" role="status" data-banner>(.*?)</div>', page,
+                       re.S)
+    assert banner is not None
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", banner.group(1))).strip() == (
+        "Not up to date. Radarr has not answered since 17:59; downloads may have moved since.")
+    assert "7878" not in page  # the error's address stays in /healthz
+    summary = client.get("/api/summary").json()
+    health = client.get("/healthz").json()
+    assert summary["behind"] == health["behind"] == ["radarr"]
+    assert client.get("/", headers=LIVE).json()["marker"] != fresh_marker  # pages refresh
+    assert "Radarr <time" in page and 'class="service is-behind"' in page
+
+
+def test_times_are_in_the_configured_zone_and_say_which(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'timezone = "Asia/Tokyo"\n')
+    store = Store.open(config.database)
+    fill(store)
+    store.close()
+    client = make_client(config)[0]
+    page = client.get("/").text
+    assert "Times in Asia/Tokyo." in page
+    dune = card_html(page, 2)  # its ETA: 19:25 UTC is 04:25 the next day in Tokyo
+    assert 'ready about <time datetime="2026-12-04T19:25:00Z">04:25</time>' in dune
+    assert 'data-now-text="03:00"' in page
+
+
+def test_posters_and_play_links(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    text = config.path.read_text().replace(
+        "[jellyfin]\n", '[jellyfin]\npublic_url = "https://watch.example.org"\n', 1)
+    config.path.write_text(text)
+    config = load_config(config.path)
+    store = Store.open(config.database)
+    fill(store)
+    store.close()
+    folder = tmp_path / "artwork"
+    folder.mkdir()
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    (folder / "movie-1001.jf.png").write_bytes(png)  # The Matrix, from Jellyfin
+    (folder / "movie-1002.tmdb.svg").write_bytes(b"<svg onload=alert(1)/>")  # never served
+    client = make_client(config)[0]
+    page = client.get("/").text
+    matrix = card_html(page, 1)
+    src = re.search(r'<img class="poster small" src="([^"]+)"', matrix)
+    assert src is not None and src.group(1).startswith("/artwork/movie-1001.jf.png?v=")
+    assert 'href="https://watch.example.org/web/index.html#/details?id=a1"' in matrix
+    assert "data-play" not in card_html(page, 2)  # not ready: no Play
+    assert 'class="poster placeholder small">D</span>' in card_html(page, 2)
+    art = client.get(src.group(1))
+    assert art.status_code == 200 and art.headers["content-type"] == "image/png"
+    assert art.content == png and "img-src 'self'" in art.headers["content-security-policy"]
+    for bad in ("/artwork/movie-1002.tmdb.svg", "/artwork/..%2Fconfig.toml",
+                "/artwork/movie-1.jf.png", "/artwork/config.toml"):
+        assert client.get(bad).status_code == 404, bad
+
+
+def test_the_request_page_reads_plainly_and_keeps_the_technical_words_apart(
+        client: TestClient, store: Store) -> None:
+    with store.transaction():  # a nudge: news that changes nothing
+        store.add_timeline(3, NOW, "importing", "importing", "reconciler",
+                           "asked Jellyfin to scan library Movies")
+    html = client.get("/requests/3").text
+    what = re.findall(r'<td class="what">([^<]+)</td>', html)
+    assert what == ["Radarr added it to the library; waiting for Jellyfin",
+                    "Approved in Jellyseerr", "Requested in Jellyseerr"]
+    assert "1 more note that changed nothing" in html
+    technical = html[html.index('<details class="technical"'):]
+    assert "/media/films/Paddington in Peru (2024)" in technical
+    assert "/media/films" not in html[:html.index('<details class="technical"')]
+
+
+def test_each_page_says_how_long_the_server_took(client: TestClient) -> None:
+    for path in ("/", "/requests/5", "/?state=attention"):
+        timing = client.get(path).headers["server-timing"]
+        assert re.fullmatch(r"app;dur=\d+\.\d", timing), timing
