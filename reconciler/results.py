@@ -41,6 +41,7 @@ class CycleResult:
     transitions: list[Transition]
     rows_written: int
     nudges: list[str]
+    decided: int = 0  # requests decided (`cycle.moving`: those that could move, or all)
 
     @property
     def ok(self) -> bool:

@@ -20,6 +20,7 @@ The modules, in the order the decision uses them:
 - `matching`: which Jellyfin item is the request's, and of which copy (HD or 4K).
 - `downloads`: where one film or episode is (`download_stage`).
 - `decide`: where a request is (`decide`; a show from its episodes).
+- `recheck`: when a request must be decided again with nothing new observed (`recheck_at`).
 - `tracking`: what is tracked, absence, anime, Jellyseerr's notes.
 - `scans`: when and how to ask Jellyfin to scan (`plan_nudges`).
 - `releases`: release and air dates, download ends; `stuck`: the stuck flag;
@@ -43,6 +44,7 @@ from reconciler.core.matching import (
     shoko_file_ids,
 )
 from reconciler.core.outcome import Decision, EpisodeDecision, Stage
+from reconciler.core.recheck import recheck_at
 from reconciler.core.releases import CINEMA_TO_HOME, download_eta, film_release, show_release
 from reconciler.core.routing import (
     ArrServer,
@@ -118,6 +120,7 @@ __all__ = [
     "own_default",
     "plan_nudges",
     "plays_copy",
+    "recheck_at",
     "route",
     "seerr_default",
     "seerr_gone",

@@ -30,20 +30,22 @@ Radarr's and Sonarr's observations are kept under the server's configured name a
 ("radarr", "sonarr" when there is one of a kind, else e.g. "radarr4k"): every reader and writer of
 them takes the `server` (default: the kind's own name).
 
-Writes go through `Store.put_observation`, which writes only what changed. Reads are memoised
-per stored text (the store hands out one parsed object per text), so an unchanged observation
-is turned into its dataclass once, not every cycle. The JSON form is `codec`'s, in the version
-each row names: an older one is read, one this program does not know is treated as absent (so
-it is polled again and replaced).
+Writes go through `Store.put_observation`, which writes only what changed (and notes it in the
+store's journal). Reads are memoised per stored text (the store hands out one parsed object per
+text), so an unchanged observation is turned into its dataclass once, not every cycle; the
+requests, titles and title failures are kept as views updated from the journal, so reading
+them all costs what changed since the last read, not what is stored. The JSON form is
+`codec`'s, in the version each row names: an older one is read, one this program does not know
+is treated as absent (so it is polled again and replaced).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, KeysView, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from reconciler.cycle.codec import CODECS, OBSERVATION_VERSION, Codec, dump
 from reconciler.models import (
@@ -62,6 +64,7 @@ from reconciler.store import Store
 from reconciler.store.database import Observed
 
 T = TypeVar("T")
+K = TypeVar("K")
 _MEDIA_TYPES = frozenset(m.value for m in MediaType)
 
 
@@ -191,6 +194,48 @@ def _readable(observed: Observed | None) -> Observed | None:
 # ---------------------------------------------------------------- the accessors
 
 
+class _View(Generic[K, T]):
+    """Every readable observation of one service under one subject prefix, typed and keyed by
+    `key(subject)`, kept up to date from the store's journal: each refresh costs what changed
+    since the last, not what is stored (a rollback or another writer: read again whole)."""
+
+    def __init__(self, seen: Observations, service: str, prefix: str,
+                 convert: Callable[[Any, Codec], T], key: Callable[[str], K | None]) -> None:
+        self.seen, self.service, self.prefix = seen, service, prefix
+        self.convert, self.key = convert, key
+        self.values: dict[K, T] = {}
+        self.cursor: int | None = None
+
+    def current(self) -> dict[K, T]:
+        """The view now (shared: read-only)."""
+        journal = self.seen.store.journal
+        changed = None if self.cursor is None else \
+            journal.since_in(self.cursor, self.service, self.prefix)
+        self.cursor = journal.cursor()
+        if changed is None:
+            self.values = {}
+            for subject, observed in self.seen._every(self.service, self.prefix).items():
+                self._set(subject, observed)
+        else:
+            for subject in changed:
+                self._set(subject, self.seen._raw(self.service, subject))
+        return self.values
+
+    def _set(self, subject: str, observed: Observed | None) -> None:
+        key = self.key(subject)
+        if key is None:
+            return
+        if observed is None:
+            self.values.pop(key, None)
+        else:
+            self.values[key] = self.seen._read(self.service, subject, observed, self.convert)
+
+
+def _request_id(subject: str) -> int | None:
+    tail = subject.split(":", 1)[1]
+    return int(tail) if tail.isdigit() else None
+
+
 class Observations:
     """Typed reads and writes of the observations in `store`."""
 
@@ -198,27 +243,31 @@ class Observations:
         self.store = store
         # (service, subject) -> (the stored observation it was made from, the typed value)
         self._typed: dict[tuple[str, str], tuple[Observed, Any]] = {}
-        # While deciding: service -> every observation of it, read in one query.
-        self._snapshot: dict[str, dict[str, Observed]] | None = None
+        # While deciding every request: the services whose observations were read whole.
+        self._snapshot: set[str] | None = None
+        self._requests: _View[int, SeenRequest] = _View(
+            self, "jellyseerr", "request:", _seen_request, _request_id)
+        self._titles: _View[TitleKey, Any] = _View(
+            self, "jellyseerr", "title:", lambda data, codec: data, _title_key)
+        self._title_failures: _View[TitleKey, TitleFailure] = _View(
+            self, "jellyseerr", "title_failure:", _title_failure, _title_key)
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside are served from one query per service instead of one per subject
-        (deciding every request reads a dozen subjects each); a write drops that service's
-        snapshot, so a read never sees an older value than the store holds."""
-        self._snapshot = {}
+        (deciding every request reads a dozen subjects each): the store keeps the rows it read
+        while its transaction lasts, and what is written since."""
+        self._snapshot = set()
         try:
             yield
         finally:
             self._snapshot = None
 
     def _raw(self, service: str, subject: str) -> Observed | None:
-        if self._snapshot is None:
-            return _readable(self.store.observation(service, subject))
-        every = self._snapshot.get(service)
-        if every is None:
-            every = self._snapshot[service] = self.store.observations(service)
-        return _readable(every.get(subject))
+        if self._snapshot is not None and service not in self._snapshot:
+            self._snapshot.add(service)
+            self.store.observations(service)
+        return _readable(self.store.observation(service, subject))
 
     def _data(self, service: str, subject: str) -> Any | None:
         """The stored JSON of a subject kept as plain JSON (no times in it); None when absent."""
@@ -232,12 +281,7 @@ class Observations:
                 if _readable(observed) is not None}
 
     def _drop(self, service: str, subjects: Sequence[str]) -> None:
-        self._changed(service)
         self.store.drop_observations(service, subjects)
-
-    def _changed(self, service: str) -> None:
-        if self._snapshot is not None:
-            self._snapshot.pop(service, None)
 
     def _read(self, service: str, subject: str, observed: Observed,
               convert: Callable[[Any, Codec], T]) -> T:
@@ -260,16 +304,18 @@ class Observations:
 
     def _put(self, service: str, subject: str, data: Any, now: datetime) -> bool:
         """Store `data`, already in the current JSON form (`codec.dump`)."""
-        self._changed(service)
         return self.store.put_observation(service, subject, data, now, OBSERVATION_VERSION)
 
     # -- Jellyseerr
 
-    def seerr_requests(self) -> dict[int, SeenRequest]:
-        """Every request Jellyseerr was seen to hold, by id."""
-        return {int(subject.split(":")[1]):
-                self._read("jellyseerr", subject, observed, _seen_request)
-                for subject, observed in self._every("jellyseerr", "request:").items()}
+    def seerr_requests(self) -> Mapping[int, SeenRequest]:
+        """Every request Jellyseerr was seen to hold, by id (kept up to date from the journal:
+        costs what changed since the last call; read-only)."""
+        return self._requests.current()
+
+    def seerr_request(self, request_id: int) -> SeenRequest | None:
+        """One request as Jellyseerr was seen to hold it; None when never seen."""
+        return self._get("jellyseerr", f"request:{request_id}", _seen_request, None)
 
     def put_seerr_request(self, request: SeerrRequest, absent: int, now: datetime, *,
                           active: bool = False, hidden: bool = False,
@@ -299,10 +345,9 @@ class Observations:
         year = self._data("jellyseerr", f"year:{media_type}:{tmdb_id}")
         return int(year) if isinstance(year, int) and year > 0 else None
 
-    def titled(self) -> set[tuple[MediaType, int]]:
-        """(media_type, tmdb id) of every film and show whose title is stored."""
-        return {key for subject in self._every("jellyseerr", "title:")
-                if (key := _title_key(subject)) is not None}
+    def titled(self) -> KeysView[TitleKey]:
+        """(media_type, tmdb id) of every film and show whose title is stored (read-only)."""
+        return self._titles.current().keys()
 
     def title_failure(self, media_type: MediaType,
                       tmdb_id: int | None) -> TitleFailure | None:
@@ -312,12 +357,7 @@ class Observations:
 
     def title_failures(self) -> dict[TitleKey, TitleFailure]:
         """Every failing title look-up, in one read."""
-        out = {}
-        for subject, observed in self._every("jellyseerr", "title_failure:").items():
-            key = _title_key(subject)
-            if key is not None:
-                out[key] = self._read("jellyseerr", subject, observed, _title_failure)
-        return out
+        return dict(self._title_failures.current())
 
     def put_title_failure(self, key: TitleKey, failure: TitleFailure, now: datetime) -> bool:
         media_type, tmdb_id = key

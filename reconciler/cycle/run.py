@@ -1,11 +1,13 @@
-"""One reconcile cycle: poll the services, store what changed, decide every request, act.
+"""One reconcile cycle: poll the services, store what changed, decide the requests that can
+move, act.
 
 The stages, in the order data flows (each a module of this package):
-poll (`poll_*.py`: what each service says now, written as `observations`) → `evidence`
-(per request, typed) → `core.decide` (pure) → `apply` (the new row) → `nudge` (ask the media
-server to scan). All of a cycle's writes happen in one transaction, so a crash leaves the previous
-consistent state; each poll sits in a savepoint of it. A service that fails to answer is
-recorded as failed and is *unknown* to the decision.
+poll (`poll_*.py`: what each service says now, written as `observations`) → `moving` (which
+requests can move: those whose inputs changed, whose clock came, the active ones; at times
+all) → `evidence` (per request, typed) → `core.decide` (pure) → `apply` (the new row) →
+`nudge` (ask the media server to scan). All of a cycle's writes happen in one transaction, so
+a crash leaves the previous consistent state; each poll sits in a savepoint of it. A service
+that fails to answer is recorded as failed and is *unknown* to the decision.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from reconciler.cycle.apply import apply
 from reconciler.cycle.clients import Clients, make_clients
 from reconciler.cycle.context import PollContext, Poller, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
+from reconciler.cycle.moving import Moving
 from reconciler.cycle.nudge import nudge
 from reconciler.cycle.observations import Observations, SeenRequest
 from reconciler.cycle.poll_media_server import (
@@ -80,6 +83,11 @@ class Reconciler:
         # (new row, row before): every request's row after its decision, changed or not.
         self.on_row: list[Callable[[RequestRow, RequestRow | None], None]] = []
         self.after_reconcile: list[Callable[[datetime], None]] = []
+        # Which requests a cycle decides (`moving.py`); `decide_all`: every one, every cycle
+        # (the reference the tests compare it with). `decided`: how many the last cycle did.
+        self.moving = Moving()
+        self.decide_all = False
+        self.decided = 0
 
     def reconfigure(self, config: Config,
                     clients: Clients | Mapping[str, ServiceClient] | None = None) -> Clients:
@@ -92,6 +100,7 @@ class Reconciler:
         self.clients = new
         self.pollers = pollers(self.clients)
         self.outages = {k: v for k, v in self.outages.items() if k in config.services}
+        self.moving.forget_all()
         return old
 
     async def aclose(self) -> None:
@@ -99,7 +108,7 @@ class Reconciler:
 
     def active(self) -> bool:
         """Something is moving (a download, an import, a match): the daemon polls faster."""
-        return any(r.state in ACTIVE_STATES for r in self.store.requests())
+        return bool(self.store.request_ids(states=[s.value for s in ACTIVE_STATES]))
 
     # ------------------------------------------------------------ the cycle
 
@@ -124,7 +133,8 @@ class Reconciler:
                 )
             unknown = self._unknown_services(polls)
             now = self.clock()
-            transitions = self._reconcile(now, unknown)
+            transitions = self._reconcile(now, unknown,
+                                          full=any(p.full for p in polls.values()))
             nudges: list[str] = []
             server = self.clients.media_server
             if server is not None and self.clients.media_server_name not in unknown:
@@ -132,7 +142,7 @@ class Reconciler:
             for hook in self.after_reconcile:
                 hook(now)
         self._log_outages(polls)
-        return CycleResult(polls, transitions, self.store.rows_written, nudges)
+        return CycleResult(polls, transitions, self.store.rows_written, nudges, self.decided)
 
     async def _poll(self, poller: Poller, ctx: PollContext) -> PollOutcome:
         name, client = poller.service, poller.client
@@ -188,10 +198,10 @@ class Reconciler:
 
     # ------------------------------------------------------------ deciding
 
-    def _reconcile(self, now: datetime, unknown: frozenset[str]) -> list[Transition]:
+    def _reconcile(self, now: datetime, unknown: frozenset[str],
+                   full: bool = False) -> list[Transition]:
+        """Decide the requests that can move (`moving.py`), or every one; save what changed."""
         model = self.config.model
-        transitions = []
-        rows = {r.id: r for r in self.store.requests()}
         anime = {name: AnimeRules.configured(model.anime.radarr_tags,
                                              self.seen.radarr_tags(name) or {},
                                              model.anime.root_folders)
@@ -205,32 +215,59 @@ class Reconciler:
         deadline = timedelta(seconds=model.shoko.unrecognised_after if model.shoko else 1800)
         deadlines = core.Deadlines(**{k: timedelta(seconds=v)
                                       for k, v in model.stuck.model_dump().items()})
-        with self.seen.snapshot():
-            for seen_request in self.seen.seerr_requests().values():
-                transitions += self._reconcile_one(seen_request, rows.get(seen_request.request.id),
-                                                   source, now, deadline, deadlines)
+        context = (id(self.config), unknown, tuple(sorted(anime.items())), source.servers,
+                   source.media_server, tuple(source.unmatchable), source.shoko_enabled)
+        due = None if self.decide_all else self.moving.due(
+            self.store.journal, now, context, full=full,
+            active=self.store.request_ids(states=[s.value for s in ACTIVE_STATES]))
+        limits = (deadline, *deadlines.limits.values())
+        transitions: list[Transition] = []
+        self.decided = 0
+        if due is None:
+            rows = {r.id: r for r in self.store.requests()}
+            with self.seen.snapshot():
+                for seen_request in list(self.seen.seerr_requests().values()):
+                    transitions += self._reconcile_one(
+                        seen_request, rows.get(seen_request.request.id), source, now,
+                        deadline, deadlines, limits)
+        else:
+            rows = self.store.requests_by_id(due)
+            for request_id in sorted(due):
+                seen = self.seen.seerr_request(request_id)
+                if seen is not None:
+                    transitions += self._reconcile_one(
+                        seen, rows.get(request_id), source, now, deadline, deadlines, limits)
         return transitions
 
     def _reconcile_one(self, seen_request: SeenRequest, before: RequestRow | None,
                        source: EvidenceSource, now: datetime, deadline: timedelta,
-                       deadlines: core.Deadlines) -> list[Transition]:
+                       deadlines: core.Deadlines,
+                       limits: tuple[timedelta, ...]) -> list[Transition]:
         """Decide one request, save what changed; its transition, if any."""
+        self.decided += 1
         transition: Transition | None = None
         req = seen_request.request
         if core.deletion_settled(before.state if before else None, seen_request.absent):
+            self.moving.dropped(req.id)
             return []
-        evidence, ids = source.evidence(seen_request)
+        with self.store.recording() as reads:
+            reads.add(("jellyseerr", f"request:{req.id}"))
+            evidence, ids = source.evidence(seen_request)
+            title = self.seen.title(req.media_type, req.tmdb_id)
+            year = self.seen.year(req.media_type, req.tmdb_id)
         current = None
         if before is not None:
             current = Current(before.state, before.state_since, before.detail or "",
                               Phase.parse(before.phase), before.phase_since)
         decision = core.decide(evidence, current, now, unrecognised_after=deadline)
         decision = core.with_seerr_notes(decision, req)
-        applied = apply(req, before, decision, evidence, ids, now,
-                        title=self.seen.title(req.media_type, req.tmdb_id),
-                        deadlines=deadlines,
-                        year=self.seen.year(req.media_type, req.tmdb_id))
+        applied = apply(req, before, decision, evidence, ids, now, title=title,
+                        deadlines=deadlines, year=year)
         row = applied.row
+        self.moving.decided(req.id, reads, core.recheck_at(
+            now, evidence, limits=limits,
+            since=(row.state_since, row.phase_since, row.progress_since, row.release_date,
+                   row.stuck_since)))
         if applied.episodes is not None:
             self.store.save_episodes(req.id, applied.episodes)
         self.store.save_request(row, before)

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 import sqlite_utils
 
 from reconciler.store.index import ItemIndex
+from reconciler.store.journal import Journal
 from reconciler.store.meta import Meta
 from reconciler.store.pages import PageReads
 from reconciler.store.retention import Retention
@@ -55,6 +56,11 @@ class Observed(NamedTuple):
     data: Any
 
 
+def _like_escape(text: str) -> str:
+    """`text` matched literally by LIKE ... ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class Store:
     """All persistence. Open with `Store.open(path)`; close with `close()`."""
 
@@ -64,9 +70,21 @@ class Store:
         self._in_tx = False
         self.rows_written = 0
         self._parsed: dict[tuple[str, str], tuple[str, int, Observed]] = {}
+        # What changed, for readers that follow it (`journal.py`), and, while inside a
+        # transaction, what is known of the observations without asking SQLite: service ->
+        # subject -> (text, version) as stored, or None when known to be absent; a service in
+        # `_complete` has every subject there. Both are dropped on a rollback and when another
+        # connection committed (`PRAGMA data_version`).
+        self.journal = Journal()
+        self._known: dict[str, dict[str, tuple[str, int] | None]] = {}
+        self._complete: set[str] = set()
+        self._data_version: int | None = None
+        # While not None, every observation and index key read is added (`recording`).
+        self.reads: set[tuple[str, str]] | None = None
         self.retention = Retention(self.conn, self._write, self.transaction)
         self.pages = PageReads(self.conn)
-        self.items = ItemIndex(self.conn, self._write, self._count_rows)
+        self.items = ItemIndex(self.conn, self._write, self._count_rows, self.journal,
+                               self._read_key)
         self.meta = Meta(self.conn, self._write)
 
     # -- opening
@@ -90,8 +108,10 @@ class Store:
         try:
             yield
         except sqlite3.Error:
+            self._forget()
             raise
         except Exception:
+            self._forget()
             self.conn.execute(f"ROLLBACK TO {name}")
             self.conn.execute(f"RELEASE {name}")
             raise
@@ -105,10 +125,15 @@ class Store:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         self._in_tx = True
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._data_version:  # another connection committed: start over
+            self._forget()
+            self._data_version = version
         try:
             yield
             self.conn.execute("COMMIT")
         except BaseException:
+            self._forget()
             # SQLite rolls back by itself on some errors (a full disk): never let a failing
             # ROLLBACK hide the error that caused it.
             if self.conn.in_transaction:
@@ -119,6 +144,27 @@ class Store:
             raise
         finally:
             self._in_tx = False
+
+    def _forget(self) -> None:
+        """Drop what is known in memory of the stored data; readers of the journal start
+        over."""
+        self._known.clear()
+        self._complete.clear()
+        self.journal.reset()
+
+    @contextmanager
+    def recording(self) -> Iterator[set[tuple[str, str]]]:
+        """Collect the keys of every observation (`(service, subject)`) and index look-up
+        (`(journal.INDEX, key)`) read inside: what a decision depends on."""
+        outer, self.reads = self.reads, set()
+        try:
+            yield self.reads
+        finally:
+            self.reads = outer
+
+    def _read_key(self, service: str, key: str) -> None:
+        if self.reads is not None:
+            self.reads.add((service, key))
 
     def _write(self, sql: str, params: Sequence[Any] = ()) -> int:
         cur = self.conn.execute(sql, params)
@@ -137,6 +183,27 @@ class Store:
             rows = self.conn.execute("SELECT * FROM requests WHERE phase = ? ORDER BY id",
                                      (phase,)).fetchall()
         return [RequestRow.from_db(dict(r)) for r in rows]
+
+    def requests_by_id(self, ids: Iterable[int]) -> dict[int, RequestRow]:
+        """The rows of these requests (those stored), by id."""
+        wanted = sorted(set(ids))
+        out: dict[int, RequestRow] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ",".join("?" for _ in chunk)
+            for r in self.conn.execute(f"SELECT * FROM requests WHERE id IN ({marks})", chunk):
+                out[int(r["id"])] = RequestRow.from_db(dict(r))
+        return out
+
+    def request_ids(self, *, states: Iterable[str] | None = None,
+                    not_states: Iterable[str] | None = None) -> set[int]:
+        """The ids of the stored requests, or of those in (or not in) `states`."""
+        sql, params = "SELECT id FROM requests", list(states or not_states or ())
+        if states is not None:
+            sql += f" WHERE state IN ({','.join('?' for _ in params)})"
+        elif not_states is not None:
+            sql += f" WHERE state NOT IN ({','.join('?' for _ in params)})"
+        return {int(r[0]) for r in self.conn.execute(sql, params)}
 
     def request(self, request_id: int) -> RequestRow | None:
         row = self.conn.execute("SELECT * FROM requests WHERE id = ?", (request_id,)).fetchone()
@@ -217,18 +284,49 @@ class Store:
     def observation(self, service: str, subject: str) -> Observed | None:
         """The latest observation of `subject`, in whatever version it was written (the reader
         decides what it can read)."""
+        if self.reads is not None:
+            self.reads.add((service, subject))
+        stored = self._stored(service, subject)
+        return self._parse(service, subject, *stored) if stored is not None else None
+
+    def _stored(self, service: str, subject: str) -> tuple[str, int] | None:
+        """The stored (text, version) of `subject`: from memory inside a transaction when
+        known, else read (and, inside one, remembered)."""
+        known = self._known.get(service) if self._in_tx else None
+        if known is not None:
+            if subject in known:
+                return known[subject]
+            if service in self._complete:
+                return None
         row = self.conn.execute(
             "SELECT data, version FROM observations WHERE service = ? AND subject = ?",
             (service, subject),
         ).fetchone()
-        return self._parse(service, subject, row[0], row[1]) if row else None
+        stored = (str(row[0]), int(row[1])) if row else None
+        if self._in_tx:
+            self._known.setdefault(service, {})[subject] = stored
+        return stored
 
     def observations(self, service: str, prefix: str = "") -> dict[str, Observed]:
+        """Every observation of `service` whose subject starts with `prefix`. Inside a
+        transaction, a whole service (`prefix` "") is read once and then served from memory."""
+        if self._in_tx and service in self._complete:
+            known = self._known.get(service, {})
+            return {subject: self._parse(service, subject, *stored)
+                    for subject, stored in known.items()
+                    if stored is not None and subject.startswith(prefix)}
         rows = self.conn.execute(
             "SELECT subject, data, version FROM observations WHERE service = ? "
-            "AND subject LIKE ?",
-            (service, prefix.replace("%", r"\%") + "%"),
+            "AND subject LIKE ? ESCAPE '\\'",
+            (service, _like_escape(prefix) + "%"),
         ).fetchall()
+        if self._in_tx:
+            known = self._known.setdefault(service, {})
+            if not prefix:
+                known.clear()
+                self._complete.add(service)
+            for r in rows:
+                known[r[0]] = (str(r[1]), int(r[2]))
         return {r[0]: self._parse(service, r[0], r[1], r[2]) for r in rows}
 
     def put_observation(self, service: str, subject: str, data: Any, at: datetime,
@@ -236,25 +334,27 @@ class Store:
         """Record the latest observation of `subject` (`data`: JSON-ready, in the form
         `version` names); written only when its text or version changed."""
         text = dump_json(data)
-        row = self.conn.execute(
-            "SELECT data, version FROM observations WHERE service = ? AND subject = ?",
-            (service, subject),
-        ).fetchone()
-        if row is not None and row[0] == text and row[1] == version:
+        if self._stored(service, subject) == (text, version):
             return False
         self._write(
             "INSERT OR REPLACE INTO observations (service, subject, data, observed_at, version) "
             "VALUES (?, ?, ?, ?, ?)",
             (service, subject, text, iso(at), version),
         )
+        if self._in_tx:
+            self._known.setdefault(service, {})[subject] = (text, version)
+        self.journal.note(service, subject)
         return True
 
     def drop_observations(self, service: str, subjects: Iterable[str]) -> int:
         count = 0
         for subject in subjects:
             self._parsed.pop((service, subject), None)
+            if self._in_tx:
+                self._known.setdefault(service, {})[subject] = None
             count += max(0, self._write(
                 "DELETE FROM observations WHERE service = ? AND subject = ?", (service, subject)))
+            self.journal.note(service, subject)
         return count
 
     # -- polls

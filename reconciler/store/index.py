@@ -7,7 +7,9 @@ server's; they hold whichever one is configured, Jellyfin's, Emby's or Plex's it
 servers' at once: which one they hold is `meta.INDEX_OF` (see `cycle/poll_media_server.py`).
 
 Writes happen only for items that changed (a digest of what is kept), so re-listing an
-unchanged library writes nothing.
+unchanged library writes nothing. Each change is noted in the store's journal by what requests
+look items up by (`pid_key`, `series_key`), before and after, so that the requests it may
+concern are decided again (`cycle/moving.py`).
 """
 
 from __future__ import annotations
@@ -18,20 +20,57 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.models import JellyfinItem, normalise_provider_key
+from reconciler.store.journal import INDEX, Journal
 from reconciler.store.rows import dump_json, item_digest, item_from_row, widths_text
 from reconciler.times import iso
 
 Write = Callable[[str, Sequence[Any]], int]
+# A change to more items than this is not noted item by item: the journal's readers start over.
+NOTE_AT_MOST = 2_000
+
+
+def pid_key(key: str, value: str) -> str:
+    """The journal's key of a (normalised key, value) ProviderId pair."""
+    return f"pid:{key}={value}"
+
+
+def series_key(series_item_id: str) -> str:
+    """The journal's key of a series item's episodes."""
+    return f"series:{series_item_id}"
 
 
 class ItemIndex:
     """The indexed items of one store (`Store.items`)."""
 
     def __init__(self, conn: sqlite3.Connection, write: Write,
-                 count_rows: Callable[[int], None]) -> None:
+                 count_rows: Callable[[int], None], journal: Journal | None = None,
+                 read: Callable[[str, str], None] | None = None) -> None:
         self.conn = conn
         self._write = write
         self._count_rows = count_rows
+        self._journal = journal or Journal()
+        self._read = read or (lambda service, key: None)
+
+    def _note(self, ids: Sequence[str]) -> None:
+        """Note in the journal what a request may look these items up by, as stored now."""
+        if not ids:
+            return
+        if len(ids) > NOTE_AT_MOST:
+            self._journal.reset()
+            return
+        keys: set[str] = set()
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" for _ in chunk)
+            for key, value in self.conn.execute(
+                    f"SELECT key, value FROM jellyfin_provider_ids WHERE item_id IN ({marks})",
+                    chunk):
+                keys.add(pid_key(key, value))
+            for item_id, series_id in self.conn.execute(
+                    f"SELECT id, series_id FROM jellyfin_items WHERE id IN ({marks})", chunk):
+                keys.add(series_key(item_id))
+                if series_id:
+                    keys.add(series_key(series_id))
+        self._journal.note_many(INDEX, sorted(keys))
 
     def index(self, items: Sequence[JellyfinItem]) -> int:
         """Add or update items in the index; returns how many rows changed."""
@@ -49,6 +88,8 @@ class ItemIndex:
             ):
                 known[row[0]] = (row[1], row[2] or 0)
         plan = _IndexPlan.of(items, known, provider_json, digests)
+        changed = [row[0] for row in plan.item_rows] + plan.found_again
+        self._note(changed)  # what they were found by before
         for item_id in plan.found_again:
             self._write("UPDATE jellyfin_items SET missing_count = 0 WHERE id = ?", (item_id,))
         item_rows, pid_deletes, pid_rows = plan.item_rows, plan.pid_deletes, plan.pid_rows
@@ -71,12 +112,14 @@ class ItemIndex:
                 pid_rows,
             )
             self._count_rows(cur.rowcount)
+        self._note(changed)  # and now
         return len(item_rows)
 
     def by_provider(self, pairs: Iterable[tuple[str, str]]) -> list[JellyfinItem]:
         """Items carrying any of the (normalised key, value) ProviderId pairs."""
         result: dict[str, JellyfinItem] = {}
         for key, value in pairs:
+            self._read(INDEX, pid_key(key, value))
             rows = self.conn.execute(
                 "SELECT i.* FROM jellyfin_provider_ids p JOIN jellyfin_items i ON i.id = p.item_id "
                 "WHERE p.key = ? AND p.value = ?",
@@ -95,6 +138,7 @@ class ItemIndex:
         return out
 
     def episodes_of(self, series_item_id: str) -> list[JellyfinItem]:
+        self._read(INDEX, series_key(series_item_id))
         rows = self.conn.execute(
             "SELECT * FROM jellyfin_items WHERE series_id = ? AND type = 'Episode'",
             (series_item_id,),
@@ -115,6 +159,8 @@ class ItemIndex:
     def mark_absent(self, ids: Iterable[str], confirm_after: int = 2) -> list[str]:
         """Count one more complete listing without these items; remove the confirmed ones."""
         removed = []
+        ids = sorted(set(ids))
+        self._note(ids)
         for item_id in ids:
             row = self.conn.execute("SELECT missing_count FROM jellyfin_items WHERE id = ?",
                                     (item_id,)).fetchone()
@@ -133,6 +179,7 @@ class ItemIndex:
     def clear(self) -> None:
         """Forget every item, and the item each request and episode was matched to: the index
         is about to hold another media server's library (their ids mean nothing there)."""
+        self._journal.reset()
         self._write("DELETE FROM jellyfin_provider_ids", ())
         self._write("DELETE FROM jellyfin_items", ())
         self._write("UPDATE requests SET jellyfin_item_id = NULL, jellyfin_key = NULL "
