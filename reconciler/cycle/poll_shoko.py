@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from reconciler import core
 from reconciler.core import AnimeRules
 from reconciler.cycle.context import PollContext
 from reconciler.cycle.observations import series_key
@@ -42,12 +43,16 @@ class ShokoPoller:
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         now = ctx.clock()
-        rows = {r.id: r for r in ctx.store.requests()}
-        for seen_request in ctx.live_requests():
+        known = ctx.seen.seerr_requests()
+        # Set arithmetic, not a loop over every request: most are settled.
+        wanted = known.keys() - ctx.store.request_ids(states=[s.value for s in SETTLED])
+        rows = ctx.store.requests_by_id(wanted)
+        for request_id in sorted(wanted):
+            seen_request = known[request_id]
+            if core.seerr_gone(seen_request.absent):
+                continue
             req = seen_request.request
             row = rows.get(req.id)
-            if row is not None and row.state in SETTLED:
-                continue
             if req.media_type is MediaType.MOVIE and req.tmdb_id is not None:
                 # Every film with a file Jellyfin does not list yet, judged on this cycle's
                 # Radarr facts (not the last decision, which would make Shoko's answer, and the
