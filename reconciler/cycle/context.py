@@ -25,12 +25,52 @@ WATERMARK_OVERLAP = timedelta(minutes=2)
 CONCURRENCY = 4
 
 
+class Tracking:
+    """The tracked requests of each media type and server, kept from cycle to cycle and
+    brought up to date from the store's journal: what changed since is routed again, not every
+    request (`PollContext.tracked`). Started over when the configuration, Jellyseerr's server
+    settings or the journal's continuity change."""
+
+    def __init__(self) -> None:
+        self._lists: dict[tuple[MediaType, str | None], dict[int, SeerrRequest]] = {}
+        self._cursor: int | None = None
+        self._basis: tuple[object, ...] = ()
+
+    def tracked(self, ctx: PollContext, media_type: MediaType,
+                server: str | None) -> list[SeerrRequest]:
+        journal = ctx.store.journal
+        basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
+        changed = None if self._cursor is None or basis != self._basis else \
+            journal.since_in(self._cursor, "jellyseerr", "request:")
+        self._cursor, self._basis = journal.cursor(), basis
+        if changed is None:
+            self._lists.clear()
+        elif changed:
+            ids = {int(tail) for subject in changed
+                   if (tail := subject.split(":", 1)[1]).isdigit()}
+            for (kind, where), held in self._lists.items():
+                for rid in ids:
+                    held.pop(rid, None)
+                    seen = ctx.seen.seerr_requests().get(rid)
+                    if seen is not None and ctx.is_tracked(seen, kind, where):
+                        held[rid] = seen.request
+                self._lists[kind, where] = dict(sorted(held.items()))
+        found = self._lists.get((media_type, server))
+        if found is None:
+            found = self._lists[media_type, server] = {
+                rid: s.request for rid, s in sorted(ctx.seen.seerr_requests().items())
+                if ctx.is_tracked(s, media_type, server)}
+        return list(found.values())
+
+
 @dataclass
 class PollContext:
     store: Store
     seen: Observations
     config: Config
     clock: Callable[[], datetime]
+    # Kept from cycle to cycle by the reconciler; None: worked out afresh each time.
+    tracking: Tracking | None = None
 
     def full_due(self, service: str) -> bool:
         """No complete listing yet, or the last one is older than `full_sync_interval`."""
@@ -47,12 +87,16 @@ class PollContext:
 
     def tracked(self, media_type: MediaType, server: str | None = None) -> list[SeerrRequest]:
         """Requests of `media_type` still worth polling the *arr for (`server`: only those
-        routed to that Radarr or Sonarr server)."""
-        out = [s.request for s in self.seen.seerr_requests().values()
-               if s.request.media_type == media_type and core.is_tracked(s.request, s.absent)]
-        if server is None:
-            return out
-        return [r for r in out if self.route(r).server == server]
+        routed to that Radarr or Sonarr server), by id."""
+        if self.tracking is not None:
+            return self.tracking.tracked(self, media_type, server)
+        return [s.request for _, s in sorted(self.seen.seerr_requests().items())
+                if self.is_tracked(s, media_type, server)]
+
+    def is_tracked(self, seen: SeenRequest, media_type: MediaType, server: str | None) -> bool:
+        return (seen.request.media_type == media_type
+                and core.is_tracked(seen.request, seen.absent)
+                and (server is None or self.route(seen.request).server == server))
 
     def route(self, request: SeerrRequest) -> core.Route:
         """Which configured server tracks `request` (`core.route`)."""

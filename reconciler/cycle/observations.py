@@ -207,7 +207,8 @@ class _View(Generic[K, T]):
         self.cursor: int | None = None
 
     def current(self) -> dict[K, T]:
-        """The view now (shared: read-only)."""
+        """The view now (shared: read-only; a later change makes a new one, so what a caller
+        holds is a snapshot)."""
         journal = self.seen.store.journal
         changed = None if self.cursor is None else \
             journal.since_in(self.cursor, self.service, self.prefix)
@@ -216,7 +217,9 @@ class _View(Generic[K, T]):
             self.values = {}
             for subject, observed in self.seen._every(self.service, self.prefix).items():
                 self._set(subject, observed)
-        else:
+        elif changed:
+            # A new dict, not the old one changed: what a caller holds stays as it read it.
+            self.values = dict(self.values)
             for subject in changed:
                 self._set(subject, self.seen._raw(self.service, subject))
         return self.values
@@ -251,6 +254,18 @@ class Observations:
             self, "jellyseerr", "title:", lambda data, codec: data, _title_key)
         self._title_failures: _View[TitleKey, TitleFailure] = _View(
             self, "jellyseerr", "title_failure:", _title_failure, _title_key)
+        self._views: dict[tuple[str, str], _View[int, Any]] = {}
+
+    def _by_id(self, service: str, kind: str,
+               convert: Callable[[Any, Codec], T]) -> Mapping[int, T]:
+        """Every `{kind}:{id}` observation of `service`, by id: a view kept up to date from
+        the journal (read-only). One `convert` per kind: the typed memo is keyed by subject."""
+        view = self._views.get((service, kind))
+        if view is None:
+            view = self._views[service, kind] = _View(self, service, f"{kind}:", convert,
+                                                      _request_id)
+        values: Mapping[int, T] = view.current()
+        return values
 
     @contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -380,6 +395,10 @@ class Observations:
         else:
             self._put("jellyseerr", "titles_outage", outage, now)
 
+    def seerr_servers_stamp(self) -> tuple[object, ...]:
+        """Changes whenever Jellyseerr's stored server settings change (a cache key)."""
+        return tuple(self._data("jellyseerr", f"servers:{kind}") for kind in ("radarr", "sonarr"))
+
     def seerr_servers(self, kind: str) -> list[SeerrArrServer] | None:
         """The Radarr or Sonarr servers in Jellyseerr's settings; None until read once."""
         return self._get("jellyseerr", f"servers:{kind}", _servers, None)
@@ -397,6 +416,14 @@ class Observations:
     def put_movie(self, tmdb_id: int, movie: RadarrMovie | None, now: datetime,
                   server: str = "radarr") -> bool:
         return self._put(server, f"movie:{tmdb_id}", dump(movie) if movie else {}, now)
+
+    def movies(self, server: str = "radarr") -> Mapping[int, RadarrMovie | None]:
+        """Every film the Radarr server was asked about, by TMDB id (None: it has none)."""
+        return self._by_id(server, "movie", _movie)
+
+    def movie_histories(self, server: str = "radarr") -> Mapping[int, HistoryFacts]:
+        """Every film's history facts on the Radarr server, by movie id."""
+        return self._by_id(server, "history", _history)
 
     def radarr_tags(self, server: str = "radarr") -> dict[int, str] | None:
         """The Radarr server's tags (id -> label); None until read once."""
@@ -426,7 +453,7 @@ class Observations:
         """The queue as it is now: `grouped` by film or series; the others' records go."""
         self._replace_by_id(service, "queue", grouped, now)
 
-    def queues(self, service: str) -> dict[int, tuple[QueueRecord, ...]]:
+    def queues(self, service: str) -> Mapping[int, tuple[QueueRecord, ...]]:
         """Every stored queue of the Radarr or Sonarr server, by film or series, in one read."""
         return self._by_id(service, "queue", _queue)
 
@@ -434,7 +461,7 @@ class Observations:
         """The film's or series' queue records seen in an earlier poll and gone since."""
         return self._get(service, f"departed:{subject_id}", _departures, ())
 
-    def departures(self, service: str) -> dict[int, tuple[QueueDeparture, ...]]:
+    def departures(self, service: str) -> Mapping[int, tuple[QueueDeparture, ...]]:
         """Every film's or series' departed records, in one read."""
         return self._by_id(service, "departed", _departures)
 
@@ -443,12 +470,6 @@ class Observations:
                            now: datetime) -> None:
         """The departed records as they are now, by film or series; the others' go."""
         self._replace_by_id(service, "departed", grouped, now)
-
-    def _by_id(self, service: str, kind: str,
-               convert: Callable[[Any, Codec], T]) -> dict[int, T]:
-        """Every `{kind}:{id}` observation of `service`, by id, in one read."""
-        return {int(subject.split(":")[1]): self._read(service, subject, observed, convert)
-                for subject, observed in self._every(service, f"{kind}:").items()}
 
     def _replace_by_id(self, service: str, kind: str,
                        grouped: Mapping[int, Sequence[QueueRecord | QueueDeparture]],
@@ -459,8 +480,8 @@ class Observations:
             rows = sorted(dump(list(records)),
                           key=lambda r: (r["download_id"], r.get("episode_id") or 0))
             self._put(service, f"{kind}:{k}", rows, now)
-        stale = [s for s in self.store.observations(service, f"{kind}:")
-                 if int(s.split(":")[1]) not in grouped]
+        convert = _queue if kind == "queue" else _departures
+        stale = [f"{kind}:{k}" for k in self._by_id(service, kind, convert) if k not in grouped]
         self._drop(service, stale)
 
     # -- Sonarr
@@ -487,6 +508,10 @@ class Observations:
     def put_episodes(self, series_id: int, episodes: Sequence[SonarrEpisode],
                      now: datetime, server: str = "sonarr") -> bool:
         return self._put(server, f"episodes:{series_id}", dump(list(episodes)), now)
+
+    def series_histories(self, server: str = "sonarr") -> Mapping[int, dict[int, HistoryFacts]]:
+        """Every series' per-episode history facts on the Sonarr server, by series id."""
+        return self._by_id(server, "history", _episode_histories)
 
     def episode_histories(self, series_id: int,
                           server: str = "sonarr") -> dict[int, HistoryFacts] | None:

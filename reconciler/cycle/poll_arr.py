@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -85,7 +85,8 @@ def note_departures(ctx: PollContext, service: str, change: QueueChange, tracked
     after the queue read holds."""
     prior = ctx.seen.departures(service)
     out: dict[int, list[QueueDeparture]] = {}
-    for k in tracked:
+    # Only a subject with departures, or with queue records now or before, can have any.
+    for k in sorted((prior.keys() | change.before.keys() | change.now.keys()) & tracked):
         busy = {r.episode_id for r in change.now.get(k, ())}  # Radarr: {None} while queued
         kept = [d if d.confirmed else replace(d, confirmed=True)
                 for d in prior.get(k, ()) if d.episode_id not in busy]
@@ -120,6 +121,7 @@ async def store_history(
     events: Sequence[HistoryEvent],
     key: Callable[[HistoryEvent], int | None],
     tracked: Mapping[int, object],
+    stored: Collection[int],
     *,
     prior: Callable[[int], F | None],
     fold: Callable[[F | None, list[HistoryEvent]], F],
@@ -127,7 +129,8 @@ async def store_history(
     fetch: Callable[[int], Awaitable[list[HistoryEvent]]],
     needs_history: Callable[[int], bool],
 ) -> set[int]:
-    """Fold history events into per-subject facts; fetch the full history of new subjects.
+    """Fold history events into per-subject facts; fetch the full history of new subjects
+    (tracked, not among `stored`, the subjects with facts already).
 
     Returns the subjects whose facts changed: something happened to them since the last
     poll, so their film or episodes are worth reading again."""
@@ -136,15 +139,13 @@ async def store_history(
         k = key(event)
         if k is not None and k in tracked:
             by_subject[k].append(event)
-    priors = {s: prior(s) for s in tracked}
-    new = [s for s in tracked if priors[s] is None and needs_history(s)]
+    # Set arithmetic, not a read per tracked subject: `stored` holds those with facts.
+    new = [s for s in sorted(tracked.keys() - stored) if needs_history(s)]
     for subject, past in zip(new, await bounded([fetch(s) for s in new]), strict=True):
         by_subject[subject] = list(past) + by_subject.get(subject, [])
     changed = set()
-    for subject in tracked:
-        if subject not in by_subject:
-            continue
-        if write(subject, fold(priors[subject], by_subject[subject])):
+    for subject in sorted(by_subject):
+        if write(subject, fold(prior(subject), by_subject[subject])):
             changed.add(subject)
     return changed
 

@@ -58,14 +58,16 @@ class RadarrPoller:
             library = {m.tmdb_id: m for m in await client.movies()}
             movies = {t: library.get(t) for t in tracked}
         else:
+            known = seen.movies(server)
             for req in requests:
                 tmdb = req.tmdb_id
-                if tmdb is None or tmdb in movies or seen.movie(tmdb, server) is not None:
+                if tmdb is None or tmdb in movies or known.get(tmdb) is not None:
                     continue
                 movies[tmdb] = await _find_movie(client, req, tmdb)
         _store_movies(ctx, movies, now, server)
         # Radarr movie id -> TMDB id, of the tracked films Radarr has.
-        current = {m.id: t for t in tracked if (m := seen.movie(t, server)) is not None}
+        stored = seen.movies(server)
+        current = {m.id: t for t in tracked if (m := stored.get(t)) is not None}
         change = store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
 
         def needs_history(movie_id: int) -> bool:
@@ -73,7 +75,7 @@ class RadarrPoller:
             return not (movie is not None and movie.has_file)
 
         changed = await store_history(
-            events, lambda e: e.movie_id, current,
+            events, lambda e: e.movie_id, current, seen.movie_histories(server).keys(),
             prior=lambda mid: seen.movie_history(mid, server), fold=fold_film,
             write=lambda mid, facts: seen.put_movie_history(mid, facts, now, server),
             fetch=client.movie_history, needs_history=needs_history,

@@ -81,6 +81,9 @@ class SonarrPoller:
                 series = _find_series(library, req)
             elif seen.series_seen(key, server):
                 series = seen.series(key, server)
+                if series is not None:  # as stored: nothing to write
+                    series_keys[series.id] = key
+                continue
             elif (sid := external_id(req)) is not None and (
                     found := await client.series(sid)) is not None and _same_show(found, req):
                 series = found
@@ -107,7 +110,7 @@ class SonarrPoller:
         await self._store_episodes(ctx, sorted(fetched), now)
         change = store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
         changed = await store_history(
-            events, lambda e: e.series_id, series_keys,
+            events, lambda e: e.series_id, series_keys, seen.series_histories(server).keys(),
             prior=lambda sid: seen.episode_histories(sid, server), fold=fold_episodes,
             write=lambda sid, facts: seen.put_episode_histories(sid, facts, now, server),
             fetch=client.series_history,

@@ -23,7 +23,7 @@ from reconciler.config import Config
 from reconciler.core import AnimeRules, Current
 from reconciler.cycle.apply import apply
 from reconciler.cycle.clients import Clients, make_clients
-from reconciler.cycle.context import PollContext, Poller, arr_servers
+from reconciler.cycle.context import PollContext, Poller, Tracking, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
 from reconciler.cycle.moving import Moving
 from reconciler.cycle.nudge import nudge
@@ -86,6 +86,7 @@ class Reconciler:
         # Which requests a cycle decides (`moving.py`); `decide_all`: every one, every cycle
         # (the reference the tests compare it with). `decided`: how many the last cycle did.
         self.moving = Moving()
+        self.tracking = Tracking()
         self.decide_all = False
         self.decided = 0
 
@@ -117,7 +118,7 @@ class Reconciler:
         wanted = set(services) if services is not None else None
         self.store.rows_written = 0
         polls: dict[str, PollOutcome] = {}
-        ctx = PollContext(self.store, self.seen, self.config, self.clock)
+        ctx = PollContext(self.store, self.seen, self.config, self.clock, self.tracking)
         with self.store.transaction():
             # One after another: each poll's writes sit in a savepoint of the cycle's
             # transaction (rolled back if the poll fails), and savepoints nest, they do not
