@@ -40,19 +40,31 @@ class ShokoPoller:
     def __init__(self, client: ShokoClient, name: str = "shoko") -> None:
         self.client = client
         self.service = name
+        self._cursor: int | None = None  # in the store's journal, after the last poll
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         now = ctx.clock()
         known = ctx.seen.seerr_requests()
-        # Set arithmetic, not a loop over every request: most are settled.
-        wanted = known.keys() - ctx.store.request_ids(states=[s.value for s in SETTLED])
+        journal = ctx.store.journal
+        changed = None if self._cursor is None else \
+            journal.since_in(self._cursor, "jellyseerr", "request:")
+        self._cursor = journal.cursor()
+        # Not a loop over every request: most are settled. The unsettled ones, and those
+        # Jellyseerr's record of changed since the last poll (a new one has no row yet).
+        if changed is None:
+            wanted = known.keys() - ctx.store.request_ids(states=[s.value for s in SETTLED])
+        else:
+            wanted = ctx.store.request_ids(not_states=[s.value for s in SETTLED]) | {
+                int(tail) for subject in changed
+                if (tail := subject.split(":", 1)[1]).isdigit()}
         rows = ctx.store.requests_by_id(wanted)
         for request_id in sorted(wanted):
-            seen_request = known[request_id]
-            if core.seerr_gone(seen_request.absent):
+            seen_request = known.get(request_id)
+            row = rows.get(request_id)
+            if seen_request is None or core.seerr_gone(seen_request.absent) or (
+                    row is not None and row.state in SETTLED):
                 continue
             req = seen_request.request
-            row = rows.get(req.id)
             if req.media_type is MediaType.MOVIE and req.tmdb_id is not None:
                 # Every film with a file Jellyfin does not list yet, judged on this cycle's
                 # Radarr facts (not the last decision, which would make Shoko's answer, and the
