@@ -195,9 +195,11 @@ def render(runs: list[Run], steady: int, found: dict[str, bool],
                 f"{run.label:<42} {name:<8} {p['n']:>3} {p['calls']:>7g} {p['kb']:>10.1f} "
                 f"{p['cpu_s']:>8.3f} {p['wall_s']:>8.3f} {p['peak_rss_mb']:>7.1f} "
                 f"{decided:>7} {p['sql_steps'] / 1000:>8.0f}")
-        if run.page_ms is not None:
-            lines.append(f"{run.label:<42} page     first screen {run.page_ms:.1f} ms "
-                         f"server time (median)")
+        page = (run.report or {}).get("page")
+        if page is not None:
+            lines.append(f"{run.label:<42} page     first screen {page['median_ms']:.1f} ms "
+                         f"server time (median of {len(page['server_ms'])}; max "
+                         f"{max(page['server_ms']):.1f})")
     lines += ["settle: summed over its n cycles; steady~: the median of the n steady cycles "
               "(RSS: the highest); decided: requests decided (- : the reconciler does not "
               "say); ksteps: thousands of SQLite VM instructions", ""]
