@@ -10,10 +10,12 @@ their median is the figure.
 
 from __future__ import annotations
 
+import gc
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,12 +32,37 @@ class PageStats:
     samples: int
     server_ms: list[float] = field(default_factory=list)  # each timed request's handler time
     client_ms: list[float] = field(default_factory=list)  # the same requests, in-process round
+    # Python's garbage collector's pauses during each timed request (ms, all generations): a
+    # full collection walks the whole process's heap, the reconciler's too.
+    gc_ms: list[float] = field(default_factory=list)
     cards: int = 0  # cards on the first screen
     bytes: int = 0  # its HTML
 
     @property
     def median_ms(self) -> float:
         return round(statistics.median(self.server_ms), 1) if self.server_ms else float("nan")
+
+
+class _GcTimer:
+    """Sums the garbage collector's pauses while `counting()` is active."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.total += time.perf_counter() - self._start
+
+    @contextmanager
+    def counting(self) -> Iterator[None]:
+        gc.callbacks.append(self)
+        try:
+            yield
+        finally:
+            gc.callbacks.remove(self)
 
 
 async def measure_page(config: Config, requests: int, samples: int = 5,
@@ -53,10 +80,14 @@ async def measure_page(config: Config, requests: int, samples: int = 5,
         warm.raise_for_status()
         stats.cards = warm.text.count(CARD)
         stats.bytes = len(warm.content)
+        timer = _GcTimer()
         for _ in range(max(1, samples)):
+            timer.total = 0.0
             t0 = time.perf_counter()
-            response = await client.get("/")
+            with timer.counting():
+                response = await client.get("/")
             stats.client_ms.append(round((time.perf_counter() - t0) * 1000, 1))
+            stats.gc_ms.append(round(timer.total * 1000, 1))
             response.raise_for_status()
             match = TIMING.fullmatch(response.headers.get("server-timing", ""))
             if match is None:

@@ -199,7 +199,8 @@ def render(runs: list[Run], steady: int, found: dict[str, bool],
         if page is not None:
             lines.append(f"{run.label:<42} page     first screen {page['median_ms']:.1f} ms "
                          f"server time (median of {len(page['server_ms'])}; max "
-                         f"{max(page['server_ms']):.1f})")
+                         f"{max(page['server_ms']):.1f}, garbage collection up to "
+                         f"{max(page.get('gc_ms') or [0]):.1f})")
     lines += ["settle: summed over its n cycles; steady~: the median of the n steady cycles "
               "(RSS: the highest); decided: requests decided (- : the reconciler does not "
               "say); ksteps: thousands of SQLite VM instructions", ""]
