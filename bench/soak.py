@@ -35,6 +35,7 @@ ACTIVE_SHARE = 0.1
 CHURN = 4  # unrequested films added (and as many removed) per step
 CHECKPOINTS = (30, 90)
 TOLERANCE = 0.10  # day-90 rows and file size within 10 % of day 30
+RSS_MB = 100.0  # issue 25: the reconciler's resident memory at the last checkpoint (day 90)
 
 
 @dataclass
@@ -74,6 +75,7 @@ class SoakReport:
                _within(a.rows[table], b.rows[table]) for table in a.rows}
         out["database file within 10 %"] = _within(a.db_mb, b.db_mb)
         out["RSS flat (within 10 %)"] = _within(a.rss_mb, b.rss_mb)
+        out[f"RSS at day {b.day:g} under {RSS_MB:g} MB"] = b.rss_mb < RSS_MB
         out["no state changes after the first week"] = self.transitions_after_week1 == 0
         out["every cycle polled every service"] = self.failed_cycles == 0
         return out

@@ -90,7 +90,8 @@ class BenchWorld:
         rest = max(0, sizes.library - self.items)
         if rest:
             jf.populate(rest, seed=sizes.seed)
-        self.items = sizes.library
+        # The requests' own items may be more than `library` (e.g. 2,000 requests in 3,000).
+        self.items = max(self.items, sizes.library)
 
     def creep(self, steps_left: int) -> int:
         """Move every active download forward by its share of what is left up to 98 %: progress
@@ -127,7 +128,8 @@ class BenchWorld:
         as of the HD ones, the rest available from a 4K library."""
         w = self.world
         jf = media_server(w, self.sizes.media_server)
-        r4k = w.add_arr("radarr", "radarr4k")
+        w.add_arr("radarr", "radarr4k")
+        r4k = w.radarrs["radarr4k"]
         self.seerr_4k = w.jellyseerr.add_arr_server("radarr", name="Radarr 4K",
                                                     hostname="radarr4k", port=7878, is4k=True)
         jf.add_library("Movies 4K", ["/data/movies4k"], "movies")
@@ -175,6 +177,8 @@ def _serve(conn: Connection, sizes: Sizes) -> None:
         profile = bench.world.jellyseerr.profile
         conn.send({"urls": stack.urls, "api_keys": stack.api_keys,
                    "seerr": f"{profile.name} ({profile.flavour} {profile.version})",
+                   "active": len(bench.downloads),  # every active request, 4K ones too
+                   "items": bench.items,  # the media server's items (at least `library`)
                    "config": stack.config_toml("DATABASE", servers=servers)})
         while True:
             command, arg = conn.recv()

@@ -50,17 +50,28 @@ def needs_attention(state: RequestState | str, stuck: bool) -> bool:
     return group_of(state, stuck, None, None) is Group.ATTENTION
 
 
+# The group of a state that alone decides it (not stuck). Keyed by the states' strings: a state
+# hashes and compares as its string, so one look-up serves both; the page groups every request
+# on each draw, and a dict look-up is cheaper than comparing with enum members one by one.
+_GROUP_OF_STATE: dict[str, Group] = {
+    S.FAILED.value: Group.ATTENTION,
+    S.DECLINED.value: Group.ENDED,
+    S.DELETED.value: Group.ENDED,
+    S.AVAILABLE.value: Group.READY,
+}
+_PARTLY = S.PARTIALLY_AVAILABLE.value
+
+
 def group_of(state: RequestState | str, stuck: bool, episodes_available: int | None,
              episodes_aired: int | None) -> Group:
     """The section a request is listed in (see the module docstring); `state` a state or its
     stored string."""
-    if stuck or state == S.FAILED:
+    if stuck:
         return Group.ATTENTION
-    if state in (S.DECLINED, S.DELETED):
-        return Group.ENDED
-    if state == S.AVAILABLE:
-        return Group.READY
-    if state == S.PARTIALLY_AVAILABLE and (episodes_available or 0) >= (episodes_aired or 0):
+    group = _GROUP_OF_STATE.get(state)
+    if group is not None:
+        return group
+    if state == _PARTLY and (episodes_available or 0) >= (episodes_aired or 0):
         return Group.READY
     return Group.ON_THE_WAY
 

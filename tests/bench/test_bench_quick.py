@@ -1,10 +1,13 @@
 """The benchmark's quick variant, so it cannot rot: small sizes, the same code and targets that
 do not depend on size (calls per steady cycle, per service and in all; nothing written by an
-idle cycle), on the default Jellyseerr profile and on one that never changes `updatedAt`."""
+idle cycle), on the default Jellyseerr profile and on one that never changes `updatedAt`; and
+issue 25's ratio through `--scaling`: ten times the requests cost a steady cycle at most 1.3
+times as much (requests decided, SQLite VM steps, CPU time)."""
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +70,42 @@ def test_quick_benchmark_on_emby_and_plex_meets_the_same_targets(media: str) -> 
     for cycle in report["cycles"][2:]:
         over = {s: n for s, n in cycle["calls"].items() if n > budget[s]}
         assert not over, f"{cycle['phase']} cycle over its call budget: {cycle['calls']}"
+
+
+# Issue 25: ten times the requests (the same active ones, the same library) cost a steady
+# cycle at most RATIO times as much. A regression to deciding every request each cycle
+# (about 10x) fails here.
+RATIO = 1.3
+SMALL, LARGE = 200, 2000
+
+
+def test_ten_times_the_requests_cost_a_steady_cycle_at_most_1_3_times_as_much() -> None:
+    args = [sys.executable, "-m", "bench", "--scaling", "--scaling-requests",
+            f"{SMALL},{LARGE}", "--scaling-active", "20", "--scaling-library", "6000",
+            "--steady-cycles", "5", "--page-samples", "1", "--json"]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=280,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = json.loads(result.stdout)["scaling"]["runs"]
+    assert [r["sizes"]["requests"] for r in runs] == [SMALL, LARGE]
+    assert all(r["error"] is None for r in runs), [r["error"] for r in runs]
+    small, large = ({key: [c[key] for c in r["report"]["cycles"] if c["phase"] == "steady"]
+                     for key in ("decided", "sql_steps", "cpu_s")} for r in runs)
+    assert len(small["cpu_s"]) == len(large["cpu_s"]) == 5
+    missed = []
+    if None in small["decided"] + large["decided"]:
+        missed.append("decided: the reconciler does not report CycleResult.decided")
+    elif max(large["decided"]) > RATIO * max(small["decided"]):
+        missed.append(f"decided per steady cycle: {large['decided']} at {LARGE} requests, "
+                      f"{small['decided']} at {SMALL}")
+    steps = statistics.median(large["sql_steps"]) / statistics.median(small["sql_steps"])
+    if steps > RATIO:
+        missed.append(f"SQLite VM steps per steady cycle (median): {steps:.2f}x "
+                      f"({statistics.median(large['sql_steps']):.0f} at {LARGE} requests, "
+                      f"{statistics.median(small['sql_steps']):.0f} at {SMALL})")
+    # The fastest of five: under load CPU time only grows, so the minimum is the robust figure.
+    cpu = min(large["cpu_s"]) / min(small["cpu_s"])
+    if cpu > RATIO:
+        missed.append(f"CPU per steady cycle (min of 5): {cpu:.2f}x ({min(large['cpu_s']):.3f} s "
+                      f"at {LARGE} requests, {min(small['cpu_s']):.3f} s at {SMALL})")
+    assert not missed, f"over {RATIO}x: " + "; ".join(missed)
