@@ -129,14 +129,17 @@ def needs_seerr_servers(requests: Iterable[SeerrRequest], servers: Sequence[ArrS
     Seerr recorded one on its media) that no configured `seerr_server_id` is, or names none
     (then Seerr's default decides), and the one server of its kind configured cannot answer for
     it alone (more than one, or not of the request's quality, or with a Jellyseerr id)."""
-    for r in requests:
-        mine = [s for s in servers if s.kind == arr_kind(r)]
+    by_kind: dict[str, list[ArrServer]] = {}
+    for s in servers:
+        by_kind.setdefault(s.kind, []).append(s)
+    # Each distinct (kind, quality, target) once: many requests share a few of them.
+    for kind, is4k, target in {(arr_kind(r), r.is4k, seerr_target(r)) for r in requests}:
+        mine = by_kind.get(kind)
         if not mine:
             continue
-        target = seerr_target(r)
         if target is not None and any(s.seerr_server_id == target for s in mine):
             continue
-        if not _only_choice(mine, r):
+        if not (len(mine) == 1 and mine[0].is4k == is4k and mine[0].seerr_server_id is None):
             return True
     return False
 

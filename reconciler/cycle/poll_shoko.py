@@ -54,7 +54,8 @@ class ShokoPoller:
         if changed is None:
             wanted = known.keys() - ctx.store.request_ids(states=[s.value for s in SETTLED])
         else:
-            wanted = ctx.store.request_ids(not_states=[s.value for s in SETTLED]) | {
+            wanted = ctx.store.request_ids(states=[s.value for s in RequestState
+                                                   if s not in SETTLED]) | {
                 int(tail) for subject in changed
                 if (tail := subject.split(":", 1)[1]).isdigit()}
         rows = ctx.store.requests_by_id(wanted)

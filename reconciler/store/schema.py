@@ -16,7 +16,7 @@ import sqlite_utils
 from reconciler.errors import StoreError
 from reconciler.store.retention import AUTO_VACUUM_INCREMENTAL
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 
 # ---------------------------------------------------------------- migrations
@@ -186,8 +186,15 @@ def _migrate_8(db: sqlite_utils.Database) -> None:
     episodes.add_column("eta", str)
 
 
+def _migrate_9(db: sqlite_utils.Database) -> None:
+    """A cycle decides only the requests that can move (issue 25): the active ones, and those
+    waiting for the media server, are found by index look-ups, not by a scan of every request."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_requests_state ON requests(state)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_requests_phase ON requests(phase)")
+
+
 MIGRATIONS = [_migrate_1, _migrate_2, _migrate_3, _migrate_4, _migrate_5, _migrate_6,
-              _migrate_7, _migrate_8]
+              _migrate_7, _migrate_8, _migrate_9]
 # Steps that end outside the transaction (VACUUM cannot run inside one); the schema version
 # is raised only after it, so an interrupted step is done again at the next start.
 AFTER_COMMIT = {3: _vacuum_incremental}
