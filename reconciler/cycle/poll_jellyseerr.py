@@ -30,11 +30,12 @@ Jellyseerr 2.6.0 to Seerr 3.1.x never change after creation:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 
 from reconciler import core
 from reconciler.cycle.context import PollContext, bounded
-from reconciler.cycle.observations import SeenRequest
+from reconciler.cycle.observations import SeenRequest, TitleKey
 from reconciler.cycle.titles import TitleLookups
 from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
@@ -55,6 +56,63 @@ def _was_active(seen: SeenRequest) -> bool:
         req.status == SeerrStatus.APPROVED and req.quality_media_status in _PROCESSING_MEDIA)
 
 
+class _Summary:
+    """What a poll needs to know of all the requests known, kept from poll to poll and brought
+    up to date from the store's journal (what changed since), not worked out from every
+    request each poll: which wait for an absence to be confirmed, which were in the active
+    listings, which `filter=all` counts, and the films and shows of the live ones (their
+    titles are looked up)."""
+
+    def __init__(self) -> None:
+        self.cursor: int | None = None
+        self._clear()
+
+    def _clear(self) -> None:
+        self.unconfirmed: set[int] = set()
+        self.was_active: set[int] = set()
+        self.listed: set[int] = set()
+        self.titles: dict[int, TitleKey] = {}
+        self.title_count: Counter[TitleKey] = Counter()
+
+    def refresh(self, ctx: PollContext, known: Mapping[int, SeenRequest]) -> None:
+        journal = ctx.store.journal
+        changed = None if self.cursor is None else \
+            journal.since_in(self.cursor, "jellyseerr", "request:")
+        self.cursor = journal.cursor()
+        if changed is None:
+            self._clear()
+            ids: Iterable[int] = known
+        else:
+            ids = {int(tail) for subject in changed
+                   if (tail := subject.split(":", 1)[1]).isdigit()}
+        for rid in ids:
+            self._one(rid, known.get(rid))
+
+    def _one(self, rid: int, seen: SeenRequest | None) -> None:
+        for group in (self.unconfirmed, self.was_active, self.listed):
+            group.discard(rid)
+        old = self.titles.pop(rid, None)
+        if old is not None:
+            self.title_count[old] -= 1
+            if not self.title_count[old]:
+                del self.title_count[old]
+        if seen is None:
+            return
+        if core.absence_unconfirmed(seen.absent):
+            self.unconfirmed.add(rid)
+        if core.seerr_listed(seen.absent, seen.hidden):
+            self.listed.add(rid)
+        if core.seerr_gone(seen.absent):
+            return
+        if _was_active(seen):
+            self.was_active.add(rid)
+        req = seen.request
+        if req.tmdb_id is not None:
+            key = (req.media_type, req.tmdb_id)
+            self.titles[rid] = key
+            self.title_count[key] += 1
+
+
 class JellyseerrPoller:
     """Jellyseerr's requests; `service` is the name its poll records are kept under."""
 
@@ -63,12 +121,14 @@ class JellyseerrPoller:
         self.client = client
         self.service = name
         self.titles = TitleLookups(client, monotonic)
+        self.summary = _Summary()
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client = self.client
         known = ctx.seen.seerr_requests()
-        full = ctx.full_due(self.service) or any(
-            core.absence_unconfirmed(s.absent) for s in known.values())
+        summary = self.summary
+        summary.refresh(ctx, known)
+        full = ctx.full_due(self.service) or bool(summary.unconfirmed)
         if full:
             await client.server_info()  # an upgrade changes what the listings may send
         polled = await client.poll_active(newest=NEWEST_PAGE)
@@ -77,23 +137,19 @@ class JellyseerrPoller:
         listed.update((r.id, r) for r in polled.active.requests)
         # What left the active filters and no listing showed: read once by id. (A cut-short
         # active listing proves nothing about who left it.)
-        left = [rid for rid, s in known.items() if rid not in listed
-                and not core.seerr_gone(s.absent) and polled.active.complete and _was_active(s)]
+        left = sorted(summary.was_active - listed.keys()) if polled.active.complete else []
         found = await self._by_id(left)
         if not full:
             # `filter=all`'s total counts what it lists: every request known, not gone, not
             # hidden, plus the new ones. A difference means a removal, or more new requests
-            # than one page: only a complete listing tells which.
-            def counted(rid: int, seen: SeenRequest) -> bool:
-                if rid in listed:
-                    return True
-                if rid in found:  # just read by id
-                    got = found[rid]
-                    return got is not None and not core.seerr_listing_hides(got)
-                return core.seerr_listed(seen.absent, seen.hidden)
-
-            expected = len(listed.keys() - known.keys()) + sum(
-                1 for rid, seen in known.items() if counted(rid, seen))
+            # than one page: only a complete listing tells which. Counted from the summary:
+            # those it counts, corrected by what this poll listed or read by id.
+            expected = len(listed.keys() - known.keys()) + len(summary.listed)
+            expected += len((listed.keys() & known.keys()) - summary.listed)
+            for rid, got in found.items():
+                if rid not in listed:  # just read by id
+                    expected += int(got is not None and not core.seerr_listing_hides(got)) \
+                        - int(rid in summary.listed)
             full = polled.newest.total != expected
         unlisted: set[int] = set()
         if full:
@@ -122,8 +178,8 @@ class JellyseerrPoller:
                 # 404: removed, once confirmed (the next poll lists completely to confirm it).
                 before = known[rid]
                 ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
-        await self.titles.fetch(ctx, [*listed.values(), *(s.request for s in known.values()
-                                                          if not core.seerr_gone(s.absent))])
+        summary.refresh(ctx, ctx.seen.seerr_requests())
+        await self.titles.fetch(ctx, summary.title_count.keys())
         # The newest `updatedAt` seen, as Seerr writes it (the form stored watermarks have).
         watermark = ctx.store.last_watermark(self.service)
         stamps = [r.updated_at for r in listed.values() if r.updated_at is not None]

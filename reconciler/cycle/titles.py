@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -30,7 +30,6 @@ from reconciler.cycle.context import CONCURRENCY, PollContext
 from reconciler.cycle.observations import TitleFailure, TitleKey
 from reconciler.errors import UpstreamError
 from reconciler.logs import get_logger, scrub
-from reconciler.models import SeerrRequest
 from reconciler.services.jellyseerr import JellyseerrClient, TitleInfo
 from reconciler.times import iso
 
@@ -89,11 +88,11 @@ class TitleLookups:
         self.client = client
         self.monotonic = monotonic
 
-    async def fetch(self, ctx: PollContext, requests: Iterable[SeerrRequest]) -> None:
-        """Ask the titles due among `requests`' films and shows and keep what they gave."""
+    async def fetch(self, ctx: PollContext, keys: Set[TitleKey]) -> None:
+        """Ask the titles due among `keys` (the requested films' and shows') and keep what
+        they gave."""
         seen, now = ctx.seen, ctx.clock()
-        wanted = {(r.media_type, r.tmdb_id) for r in requests
-                  if r.tmdb_id is not None} - seen.titled()
+        wanted = set(keys - seen.titled())
         failures = seen.title_failures()
         seen.drop_title_failures([k for k in failures if k not in wanted])
         order = due(wanted, failures, now)[:MAX_TITLES_PER_POLL]
