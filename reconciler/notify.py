@@ -303,7 +303,7 @@ class Notifier:
         del now  # the stuck stretch's own start names it, not the cycle's time
         if NotifyEvent.STUCK not in self.events or not self.urls:
             return
-        for row in self.store.requests():
+        for row in self.store.stuck_requests():
             if row.stuck_reason and row.stuck_since is not None:
                 self._queue(row, NotifyEvent.STUCK)
 

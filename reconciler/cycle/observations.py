@@ -254,7 +254,7 @@ class Observations:
             self, "jellyseerr", "title:", lambda data, codec: data, _title_key)
         self._title_failures: _View[TitleKey, TitleFailure] = _View(
             self, "jellyseerr", "title_failure:", _title_failure, _title_key)
-        self._views: dict[tuple[str, str], _View[int, Any]] = {}
+        self._views: dict[tuple[str, str], _View[Any, Any]] = {}
 
     def _by_id(self, service: str, kind: str,
                convert: Callable[[Any, Codec], T]) -> Mapping[int, T]:
@@ -493,13 +493,23 @@ class Observations:
             return None
         return self._get(server, key.subject, _series, None)
 
-    def series_seen(self, key: SeriesKey, server: str = "sonarr") -> bool:
-        """The Sonarr server was asked about this show before (and had it)."""
-        return bool(self._data(server, key.subject))
-
     def put_series(self, key: SeriesKey, series: SonarrSeries | None, now: datetime,
                    server: str = "sonarr") -> bool:
         return self._put(server, key.subject, dump(series) if series else {}, now)
+
+    def known_series(self, server: str = "sonarr") -> Mapping[str, SonarrSeries | None]:
+        """Every show the Sonarr server was asked about, by `SeriesKey.subject` (None: it has
+        none); a view kept from the journal."""
+        view = self._views.get((server, "series"))
+        if view is None:
+            view = self._views[server, "series"] = _View(self, server, "series:", _series,
+                                                         lambda subject: subject)
+        values: Mapping[str, SonarrSeries | None] = view.current()
+        return values
+
+    def episode_lists(self, server: str = "sonarr") -> Mapping[int, list[SonarrEpisode]]:
+        """Every series' episodes as last listed, by series id (a view)."""
+        return self._by_id(server, "episodes", _episodes)
 
     def episodes(self, series_id: int, server: str = "sonarr") -> list[SonarrEpisode] | None:
         """The series' episodes as the Sonarr server last listed them; None when never listed."""

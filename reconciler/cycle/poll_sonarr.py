@@ -22,6 +22,8 @@ Watermark: the `Date` header of the queue response (Sonarr's own clock).
 
 from __future__ import annotations
 
+import bisect
+import sys
 from datetime import datetime, timedelta
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
@@ -59,6 +61,7 @@ class SonarrPoller:
     def __init__(self, client: SonarrClient, server: str = "sonarr") -> None:
         self.client = client
         self.service = server
+        self.airs = AirDates()
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client, seen, server = self.client, ctx.seen, self.service
@@ -72,6 +75,7 @@ class SonarrPoller:
         events = await recent_history(client, watermark or server_date)
         library: list[SonarrSeries] | None = await client.all_series() if full else None
         series_keys: dict[int, SeriesKey] = {}
+        stored = seen.known_series(server)
         for req in tracked:
             key = series_key(req)
             if key is None:
@@ -79,10 +83,8 @@ class SonarrPoller:
             series: SonarrSeries | None
             if library is not None:
                 series = _find_series(library, req)
-            elif seen.series_seen(key, server):
-                series = seen.series(key, server)
-                if series is not None:  # as stored: nothing to write
-                    series_keys[series.id] = key
+            elif (series := stored.get(key.subject)) is not None:
+                series_keys[series.id] = key  # as stored: nothing to write
                 continue
             elif (sid := external_id(req)) is not None and (
                     found := await client.series(sid)) is not None and _same_show(found, req):
@@ -100,11 +102,11 @@ class SonarrPoller:
                 series_keys[series.id] = key
         last = ctx.store.last_poll(server, ok=True)
         since = last.started if last is not None else None
-        fetched = set()
-        for sid in series_keys:
-            known = seen.episodes(sid, server)
-            if full or known is None or _airing(known, since, now):
-                fetched.add(sid)
+        if full:
+            fetched = set(series_keys)
+        else:  # never listed, or an episode airs (or aired since the last poll)
+            fetched = (series_keys.keys() - seen.episode_lists(server).keys()) | (
+                self.airs.airing(ctx, server, since, now) & series_keys.keys())
         if not full:
             fetched |= await self._redated(ctx, set(series_keys) - fetched, now)
         await self._store_episodes(ctx, sorted(fetched), now)
@@ -159,14 +161,43 @@ class SonarrPoller:
             ctx.seen.put_episodes(sid, episodes, now, self.service)
 
 
-def _airing(episodes: list[SonarrEpisode], since: datetime | None, now: datetime) -> bool:
-    """An episode airs within `AIRING_WINDOW`, or aired since the last poll (`since`)."""
-    start = (since - WATERMARK_OVERLAP) if since is not None else now
-    for e in episodes:
-        aired = e.air_date_utc
-        if aired is not None and start < aired <= now + AIRING_WINDOW:
-            return True
-    return False
+class AirDates:
+    """Every stored episode's air date, in order, kept from the journal: which series have
+    an episode airing within `AIRING_WINDOW`, or aired since the last poll, found by two
+    bisections instead of a look at every episode of every show each poll."""
+
+    def __init__(self) -> None:
+        self._cursor: int | None = None
+        self._by_series: dict[int, list[tuple[datetime, int]]] = {}
+        self._dates: list[tuple[datetime, int]] = []
+
+    def airing(self, ctx: PollContext, server: str, since: datetime | None,
+               now: datetime) -> set[int]:
+        journal = ctx.store.journal
+        changed = None if self._cursor is None else \
+            journal.since_in(self._cursor, server, "episodes:")
+        self._cursor = journal.cursor()
+        lists = ctx.seen.episode_lists(server)
+        if changed is None:
+            self._by_series = {sid: _dates(sid, eps) for sid, eps in lists.items()}
+            self._dates = sorted(d for dates in self._by_series.values() for d in dates)
+        else:
+            for subject in changed:
+                sid = int(subject.split(":", 1)[1])
+                for old in self._by_series.pop(sid, []):
+                    del self._dates[bisect.bisect_left(self._dates, old)]
+                if sid in lists:
+                    self._by_series[sid] = _dates(sid, lists[sid])
+                    for new in self._by_series[sid]:
+                        bisect.insort(self._dates, new)
+        start = (since - WATERMARK_OVERLAP) if since is not None else now
+        lo = bisect.bisect_right(self._dates, (start, sys.maxsize))
+        hi = bisect.bisect_right(self._dates, (now + AIRING_WINDOW, sys.maxsize))
+        return {sid for _, sid in self._dates[lo:hi]}
+
+
+def _dates(series_id: int, episodes: list[SonarrEpisode]) -> list[tuple[datetime, int]]:
+    return [(e.air_date_utc, series_id) for e in episodes if e.air_date_utc is not None]
 
 
 def _same_show(series: SonarrSeries, req: SeerrRequest) -> bool:

@@ -184,6 +184,12 @@ class Store:
                                      (phase,)).fetchall()
         return [RequestRow.from_db(dict(r)) for r in rows]
 
+    def stuck_requests(self) -> list[RequestRow]:
+        """The requests flagged stuck, by id."""
+        rows = self.conn.execute(
+            "SELECT * FROM requests WHERE stuck_reason IS NOT NULL ORDER BY id").fetchall()
+        return [RequestRow.from_db(dict(r)) for r in rows]
+
     def requests_by_id(self, ids: Iterable[int]) -> dict[int, RequestRow]:
         """The rows of these requests (those stored), by id."""
         wanted = sorted(set(ids))
