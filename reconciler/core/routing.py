@@ -124,16 +124,26 @@ def own_default(mine: Sequence[ArrServer], is4k: bool) -> ArrServer | None:
     return default or next((s for s in mine if s.is4k == is4k), None)
 
 
-def needs_seerr_servers(requests: Iterable[SeerrRequest], servers: Sequence[ArrServer]) -> bool:
-    """Whether routing `requests` needs Jellyseerr's server settings: one names a server (or
-    Seerr recorded one on its media) that no configured `seerr_server_id` is, or names none
-    (then Seerr's default decides), and the one server of its kind configured cannot answer for
-    it alone (more than one, or not of the request's quality, or with a Jellyseerr id)."""
+# What routing a request depends on: its kind, its quality, the server Seerr names for it.
+RouteCase = tuple[str, bool, int | None]
+
+
+def route_case(request: SeerrRequest) -> RouteCase:
+    """The request's `RouteCase`."""
+    return arr_kind(request), request.is4k, seerr_target(request)
+
+
+def needs_seerr_servers(cases: Iterable[RouteCase],
+                        servers: Sequence[ArrServer]) -> bool:
+    """Whether routing requests needs Jellyseerr's server settings, given their distinct
+    `cases` (kind, 4K, the server Seerr names: `seerr_target`): one names a server that no
+    configured `seerr_server_id` is, or names none (then Seerr's default decides), and the one
+    server of its kind configured cannot answer for it alone (more than one, or not of the
+    request's quality, or with a Jellyseerr id)."""
     by_kind: dict[str, list[ArrServer]] = {}
     for s in servers:
         by_kind.setdefault(s.kind, []).append(s)
-    # Each distinct (kind, quality, target) once: many requests share a few of them.
-    for kind, is4k, target in {(arr_kind(r), r.is4k, seerr_target(r)) for r in requests}:
+    for kind, is4k, target in cases:
         mine = by_kind.get(kind)
         if not mine:
             continue

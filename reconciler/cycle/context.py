@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,11 +34,34 @@ class Tracking:
 
     def __init__(self) -> None:
         self._lists: dict[tuple[MediaType, str | None], dict[int, SeerrRequest]] = {}
+        # Per media type, how many of its tracked requests (any server) route alike: the
+        # distinct (kind, 4K, Seerr's target server) are all routing's questions depend on.
+        self._cases: dict[MediaType, Counter[RouteCase]] = {}
         self._cursor: int | None = None
         self._basis: tuple[object, ...] = ()
 
     def tracked(self, ctx: PollContext, media_type: MediaType,
                 server: str | None) -> list[SeerrRequest]:
+        return list(self._held(ctx, media_type, server).values())
+
+    def cases(self, ctx: PollContext, media_type: MediaType) -> set[RouteCase]:
+        """The distinct routing cases among the tracked requests of `media_type`."""
+        self._held(ctx, media_type, None)
+        return set(self._cases[media_type])
+
+    def _held(self, ctx: PollContext, media_type: MediaType,
+              server: str | None) -> dict[int, SeerrRequest]:
+        self._refresh(ctx)
+        found = self._lists.get((media_type, server))
+        if found is None:
+            found = self._lists[media_type, server] = {
+                rid: s.request for rid, s in sorted(ctx.seen.seerr_requests().items())
+                if ctx.is_tracked(s, media_type, server)}
+            if server is None:
+                self._cases[media_type] = Counter(route_case(r) for r in found.values())
+        return found
+
+    def _refresh(self, ctx: PollContext) -> None:
         journal = ctx.store.journal
         basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
         changed = None if self._cursor is None or basis != self._basis else \
@@ -45,22 +69,30 @@ class Tracking:
         self._cursor, self._basis = journal.cursor(), basis
         if changed is None:
             self._lists.clear()
-        elif changed:
-            ids = {int(tail) for subject in changed
-                   if (tail := subject.split(":", 1)[1]).isdigit()}
-            for (kind, where), held in self._lists.items():
-                for rid in ids:
-                    held.pop(rid, None)
-                    seen = ctx.seen.seerr_requests().get(rid)
-                    if seen is not None and ctx.is_tracked(seen, kind, where):
-                        held[rid] = seen.request
-                self._lists[kind, where] = dict(sorted(held.items()))
-        found = self._lists.get((media_type, server))
-        if found is None:
-            found = self._lists[media_type, server] = {
-                rid: s.request for rid, s in sorted(ctx.seen.seerr_requests().items())
-                if ctx.is_tracked(s, media_type, server)}
-        return list(found.values())
+            self._cases.clear()
+            return
+        ids = {int(tail) for subject in changed if (tail := subject.split(":", 1)[1]).isdigit()}
+        if not ids:
+            return
+        known = ctx.seen.seerr_requests()
+        for (kind, where), held in self._lists.items():
+            cases = self._cases[kind] if where is None else None
+            for rid in ids:
+                old = held.pop(rid, None)
+                if old is not None and cases is not None:
+                    cases[route_case(old)] -= 1
+                    if not cases[route_case(old)]:
+                        del cases[route_case(old)]
+                seen = known.get(rid)
+                if seen is not None and ctx.is_tracked(seen, kind, where):
+                    held[rid] = seen.request
+                    if cases is not None:
+                        cases[route_case(seen.request)] += 1
+            self._lists[kind, where] = dict(sorted(held.items()))
+
+
+RouteCase = core.RouteCase
+route_case = core.route_case
 
 
 @dataclass
@@ -92,6 +124,13 @@ class PollContext:
             return self.tracking.tracked(self, media_type, server)
         return [s.request for _, s in sorted(self.seen.seerr_requests().items())
                 if self.is_tracked(s, media_type, server)]
+
+    def route_cases(self, media_type: MediaType) -> set[RouteCase]:
+        """The distinct (kind, 4K, Seerr's target) among the tracked requests of
+        `media_type`."""
+        if self.tracking is not None:
+            return self.tracking.cases(self, media_type)
+        return {route_case(r) for r in self.tracked(media_type)}
 
     def is_tracked(self, seen: SeenRequest, media_type: MediaType, server: str | None) -> bool:
         return (seen.request.media_type == media_type

@@ -31,19 +31,20 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Set
 
 from reconciler import core
 from reconciler.cycle.context import PollContext, bounded
 from reconciler.cycle.observations import SeenRequest, TitleKey
 from reconciler.cycle.titles import TitleLookups
-from reconciler.models import SeerrRequest, SeerrStatus
+from reconciler.models import MediaType, SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient
 
 # Media statuses of an approved request `filter=processing` lists (not available, blocklisted
 # or deleted).
 _PROCESSING_MEDIA = (None, 1, 2, 3, 4)
+_MEDIA_TYPES = frozenset(m.value for m in MediaType)
 
 
 def _was_active(seen: SeenRequest) -> bool:
@@ -73,22 +74,35 @@ class _Summary:
         self.listed: set[int] = set()
         self.titles: dict[int, TitleKey] = {}
         self.title_count: Counter[TitleKey] = Counter()
+        self.untitled: set[TitleKey] = set()  # of `title_count`, those with no title stored
 
     def refresh(self, ctx: PollContext, known: Mapping[int, SeenRequest]) -> None:
         journal = ctx.store.journal
         changed = None if self.cursor is None else \
             journal.since_in(self.cursor, "jellyseerr", "request:")
+        titles = None if self.cursor is None else \
+            journal.since_in(self.cursor, "jellyseerr", "title:")
         self.cursor = journal.cursor()
-        if changed is None:
+        titled = ctx.seen.titled()
+        if changed is None or titles is None:
             self._clear()
-            ids: Iterable[int] = known
-        else:
-            ids = {int(tail) for subject in changed
-                   if (tail := subject.split(":", 1)[1]).isdigit()}
-        for rid in ids:
-            self._one(rid, known.get(rid))
+            for rid in known:
+                self._one(rid, known.get(rid), titled)
+            return
+        for rid in {int(tail) for subject in changed
+                    if (tail := subject.split(":", 1)[1]).isdigit()}:
+            self._one(rid, known.get(rid), titled)
+        for subject in titles:
+            _, media_type, tmdb = subject.split(":", 2)
+            if not tmdb.isdigit() or media_type not in _MEDIA_TYPES:
+                continue
+            key = (MediaType(media_type), int(tmdb))
+            if key in titled:
+                self.untitled.discard(key)
+            elif key in self.title_count:
+                self.untitled.add(key)
 
-    def _one(self, rid: int, seen: SeenRequest | None) -> None:
+    def _one(self, rid: int, seen: SeenRequest | None, titled: Set[TitleKey]) -> None:
         for group in (self.unconfirmed, self.was_active, self.listed):
             group.discard(rid)
         old = self.titles.pop(rid, None)
@@ -96,6 +110,7 @@ class _Summary:
             self.title_count[old] -= 1
             if not self.title_count[old]:
                 del self.title_count[old]
+                self.untitled.discard(old)
         if seen is None:
             return
         if core.absence_unconfirmed(seen.absent):
@@ -111,6 +126,8 @@ class _Summary:
             key = (req.media_type, req.tmdb_id)
             self.titles[rid] = key
             self.title_count[key] += 1
+            if key not in titled:
+                self.untitled.add(key)
 
 
 class JellyseerrPoller:
@@ -179,7 +196,7 @@ class JellyseerrPoller:
                 before = known[rid]
                 ctx.seen.put_seerr_request(before.request, before.absent + 1, now)
         summary.refresh(ctx, ctx.seen.seerr_requests())
-        await self.titles.fetch(ctx, summary.title_count.keys())
+        await self.titles.fetch(ctx, summary.untitled)
         # The newest `updatedAt` seen, as Seerr writes it (the form stored watermarks have).
         watermark = ctx.store.last_watermark(self.service)
         stamps = [r.updated_at for r in listed.values() if r.updated_at is not None]

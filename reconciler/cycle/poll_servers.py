@@ -53,14 +53,13 @@ async def read_server_settings(client: JellyseerrClient, ctx: PollContext, *,
     now = ctx.clock()
     for media_type in MediaType:
         kind = media_type.arr
-        requests = ctx.tracked(media_type)
-        if not core.needs_seerr_servers(requests, servers):
+        cases = ctx.route_cases(media_type)
+        if not core.needs_seerr_servers(cases, servers):
             continue
         known = ctx.seen.seerr_servers(kind)
         listed = {e.id for e in known or []}
-        unlisted = {(kind, target) for r in requests
-                    if (target := core.seerr_target(r)) is not None
-                    and target not in listed} - asked
+        unlisted = {(kind, target) for _, _, target in cases
+                    if target is not None and target not in listed} - asked
         asked |= unlisted
         if known is not None and not refresh and not unlisted:
             continue

@@ -154,15 +154,16 @@ def test_a_request_sent_to_an_unconfigured_server_is_tracked_on_none() -> None:
 
 def test_one_server_of_the_quality_needs_no_settings_several_do() -> None:
     only_hd = [SERVERS[0]]
-    assert not core.needs_seerr_servers([film(0)], only_hd)
+    assert not core.needs_seerr_servers([core.route_case(film(0))], only_hd)
     assert core.route(film(0), only_hd, None) == core.Route("radarr")
-    assert core.needs_seerr_servers([film(1, is4k=True)], only_hd)
-    assert core.needs_seerr_servers([film(0)], SERVERS)
-    assert not core.needs_seerr_servers([film(None)], only_hd)
+    assert core.needs_seerr_servers([core.route_case(film(1, is4k=True))], only_hd)
+    assert core.needs_seerr_servers([core.route_case(film(0))], SERVERS)
+    assert not core.needs_seerr_servers([core.route_case(film(None))], only_hd)
     # Naming no server, Seerr's default decides (issue 22): with several, its settings count.
-    assert core.needs_seerr_servers([film(None)], SERVERS)
+    assert core.needs_seerr_servers([core.route_case(film(None))], SERVERS)
     show = SeerrRequest(2, MediaType.TV, 2, 1, 2, server_id=None, service_id=3)
-    assert not core.needs_seerr_servers([show], SERVERS)  # its media names the anime server
+    # Its media names the anime server.
+    assert not core.needs_seerr_servers([core.route_case(show)], SERVERS)
 
 
 # Two HD Radarr servers whose defaults differ: reconciler's is "main", Seerr's is "kids".
