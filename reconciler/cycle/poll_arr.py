@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -58,7 +58,7 @@ class QueueChange:
 
 
 def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
-                key: Callable[[QueueRecord], int | None], tracked: set[int],
+                key: Callable[[QueueRecord], int | None], tracked: Set[int],
                 now: datetime) -> QueueChange:
     """Keep the queue records of tracked films or series (by `key`), drop the rest; what
     changed, for `note_departures`."""
@@ -74,7 +74,7 @@ def store_queue(ctx: PollContext, service: str, queue: Sequence[QueueRecord],
     return QueueChange(before, steady)
 
 
-def note_departures(ctx: PollContext, service: str, change: QueueChange, tracked: set[int],
+def note_departures(ctx: PollContext, service: str, change: QueueChange, tracked: Set[int],
                     grabbed_at: Callable[[int, int | None], datetime | None],
                     now: datetime) -> None:
     """Keep, by film or series, the queue records seen in an earlier poll and gone since

@@ -18,6 +18,7 @@ Watermark: the `Date` header of the queue response (Radarr's own clock).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from reconciler.cycle.context import PollContext, bounded
@@ -41,12 +42,13 @@ class RadarrPoller:
     def __init__(self, client: RadarrClient, server: str = "radarr") -> None:
         self.client = client
         self.service = server
+        self.films = TrackedFilms(server)
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
-        client, seen, server = self.client, ctx.seen, self.service
+        client, seen, server, films = self.client, ctx.seen, self.service, self.films
         now = ctx.clock()
-        requests = [r for r in ctx.tracked(MediaType.MOVIE, server) if r.tmdb_id is not None]
-        tracked = {r.tmdb_id for r in requests if r.tmdb_id is not None}
+        films.refresh(ctx)
+        tracked = films.requests.keys()
         watermark = ctx.watermark(server)
         full = watermark is None or ctx.full_due(server)
         # The queue first, then the history: a download that left the queue because it was
@@ -57,18 +59,14 @@ class RadarrPoller:
         if full:
             library = {m.tmdb_id: m for m in await client.movies()}
             movies = {t: library.get(t) for t in tracked}
-        else:
-            known = seen.movies(server)
-            for req in requests:
-                tmdb = req.tmdb_id
-                if tmdb is None or tmdb in movies or known.get(tmdb) is not None:
-                    continue
-                movies[tmdb] = await _find_movie(client, req, tmdb)
+        else:  # the films Radarr was not seen to have: asked again each poll
+            for tmdb in sorted(films.unfound):
+                movies[tmdb] = await _find_movie(client, films.first_request(ctx, tmdb), tmdb)
         _store_movies(ctx, movies, now, server)
+        films.refresh(ctx)
         # Radarr movie id -> TMDB id, of the tracked films Radarr has.
-        stored = seen.movies(server)
-        current = {m.id: t for t in tracked if (m := stored.get(t)) is not None}
-        change = store_queue(ctx, server, queue, lambda r: r.movie_id, set(current), now)
+        current = films.current
+        change = store_queue(ctx, server, queue, lambda r: r.movie_id, current.keys(), now)
 
         def needs_history(movie_id: int) -> bool:
             movie = seen.movie(current[movie_id], server)
@@ -80,7 +78,7 @@ class RadarrPoller:
             write=lambda mid, facts: seen.put_movie_history(mid, facts, now, server),
             fetch=client.movie_history, needs_history=needs_history,
         )
-        note_departures(ctx, server, change, set(current),
+        note_departures(ctx, server, change, current.keys(),
                         lambda mid, _: (seen.movie_history(mid, server) or HistoryFacts())
                         .grabbed_at, now)
         # Something happened to these films (grab, import, failure, deletion, rename): read
@@ -96,6 +94,85 @@ class RadarrPoller:
             seen.put_radarr_tags(await client.tags(), now, server)
         outcome.full = full
         outcome.watermark = server_date or watermark
+
+
+class TrackedFilms:
+    """The films one Radarr server tracks, kept from poll to poll and brought up to date from
+    the store's journal (the requests and films that changed since), not worked out from every
+    request each poll: by TMDB id the tracked requests, the stored film's Radarr id
+    (`current`: Radarr id -> TMDB id), and those Radarr was not seen to have (`unfound`)."""
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self._cursor: int | None = None
+        self._basis: tuple[object, ...] = ()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._of_request: dict[int, int] = {}  # request id -> TMDB id
+        self.requests: dict[int, set[int]] = {}  # TMDB id -> its tracked requests
+        self._movie_ids: dict[int, int] = {}  # TMDB id -> Radarr id
+        self.current: dict[int, int] = {}  # Radarr id -> TMDB id
+        self.unfound: set[int] = set()
+
+    def first_request(self, ctx: PollContext, tmdb: int) -> SeerrRequest:
+        """The film's first tracked request (its ids are asked with)."""
+        return ctx.seen.seerr_requests()[min(self.requests[tmdb])].request
+
+    def refresh(self, ctx: PollContext) -> None:
+        journal, server = ctx.store.journal, self.server
+        basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
+        fresh = self._cursor is None or basis != self._basis
+        asked = None if fresh else journal.since_in(self._cursor or 0, "jellyseerr", "request:")
+        films = None if fresh else journal.since_in(self._cursor or 0, server, "movie:")
+        self._cursor, self._basis = journal.cursor(), basis
+        stored = ctx.seen.movies(server)
+        if asked is None or films is None:
+            self._clear()
+            for req in ctx.tracked(MediaType.MOVIE, server):
+                if req.tmdb_id is not None:
+                    self._of_request[req.id] = req.tmdb_id
+                    self.requests.setdefault(req.tmdb_id, set()).add(req.id)
+            for tmdb in self.requests:
+                self._link(tmdb, stored)
+            return
+        touched = {int(tail) for subject in films
+                   if (tail := subject.split(":", 1)[1]).isdigit()}
+        known = ctx.seen.seerr_requests()
+        for subject in asked:
+            tail = subject.split(":", 1)[1]
+            if not tail.isdigit():
+                continue
+            rid = int(tail)
+            old = self._of_request.pop(rid, None)
+            if old is not None:
+                self.requests[old].discard(rid)
+                if not self.requests[old]:
+                    del self.requests[old]
+                touched.add(old)
+            seen = known.get(rid)
+            if seen is not None and seen.request.tmdb_id is not None and ctx.is_tracked(
+                    seen, MediaType.MOVIE, server):
+                tmdb = seen.request.tmdb_id
+                self._of_request[rid] = tmdb
+                self.requests.setdefault(tmdb, set()).add(rid)
+                touched.add(tmdb)
+        for tmdb in touched:
+            self._link(tmdb, stored)
+
+    def _link(self, tmdb: int, stored: Mapping[int, RadarrMovie | None]) -> None:
+        old = self._movie_ids.pop(tmdb, None)
+        if old is not None and self.current.get(old) == tmdb:
+            del self.current[old]
+        self.unfound.discard(tmdb)
+        if tmdb not in self.requests:
+            return
+        movie = stored.get(tmdb)
+        if movie is None:
+            self.unfound.add(tmdb)
+        else:
+            self._movie_ids[tmdb] = movie.id
+            self.current[movie.id] = tmdb
 
 
 async def _find_movie(client: RadarrClient, req: SeerrRequest, tmdb: int) -> RadarrMovie | None:
