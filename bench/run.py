@@ -207,6 +207,7 @@ async def bench(sizes: Sizes, steady_cycles: int, changes: int, baseline_sample:
         store = Store.open(config.database)
         steps = SqlSteps(store.conn)
         reconciler = Reconciler(config, store)
+        reconciler.freeze_heap = True  # as the daemon does
         try:
             report.cycles.append(await measure(reconciler, "first", steps))
             await settle(reconciler, stack, steps, report)

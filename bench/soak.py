@@ -129,6 +129,7 @@ async def soak(workdir: Path, *, days: int = DAYS, step_s: int = STEP_S,
 
         store = Store.open(config.database)
         reconciler = Reconciler(config, store, clock=clock)
+        reconciler.freeze_heap = True  # as the daemon does
         wall0, cpu0 = time.perf_counter(), time.process_time()
         try:
             for step in range(steps + 1):

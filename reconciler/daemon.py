@@ -94,6 +94,7 @@ class Daemon:
         self.notifier_options = notifier_options or {}
         self.stop_grace = stop_grace
         self.reconciler = Reconciler(config, store, clients_factory(config), clock)
+        self.reconciler.freeze_heap = True  # a long-lived process (cycle/run.py)
         self.metrics = Metrics()
         self.metrics.know_services(list(config.services))
         # Called with every finished cycle's result (the metrics; tests add their own).

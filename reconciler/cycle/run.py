@@ -12,6 +12,7 @@ that fails to answer is recorded as failed and is *unknown* to the decision.
 
 from __future__ import annotations
 
+import gc
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -61,6 +62,20 @@ def pollers(clients: Clients) -> list[Poller]:
             for name, client in clients.items()]
 
 
+def _settle_heap() -> None:
+    """After a cycle that decided every request (the first, a full listing): collect, then
+    move what survived out of the cyclic garbage collector's sight (`gc.freeze`). What a
+    daemon keeps from cycle to cycle (the observations, views and indexes of every request)
+    is long-lived; left in the collector's generations, every collection of the oldest one
+    walks all of it, a cost that grows with the requests stored, not with what moves (about
+    half a steady cycle's CPU at 10,000 requests). Unfrozen first, so that what became
+    garbage since the last freeze is collected, never kept: the frozen set is renewed at
+    each full sync. Objects still go when unreferenced; only the walk is saved."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class Reconciler:
     """Holds the clients and the store; `cycle()` runs one poll-and-decide pass."""
 
@@ -89,6 +104,9 @@ class Reconciler:
         self.tracking = Tracking()
         self.decide_all = False
         self.decided = 0
+        # A long-lived process (the daemon, the benchmark) sets this: see `_settle_heap`.
+        self.freeze_heap = False
+        self._decided_all = False
 
     def reconfigure(self, config: Config,
                     clients: Clients | Mapping[str, ServiceClient] | None = None) -> Clients:
@@ -143,6 +161,8 @@ class Reconciler:
             for hook in self.after_reconcile:
                 hook(now)
         self._log_outages(polls)
+        if self.freeze_heap and self._decided_all:
+            _settle_heap()
         return CycleResult(polls, transitions, self.store.rows_written, nudges, self.decided)
 
     async def _poll(self, poller: Poller, ctx: PollContext) -> PollOutcome:
@@ -224,6 +244,7 @@ class Reconciler:
         limits = (deadline, *deadlines.limits.values())
         transitions: list[Transition] = []
         self.decided = 0
+        self._decided_all = due is None
         if due is None:
             rows = {r.id: r for r in self.store.requests()}
             with self.seen.snapshot():
