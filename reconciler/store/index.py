@@ -53,7 +53,7 @@ class ItemIndex:
 
     def _note(self, ids: Sequence[str]) -> None:
         """Note in the journal what a request may look these items up by, as stored now."""
-        if not ids:
+        if not ids or not self._journal.listening():
             return
         if len(ids) > NOTE_AT_MOST:
             self._journal.reset()

@@ -34,13 +34,22 @@ class Journal:
         self.capacity = capacity
         self._seq = 0
         self._floor = 0  # a cursor below this cannot be answered
+        self._handed = 0  # the latest cursor handed out
         self._notes: deque[tuple[int, str, str]] = deque()
 
     def cursor(self) -> int:
         """Where a reader stands now: pass it to `since` later."""
+        self._handed = self._seq
         return self._seq
 
+    def listening(self) -> bool:
+        """Whether a note can still matter: no, after a reset until a reader takes a cursor
+        (every cursor handed out before it is told to start over anyway)."""
+        return self._handed >= self._floor
+
     def note(self, service: str, key: str) -> None:
+        if not self.listening():
+            return
         self._seq += 1
         self._notes.append((self._seq, service, key))
         if len(self._notes) > self.capacity:
