@@ -88,7 +88,6 @@ class Tracking:
                     held[rid] = seen.request
                     if cases is not None:
                         cases[route_case(seen.request)] += 1
-            self._lists[kind, where] = dict(sorted(held.items()))
 
 
 RouteCase = core.RouteCase
@@ -119,7 +118,8 @@ class PollContext:
 
     def tracked(self, media_type: MediaType, server: str | None = None) -> list[SeerrRequest]:
         """Requests of `media_type` still worth polling the *arr for (`server`: only those
-        routed to that Radarr or Sonarr server), by id."""
+        routed to that Radarr or Sonarr server): by id, then those changed since, in the order
+        they changed."""
         if self.tracking is not None:
             return self.tracking.tracked(self, media_type, server)
         return [s.request for _, s in sorted(self.seen.seerr_requests().items())

@@ -6,12 +6,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
 from reconciler.models import (
     HistoryEvent,
     HistoryFacts,
+    MediaType,
     QueueDeparture,
     QueueRecord,
     SeerrRequest,
@@ -176,3 +177,90 @@ def fold(facts: HistoryFacts, events: list[HistoryEvent]) -> HistoryFacts:
         facts = replace(facts.merge_event(e.event_type, e.date, e.source_title, e.message),
                         last_event_id=e.id)
     return facts
+
+
+K = TypeVar("K")
+
+
+class Tracked(Generic[K]):
+    """What one Radarr or Sonarr server tracks, kept from poll to poll and brought up to date
+    from the store's journal (the requests, and the films or series stored, that changed
+    since), not worked out from every request each poll. `key` gives a request's film or show
+    key (a TMDB id; a `SeriesKey`), `stored` the server's view of them (`Observations.movies`,
+    `known_series`), `of_subject` the key a changed observation's subject names. Kept: by key,
+    the tracked requests (`requests`); the stored film's or series' Radarr/Sonarr id
+    (`current`: that id -> key); the keys the server was not seen to have (`unfound`)."""
+
+    def __init__(self, server: str, media_type: MediaType, kind: str,
+                 key: Callable[[SeerrRequest], K | None],
+                 stored: Callable[[PollContext], Mapping[K, Any]],
+                 of_subject: Callable[[str], K | None]) -> None:
+        self.server, self.media_type, self.kind = server, media_type, kind
+        self.key, self.stored, self.of_subject = key, stored, of_subject
+        self._cursor: int | None = None
+        self._basis: tuple[object, ...] = ()
+        self._clear()
+
+    def _clear(self) -> None:
+        self._of_request: dict[int, K] = {}
+        self.requests: dict[K, set[int]] = {}
+        self._ids: dict[K, int] = {}
+        self.current: dict[int, K] = {}
+        self.unfound: set[K] = set()
+
+    def first_request(self, ctx: PollContext, key: K) -> SeerrRequest:
+        """The key's first tracked request (its ids are asked with)."""
+        return ctx.seen.seerr_requests()[min(self.requests[key])].request
+
+    def refresh(self, ctx: PollContext) -> None:
+        journal, server = ctx.store.journal, self.server
+        basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
+        fresh = self._cursor is None or basis != self._basis
+        asked = None if fresh else journal.since_in(self._cursor or 0, "jellyseerr", "request:")
+        held = None if fresh else journal.since_in(self._cursor or 0, server, f"{self.kind}:")
+        self._cursor, self._basis = journal.cursor(), basis
+        stored = self.stored(ctx)
+        if asked is None or held is None:
+            self._clear()
+            for req in ctx.tracked(self.media_type, server):
+                if (key := self.key(req)) is not None:
+                    self._of_request[req.id] = key
+                    self.requests.setdefault(key, set()).add(req.id)
+            for key in self.requests:
+                self._link(key, stored)
+            return
+        touched = {key for subject in held if (key := self.of_subject(subject)) is not None}
+        known = ctx.seen.seerr_requests()
+        for subject in asked:
+            tail = subject.split(":", 1)[1]
+            if not tail.isdigit():
+                continue
+            rid = int(tail)
+            old = self._of_request.pop(rid, None)
+            if old is not None:
+                self.requests[old].discard(rid)
+                if not self.requests[old]:
+                    del self.requests[old]
+                touched.add(old)
+            seen = known.get(rid)
+            if seen is not None and (key := self.key(seen.request)) is not None \
+                    and ctx.is_tracked(seen, self.media_type, server):
+                self._of_request[rid] = key
+                self.requests.setdefault(key, set()).add(rid)
+                touched.add(key)
+        for key in touched:
+            self._link(key, stored)
+
+    def _link(self, key: K, stored: Mapping[K, Any]) -> None:
+        old = self._ids.pop(key, None)
+        if old is not None and self.current.get(old) == key:
+            del self.current[old]
+        self.unfound.discard(key)
+        if key not in self.requests:
+            return
+        found = stored.get(key)
+        if found is None:
+            self.unfound.add(key)
+        else:
+            self._ids[key] = found.id
+            self.current[found.id] = key

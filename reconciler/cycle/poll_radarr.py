@@ -18,11 +18,11 @@ Watermark: the `Date` header of the queue response (Radarr's own clock).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 
 from reconciler.cycle.context import PollContext, bounded
 from reconciler.cycle.poll_arr import (
+    Tracked,
     external_id,
     fold_film,
     note_departures,
@@ -42,7 +42,9 @@ class RadarrPoller:
     def __init__(self, client: RadarrClient, server: str = "radarr") -> None:
         self.client = client
         self.service = server
-        self.films = TrackedFilms(server)
+        self.films: Tracked[int] = Tracked(
+            server, MediaType.MOVIE, "movie", key=lambda r: r.tmdb_id,
+            stored=lambda ctx: ctx.seen.movies(server), of_subject=_tmdb_of)
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client, seen, server, films = self.client, ctx.seen, self.service, self.films
@@ -96,85 +98,6 @@ class RadarrPoller:
         outcome.watermark = server_date or watermark
 
 
-class TrackedFilms:
-    """The films one Radarr server tracks, kept from poll to poll and brought up to date from
-    the store's journal (the requests and films that changed since), not worked out from every
-    request each poll: by TMDB id the tracked requests, the stored film's Radarr id
-    (`current`: Radarr id -> TMDB id), and those Radarr was not seen to have (`unfound`)."""
-
-    def __init__(self, server: str) -> None:
-        self.server = server
-        self._cursor: int | None = None
-        self._basis: tuple[object, ...] = ()
-        self._clear()
-
-    def _clear(self) -> None:
-        self._of_request: dict[int, int] = {}  # request id -> TMDB id
-        self.requests: dict[int, set[int]] = {}  # TMDB id -> its tracked requests
-        self._movie_ids: dict[int, int] = {}  # TMDB id -> Radarr id
-        self.current: dict[int, int] = {}  # Radarr id -> TMDB id
-        self.unfound: set[int] = set()
-
-    def first_request(self, ctx: PollContext, tmdb: int) -> SeerrRequest:
-        """The film's first tracked request (its ids are asked with)."""
-        return ctx.seen.seerr_requests()[min(self.requests[tmdb])].request
-
-    def refresh(self, ctx: PollContext) -> None:
-        journal, server = ctx.store.journal, self.server
-        basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
-        fresh = self._cursor is None or basis != self._basis
-        asked = None if fresh else journal.since_in(self._cursor or 0, "jellyseerr", "request:")
-        films = None if fresh else journal.since_in(self._cursor or 0, server, "movie:")
-        self._cursor, self._basis = journal.cursor(), basis
-        stored = ctx.seen.movies(server)
-        if asked is None or films is None:
-            self._clear()
-            for req in ctx.tracked(MediaType.MOVIE, server):
-                if req.tmdb_id is not None:
-                    self._of_request[req.id] = req.tmdb_id
-                    self.requests.setdefault(req.tmdb_id, set()).add(req.id)
-            for tmdb in self.requests:
-                self._link(tmdb, stored)
-            return
-        touched = {int(tail) for subject in films
-                   if (tail := subject.split(":", 1)[1]).isdigit()}
-        known = ctx.seen.seerr_requests()
-        for subject in asked:
-            tail = subject.split(":", 1)[1]
-            if not tail.isdigit():
-                continue
-            rid = int(tail)
-            old = self._of_request.pop(rid, None)
-            if old is not None:
-                self.requests[old].discard(rid)
-                if not self.requests[old]:
-                    del self.requests[old]
-                touched.add(old)
-            seen = known.get(rid)
-            if seen is not None and seen.request.tmdb_id is not None and ctx.is_tracked(
-                    seen, MediaType.MOVIE, server):
-                tmdb = seen.request.tmdb_id
-                self._of_request[rid] = tmdb
-                self.requests.setdefault(tmdb, set()).add(rid)
-                touched.add(tmdb)
-        for tmdb in touched:
-            self._link(tmdb, stored)
-
-    def _link(self, tmdb: int, stored: Mapping[int, RadarrMovie | None]) -> None:
-        old = self._movie_ids.pop(tmdb, None)
-        if old is not None and self.current.get(old) == tmdb:
-            del self.current[old]
-        self.unfound.discard(tmdb)
-        if tmdb not in self.requests:
-            return
-        movie = stored.get(tmdb)
-        if movie is None:
-            self.unfound.add(tmdb)
-        else:
-            self._movie_ids[tmdb] = movie.id
-            self.current[movie.id] = tmdb
-
-
 async def _find_movie(client: RadarrClient, req: SeerrRequest, tmdb: int) -> RadarrMovie | None:
     """The request's film: by the id Jellyseerr recorded for its quality on this server
     (`externalServiceId` / `externalServiceId4k`) when it has one, else by TMDB id."""
@@ -184,6 +107,11 @@ async def _find_movie(client: RadarrClient, req: SeerrRequest, tmdb: int) -> Rad
         if movie is not None and movie.tmdb_id == tmdb:
             return movie
     return await client.movie_by_tmdb(tmdb)
+
+
+def _tmdb_of(subject: str) -> int | None:
+    tail = subject.split(":", 1)[1]
+    return int(tail) if tail.isdigit() else None
 
 
 def _store_movies(ctx: PollContext, movies: dict[int, RadarrMovie | None], now: datetime,

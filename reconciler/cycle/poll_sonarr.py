@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
 from reconciler.cycle.observations import SeriesKey, series_key
 from reconciler.cycle.poll_arr import (
+    Tracked,
     external_id,
     fold_episodes,
     note_departures,
@@ -62,6 +63,10 @@ class SonarrPoller:
         self.client = client
         self.service = server
         self.airs = AirDates()
+        # Keyed by the series' subject (`SeriesKey.subject`), as its observation is.
+        self.shows: Tracked[str] = Tracked(
+            server, MediaType.TV, "series", key=_subject_of,
+            stored=lambda ctx: ctx.seen.known_series(server), of_subject=lambda s: s)
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client, seen, server = self.client, ctx.seen, self.service
@@ -74,8 +79,13 @@ class SonarrPoller:
         queue, server_date = await client.queue()
         events = await recent_history(client, watermark or server_date)
         library: list[SonarrSeries] | None = await client.all_series() if full else None
-        series_keys: dict[int, SeriesKey] = {}
-        stored = seen.known_series(server)
+        shows = self.shows
+        shows.refresh(ctx)
+        # Sonarr series id -> its observation's subject (`SeriesKey.subject`).
+        series_keys: dict[int, str] = {}
+        if library is None:  # the stored series as they are; the others asked again
+            series_keys = dict(shows.current)
+            tracked = [shows.first_request(ctx, subject) for subject in sorted(shows.unfound)]
         for req in tracked:
             key = series_key(req)
             if key is None:
@@ -83,9 +93,6 @@ class SonarrPoller:
             series: SonarrSeries | None
             if library is not None:
                 series = _find_series(library, req)
-            elif (series := stored.get(key.subject)) is not None:
-                series_keys[series.id] = key  # as stored: nothing to write
-                continue
             elif (sid := external_id(req)) is not None and (
                     found := await client.series(sid)) is not None and _same_show(found, req):
                 series = found
@@ -99,7 +106,7 @@ class SonarrPoller:
                 series = _find_series(library, req)
             seen.put_series(key, series, now, server)
             if series is not None:
-                series_keys[series.id] = key
+                series_keys[series.id] = key.subject
         last = ctx.store.last_poll(server, ok=True)
         since = last.started if last is not None else None
         if full:
@@ -108,9 +115,9 @@ class SonarrPoller:
             fetched = (series_keys.keys() - seen.episode_lists(server).keys()) | (
                 self.airs.airing(ctx, server, since, now) & series_keys.keys())
         if not full:
-            fetched |= await self._redated(ctx, set(series_keys) - fetched, now)
+            fetched |= await self._redated(ctx, series_keys.keys() - fetched, now)
         await self._store_episodes(ctx, sorted(fetched), now)
-        change = store_queue(ctx, server, queue, lambda r: r.series_id, set(series_keys), now)
+        change = store_queue(ctx, server, queue, lambda r: r.series_id, series_keys.keys(), now)
         changed = await store_history(
             events, lambda e: e.series_id, series_keys, seen.series_histories(server).keys(),
             prior=lambda sid: seen.episode_histories(sid, server), fold=fold_episodes,
@@ -119,14 +126,15 @@ class SonarrPoller:
             needs_history=lambda sid: any(not e.has_file
                                           for e in seen.episodes(sid, server) or []),
         )
-        note_departures(ctx, server, change, set(series_keys),
+        note_departures(ctx, server, change, series_keys.keys(),
                         lambda sid, eid: (seen.episode_histories(sid, server) or {})
                         .get(eid or 0, HistoryFacts()).grabbed_at, now)
         # Grabs, imports, failures and deletions: read those series and episodes again.
         again = sorted(changed - fetched)
         for sid, series in zip(again, await bounded([client.series(sid) for sid in again]),
                                strict=True):
-            seen.put_series(series_keys[sid], series, now, server)
+            if (key := _series_key_of(series_keys[sid])) is not None:
+                seen.put_series(key, series, now, server)
         await self._store_episodes(ctx, again, now)
         outcome.full = full
         outcome.watermark = server_date or watermark
@@ -159,6 +167,21 @@ class SonarrPoller:
         lists = await bounded([self.client.episodes(sid) for sid in series_ids])
         for sid, episodes in zip(series_ids, lists, strict=True):
             ctx.seen.put_episodes(sid, episodes, now, self.service)
+
+
+def _subject_of(request: SeerrRequest) -> str | None:
+    key = series_key(request)
+    return key.subject if key is not None else None
+
+
+def _series_key_of(subject: str) -> SeriesKey | None:
+    """The `SeriesKey` a `series:tvdb:{id}` / `series:tmdb:{id}` subject names."""
+    parts = subject.split(":")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    if parts[1] == "tvdb":
+        return SeriesKey(int(parts[2]), None)
+    return SeriesKey(None, int(parts[2])) if parts[1] == "tmdb" else None
 
 
 class AirDates:

@@ -62,17 +62,21 @@ def pollers(clients: Clients) -> list[Poller]:
             for name, client in clients.items()]
 
 
-def _settle_heap() -> None:
-    """After a cycle that decided every request (the first, a full listing): collect, then
-    move what survived out of the cyclic garbage collector's sight (`gc.freeze`). What a
-    daemon keeps from cycle to cycle (the observations, views and indexes of every request)
-    is long-lived; left in the collector's generations, every collection of the oldest one
-    walks all of it, a cost that grows with the requests stored, not with what moves (about
-    half a steady cycle's CPU at 10,000 requests). Unfrozen first, so that what became
-    garbage since the last freeze is collected, never kept: the frozen set is renewed at
-    each full sync. Objects still go when unreferenced; only the walk is saved."""
-    gc.unfreeze()
-    gc.collect()
+def _settle_heap(*, whole: bool) -> None:
+    """After a cycle, move what survived it out of the cyclic garbage collector's sight
+    (`gc.freeze`). What a daemon keeps from cycle to cycle (the observations, views and
+    indexes of every request) is long-lived; left in the collector's generations, every
+    collection of the oldest one walks all of it, a cost that grows with the requests stored,
+    not with what moves (about half a steady cycle's CPU at 10,000 requests). Each cycle the
+    young generations are collected first (what the cycle left as garbage is freed, not kept);
+    after a cycle that decided everything (`whole`: the first, a full listing) the frozen set
+    is unfrozen and collected whole, so that what became garbage since is freed too. Objects
+    still go when unreferenced; only the walk is saved."""
+    if whole:
+        gc.unfreeze()
+        gc.collect()
+    else:
+        gc.collect(1)
     gc.freeze()
 
 
@@ -161,8 +165,8 @@ class Reconciler:
             for hook in self.after_reconcile:
                 hook(now)
         self._log_outages(polls)
-        if self.freeze_heap and self._decided_all:
-            _settle_heap()
+        if self.freeze_heap:
+            _settle_heap(whole=self._decided_all)
         return CycleResult(polls, transitions, self.store.rows_written, nudges, self.decided)
 
     async def _poll(self, poller: Poller, ctx: PollContext) -> PollOutcome:
