@@ -11,7 +11,7 @@ from typing import Protocol, TypeVar
 
 from reconciler import core, registry
 from reconciler.config import Config
-from reconciler.cycle.observations import Observations, SeenRequest
+from reconciler.cycle.observations import Observations, SeenRequest, changed_requests
 from reconciler.models import MediaType, SeerrRequest
 from reconciler.results import PollOutcome
 from reconciler.services.http import ServiceClient
@@ -64,14 +64,12 @@ class Tracking:
     def _refresh(self, ctx: PollContext) -> None:
         journal = ctx.store.journal
         basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
-        changed = None if self._cursor is None or basis != self._basis else \
-            journal.since_in(self._cursor, "jellyseerr", "request:")
+        ids = changed_requests(journal, self._cursor if basis == self._basis else None)
         self._cursor, self._basis = journal.cursor(), basis
-        if changed is None:
+        if ids is None:
             self._lists.clear()
             self._cases.clear()
             return
-        ids = {int(tail) for subject in changed if (tail := subject.split(":", 1)[1]).isdigit()}
         if not ids:
             return
         known = ctx.seen.seerr_requests()

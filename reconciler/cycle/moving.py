@@ -23,11 +23,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Set
 from datetime import datetime
 
+from reconciler.cycle.observations import request_of
 from reconciler.store.journal import Journal, Key
-
-# The observation every request depends on: its own record in Jellyseerr.
-SEERR = "jellyseerr"
-REQUEST_PREFIX = "request:"
 
 
 class Moving:
@@ -59,11 +56,8 @@ class Moving:
         out = set(active)
         for key in changed:
             out.update(self._by_key.get(key, ()))
-            service, subject = key
-            if service == SEERR and subject.startswith(REQUEST_PREFIX):
-                tail = subject[len(REQUEST_PREFIX):]
-                if tail.isdigit():
-                    out.add(int(tail))
+            if (request_id := request_of(key)) is not None:  # new ones read nothing yet
+                out.add(request_id)
         while self._heap and self._heap[0][0] <= now:
             at, rid = heapq.heappop(self._heap)
             if self._recheck.get(rid) == at:

@@ -62,6 +62,7 @@ from reconciler.models import (
 )
 from reconciler.store import Store
 from reconciler.store.database import Observed
+from reconciler.store.journal import Journal
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -118,6 +119,16 @@ class SeriesKey:
         if self.tvdb_id is not None:
             return f"series:tvdb:{self.tvdb_id}"
         return f"series:tmdb:{self.tmdb_id}"
+
+    @classmethod
+    def from_subject(cls, subject: str) -> SeriesKey | None:
+        """The key whose `subject` is this (`series:tvdb:{id}` / `series:tmdb:{id}`)."""
+        parts = subject.split(":")
+        if len(parts) != 3 or parts[0] != "series" or not parts[2].isdigit():
+            return None
+        if parts[1] == "tvdb":
+            return cls(int(parts[2]), None)
+        return cls(None, int(parts[2])) if parts[1] == "tmdb" else None
 
 
 def series_key(request: SeerrRequest) -> SeriesKey | None:
@@ -234,9 +245,36 @@ class _View(Generic[K, T]):
             self.values[key] = self.seen._read(self.service, subject, observed, self.convert)
 
 
-def _request_id(subject: str) -> int | None:
-    tail = subject.split(":", 1)[1]
+def subject_id(subject: str) -> int | None:
+    """The id a `{kind}:{id}` subject names ("request:42" -> 42); None for another form."""
+    tail = subject.split(":", 1)[-1]
     return int(tail) if tail.isdigit() else None
+
+
+_request_id = subject_id
+REQUESTS = ("jellyseerr", "request:")  # the service and subject prefix of requests
+
+
+def request_of(key: tuple[str, str]) -> int | None:
+    """The request a journal key names, when it is a request's own record."""
+    service, subject = key
+    if service != REQUESTS[0] or not subject.startswith(REQUESTS[1]):
+        return None
+    return subject_id(subject)
+
+
+def changed_requests(journal: Journal, cursor: int | None) -> set[int] | None:
+    """The requests whose Jellyseerr record changed after `cursor`; None: start over (no
+    cursor yet, or the journal cannot tell)."""
+    if cursor is None:
+        return None
+    changed = journal.since_in(cursor, *REQUESTS)
+    return None if changed is None else {i for s in changed if (i := subject_id(s)) is not None}
+
+
+def title_key_of(subject: str) -> TitleKey | None:
+    """(media type, TMDB id) of a `title:` or `title_failure:` subject; None for another."""
+    return _title_key(subject)
 
 
 class Observations:

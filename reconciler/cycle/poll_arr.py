@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from reconciler.cycle.context import WATERMARK_OVERLAP, PollContext, bounded
+from reconciler.cycle.observations import changed_requests
 from reconciler.models import (
     HistoryEvent,
     HistoryFacts,
@@ -215,9 +216,9 @@ class Tracked(Generic[K]):
     def refresh(self, ctx: PollContext) -> None:
         journal, server = ctx.store.journal, self.server
         basis = (id(ctx.config), ctx.seen.seerr_servers_stamp())
-        fresh = self._cursor is None or basis != self._basis
-        asked = None if fresh else journal.since_in(self._cursor or 0, "jellyseerr", "request:")
-        held = None if fresh else journal.since_in(self._cursor or 0, server, f"{self.kind}:")
+        cursor = self._cursor if basis == self._basis else None
+        asked = changed_requests(journal, cursor)
+        held = None if cursor is None else journal.since_in(cursor, server, f"{self.kind}:")
         self._cursor, self._basis = journal.cursor(), basis
         stored = self.stored(ctx)
         if asked is None or held is None:
@@ -231,11 +232,7 @@ class Tracked(Generic[K]):
             return
         touched = {key for subject in held if (key := self.of_subject(subject)) is not None}
         known = ctx.seen.seerr_requests()
-        for subject in asked:
-            tail = subject.split(":", 1)[1]
-            if not tail.isdigit():
-                continue
-            rid = int(tail)
+        for rid in asked:
             old = self._of_request.pop(rid, None)
             if old is not None:
                 self.requests[old].discard(rid)

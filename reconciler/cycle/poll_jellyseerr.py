@@ -35,16 +35,20 @@ from collections.abc import Callable, Mapping, Set
 
 from reconciler import core
 from reconciler.cycle.context import PollContext, bounded
-from reconciler.cycle.observations import SeenRequest, TitleKey
+from reconciler.cycle.observations import (
+    SeenRequest,
+    TitleKey,
+    changed_requests,
+    title_key_of,
+)
 from reconciler.cycle.titles import TitleLookups
-from reconciler.models import MediaType, SeerrRequest, SeerrStatus
+from reconciler.models import SeerrRequest, SeerrStatus
 from reconciler.results import PollOutcome
 from reconciler.services.jellyseerr import NEWEST_PAGE, JellyseerrClient
 
 # Media statuses of an approved request `filter=processing` lists (not available, blocklisted
 # or deleted).
 _PROCESSING_MEDIA = (None, 1, 2, 3, 4)
-_MEDIA_TYPES = frozenset(m.value for m in MediaType)
 
 
 def _was_active(seen: SeenRequest) -> bool:
@@ -78,8 +82,7 @@ class _Summary:
 
     def refresh(self, ctx: PollContext, known: Mapping[int, SeenRequest]) -> None:
         journal = ctx.store.journal
-        changed = None if self.cursor is None else \
-            journal.since_in(self.cursor, "jellyseerr", "request:")
+        changed = changed_requests(journal, self.cursor)
         titles = None if self.cursor is None else \
             journal.since_in(self.cursor, "jellyseerr", "title:")
         self.cursor = journal.cursor()
@@ -89,14 +92,12 @@ class _Summary:
             for rid in known:
                 self._one(rid, known.get(rid), titled)
             return
-        for rid in {int(tail) for subject in changed
-                    if (tail := subject.split(":", 1)[1]).isdigit()}:
+        for rid in changed:
             self._one(rid, known.get(rid), titled)
         for subject in titles:
-            _, media_type, tmdb = subject.split(":", 2)
-            if not tmdb.isdigit() or media_type not in _MEDIA_TYPES:
+            key = title_key_of(subject)
+            if key is None:
                 continue
-            key = (MediaType(media_type), int(tmdb))
             if key in titled:
                 self.untitled.discard(key)
             elif key in self.title_count:

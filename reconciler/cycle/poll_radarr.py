@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from reconciler.cycle.context import PollContext, bounded
+from reconciler.cycle.observations import subject_id
 from reconciler.cycle.poll_arr import (
     Tracked,
     external_id,
@@ -44,7 +45,7 @@ class RadarrPoller:
         self.service = server
         self.films: Tracked[int] = Tracked(
             server, MediaType.MOVIE, "movie", key=lambda r: r.tmdb_id,
-            stored=lambda ctx: ctx.seen.movies(server), of_subject=_tmdb_of)
+            stored=lambda ctx: ctx.seen.movies(server), of_subject=subject_id)
 
     async def poll(self, ctx: PollContext, outcome: PollOutcome) -> None:
         client, seen, server, films = self.client, ctx.seen, self.service, self.films
@@ -107,11 +108,6 @@ async def _find_movie(client: RadarrClient, req: SeerrRequest, tmdb: int) -> Rad
         if movie is not None and movie.tmdb_id == tmdb:
             return movie
     return await client.movie_by_tmdb(tmdb)
-
-
-def _tmdb_of(subject: str) -> int | None:
-    tail = subject.split(":", 1)[1]
-    return int(tail) if tail.isdigit() else None
 
 
 def _store_movies(ctx: PollContext, movies: dict[int, RadarrMovie | None], now: datetime,

@@ -23,7 +23,7 @@ from datetime import datetime
 from reconciler import core
 from reconciler.core import AnimeRules
 from reconciler.cycle.context import PollContext
-from reconciler.cycle.observations import series_key
+from reconciler.cycle.observations import changed_requests, series_key
 from reconciler.models import MediaType, SeerrRequest, ShokoFile
 from reconciler.results import PollOutcome
 from reconciler.services.shoko import ShokoClient, path_tail
@@ -46,8 +46,7 @@ class ShokoPoller:
         now = ctx.clock()
         known = ctx.seen.seerr_requests()
         journal = ctx.store.journal
-        changed = None if self._cursor is None else \
-            journal.since_in(self._cursor, "jellyseerr", "request:")
+        changed = changed_requests(journal, self._cursor)
         self._cursor = journal.cursor()
         # Not a loop over every request: most are settled. The unsettled ones, and those
         # Jellyseerr's record of changed since the last poll (a new one has no row yet).
@@ -55,9 +54,7 @@ class ShokoPoller:
             wanted = known.keys() - ctx.store.request_ids(states=[s.value for s in SETTLED])
         else:
             wanted = ctx.store.request_ids(states=[s.value for s in RequestState
-                                                   if s not in SETTLED]) | {
-                int(tail) for subject in changed
-                if (tail := subject.split(":", 1)[1]).isdigit()}
+                                                   if s not in SETTLED]) | changed
         rows = ctx.store.requests_by_id(wanted)
         for request_id in sorted(wanted):
             seen_request = known.get(request_id)

@@ -133,7 +133,7 @@ class SonarrPoller:
         again = sorted(changed - fetched)
         for sid, series in zip(again, await bounded([client.series(sid) for sid in again]),
                                strict=True):
-            if (key := _series_key_of(series_keys[sid])) is not None:
+            if (key := SeriesKey.from_subject(series_keys[sid])) is not None:
                 seen.put_series(key, series, now, server)
         await self._store_episodes(ctx, again, now)
         outcome.full = full
@@ -172,16 +172,6 @@ class SonarrPoller:
 def _subject_of(request: SeerrRequest) -> str | None:
     key = series_key(request)
     return key.subject if key is not None else None
-
-
-def _series_key_of(subject: str) -> SeriesKey | None:
-    """The `SeriesKey` a `series:tvdb:{id}` / `series:tmdb:{id}` subject names."""
-    parts = subject.split(":")
-    if len(parts) != 3 or not parts[2].isdigit():
-        return None
-    if parts[1] == "tvdb":
-        return SeriesKey(int(parts[2]), None)
-    return SeriesKey(None, int(parts[2])) if parts[1] == "tmdb" else None
 
 
 class AirDates:

@@ -28,7 +28,7 @@ from reconciler.cycle.context import PollContext, Poller, Tracking, arr_servers
 from reconciler.cycle.evidence import EvidenceSource
 from reconciler.cycle.moving import Moving
 from reconciler.cycle.nudge import nudge
-from reconciler.cycle.observations import Observations, SeenRequest
+from reconciler.cycle.observations import REQUESTS, Observations, SeenRequest
 from reconciler.cycle.poll_media_server import (
     holds_index,
     media_server_of,
@@ -277,7 +277,7 @@ class Reconciler:
             self.moving.dropped(req.id)
             return []
         with self.store.recording() as reads:
-            reads.add(("jellyseerr", f"request:{req.id}"))
+            reads.add((REQUESTS[0], f"{REQUESTS[1]}{req.id}"))
             evidence, ids = source.evidence(seen_request)
             title = self.seen.title(req.media_type, req.tmdb_id)
             year = self.seen.year(req.media_type, req.tmdb_id)
