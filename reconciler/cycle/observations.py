@@ -251,7 +251,6 @@ def subject_id(subject: str) -> int | None:
     return int(tail) if tail.isdigit() else None
 
 
-_request_id = subject_id
 REQUESTS = ("jellyseerr", "request:")  # the service and subject prefix of requests
 
 
@@ -287,7 +286,7 @@ class Observations:
         # While deciding every request: the services whose observations were read whole.
         self._snapshot: set[str] | None = None
         self._requests: _View[int, SeenRequest] = _View(
-            self, "jellyseerr", "request:", _seen_request, _request_id)
+            self, *REQUESTS, _seen_request, subject_id)
         self._titles: _View[TitleKey, Any] = _View(
             self, "jellyseerr", "title:", lambda data, codec: data, _title_key)
         self._title_failures: _View[TitleKey, TitleFailure] = _View(
@@ -301,7 +300,7 @@ class Observations:
         view = self._views.get((service, kind))
         if view is None:
             view = self._views[service, kind] = _View(self, service, f"{kind}:", convert,
-                                                      _request_id)
+                                                      subject_id)
         values: Mapping[int, T] = view.current()
         return values
 

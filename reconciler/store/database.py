@@ -201,14 +201,12 @@ class Store:
                 out[int(r["id"])] = RequestRow.from_db(dict(r))
         return out
 
-    def request_ids(self, *, states: Iterable[str] | None = None,
-                    not_states: Iterable[str] | None = None) -> set[int]:
-        """The ids of the stored requests, or of those in (or not in) `states`."""
-        sql, params = "SELECT id FROM requests", list(states or not_states or ())
+    def request_ids(self, *, states: Iterable[str] | None = None) -> set[int]:
+        """The ids of the stored requests, or of those in `states` (found by the index on
+        state)."""
+        sql, params = "SELECT id FROM requests", list(states or ())
         if states is not None:
             sql += f" WHERE state IN ({','.join('?' for _ in params)})"
-        elif not_states is not None:
-            sql += f" WHERE state NOT IN ({','.join('?' for _ in params)})"
         return {int(r[0]) for r in self.conn.execute(sql, params)}
 
     def request(self, request_id: int) -> RequestRow | None:

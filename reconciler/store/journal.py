@@ -79,12 +79,7 @@ class Journal:
     def since_in(self, cursor: int, service: str, prefix: str) -> set[str] | None:
         """The keys of `service` starting with `prefix` changed after `cursor`; None: start
         over."""
-        if cursor < self._floor:
+        changed = self.since(cursor)
+        if changed is None:
             return None
-        out: set[str] = set()
-        for seq, noted, key in reversed(self._notes):
-            if seq <= cursor:
-                break
-            if noted == service and key.startswith(prefix):
-                out.add(key)
-        return out
+        return {key for noted, key in changed if noted == service and key.startswith(prefix)}
